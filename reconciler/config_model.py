@@ -1,0 +1,61 @@
+"""couponctl.yaml as frozen values (loading and validation live in reconciler.config)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from reconciler.secrets import SecretRef
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """One provider block.
+
+    ``environment`` is ``local`` (the embedded sandbox), ``sandbox`` or ``production`` (vendor hosts).
+    ``endpoint`` overrides the base URL (e.g. a ``couponctl sandbox serve``).
+    ``credentials`` maps a credential name (msads: developerToken, accessToken, oauth.clientId,
+    oauth.clientSecret, oauth.refreshToken; aliyun: accessKeyId, accessKeySecret, securityToken) to its
+    ``${env:NAME}`` reference. ``options`` holds the remaining tuning keys (batch sizes, concurrency,
+    timeouts) as given.
+    """
+
+    name: str
+    type: str
+    environment: str
+    endpoint: str | None
+    credentials: Mapping[str, SecretRef]
+    options: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """The embedded sandbox used by providers in environment ``local``."""
+
+    seed: Path | None
+    database: Path
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Limits per apply: at most ``max_items`` coupons and ``max_amount[currency]`` money."""
+
+    max_items: int | None = None
+    max_amount: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole of couponctl.yaml, paths resolved against the directory that holds it."""
+
+    path: Path
+    root: Path
+    manifests: tuple[str, ...]
+    providers: Mapping[str, ProviderConfig]
+    state_dir: Path
+    journal: str
+    sandbox: SandboxConfig
+    policy: Policy = field(default_factory=Policy)
+    plan_ttl_seconds: int = 24 * 3600

@@ -1,0 +1,58 @@
+"""Live state: what a vendor says was already issued in each declared scope."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from reconciler.manifest.model import Scope, Target
+
+
+@dataclass(frozen=True, slots=True)
+class FaceValue:
+    """What one coupon of a class or template is worth."""
+
+    amount: Decimal
+    currency: str
+    coupon_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCoupon:
+    """A coupon held by one target.
+
+    ``status`` is the vendor's word for its state (msads: dispatched / claimed / redeemed;
+    aliyun: AVAILABLE / EXHAUSTED / ABANDONED / EXPIRED). ``amount`` is its face value when known.
+    """
+
+    code: str
+    status: str
+    amount: Decimal | None = None
+    currency: str | None = None
+    issued_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ScopeLive:
+    """The live state of one scope.
+
+    ``exists`` is False when the vendor knows no coupon of the class or template for the owner.
+    ``available`` is the inventory still issuable (None when the vendor does not tell).
+    ``issued`` maps each target to the coupons it holds (more than one if it was paid twice).
+    """
+
+    scope: Scope
+    exists: bool
+    face_value: FaceValue | None
+    available: int | None
+    issued: Mapping[Target, tuple[IssuedCoupon, ...]]
+    coupons_read: int = 0
+    api_calls: int = 0
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """Live state per declared scope."""
+
+    scopes: Mapping[Scope, ScopeLive] = field(default_factory=dict)

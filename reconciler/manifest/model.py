@@ -1,0 +1,108 @@
+"""Desired state: what the manifests declare, as frozen values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+
+class TargetKind(StrEnum):
+    """What receives a coupon."""
+
+    ACCOUNT = "account"
+    EMAIL = "email"
+    UID = "uid"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Scope:
+    """One provider + owner + class: live state is read per scope.
+
+    ``owner`` is the msads owner customer id or the aliyun seller id (digits);
+    ``coupon_class`` is the msads coupon class name or the aliyun template id.
+    """
+
+    provider: str
+    owner: str
+    coupon_class: str
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.owner}/{self.coupon_class}"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Target:
+    """An account id (digits), an email (lower-cased) or a uid (digits)."""
+
+    kind: TargetKind
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.value}"
+
+    @staticmethod
+    def email(address: str) -> Target:
+        return Target(TargetKind.EMAIL, address.strip().lower())
+
+    @staticmethod
+    def account(account_id: int | str) -> Target:
+        return Target(TargetKind.ACCOUNT, str(int(account_id)))
+
+    @staticmethod
+    def uid(uid: int | str) -> Target:
+        return Target(TargetKind.UID, str(int(uid)))
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where something was declared: file, 1-based line and column."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """The face value a manifest expects the live class to have."""
+
+    amount: Decimal | None
+    currency: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeSpec:
+    """Per-scope settings gathered from the manifests that declare the scope."""
+
+    scope: Scope
+    provider_type: str
+    manifests: tuple[str, ...]
+    feature_id: int | None = None
+    send_notification: bool = False
+    expect: Expect | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredItem:
+    """One (scope, target) pair a manifest declares. ``amount`` is set for aliyun targets only."""
+
+    target: Target
+    manifest: str
+    position: Position
+    amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """Every scope declared, and per scope every target with where it was declared."""
+
+    scopes: Mapping[Scope, ScopeSpec]
+    items: Mapping[Scope, Mapping[Target, DesiredItem]]
+
+    def target_count(self) -> int:
+        return sum(len(targets) for targets in self.items.values())

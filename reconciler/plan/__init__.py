@@ -1,0 +1,1 @@
+"""Plans: the pure diff, the plan model, its checksum and its renderers."""

@@ -1,0 +1,110 @@
+"""The plan: data, not behaviour. Rendered as text, Markdown and JSON, saved, checksummed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from reconciler.live import FaceValue, IssuedCoupon
+from reconciler.manifest.model import Scope, Target
+
+PLAN_FORMAT_VERSION = 1
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanProblem:
+    """An error blocks apply (inventory shortfall, expect mismatch, unknown class); a warning informs."""
+
+    severity: Severity
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanItem:
+    """One coupon to issue: a target, the manifest that declares it, and its amount (aliyun) if any."""
+
+    target: Target
+    manifest: str
+    amount: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HeldItem:
+    """A target that holds coupons but is not an action: unmanaged, removed or mismatched."""
+
+    target: Target
+    coupons: tuple[IssuedCoupon, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ScopePlan:
+    """The plan for one scope.
+
+    ``to_issue`` is sorted by target. ``satisfied`` counts declared targets that already hold a coupon.
+    ``unmanaged`` are holders no manifest names and couponctl never issued; ``removed`` are holders that
+    couponctl issued to but no manifest names any more (nothing can be revoked: never an action).
+    ``exposure`` is the money ``to_issue`` would spend, in ``face_value.currency``.
+    """
+
+    scope: Scope
+    provider_type: str
+    manifests: tuple[str, ...]
+    face_value: FaceValue | None
+    available: int | None
+    feature_id: int | None
+    send_notification: bool
+    to_issue: tuple[PlanItem, ...]
+    satisfied: int
+    unmanaged: tuple[HeldItem, ...]
+    removed: tuple[HeldItem, ...]
+    problems: tuple[PlanProblem, ...]
+    exposure: Decimal | None
+
+    @property
+    def errors(self) -> tuple[PlanProblem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> tuple[PlanProblem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.WARNING)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The whole plan, scopes sorted. ``checksum`` is computed over everything but itself and created_at."""
+
+    format_version: int
+    tool_version: str
+    created_at: datetime
+    scopes: tuple[ScopePlan, ...]
+    checksum: str = ""
+
+    @property
+    def item_count(self) -> int:
+        return sum(len(s.to_issue) for s in self.scopes)
+
+    @property
+    def has_changes(self) -> bool:
+        return self.item_count > 0
+
+    @property
+    def has_errors(self) -> bool:
+        return any(s.errors for s in self.scopes)
+
+    def exposure(self) -> dict[str, Decimal]:
+        """Money the plan would spend, per currency, sorted by currency."""
+        totals: dict[str, Decimal] = {}
+        for scope_plan in self.scopes:
+            if scope_plan.exposure is not None and scope_plan.face_value is not None:
+                currency = scope_plan.face_value.currency
+                totals[currency] = totals.get(currency, Decimal(0)) + scope_plan.exposure
+        return dict(sorted(totals.items()))

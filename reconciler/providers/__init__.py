@@ -1,0 +1,1 @@
+"""Vendor providers: read live state per scope, issue batches of targets."""

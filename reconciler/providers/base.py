@@ -1,0 +1,68 @@
+"""The provider contract shared by every vendor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from reconciler.live import ScopeLive
+from reconciler.manifest.model import Scope, ScopeSpec
+from reconciler.plan.model import PlanItem
+
+
+class Outcome(StrEnum):
+    """What happened to one item of an issuing call.
+
+    ``FAILED`` means the vendor proved nothing was issued for the item; ``IN_DOUBT`` means it may have been.
+    """
+
+    ISSUED = "issued"
+    FAILED = "failed"
+    IN_DOUBT = "in_doubt"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    item: PlanItem
+    outcome: Outcome
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Items issued by one call of ``operation`` (e.g. DispatchCoupons)."""
+
+    scope: Scope
+    operation: str
+    items: tuple[PlanItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    batch: Batch
+    results: tuple[ItemResult, ...]
+    tracking_id: str | None = None
+    request_id: str | None = None
+
+
+class Provider(Protocol):
+    """A vendor account named in couponctl.yaml.
+
+    ``read_scope`` never issues. ``issue`` sends exactly one issuing call for the batch and never retries it
+    unless the vendor proves nothing was processed; failures of the whole call are reported per item
+    (FAILED or IN_DOUBT), never raised.
+    """
+
+    name: str
+    type: str
+
+    async def read_scope(self, spec: ScopeSpec) -> ScopeLive: ...
+
+    def batches(self, spec: ScopeSpec, items: Sequence[PlanItem]) -> list[Batch]: ...
+
+    async def issue(self, spec: ScopeSpec, batch: Batch) -> BatchResult: ...
+
+    async def aclose(self) -> None: ...
