@@ -1,0 +1,1 @@
+"""Apply: the journal of issuing calls and the executor that makes them."""

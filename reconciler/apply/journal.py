@@ -1,0 +1,204 @@
+"""The journal: a durable, append-only record of every issuing call (SQLite, WAL).
+
+The intent (state PENDING) is committed before the request leaves the process; the outcome right after
+the response. Targets couponctl ever issued to (or may have) are what the planner calls *managed*.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler.errors import CouponctlError
+from reconciler.manifest.model import Scope, Target, TargetKind
+from reconciler.providers.base import Batch, BatchResult, Outcome
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        plan_checksum TEXT NOT NULL,
+        tool_version TEXT NOT NULL,
+        actor TEXT,
+        git_commit TEXT,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        outcome TEXT
+    );
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        batch_id TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        coupon_class TEXT NOT NULL,
+        target_kind TEXT NOT NULL,
+        target_value TEXT NOT NULL,
+        amount TEXT,
+        state TEXT NOT NULL,
+        code TEXT,
+        message TEXT,
+        tracking_id TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX items_scope ON items (provider, owner, coupon_class, target_kind, target_value);
+    CREATE INDEX items_batch ON items (batch_id);
+    """,
+)
+
+PENDING = "PENDING"
+ISSUED = "ISSUED"
+FAILED = "FAILED"
+IN_DOUBT = "IN_DOUBT"
+
+_STATE_OF: dict[Outcome, str] = {Outcome.ISSUED: ISSUED, Outcome.FAILED: FAILED, Outcome.IN_DOUBT: IN_DOUBT}
+
+
+class JournalError(CouponctlError):
+    """The journal cannot be opened or written."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    id: str
+    plan_checksum: str
+    started_at: str
+    ended_at: str | None
+    outcome: str | None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class Journal:
+    """One SQLite journal file. Every write commits before returning."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._migrate()
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"cannot open the journal {path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version > len(MIGRATIONS):
+            raise JournalError(
+                f"the journal {self.path} has schema version {version}, newer than this couponctl knows"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            with self._transaction():
+                self._db.executescript(MIGRATIONS[number])
+                self._db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self._db.close()
+
+    def start_run(self, plan_checksum: str, tool_version: str, actor: str | None, git_commit: str | None) -> str:
+        run_id = uuid.uuid4().hex
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO runs (id, plan_checksum, tool_version, actor, git_commit, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, plan_checksum, tool_version, actor, git_commit, _now()),
+            )
+        return run_id
+
+    def finish_run(self, run_id: str, outcome: str) -> None:
+        with self._transaction():
+            self._db.execute("UPDATE runs SET ended_at = ?, outcome = ? WHERE id = ?", (_now(), outcome, run_id))
+
+    def record_intent(self, run_id: str, batch: Batch) -> str:
+        """Commit one PENDING row per item of the batch; returns the batch id."""
+        batch_id = uuid.uuid4().hex
+        now = _now()
+        scope = batch.scope
+        rows = [
+            (
+                run_id,
+                batch_id,
+                batch.operation,
+                scope.provider,
+                scope.owner,
+                scope.coupon_class,
+                item.target.kind.value,
+                item.target.value,
+                None if item.amount is None else str(item.amount),
+                PENDING,
+                now,
+                now,
+            )
+            for item in batch.items
+        ]
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO items (run_id, batch_id, operation, provider, owner, coupon_class, target_kind,"
+                " target_value, amount, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return batch_id
+
+    def record_outcome(self, batch_id: str, result: BatchResult) -> None:
+        now = _now()
+        rows = [
+            (
+                _STATE_OF[r.outcome],
+                r.code,
+                r.message,
+                result.tracking_id,
+                now,
+                batch_id,
+                r.item.target.kind.value,
+                r.item.target.value,
+            )
+            for r in result.results
+        ]
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE items SET state = ?, code = ?, message = ?, tracking_id = ?, updated_at = ?"
+                " WHERE batch_id = ? AND target_kind = ? AND target_value = ? AND state = 'PENDING'",
+                rows,
+            )
+
+    def managed_targets(self, scopes: set[Scope]) -> dict[Scope, set[Target]]:
+        """Per scope, the targets couponctl issued to or may have (every state but FAILED)."""
+        managed: dict[Scope, set[Target]] = {}
+        cursor = self._db.execute(
+            "SELECT DISTINCT provider, owner, coupon_class, target_kind, target_value FROM items"
+            " WHERE state != 'FAILED'"
+        )
+        for provider, owner, coupon_class, kind, value in cursor:
+            scope = Scope(provider, owner, coupon_class)
+            if scope in scopes:
+                managed.setdefault(scope, set()).add(Target(TargetKind(kind), value))
+        return managed
+
+    def runs(self, limit: int = 20) -> list[RunInfo]:
+        cursor = self._db.execute(
+            "SELECT id, plan_checksum, started_at, ended_at, outcome FROM runs ORDER BY started_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [RunInfo(*row) for row in cursor]

@@ -1,0 +1,224 @@
+"""The command line: click commands only. Each parses, calls one function below it, reports, exits."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from reconciler import __version__
+from reconciler.apply.executor import ApplyReport
+from reconciler.cli_sandbox import sandbox
+from reconciler.errors import CouponctlError, ExitCode, InputError
+from reconciler.plan.model import Plan
+from reconciler.plan.render_markdown import render_markdown
+from reconciler.plan.render_text import render_text
+from reconciler.plan.serialize import plan_to_json
+from reconciler.providers.base import BatchResult, Outcome
+from reconciler.workflow import Project, apply_project, load_plan_file, load_project, plan_project
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Settings:
+    """Global options shared by the commands."""
+
+    def __init__(self, directory: Path, color: bool | None, quiet: bool) -> None:
+        self.directory = directory
+        self.quiet = quiet
+        self.color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+
+
+def reports_errors(command: F) -> F:
+    """Map errors to messages and exit codes; no traceback ever reaches the user."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except InputError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            click.echo(f"error: {len(exc.problems)} problem(s) found; nothing was done", err=True)
+            sys.exit(exc.exit_code)
+        except CouponctlError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # the last line of defence: a bug must not print a traceback
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (please report this)", err=True)
+            sys.exit(ExitCode.ERROR)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="couponctl")
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Directory holding couponctl.yaml (default: the current directory).",
+)
+@click.option("--color/--no-color", default=None, help="Colour the output (default: on a TTY, unless NO_COLOR).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
+@click.pass_context
+def main(ctx: click.Context, directory: Path, color: bool | None, quiet: bool) -> None:
+    """couponctl: declare who gets which coupon; plan shows what is missing, apply issues it once."""
+    ctx.obj = Settings(directory, color, quiet)
+
+
+paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+
+
+def _load(settings: Settings, paths: tuple[Path, ...]) -> Project:
+    return load_project(settings.directory, list(paths) or None)
+
+
+@main.command()
+@paths_argument
+@click.pass_obj
+@reports_errors
+def validate(settings: Settings, paths: tuple[Path, ...]) -> None:
+    """Check config and manifests offline; report every problem at once."""
+    project = _load(settings, paths)
+    desired = project.desired
+    click.echo(
+        f"valid: {len(desired.scopes)} scope(s), {desired.target_count()} target(s) "
+        f"in {len({m for s in desired.scopes.values() for m in s.manifests})} manifest(s)"
+    )
+
+
+def _render(plan: Plan, fmt: str, color: bool) -> str:
+    if fmt == "json":
+        return plan_to_json(plan)
+    if fmt == "markdown":
+        return render_markdown(plan)
+    return render_text(plan, color=color)
+
+
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+)
+
+
+@main.command()
+@paths_argument
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan (JSON) to FILE.")
+@format_option
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are, 1 on error."
+)
+@click.pass_obj
+@reports_errors
+def plan(settings: Settings, paths: tuple[Path, ...], out: Path | None, fmt: str, detailed_exitcode: bool) -> None:
+    """Read live state, diff it against the manifests, show what apply would issue. Never issues."""
+    project = _load(settings, paths)
+    result = plan_project(project)
+    click.echo(_render(result, fmt, settings.color))
+    if out is not None:
+        _save(out, result)
+        if not settings.quiet:
+            click.echo(f"saved plan to {out} (checksum {result.checksum[:12]})", err=True)
+    if result.has_errors:
+        sys.exit(ExitCode.ERROR)
+    if detailed_exitcode and result.has_changes:
+        sys.exit(ExitCode.CHANGES)
+
+
+def _save(out: Path, result: Plan) -> None:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(plan_to_json(result) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise CouponctlError(f"cannot write the plan to {out}: {exc}") from exc
+
+
+@main.command()
+@click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
+@format_option
+@click.pass_obj
+@reports_errors
+def show(settings: Settings, planfile: Path, fmt: str) -> None:
+    """Render a saved plan."""
+    click.echo(_render(load_plan_file(planfile), fmt, settings.color))
+
+
+class ProgressLines:
+    """One line per batch: plain and greppable, for CI logs."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def batch_done(self, result: BatchResult, done_items: int, total_items: int) -> None:
+        if self.quiet:
+            return
+        counts = {o: sum(1 for r in result.results if r.outcome is o) for o in Outcome}
+        click.echo(
+            f"[{done_items}/{total_items}] {result.batch.operation} {result.batch.scope}: "
+            f"{counts[Outcome.ISSUED]} issued, {counts[Outcome.FAILED]} failed, "
+            f"{counts[Outcome.IN_DOUBT]} in doubt"
+            + (f" (TrackingId {result.tracking_id})" if result.tracking_id else "")
+        )
+
+
+@main.command()
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for CI).")
+@click.pass_obj
+@reports_errors
+def apply(settings: Settings, planfile: Path | None, yes: bool) -> None:
+    """Issue what is missing: exactly the reviewed PLANFILE's items, or a fresh plan after confirmation."""
+    project = _load(settings, ())
+    saved = load_plan_file(planfile) if planfile is not None else None
+
+    def confirm(fresh: Plan) -> bool:
+        if saved is None and not settings.quiet:
+            click.echo(render_text(fresh, color=settings.color))
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise_no_tty()
+        return click.confirm(f"Issue {fresh.item_count} coupon(s)? Coupons cannot be revoked", default=False)
+
+    applied, report = apply_project(
+        project,
+        saved_plan=saved,
+        saved_name=str(planfile or ""),
+        confirm=confirm,
+        progress=ProgressLines(settings.quiet),
+    )
+    if report is None:
+        click.echo("No changes. Nothing to issue.")
+        return
+    _report(report)
+    sys.exit(report.exit_code)
+
+
+def raise_no_tty() -> None:
+    from reconciler.errors import RefusedError
+
+    raise RefusedError("no terminal to confirm on: pass --yes to apply without confirmation")
+
+
+def _report(report: ApplyReport) -> None:
+    for result in report.results:
+        if result.outcome is not Outcome.ISSUED:
+            detail = f" [{result.code}]" if result.code else ""
+            click.echo(f"  {result.outcome.value}: {result.item.target}{detail} {result.message or ''}".rstrip())
+    issued, failed, doubt = (report.count(o) for o in (Outcome.ISSUED, Outcome.FAILED, Outcome.IN_DOUBT))
+    skipped = f", {report.skipped} skipped (satisfied since the plan)" if report.skipped else ""
+    click.echo(f"Apply {report.outcome}: {issued} issued, {failed} failed, {doubt} in doubt{skipped}. Run {report.run_id}.")
+    if doubt:
+        click.echo("In-doubt items may have been issued: do not re-apply until a fresh plan resolves them.")
+
+
+main.add_command(sandbox)

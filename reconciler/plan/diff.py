@@ -1,0 +1,175 @@
+"""The pure diff: desired state + live state (+ what couponctl issued before) -> Plan.
+
+No I/O and no clock: the caller passes ``created_at``. The same inputs always give the same plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Set
+from datetime import datetime
+from decimal import Decimal
+
+from reconciler import __version__
+from reconciler.live import IssuedCoupon, LiveState, ScopeLive
+from reconciler.manifest.model import DesiredItem, DesiredState, Scope, ScopeSpec, Target
+from reconciler.plan.model import (
+    PLAN_FORMAT_VERSION,
+    HeldItem,
+    Plan,
+    PlanItem,
+    PlanProblem,
+    ScopePlan,
+    Severity,
+)
+
+EMPTY: frozenset[Target] = frozenset()
+
+
+def diff(
+    desired: DesiredState,
+    live: LiveState,
+    *,
+    created_at: datetime,
+    managed: Mapping[Scope, Set[Target]] | None = None,
+) -> Plan:
+    """Compare every declared scope with its live state.
+
+    ``managed`` holds, per scope, the targets couponctl issued to before (from the journal): a holder that
+    no manifest names any more is *removed* when couponctl issued to it, *unmanaged* otherwise.
+    """
+    managed = managed or {}
+    scopes = tuple(
+        diff_scope(
+            desired.scopes[scope],
+            desired.items.get(scope, {}),
+            live.scopes.get(scope),
+            managed.get(scope, EMPTY),
+        )
+        for scope in sorted(desired.scopes)
+    )
+    return Plan(
+        format_version=PLAN_FORMAT_VERSION,
+        tool_version=__version__,
+        created_at=created_at,
+        scopes=scopes,
+    )
+
+
+def diff_scope(
+    spec: ScopeSpec,
+    declared: Mapping[Target, DesiredItem],
+    live: ScopeLive | None,
+    managed: Set[Target],
+) -> ScopePlan:
+    """The plan of one scope; see :func:`diff`."""
+    problems: list[PlanProblem] = []
+    issued: Mapping[Target, tuple[IssuedCoupon, ...]] = live.issued if live else {}
+    if live is None:
+        problems.append(_error("live-state-missing", f"live state of {spec.scope} was not read"))
+    elif not live.exists:
+        problems.append(
+            _error(
+                "class-not-found",
+                f"the vendor shows no coupon of class {spec.scope.coupon_class!r} "
+                f"owned by {spec.scope.owner}: check couponClass and the owner id",
+            )
+        )
+
+    to_issue: list[PlanItem] = []
+    satisfied = 0
+    for target in sorted(declared):
+        item = declared[target]
+        held = issued.get(target)
+        if held:
+            satisfied += 1
+            if len(held) > 1:
+                codes = ", ".join(c.code for c in held)
+                problems.append(
+                    _warning("held-more-than-once", f"{target} holds {len(held)} coupons of this class: {codes}")
+                )
+        else:
+            to_issue.append(PlanItem(target=target, manifest=item.manifest, amount=item.amount))
+
+    unmanaged, removed = _undeclared_holders(declared, issued, managed)
+    face_value = live.face_value if live else None
+    available = live.available if live else None
+    problems.extend(_inventory_problems(available, len(to_issue)))
+    problems.extend(_expect_problems(spec, live))
+    return ScopePlan(
+        scope=spec.scope,
+        provider_type=spec.provider_type,
+        manifests=spec.manifests,
+        face_value=face_value,
+        available=available,
+        feature_id=spec.feature_id,
+        send_notification=spec.send_notification,
+        to_issue=tuple(to_issue),
+        satisfied=satisfied,
+        unmanaged=unmanaged,
+        removed=removed,
+        problems=tuple(problems),
+        exposure=_exposure(to_issue, face_value.amount if face_value else None),
+    )
+
+
+def _undeclared_holders(
+    declared: Mapping[Target, DesiredItem],
+    issued: Mapping[Target, tuple[IssuedCoupon, ...]],
+    managed: Set[Target],
+) -> tuple[tuple[HeldItem, ...], tuple[HeldItem, ...]]:
+    """Holders that no manifest names, split into unmanaged and removed.
+
+    A coupon already accounted for by a declared target (an emailed coupon later redeemed by some
+    account) does not make its other holders undeclared.
+    """
+    accounted = {c.code for target, coupons in issued.items() if target in declared for c in coupons}
+    unmanaged: list[HeldItem] = []
+    removed: list[HeldItem] = []
+    for target in sorted(issued):
+        if target in declared:
+            continue
+        coupons = tuple(c for c in issued[target] if c.code not in accounted)
+        if not coupons:
+            continue
+        if target in managed:
+            removed.append(HeldItem(target, coupons, "no longer declared; coupons cannot be revoked"))
+        else:
+            unmanaged.append(HeldItem(target, coupons, "issued outside the manifests"))
+    return tuple(unmanaged), tuple(removed)
+
+
+def _inventory_problems(available: int | None, needed: int) -> Iterable[PlanProblem]:
+    if available is not None and needed > available:
+        yield _error(
+            "inventory-shortfall",
+            f"{needed} coupons needed but only {available} available in the class",
+        )
+
+
+def _expect_problems(spec: ScopeSpec, live: ScopeLive | None) -> Iterable[PlanProblem]:
+    expect = spec.expect
+    if expect is None or live is None or live.face_value is None:
+        return
+    face = live.face_value
+    if expect.amount is not None and expect.amount != face.amount:
+        yield _error("expect-mismatch", f"manifests expect amount {expect.amount}, the class has {face.amount}")
+    if expect.currency is not None and expect.currency.upper() != face.currency.upper():
+        yield _error(
+            "expect-mismatch", f"manifests expect currency {expect.currency}, the class has {face.currency}"
+        )
+
+
+def _exposure(items: list[PlanItem], face_amount: Decimal | None) -> Decimal | None:
+    if any(item.amount is not None for item in items):
+        return sum((item.amount for item in items if item.amount is not None), Decimal(0))
+    if face_amount is None:
+        return None if items else Decimal(0)
+    return face_amount * len(items)
+
+
+def _error(code: str, message: str) -> PlanProblem:
+    return PlanProblem(Severity.ERROR, code, message)
+
+
+def _warning(code: str, message: str) -> PlanProblem:
+    return PlanProblem(Severity.WARNING, code, message)
