@@ -1,0 +1,122 @@
+"""The pure diff: every rule of the plan, one test each."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from reconciler.live import LiveState
+from reconciler.manifest.model import Expect, Target
+from reconciler.plan.diff import diff
+from reconciler.plan.model import Plan
+
+from .diff_factories import SCOPE, desired, live
+
+NOW = datetime(2027, 1, 1, tzinfo=UTC)
+A1, A2 = Target.account(180535609), Target.account(180535610)
+E1, E2 = Target.email("owner@example.com"), Target.email("ana@example.com")
+
+
+def run(state_targets: list[Target], **live_kwargs: object) -> Plan:
+    issued = live_kwargs.pop("issued", None)
+    scope_live = live(issued, **live_kwargs)  # type: ignore[arg-type]
+    return diff(desired(state_targets), LiveState({SCOPE: scope_live}), created_at=NOW)
+
+
+def test_missing_targets_are_issued_in_target_order() -> None:
+    plan = run([E1, A2, A1])
+    assert [i.target for i in plan.scopes[0].to_issue] == [A1, A2, E1]
+    assert plan.item_count == 3 and plan.has_changes
+
+
+def test_targets_holding_a_coupon_are_satisfied_not_issued() -> None:
+    plan = run([A1, E1], issued={A1: ["C1"], E1: ["C2"]})
+    assert plan.scopes[0].to_issue == ()
+    assert plan.scopes[0].satisfied == 2
+    assert not plan.has_changes
+
+
+def test_a_target_holding_two_coupons_is_warned_about() -> None:
+    plan = run([A1], issued={A1: ["C1", "C2"]})
+    assert [p.code for p in plan.scopes[0].warnings] == ["held-more-than-once"]
+    assert not plan.has_errors
+
+
+def test_undeclared_holders_are_unmanaged_information_never_actions() -> None:
+    plan = run([A1], issued={A2: ["C9"]})
+    scope = plan.scopes[0]
+    assert [h.target for h in scope.unmanaged] == [A2]
+    assert [i.target for i in scope.to_issue] == [A1]
+    assert scope.removed == ()
+
+
+def test_holders_couponctl_issued_to_but_no_longer_declared_are_removed_not_revoked() -> None:
+    plan = diff(
+        desired([A1]),
+        LiveState({SCOPE: live({A1: ["C1"], A2: ["C2"]})}),
+        created_at=NOW,
+        managed={SCOPE: {A1, A2}},
+    )
+    scope = plan.scopes[0]
+    assert [h.target for h in scope.removed] == [A2]
+    assert "cannot be revoked" in scope.removed[0].note
+    assert scope.unmanaged == () and scope.to_issue == ()
+
+
+def test_a_declared_coupon_redeemed_by_another_account_is_not_unmanaged() -> None:
+    plan = run([E1], issued={E1: ["C1"], A2: ["C1"]})
+    assert plan.scopes[0].unmanaged == ()
+
+
+def test_inventory_shortfall_is_a_plan_error() -> None:
+    plan = run([A1, A2, E1], available=2)
+    assert [p.code for p in plan.scopes[0].errors] == ["inventory-shortfall"]
+    assert plan.has_errors
+
+
+def test_inventory_exactly_enough_is_fine() -> None:
+    assert not run([A1, A2], available=2).has_errors
+
+
+def test_expect_mismatch_on_amount_and_currency_are_plan_errors() -> None:
+    plan = diff(
+        desired([A1], expect=Expect(Decimal(50), "EUR")), LiveState({SCOPE: live()}), created_at=NOW
+    )
+    assert [p.code for p in plan.scopes[0].errors] == ["expect-mismatch", "expect-mismatch"]
+
+
+def test_expect_matching_is_no_error() -> None:
+    plan = diff(
+        desired([A1], expect=Expect(Decimal("100.0"), "usd")), LiveState({SCOPE: live()}), created_at=NOW
+    )
+    assert not plan.has_errors
+
+
+def test_an_unknown_class_is_a_plan_error() -> None:
+    plan = run([A1], exists=False, face=None, available=0)
+    assert "class-not-found" in [p.code for p in plan.scopes[0].errors]
+
+
+def test_a_scope_whose_live_state_is_missing_is_an_error() -> None:
+    plan = diff(desired([A1]), LiveState({}), created_at=NOW)
+    assert [p.code for p in plan.scopes[0].errors] == ["live-state-missing"]
+
+
+def test_exposure_is_face_value_times_items_per_currency() -> None:
+    plan = run([A1, A2, E1])
+    assert plan.scopes[0].exposure == Decimal(300)
+    assert plan.exposure() == {"USD": Decimal(300)}
+
+
+def test_exposure_of_items_with_their_own_amounts_is_their_sum() -> None:
+    plan = diff(desired([A1, A2], amounts=True), LiveState({SCOPE: live()}), created_at=NOW)
+    assert plan.scopes[0].exposure == Decimal(20)
+
+
+def test_no_changes_has_zero_exposure() -> None:
+    plan = run([A1], issued={A1: ["C1"]})
+    assert plan.exposure() == {"USD": Decimal(0)}
+
+
+def test_diff_is_deterministic() -> None:
+    assert run([E2, E1, A1]) == run([A1, E1, E2])
