@@ -20,9 +20,7 @@ class BoundPlan:
 
 
 def _keys(plan: Plan) -> set[tuple[Scope, Target, str | None]]:
-    return {
-        (s.scope, i.target, None if i.amount is None else str(i.amount)) for s in plan.scopes for i in s.to_issue
-    }
+    return {(s.scope, i.target, None if i.amount is None else str(i.amount)) for s in plan.scopes for i in s.to_issue}
 
 
 def bind(saved: Plan, fresh: Plan, saved_name: str) -> BoundPlan:

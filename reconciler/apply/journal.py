@@ -10,7 +10,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,12 +51,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX items_scope ON items (provider, owner, coupon_class, target_kind, target_value);
     CREATE INDEX items_batch ON items (batch_id);
     """,
+    """
+    ALTER TABLE items ADD COLUMN resolved_at TEXT;
+    ALTER TABLE items ADD COLUMN resolved_by TEXT;
+    ALTER TABLE items ADD COLUMN resolution_reason TEXT;
+    CREATE INDEX runs_checksum ON runs (plan_checksum);
+    """,
 )
 
 PENDING = "PENDING"
 ISSUED = "ISSUED"
 FAILED = "FAILED"
 IN_DOUBT = "IN_DOUBT"
+RESOLVED_ISSUED = "RESOLVED_ISSUED"
+RESOLVED_NOT_ISSUED = "RESOLVED_NOT_ISSUED"
+#: States in which the target holds (or may hold) a coupon couponctl issued.
+HOLDING_STATES = (ISSUED, RESOLVED_ISSUED)
 
 _STATE_OF: dict[Outcome, str] = {Outcome.ISSUED: ISSUED, Outcome.FAILED: FAILED, Outcome.IN_DOUBT: IN_DOUBT}
 
@@ -95,9 +105,7 @@ class Journal:
     def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
         if version > len(MIGRATIONS):
-            raise JournalError(
-                f"the journal {self.path} has schema version {version}, newer than this couponctl knows"
-            )
+            raise JournalError(f"the journal {self.path} has schema version {version}, newer than this couponctl knows")
         for number in range(version, len(MIGRATIONS)):
             with self._transaction():
                 self._db.executescript(MIGRATIONS[number])
@@ -202,3 +210,127 @@ class Journal:
             (limit,),
         )
         return [RunInfo(*row) for row in cursor]
+
+    # --- reading the journal back: overlay for the planner, in-doubt items, runs ---
+
+    def overlay(self, scopes: set[Scope], current_run: str | None = None) -> dict[Scope, JournalOverlay]:
+        """Per scope: targets issued, targets in doubt, targets ever managed.
+
+        A PENDING row of another run means that run died between intent and outcome: in doubt.
+        """
+        result: dict[Scope, JournalOverlay] = {}
+        cursor = self._db.execute(
+            "SELECT id, run_id, provider, owner, coupon_class, target_kind, target_value, state, created_at"
+            " FROM items WHERE state != 'FAILED' ORDER BY id"
+        )
+        for item_id, run_id, provider, owner, coupon_class, kind, value, state, created_at in cursor:
+            scope = Scope(provider, owner, coupon_class)
+            if scope not in scopes:
+                continue
+            entry = result.setdefault(scope, JournalOverlay())
+            target = Target(TargetKind(kind), value)
+            if state in HOLDING_STATES:
+                entry.issued.add(target)
+                entry.in_doubt.pop(target, None)
+                entry.managed.add(target)
+            elif state == IN_DOUBT or (state == PENDING and run_id != current_run):
+                if target not in entry.issued:
+                    entry.in_doubt.setdefault(target, []).append(InDoubtItem(item_id, run_id, created_at))
+                entry.managed.add(target)
+            elif state == RESOLVED_NOT_ISSUED:
+                entry.in_doubt.pop(target, None)
+        return result
+
+    def resolve(self, item_ids: list[int], state: str, *, by: str, reason: str) -> int:
+        """Record the resolution of in-doubt items; returns how many rows changed."""
+        if state not in (RESOLVED_ISSUED, RESOLVED_NOT_ISSUED):
+            raise ValueError(state)
+        now = _now()
+        with self._transaction():
+            changed = 0
+            for item_id in item_ids:
+                cursor = self._db.execute(
+                    "UPDATE items SET state = ?, resolved_at = ?, resolved_by = ?, resolution_reason = ?,"
+                    " updated_at = ? WHERE id = ? AND state IN ('IN_DOUBT', 'PENDING')",
+                    (state, now, by, reason, now, item_id),
+                )
+                changed += cursor.rowcount
+        return changed
+
+    def run_with_checksum(self, plan_checksum: str) -> RunInfo | None:
+        row = self._db.execute(
+            "SELECT id, plan_checksum, started_at, ended_at, outcome FROM runs WHERE plan_checksum = ?"
+            " ORDER BY started_at LIMIT 1",
+            (plan_checksum,),
+        ).fetchone()
+        return RunInfo(*row) if row else None
+
+    def items(self, *, run_id: str | None = None, states: tuple[str, ...] = ()) -> list[JournalItem]:
+        sql = (
+            "SELECT id, run_id, batch_id, operation, provider, owner, coupon_class, target_kind, target_value,"
+            " amount, state, code, message, tracking_id, created_at, updated_at, resolved_by, resolution_reason"
+            " FROM items WHERE 1 = 1"
+        )
+        params: list[str] = []
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            params.append(run_id)
+        if states:
+            sql += f" AND state IN ({', '.join('?' for _ in states)})"
+            params.extend(states)
+        rows = self._db.execute(sql + " ORDER BY id", params).fetchall()
+        return [
+            JournalItem(
+                id=row[0],
+                run_id=row[1],
+                batch_id=row[2],
+                operation=row[3],
+                scope=Scope(row[4], row[5], row[6]),
+                target=Target(TargetKind(row[7]), row[8]),
+                amount=row[9],
+                state=row[10],
+                code=row[11],
+                message=row[12],
+                tracking_id=row[13],
+                created_at=row[14],
+                updated_at=row[15],
+                resolved_by=row[16],
+                resolution_reason=row[17],
+            )
+            for row in rows
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class InDoubtItem:
+    item_id: int
+    run_id: str
+    created_at: str
+
+
+@dataclass
+class JournalOverlay:
+    """What the journal knows of one scope."""
+
+    issued: set[Target] = field(default_factory=set)
+    in_doubt: dict[Target, list[InDoubtItem]] = field(default_factory=dict)
+    managed: set[Target] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalItem:
+    id: int
+    run_id: str
+    batch_id: str
+    operation: str
+    scope: Scope
+    target: Target
+    amount: str | None
+    state: str
+    code: str | None
+    message: str | None
+    tracking_id: str | None
+    created_at: str
+    updated_at: str
+    resolved_by: str | None
+    resolution_reason: str | None

@@ -154,9 +154,7 @@ def _expect_problems(spec: ScopeSpec, live: ScopeLive | None) -> Iterable[PlanPr
     if expect.amount is not None and expect.amount != face.amount:
         yield _error("expect-mismatch", f"manifests expect amount {expect.amount}, the class has {face.amount}")
     if expect.currency is not None and expect.currency.upper() != face.currency.upper():
-        yield _error(
-            "expect-mismatch", f"manifests expect currency {expect.currency}, the class has {face.currency}"
-        )
+        yield _error("expect-mismatch", f"manifests expect currency {expect.currency}, the class has {face.currency}")
 
 
 def _exposure(items: list[PlanItem], face_amount: Decimal | None) -> Decimal | None:

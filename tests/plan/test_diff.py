@@ -79,16 +79,12 @@ def test_inventory_exactly_enough_is_fine() -> None:
 
 
 def test_expect_mismatch_on_amount_and_currency_are_plan_errors() -> None:
-    plan = diff(
-        desired([A1], expect=Expect(Decimal(50), "EUR")), LiveState({SCOPE: live()}), created_at=NOW
-    )
+    plan = diff(desired([A1], expect=Expect(Decimal(50), "EUR")), LiveState({SCOPE: live()}), created_at=NOW)
     assert [p.code for p in plan.scopes[0].errors] == ["expect-mismatch", "expect-mismatch"]
 
 
 def test_expect_matching_is_no_error() -> None:
-    plan = diff(
-        desired([A1], expect=Expect(Decimal("100.0"), "usd")), LiveState({SCOPE: live()}), created_at=NOW
-    )
+    plan = diff(desired([A1], expect=Expect(Decimal("100.0"), "usd")), LiveState({SCOPE: live()}), created_at=NOW)
     assert not plan.has_errors
 
 
