@@ -103,12 +103,18 @@ class Journal:
             raise JournalError(f"cannot open the journal {path}: {exc}") from exc
 
     def _migrate(self) -> None:
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        if version > len(MIGRATIONS):
-            raise JournalError(f"the journal {self.path} has schema version {version}, newer than this couponctl knows")
-        for number in range(version, len(MIGRATIONS)):
+        """Apply the missing migrations, each in its own transaction; safe when processes race to do it."""
+        for number, script in enumerate(MIGRATIONS):
             with self._transaction():
-                self._db.executescript(MIGRATIONS[number])
+                (version,) = self._db.execute("PRAGMA user_version").fetchone()
+                if version > len(MIGRATIONS):
+                    raise JournalError(
+                        f"the journal {self.path} has schema version {version}, newer than this couponctl knows"
+                    )
+                if version > number:
+                    continue
+                for statement in filter(str.strip, script.split(";")):
+                    self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {number + 1}")
 
     @contextmanager
