@@ -1,0 +1,388 @@
+"""A plan as versioned JSON: written in a stable order, read back exactly, anything else rejected clearly.
+
+Money is a decimal string (``format(d, "f")``, never a float); keys are camelCase; scopes are sorted by
+scope and every item list by target. :func:`plan_content` is what the checksum covers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from typing import Any, NoReturn
+
+from jsonschema import Draft202012Validator, ValidationError  # type: ignore[import-untyped]
+
+from reconciler import __version__
+from reconciler.errors import PlanFileError, Problem
+from reconciler.live import FaceValue, IssuedCoupon
+from reconciler.manifest.model import Scope, Target, TargetKind
+from reconciler.plan.model import (
+    PLAN_FORMAT_VERSION,
+    HeldItem,
+    Plan,
+    PlanItem,
+    PlanProblem,
+    ScopePlan,
+    Severity,
+)
+
+JsonObject = dict[str, Any]
+
+PLAN_KIND = "CouponPlan"
+MAX_PROBLEMS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSummary:
+    """Totals over all scopes: what the JSON ``summary`` holds and what the renderers show first.
+
+    ``unpriced_scopes`` counts scopes with coupons to issue whose money is unknown.
+    """
+
+    scope_count: int
+    item_count: int
+    exposure: dict[str, Decimal]
+    unpriced_scopes: int
+    satisfied: int
+    unmanaged: int
+    removed: int
+    errors: int
+    warnings: int
+
+
+def summarize(plan: Plan) -> PlanSummary:
+    scopes = plan.scopes
+    return PlanSummary(
+        scope_count=len(scopes),
+        item_count=plan.item_count,
+        exposure=plan.exposure(),
+        unpriced_scopes=sum(1 for s in scopes if s.to_issue and (s.exposure is None or s.face_value is None)),
+        satisfied=sum(s.satisfied for s in scopes),
+        unmanaged=sum(len(s.unmanaged) for s in scopes),
+        removed=sum(len(s.removed) for s in scopes),
+        errors=sum(len(s.errors) for s in scopes),
+        warnings=sum(len(s.warnings) for s in scopes),
+    )
+
+
+# --- writing -------------------------------------------------------------------------------------------
+
+
+def plan_to_json(plan: Plan) -> str:
+    """The plan as indented JSON, without a trailing newline."""
+    return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False)
+
+
+def plan_to_dict(plan: Plan) -> JsonObject:
+    content = plan_content(plan)
+    return {
+        "kind": content.pop("kind"),
+        "formatVersion": content.pop("formatVersion"),
+        "toolVersion": content.pop("toolVersion"),
+        "createdAt": format_timestamp(plan.created_at),
+        "checksum": plan.checksum,
+        **content,
+    }
+
+
+def plan_content(plan: Plan) -> JsonObject:
+    """Everything in the JSON but ``createdAt`` and ``checksum``: what two identical diffs share."""
+    return {
+        "kind": PLAN_KIND,
+        "formatVersion": plan.format_version,
+        "toolVersion": plan.tool_version,
+        "summary": _summary_to_dict(summarize(plan)),
+        "scopes": [_scope_to_dict(s) for s in sorted(plan.scopes, key=lambda s: s.scope)],
+    }
+
+
+def decimal_text(value: Decimal) -> str:
+    """The exact decimal as positional text: ``Decimal("100.00")`` -> ``"100.00"``."""
+    if not value.is_finite():
+        raise ValueError(f"not a finite amount: {value}")
+    return format(value, "f")
+
+
+def format_timestamp(moment: datetime) -> str:
+    """ISO-8601 in UTC with a Z suffix; microseconds only when present."""
+    if moment.tzinfo is None:
+        raise ValueError("a plan's created_at must be timezone-aware")
+    utc = moment.astimezone(UTC)
+    fraction = f".{utc.microsecond:06d}" if utc.microsecond else ""
+    return utc.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+
+
+def _optional_decimal(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_text(value)
+
+
+def _summary_to_dict(summary: PlanSummary) -> JsonObject:
+    return {
+        "itemCount": summary.item_count,
+        "hasChanges": summary.item_count > 0,
+        "hasErrors": summary.errors > 0,
+        "exposure": {currency: decimal_text(amount) for currency, amount in summary.exposure.items()},
+        "unpricedScopeCount": summary.unpriced_scopes,
+        "scopeCount": summary.scope_count,
+        "satisfiedCount": summary.satisfied,
+        "unmanagedCount": summary.unmanaged,
+        "removedCount": summary.removed,
+        "errorCount": summary.errors,
+        "warningCount": summary.warnings,
+    }
+
+
+def _scope_to_dict(plan: ScopePlan) -> JsonObject:
+    return {
+        "provider": plan.scope.provider,
+        "providerType": plan.provider_type,
+        "owner": plan.scope.owner,
+        "couponClass": plan.scope.coupon_class,
+        "manifests": list(plan.manifests),
+        "faceValue": _face_value_to_dict(plan.face_value),
+        "available": plan.available,
+        "featureId": plan.feature_id,
+        "sendNotification": plan.send_notification,
+        "toIssue": [_item_to_dict(i) for i in sorted(plan.to_issue, key=_item_key)],
+        "satisfied": plan.satisfied,
+        "unmanaged": [_held_to_dict(h) for h in sorted(plan.unmanaged, key=lambda h: h.target)],
+        "removed": [_held_to_dict(h) for h in sorted(plan.removed, key=lambda h: h.target)],
+        "problems": [_problem_to_dict(p) for p in plan.problems],
+        "exposure": _optional_decimal(plan.exposure),
+    }
+
+
+def _item_key(item: PlanItem) -> tuple[Target, str]:
+    return (item.target, item.manifest)
+
+
+def _face_value_to_dict(face: FaceValue | None) -> JsonObject | None:
+    if face is None:
+        return None
+    return {"amount": decimal_text(face.amount), "currency": face.currency, "couponType": face.coupon_type}
+
+
+def _target_to_dict(target: Target) -> JsonObject:
+    return {"kind": target.kind.value, "value": target.value}
+
+
+def _item_to_dict(item: PlanItem) -> JsonObject:
+    return {
+        "target": _target_to_dict(item.target),
+        "manifest": item.manifest,
+        "amount": _optional_decimal(item.amount),
+    }
+
+
+def _held_to_dict(held: HeldItem) -> JsonObject:
+    return {
+        "target": _target_to_dict(held.target),
+        "coupons": [_coupon_to_dict(c) for c in held.coupons],
+        "note": held.note,
+    }
+
+
+def _coupon_to_dict(coupon: IssuedCoupon) -> JsonObject:
+    return {
+        "code": coupon.code,
+        "status": coupon.status,
+        "amount": _optional_decimal(coupon.amount),
+        "currency": coupon.currency,
+        "issuedAt": coupon.issued_at,
+    }
+
+
+def _problem_to_dict(problem: PlanProblem) -> JsonObject:
+    return {"severity": problem.severity.value, "code": problem.code, "message": problem.message}
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+
+def plan_from_json(text: str, source_name: str) -> Plan:
+    """Read a plan written by :func:`plan_to_json`; raise :class:`PlanFileError` naming what is wrong.
+
+    The checksum is read, not verified: see :func:`reconciler.plan.checksum.verify_checksum`.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanFileError([Problem(source_name, exc.lineno, exc.colno, "", f"not valid JSON: {exc.msg}")]) from None
+    _check(source_name, _foreign_problems(data))
+    _check(source_name, _schema_problems(data))
+    created_at = _parse_timestamp(data["createdAt"])
+    if created_at is None:
+        _fail(source_name, [("createdAt", f"{data['createdAt']!r} is not a valid date and time")])
+    plan = Plan(
+        format_version=data["formatVersion"],
+        tool_version=data["toolVersion"],
+        created_at=created_at,
+        scopes=tuple(_scope_from_dict(s) for s in data["scopes"]),
+        checksum=data["checksum"],
+    )
+    _check(source_name, _summary_problems(data["summary"], plan))
+    return plan
+
+
+def _parse_timestamp(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _check(source_name: str, problems: Sequence[tuple[str, str]]) -> None:
+    if problems:
+        _fail(source_name, problems)
+
+
+def _fail(source_name: str, problems: Sequence[tuple[str, str]]) -> NoReturn:
+    """Raise :class:`PlanFileError` for the (field, message) problems, showing at most MAX_PROBLEMS."""
+    shown = [Problem(source_name, 0, 0, field, message) for field, message in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        shown.append(Problem(source_name, 0, 0, "", f"and {len(problems) - MAX_PROBLEMS} more problems"))
+    raise PlanFileError(shown)
+
+
+def _foreign_problems(data: object) -> list[tuple[str, str]]:
+    """Reject a file that is not a couponctl plan, or one of another format version, in one clear line."""
+    if not isinstance(data, dict):
+        return [("", f"not a couponctl plan: the file holds a JSON {_json_type(data)}, not an object")]
+    kind = data.get("kind")
+    if kind != PLAN_KIND:
+        found = "missing" if kind is None else f"{kind!r}"
+        return [("kind", f"is {found}, not {PLAN_KIND!r}: this is not a couponctl plan file")]
+    version = data.get("formatVersion")
+    if type(version) is not int or version != PLAN_FORMAT_VERSION:
+        tool = data.get("toolVersion")
+        made_by = f" (it was made by couponctl {tool})" if isinstance(tool, str) else ""
+        return [
+            (
+                "formatVersion",
+                f"is {version!r}, but couponctl {__version__} reads plan format {PLAN_FORMAT_VERSION} only"
+                f"{made_by}: make the plan again with this version",
+            )
+        ]
+    return []
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    schema_text = resources.files("reconciler").joinpath("schemas/plan.schema.json").read_text("utf-8")
+    return Draft202012Validator(json.loads(schema_text))
+
+
+def _schema_problems(data: object) -> list[tuple[str, str]]:
+    errors = sorted(_validator().iter_errors(data), key=lambda e: _path_key(e.absolute_path))
+    found = [problem for error in errors for problem in _describe(error)]
+    return list(dict.fromkeys(found))
+
+
+def _path_key(path: Iterable[str | int]) -> tuple[tuple[int, str], ...]:
+    return tuple((p, "") if isinstance(p, int) else (-1, p) for p in path)
+
+
+def _describe(error: ValidationError) -> Iterator[tuple[str, str]]:
+    """One schema error as (field path, message), in words rather than schema keywords."""
+    path: list[str | int] = list(error.absolute_path)
+    instance: Any = error.instance
+    keyword = error.validator
+    if keyword == "required":
+        for name in error.validator_value:
+            if name not in instance:
+                yield _field([*path, name]), "is missing"
+    elif keyword == "additionalProperties":
+        known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        for name in sorted(k for k in instance if k not in known):
+            yield _field([*path, name]), "is not a field of a couponctl plan"
+    elif keyword == "type":
+        expected = error.validator_value
+        words = " or ".join(expected) if isinstance(expected, list) else str(expected)
+        yield _field(path), f"must be {words}, not {_json_type(instance)}"
+    elif keyword in ("pattern", "enum", "const", "minimum", "minLength", "anyOf"):
+        described = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
+        suffix = f": {described[:1].lower()}{described[1:].rstrip('.')}" if described else ""
+        yield _field(path), f"{_clip(json.dumps(instance, ensure_ascii=False), 60)} is not valid{suffix}"
+    else:
+        yield _field(path), _clip(error.message, 200)
+
+
+def _field(path: Sequence[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _summary_problems(summary: JsonObject, plan: Plan) -> list[tuple[str, str]]:
+    expected = _summary_to_dict(summarize(plan))
+    return [
+        (f"summary.{key}", f"is {json.dumps(summary[key])} but the scopes give {json.dumps(value)}")
+        for key, value in expected.items()
+        if summary[key] != value
+    ]
+
+
+def _scope_from_dict(data: JsonObject) -> ScopePlan:
+    return ScopePlan(
+        scope=Scope(data["provider"], data["owner"], data["couponClass"]),
+        provider_type=data["providerType"],
+        manifests=tuple(data["manifests"]),
+        face_value=_face_value_from_dict(data["faceValue"]),
+        available=data["available"],
+        feature_id=data["featureId"],
+        send_notification=data["sendNotification"],
+        to_issue=tuple(_item_from_dict(i) for i in data["toIssue"]),
+        satisfied=data["satisfied"],
+        unmanaged=tuple(_held_from_dict(h) for h in data["unmanaged"]),
+        removed=tuple(_held_from_dict(h) for h in data["removed"]),
+        problems=tuple(PlanProblem(Severity(p["severity"]), p["code"], p["message"]) for p in data["problems"]),
+        exposure=_decimal_from(data["exposure"]),
+    )
+
+
+def _decimal_from(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _face_value_from_dict(data: JsonObject | None) -> FaceValue | None:
+    if data is None:
+        return None
+    return FaceValue(Decimal(data["amount"]), data["currency"], data["couponType"])
+
+
+def _target_from_dict(data: JsonObject) -> Target:
+    return Target(TargetKind(data["kind"]), data["value"])
+
+
+def _item_from_dict(data: JsonObject) -> PlanItem:
+    return PlanItem(_target_from_dict(data["target"]), data["manifest"], _decimal_from(data["amount"]))
+
+
+def _held_from_dict(data: JsonObject) -> HeldItem:
+    coupons = tuple(
+        IssuedCoupon(c["code"], c["status"], _decimal_from(c["amount"]), c["currency"], c["issuedAt"])
+        for c in data["coupons"]
+    )
+    return HeldItem(_target_from_dict(data["target"]), coupons, data["note"])
