@@ -1,0 +1,58 @@
+"""The plan checksum: sha256 of the canonical JSON of what a plan says, not of when it was made.
+
+Two identical diffs made at different times have the same checksum; any change to an item, a scope
+setting, a held coupon or a problem changes it. :func:`checksum_content` is the one definition of what is
+covered, so that extending it (live-state digest, policy) is a change in one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+
+from reconciler.plan.model import Plan
+from reconciler.plan.serialize import JsonObject, plan_content
+
+
+def checksum_content(plan: Plan) -> JsonObject:
+    """What the checksum covers: the plan's JSON without ``createdAt`` and ``checksum``.
+
+    Lists whose order carries no meaning (manifests, problems, the coupons a target holds, which come in
+    the vendor's paging order) are sorted, so that reading the same live state twice hashes the same.
+    Scopes and items are already sorted by :func:`plan_content`.
+    """
+    content = plan_content(plan)
+    content["scopes"] = [_canonical_scope(s) for s in content["scopes"]]
+    return content
+
+
+def canonical_json(value: object) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the same value always gives the same bytes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def plan_checksum(plan: Plan) -> str:
+    """sha256 (hex) of the canonical JSON of :func:`checksum_content`."""
+    return hashlib.sha256(canonical_json(checksum_content(plan))).hexdigest()
+
+
+def with_checksum(plan: Plan) -> Plan:
+    """A copy of ``plan`` carrying its checksum."""
+    return replace(plan, checksum=plan_checksum(plan))
+
+
+def verify_checksum(plan: Plan) -> bool:
+    """True when ``plan`` carries a checksum and it matches its content (a missing one never matches)."""
+    return bool(plan.checksum) and plan.checksum == plan_checksum(plan)
+
+
+def _canonical_scope(scope: JsonObject) -> JsonObject:
+    held_lists = {
+        key: [{**held, "coupons": _sorted(held["coupons"])} for held in scope[key]] for key in ("unmanaged", "removed")
+    }
+    return {**scope, **held_lists, "manifests": sorted(scope["manifests"]), "problems": _sorted(scope["problems"])}
+
+
+def _sorted(values: list[JsonObject]) -> list[JsonObject]:
+    return sorted(values, key=canonical_json)
