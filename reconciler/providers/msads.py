@@ -1,0 +1,388 @@
+"""The Microsoft Advertising provider: SearchCoupons to read, DistributeCoupons / DispatchCoupons to issue.
+
+Reads retry (throttling, 5xx, transport errors) with backoff. Issuing calls are sent once; they are sent again
+only when the vendor proved the first was not processed: a throttle (429 / code 117, after its Retry-After,
+boundedly) or an expired token (401 code 109, once, after a refresh).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import httpx
+
+from reconciler.errors import AuthError, OutcomeUnknownError, ProviderError, ThrottledError
+from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
+from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
+from reconciler.plan.model import PlanItem
+from reconciler.providers import msads_wire as wire
+from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome
+from reconciler.providers.http import (
+    Limiter,
+    NotSentError,
+    RetryPolicy,
+    Sleep,
+    redact,
+    retry_after_seconds,
+    transport_failure,
+    with_retries,
+)
+from reconciler.providers.oauth import TokenSource
+from reconciler.secrets import Secret
+
+log = logging.getLogger(__name__)
+
+PROVIDER_TYPE = "msads"
+
+
+@dataclass(frozen=True, slots=True)
+class MsAdsSettings:
+    """Per-provider tuning. ``search_window`` is the most SearchCoupons pages fetched at once."""
+
+    customer_id: str | None = None
+    customer_account_id: str | None = None
+    distribute_batch_size: int = 100
+    dispatch_batch_size: int = wire.MAX_DISPATCH_EMAILS
+    search_window: int = 4
+    read_retry: RetryPolicy = field(default_factory=RetryPolicy)
+    issue_retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(attempts=3))
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.dispatch_batch_size <= wire.MAX_DISPATCH_EMAILS:
+            raise ValueError(f"dispatch_batch_size must be 1..{wire.MAX_DISPATCH_EMAILS}")
+        if self.distribute_batch_size < 1 or self.search_window < 1:
+            raise ValueError("batch sizes and search_window must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A 2xx response: its JSON body and TrackingId header."""
+
+    body: object
+    tracking_id: str | None
+
+
+def _read_retryable(err: ProviderError) -> bool:
+    return isinstance(err, ThrottledError | OutcomeUnknownError | NotSentError)
+
+
+def _issue_retryable(err: ProviderError) -> bool:
+    return isinstance(err, ThrottledError)
+
+
+class MsAdsProvider:
+    """One Microsoft Advertising account named in couponctl.yaml. Use it within one event loop."""
+
+    type = PROVIDER_TYPE
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        client: httpx.AsyncClient,
+        developer_token: Secret,
+        tokens: TokenSource,
+        limiter: Limiter,
+        settings: MsAdsSettings | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.name = name
+        self._client = client
+        self._developer_token = developer_token
+        self._tokens = tokens
+        self._limiter = limiter
+        self._settings = settings or MsAdsSettings()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    def __repr__(self) -> str:
+        return f"MsAdsProvider(name={self.name!r}, base_url={str(self._client.base_url)!r})"
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # --- reading --------------------------------------------------------------------------------------
+
+    async def read_scope(self, spec: ScopeSpec) -> ScopeLive:
+        coupons, calls = await self._search_all(spec.scope)
+        return live_from_coupons(spec.scope, coupons, api_calls=calls)
+
+    async def _search_all(self, scope: Scope) -> tuple[list[wire.WireCoupon], int]:
+        """Every coupon of the scope: windows of pages fetched at once (1, 2, 4, … up to ``search_window``),
+        until the first page shorter than PAGE_SIZE. Coupons seen twice (pages shifting) are kept once."""
+        coupons: dict[str, wire.WireCoupon] = {}
+        anonymous: list[wire.WireCoupon] = []
+        index, window, calls = 0, 1, 0
+        while True:
+            pages = await self._search_pages(scope, range(index, index + window))
+            calls += window
+            for page in pages:
+                fresh = 0
+                for coupon in page:
+                    if coupon.code is None:
+                        anonymous.append(coupon)
+                    elif coupon.code in coupons:
+                        continue
+                    else:
+                        coupons[coupon.code] = coupon
+                    fresh += 1
+                if len(page) < wire.PAGE_SIZE:
+                    return [*coupons.values(), *anonymous], calls
+                if fresh == 0:
+                    raise ProviderError(
+                        "SearchCoupons paging does not advance (a full page of coupons already read)",
+                        provider=self.name,
+                        operation=wire.SEARCH,
+                    )
+            index += window
+            window = min(window * 2, self._settings.search_window)
+
+    async def _search_pages(self, scope: Scope, indexes: range) -> list[list[wire.WireCoupon]]:
+        """The pages at ``indexes``, fetched at once; the first failure cancels the others and is raised."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._search_page(scope, i)) for i in indexes]
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        return [task.result() for task in tasks]
+
+    async def _search_page(self, scope: Scope, index: int) -> list[wire.WireCoupon]:
+        body = wire.search_request(scope.owner, scope.coupon_class, index)
+        reply = await with_retries(
+            lambda: self._call(wire.SEARCH, body),
+            policy=self._settings.read_retry,
+            retryable=_read_retryable,
+            sleep=self._sleep,
+            rng=self._rng,
+        )
+        try:
+            return wire.parse_search_response(reply.body)
+        except wire.MalformedResponse as exc:
+            raise ProviderError(
+                f"malformed SearchCoupons response: {exc}",
+                provider=self.name,
+                operation=wire.SEARCH,
+                tracking_id=reply.tracking_id,
+            ) from exc
+
+    # --- issuing --------------------------------------------------------------------------------------
+
+    def batches(self, spec: ScopeSpec, items: Sequence[PlanItem]) -> list[Batch]:
+        """Accounts in DistributeCoupons batches, then emails in DispatchCoupons batches; order kept."""
+        accounts = [i for i in items if i.target.kind is TargetKind.ACCOUNT]
+        emails = [i for i in items if i.target.kind is TargetKind.EMAIL]
+        if len(accounts) + len(emails) != len(items):
+            raise ProviderError("msads issues to account ids and emails only", provider=self.name, operation="batches")
+        return [
+            *_chunks(spec.scope, wire.DISTRIBUTE, accounts, self._settings.distribute_batch_size),
+            *_chunks(spec.scope, wire.DISPATCH, emails, self._settings.dispatch_batch_size),
+        ]
+
+    async def issue(self, spec: ScopeSpec, batch: Batch) -> BatchResult:
+        try:
+            body = self._issue_body(spec, batch)
+            reply = await with_retries(
+                lambda: self._call(batch.operation, body),
+                policy=self._settings.issue_retry,
+                retryable=_issue_retryable,
+                sleep=self._sleep,
+                rng=self._rng,
+            )
+        except ProviderError as err:
+            outcome = Outcome.IN_DOUBT if isinstance(err, OutcomeUnknownError) else Outcome.FAILED
+            log.warning(
+                "issue: operation=%s items=%d outcome=%s error=%s", batch.operation, len(batch.items), outcome, err
+            )
+            return _whole(batch, outcome, err.code, str(err), err.tracking_id)
+        try:
+            results = self._item_results(batch, reply.body)
+        except wire.MalformedResponse as exc:
+            message = f"processed, but the response cannot be read per item: {exc}"
+            return _whole(batch, Outcome.IN_DOUBT, "MalformedResponse", message, reply.tracking_id)
+        return BatchResult(batch, results, tracking_id=reply.tracking_id)
+
+    def _issue_body(self, spec: ScopeSpec, batch: Batch) -> wire.JsonObject:
+        scope = batch.scope
+        values = [item.target.value for item in batch.items]
+        if batch.operation == wire.DISPATCH:
+            return wire.dispatch_request(scope.owner, scope.coupon_class, values)
+        if batch.operation == wire.DISTRIBUTE:
+            ids = [int(v) for v in values]
+            return wire.distribute_request(ids, scope.coupon_class, spec.feature_id, spec.send_notification)
+        raise ProviderError(f"unknown operation {batch.operation!r}", provider=self.name, operation=batch.operation)
+
+    def _item_results(self, batch: Batch, body: object) -> tuple[ItemResult, ...]:
+        count = len(batch.items)
+        if batch.operation == wire.DISPATCH:
+            return self._per_item(batch, wire.parse_dispatch_response(body, count), Outcome.ISSUED)
+        result = wire.parse_distribute_response(body, count)
+        if result.operation and not result.per_item:
+            text = "; ".join(self._clean(str(e)) for e in result.operation)
+            return _same(batch.items, Outcome.FAILED, result.operation[0].code, text)
+        # Operation errors beside per-account errors: the accounts not named may or may not have a coupon.
+        rest = Outcome.IN_DOUBT if result.operation else Outcome.ISSUED
+        return self._per_item(batch, result.per_item, rest)
+
+    def _per_item(self, batch: Batch, errors: dict[int, wire.ItemError], rest: Outcome) -> tuple[ItemResult, ...]:
+        """FAILED with its error for each item named in ``errors``; ``rest`` for the others."""
+        results = []
+        for index, item in enumerate(batch.items):
+            error = errors.get(index)
+            if error is None:
+                results.append(ItemResult(item, rest))
+            else:
+                results.append(ItemResult(item, Outcome.FAILED, error.code, self._clean(error.message)))
+        return tuple(results)
+
+    # --- one call -------------------------------------------------------------------------------------
+
+    async def _call(self, operation: str, body: wire.JsonObject) -> Reply:
+        """One POST; again once with a refreshed token if the vendor says the token expired (109)."""
+        token = await self._tokens.access_token()
+        try:
+            return await self._send(operation, body, token)
+        except AuthError as err:
+            if err.code != str(wire.TOKEN_EXPIRED):
+                raise
+            fresh = await self._tokens.refresh_after_rejection(token)
+            if fresh is None:
+                raise
+        log.info("call: operation=%s token expired (109), retrying once with a refreshed token", operation)
+        return await self._send(operation, body, fresh)
+
+    async def _send(self, operation: str, body: wire.JsonObject, token: Secret) -> Reply:
+        try:
+            async with self._limiter:
+                response = await self._client.post(wire.PATHS[operation], json=body, headers=self._headers(token))
+        except httpx.TransportError as exc:
+            raise transport_failure(exc, provider=self.name, operation=operation) from exc
+        tracking_id = response.headers.get("TrackingId")
+        log.debug("call: operation=%s status=%d tracking_id=%s", operation, response.status_code, tracking_id)
+        if not response.is_success:
+            raise self._fault(operation, response, tracking_id)
+        try:
+            return Reply(response.json(), tracking_id)
+        except ValueError:
+            raise OutcomeUnknownError(
+                f"HTTP {response.status_code} with a body that is not JSON",
+                provider=self.name,
+                operation=operation,
+                status=response.status_code,
+                tracking_id=tracking_id,
+            ) from None
+
+    def _fault(self, operation: str, response: httpx.Response, tracking_id: str | None) -> ProviderError:
+        try:
+            fault = wire.parse_fault(response.json())
+        except ValueError:
+            fault = wire.parse_fault(None)
+        return wire.fault_error(
+            fault,
+            status=response.status_code,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            tracking_id=tracking_id or fault.tracking_id,
+            provider=self.name,
+            operation=operation,
+            clean=self._clean,
+        )
+
+    def _headers(self, token: Secret) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {token.reveal()}",
+            "DeveloperToken": self._developer_token.reveal(),
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        if self._settings.customer_id:
+            headers["CustomerId"] = self._settings.customer_id
+        if self._settings.customer_account_id:
+            headers["CustomerAccountId"] = self._settings.customer_account_id
+        return headers
+
+    def _clean(self, text: str) -> str:
+        return redact(text, (self._developer_token, *self._tokens.secrets()))
+
+
+def _chunks(scope: Scope, operation: str, items: Sequence[PlanItem], size: int) -> list[Batch]:
+    return [Batch(scope, operation, tuple(items[i : i + size])) for i in range(0, len(items), size)]
+
+
+def _same(items: Sequence[PlanItem], outcome: Outcome, code: str | None, message: str) -> tuple[ItemResult, ...]:
+    return tuple(ItemResult(item, outcome, code, message) for item in items)
+
+
+def _whole(batch: Batch, outcome: Outcome, code: str | None, message: str, tracking_id: str | None) -> BatchResult:
+    return BatchResult(batch, _same(batch.items, outcome, code, message), tracking_id=tracking_id)
+
+
+# --- live state from coupons ----------------------------------------------------------------------------
+
+
+def coupon_status(coupon: wire.WireCoupon) -> str | None:
+    """redeemed / claimed / dispatched, the furthest a coupon went; None while it is still available."""
+    if coupon.is_redeemed:
+        return "redeemed"
+    if coupon.claim_account is not None or coupon.claim_date:
+        return "claimed"
+    if coupon.send_to_email or coupon.send_to_date:
+        return "dispatched"
+    return None
+
+
+def coupon_targets(coupon: wire.WireCoupon) -> list[Target]:
+    """The email it was dispatched to and the accounts that claimed or redeemed it."""
+    targets = [Target.email(coupon.send_to_email)] if coupon.send_to_email else []
+    for account in (coupon.claim_account, coupon.redemption_account):
+        if account is not None and Target.account(account) not in targets:
+            targets.append(Target.account(account))
+    return targets
+
+
+def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_calls: int = 0) -> ScopeLive:
+    """The live state of one scope from its coupons (coupons of another class are ignored)."""
+    wanted = scope.coupon_class.casefold()
+    mine = [c for c in coupons if c.class_name is None or c.class_name.casefold() == wanted]
+    issued: dict[Target, list[IssuedCoupon]] = {}
+    available = 0
+    for coupon in mine:
+        status = coupon_status(coupon)
+        if status is None:
+            available += 1
+            continue
+        held = IssuedCoupon(
+            code=coupon.code or "",
+            status=status,
+            amount=coupon.amount,
+            currency=coupon.currency,
+            issued_at=coupon.send_to_date or coupon.claim_date or coupon.redemption_date,
+        )
+        for target in coupon_targets(coupon):
+            issued.setdefault(target, []).append(held)
+    return ScopeLive(
+        scope=scope,
+        exists=bool(mine),
+        face_value=face_value(mine),
+        available=available,
+        issued={target: tuple(held) for target, held in issued.items()},
+        coupons_read=len(coupons),
+        api_calls=api_calls,
+    )
+
+
+def face_value(coupons: Sequence[wire.WireCoupon]) -> FaceValue | None:
+    """The most common (amount, currency, type) of the class; the first seen wins a tie."""
+    faces: Counter[tuple[Decimal, str, str | None]] = Counter()
+    for c in coupons:
+        if c.amount is not None and c.currency:
+            faces[(c.amount, c.currency, c.coupon_type)] += 1
+    if not faces:
+        return None
+    (amount, currency, coupon_type), _ = faces.most_common(1)[0]
+    return FaceValue(amount, currency, coupon_type)

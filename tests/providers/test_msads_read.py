@@ -1,0 +1,244 @@
+"""SearchCoupons through MockTransport: exact requests, paging, retries, and the live state it yields."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
+from reconciler.live import FaceValue, ScopeLive
+from reconciler.manifest.model import Target
+from reconciler.providers.msads import MsAdsSettings
+
+from .msads_fakes import (
+    ACCESS_TOKEN,
+    CLASS,
+    DEV_TOKEN,
+    FAST_READS,
+    OWNER,
+    SPEC,
+    Script,
+    SearchPages,
+    Sleeps,
+    coupon,
+    fault,
+    make_provider,
+    reply,
+)
+
+
+def read(
+    handler: Script | SearchPages, *, settings: MsAdsSettings | None = None, sleeps: Sleeps | None = None
+) -> ScopeLive:
+    provider = make_provider(handler, settings=settings, sleeps=sleeps)
+
+    async def run() -> ScopeLive:
+        try:
+            return await provider.read_scope(SPEC)
+        finally:
+            await provider.aclose()
+
+    return asyncio.run(run())
+
+
+def test_search_request_is_exact() -> None:
+    script = Script(reply({"Coupons": []}, tracking="T-9"))
+    read(script)
+    (request,) = script.requests
+    assert request.method == "POST"
+    assert str(request.url) == "https://clientcenter.api.bingads.microsoft.com/CustomerBilling/v13/Coupons/Search"
+    assert json.loads(request.content) == {
+        "Predicates": [
+            {"Field": "CustomerId", "Operator": "Equals", "Value": OWNER},
+            {"Field": "CouponClassName", "Operator": "Equals", "Value": CLASS},
+        ],
+        "Ordering": [{"Field": "CouponStartDate", "Order": "Ascending"}],
+        "PageInfo": {"Index": 0, "Size": 100},
+        "ReturnAdditionalFields": "CouponClaimInfo",
+    }
+    headers = request.headers
+    assert headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
+    assert headers["DeveloperToken"] == DEV_TOKEN
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Accept"] == "application/json"
+    assert headers["User-Agent"] == "couponctl/test"
+    assert "CustomerId" not in headers
+    assert "CustomerAccountId" not in headers
+
+
+def test_customer_headers_are_sent_when_configured() -> None:
+    script = Script(reply({"Coupons": []}))
+    settings = MsAdsSettings(customer_id="111", customer_account_id="222", read_retry=FAST_READS)
+    read(script, settings=settings)
+    assert script.requests[0].headers["CustomerId"] == "111"
+    assert script.requests[0].headers["CustomerAccountId"] == "222"
+
+
+def test_no_coupon_means_the_class_does_not_exist() -> None:
+    live = read(Script(reply({"Coupons": []})))
+    assert live.exists is False
+    assert live.issued == {}
+    assert live.available == 0
+    assert live.face_value is None
+    assert live.api_calls == 1
+
+
+@pytest.mark.parametrize(
+    ("total", "pages"),
+    [(0, [0]), (99, [0]), (100, [0, 1, 2]), (250, [0, 1, 2]), (700, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])],
+)
+def test_paging_stops_at_the_first_short_page(total: int, pages: list[int]) -> None:
+    """Windows of 1, 2, 4, 4 … pages: a short page ends it; pages of the same window after it are dropped."""
+    server = SearchPages([coupon(f"C{i:05d}") for i in range(total)])
+    live = read(server)
+    assert server.indexes() == pages
+    assert live.coupons_read == total
+    assert live.available == total
+    assert live.api_calls == len(pages)
+    assert all(json.loads(r.content)["PageInfo"]["Size"] == 100 for r in server.requests)
+
+
+def test_search_window_one_fetches_page_by_page() -> None:
+    server = SearchPages([coupon(f"C{i:05d}") for i in range(300)])
+    read(server, settings=MsAdsSettings(search_window=1, read_retry=FAST_READS))
+    assert [json.loads(r.content)["PageInfo"]["Index"] for r in server.requests] == [0, 1, 2, 3]
+
+
+def test_a_coupon_seen_on_two_pages_counts_once() -> None:
+    first = [coupon(f"C{i:03d}") for i in range(100)]
+    second = [coupon("C099"), coupon("C100")]
+    script = Script(reply({"Coupons": first}), reply({"Coupons": second}), reply({"Coupons": []}))
+    live = read(script, settings=MsAdsSettings(search_window=1, read_retry=FAST_READS))
+    assert live.available == 101
+
+
+def test_paging_that_does_not_advance_is_an_error() -> None:
+    same = reply({"Coupons": [coupon(f"C{i:03d}") for i in range(100)]})
+    with pytest.raises(ProviderError, match="does not advance"):
+        read(Script(same), settings=MsAdsSettings(search_window=1, read_retry=FAST_READS))
+
+
+def test_targets_statuses_and_inventory() -> None:
+    coupons = [
+        coupon("A1"),
+        coupon("A2"),
+        coupon("D1", email="Owner@Example.com"),
+        coupon("C1", claimed_by="180535609"),
+        coupon("R1", claimed_by=180535610, redeemed_by="180535610"),
+        coupon("X1", email="x@example.com", claimed_by=7, redeemed_by=8),
+        coupon("D2", email="owner@example.com"),
+    ]
+    live = read(Script(reply({"Coupons": coupons})))
+    assert live.exists is True
+    assert live.available == 2
+    assert live.coupons_read == 7
+    owner = Target.email("owner@example.com")
+    assert [(c.code, c.status) for c in live.issued[owner]] == [("D1", "dispatched"), ("D2", "dispatched")]
+    assert live.issued[owner][0].issued_at == "2027-02-01T10:00:00"
+    (claimed,) = live.issued[Target.account(180535609)]
+    assert (claimed.code, claimed.status, claimed.issued_at) == ("C1", "claimed", "2027-02-02T00:00:00")
+    assert claimed.amount == Decimal(100) and claimed.currency == "USD"
+    assert [c.status for c in live.issued[Target.account(180535610)]] == ["redeemed"]
+    # One coupon, three holders: the email it went to, the account that claimed it, the one that redeemed it.
+    for target in (Target.email("x@example.com"), Target.account(7), Target.account(8)):
+        assert [c.code for c in live.issued[target]] == ["X1"]
+    assert len(live.issued) == 6
+
+
+def test_redeemed_without_redemption_info_is_neither_held_nor_available() -> None:
+    hidden = coupon("H1")
+    hidden["IsRedeemed"] = True
+    live = read(Script(reply({"Coupons": [hidden, coupon("A1")]})))
+    assert live.issued == {}
+    assert live.available == 1
+
+
+def test_face_value_is_the_most_common() -> None:
+    coupons = [
+        coupon("A", amount=50.0),
+        coupon("B", amount=100.0),
+        coupon("C", amount=100.0),
+        coupon("D", amount=25.5, currency="EUR"),
+    ]
+    live = read(Script(reply({"Coupons": coupons})))
+    assert live.face_value == FaceValue(Decimal(100), "USD", "Acquisition")
+    assert str(live.face_value.amount) == "100"
+
+
+def test_coupons_of_another_class_are_ignored() -> None:
+    live = read(Script(reply({"Coupons": [coupon("A"), coupon("B", class_name="OTHER", email="o@example.com")]})))
+    assert live.issued == {}
+    assert live.available == 1
+    assert live.coupons_read == 2
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        fault("AdApiFaultDetail", 0, 500),
+        fault("AdApiFaultDetail", 117, 429, Retry_After="3"),
+        httpx.ReadTimeout("timed out"),
+        httpx.ConnectError("refused"),
+        httpx.RemoteProtocolError("dropped"),
+    ],
+    ids=["500", "429", "read-timeout", "connect-error", "remote-protocol-error"],
+)
+def test_search_retries_transient_failures(failure: httpx.Response | Exception) -> None:
+    sleeps = Sleeps()
+    script = Script(failure, failure, reply({"Coupons": [coupon("A")]}))
+    live = read(script, sleeps=sleeps)
+    assert live.available == 1
+    assert len(script.requests) == 3
+    assert len(sleeps.waits) == 2
+
+
+def test_search_throttle_waits_retry_after() -> None:
+    sleeps = Sleeps()
+    read(Script(fault("AdApiFaultDetail", 117, 429, Retry_After="7"), reply({"Coupons": []})), sleeps=sleeps)
+    assert sleeps.waits == [7.0]
+
+
+def test_search_gives_up_after_bounded_attempts() -> None:
+    script = Script(fault("AdApiFaultDetail", 0, 500))
+    with pytest.raises(OutcomeUnknownError) as caught:
+        read(script)
+    assert len(script.requests) == FAST_READS.attempts
+    assert caught.value.tracking_id == "TRK-1"
+    assert caught.value.status == 500
+
+
+@pytest.mark.parametrize(
+    ("failure", "error"),
+    [
+        (fault("ApiFault", 3030, 400), ApiFaultError),
+        (fault("ApiFault", 1001, 403), ApiFaultError),
+        (fault("AdApiFaultDetail", 105, 401), AuthError),
+    ],
+)
+def test_search_does_not_retry_rejections(failure: httpx.Response, error: type[ProviderError]) -> None:
+    script = Script(failure, reply({"Coupons": []}))
+    with pytest.raises(error):
+        read(script)
+    assert len(script.requests) == 1
+
+
+def test_search_throttle_longer_than_the_limit_is_raised() -> None:
+    script = Script(fault("AdApiFaultDetail", 117, 429, Retry_After="3600"), reply({"Coupons": []}))
+    with pytest.raises(ThrottledError) as caught:
+        read(script)
+    assert caught.value.retry_after == 3600
+    assert len(script.requests) == 1
+
+
+def test_search_ids_as_numbers_or_strings() -> None:
+    live = read(Script(reply({"Coupons": [coupon("A", claimed_by=5), coupon("B", claimed_by="6")]})))
+    assert set(live.issued) == {Target.account(5), Target.account(6)}
+
+
+def test_malformed_search_response_is_an_error() -> None:
+    with pytest.raises(ProviderError, match="malformed SearchCoupons response"):
+        read(Script(reply({"Coupons": "nope"})))
