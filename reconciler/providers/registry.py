@@ -1,0 +1,272 @@
+"""Build providers from couponctl.yaml: hosts per environment, credentials from the environment, options.
+
+Options may be written flat (``oauth.tokenUrl: ...``) or nested (``oauth: {tokenUrl: ...}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from reconciler import __version__
+from reconciler.config_model import ProviderConfig, SandboxConfig
+from reconciler.errors import ConfigError, CouponctlError, Problem
+from reconciler.providers.base import Provider
+from reconciler.providers.http import HttpSettings, RetryPolicy, build_client, limiter_for
+from reconciler.providers.msads import MsAdsProvider, MsAdsSettings
+from reconciler.providers.msads_wire import MAX_DISPATCH_EMAILS
+from reconciler.providers.oauth import OAuthClient, RefreshTokenFlow, StaticToken, TokenSource
+from reconciler.secrets import Secret
+
+CONFIG_FILE = "couponctl.yaml"
+USER_AGENT = f"couponctl/{__version__}"
+LOGIN_HOST = "https://login.microsoftonline.com"
+LOCAL_BASE_URL = "http://sandbox.local"
+CREDENTIAL_KEYS = ("developerToken", "accessToken", "oauth.clientId", "oauth.clientSecret", "oauth.refreshToken")
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    base_url: str
+    scope: str
+
+
+MSADS_ENVIRONMENTS: Mapping[str, Environment] = {
+    "production": Environment(
+        "https://clientcenter.api.bingads.microsoft.com", "https://ads.microsoft.com/msads.manage offline_access"
+    ),
+    "sandbox": Environment(
+        "https://clientcenter.api.sandbox.bingads.microsoft.com",
+        "https://si.ads.microsoft.com/msads.manage offline_access",
+    ),
+    "local": Environment(LOCAL_BASE_URL, "https://ads.microsoft.com/msads.manage offline_access"),
+}
+
+
+def build_provider(
+    config: ProviderConfig,
+    sandbox: SandboxConfig,
+    environ: Mapping[str, str],
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Provider:
+    """The provider ``config`` describes. ``transport`` replaces the network (tests)."""
+    if config.type == "msads":
+        return _build_msads(config, sandbox, environ, transport)
+    if config.type == "aliyun":
+        raise CouponctlError(f"provider {config.name}: provider type aliyun is not supported yet")
+    raise _config_error(config, "type", f"unknown provider type {config.type!r} (expected msads or aliyun)")
+
+
+def _build_msads(
+    config: ProviderConfig,
+    sandbox: SandboxConfig,
+    environ: Mapping[str, str],
+    transport: httpx.AsyncBaseTransport | None,
+) -> MsAdsProvider:
+    environment = MSADS_ENVIRONMENTS.get(config.environment)
+    if environment is None:
+        choices = ", ".join(MSADS_ENVIRONMENTS)
+        raise _config_error(config, "environment", f"unknown environment {config.environment!r} ({choices})")
+    options = _Options(config)
+    settings, http, oauth_tenant, token_url = _read_options(options)
+    creds = _credentials(config, sandbox, environ, options.problems)
+    if creds is None or options.problems:
+        raise ConfigError(options.problems)
+
+    base_url = (config.endpoint or environment.base_url).rstrip("/")
+    if config.environment == "local" and config.endpoint is None and transport is None:
+        from reconciler.sandbox.embedded import embedded_transport
+
+        transport = embedded_transport(sandbox.database, sandbox.seed)
+    if token_url is None:
+        remote = config.environment != "local" and config.endpoint is None
+        token_url = f"{LOGIN_HOST}/{oauth_tenant}/oauth2/v2.0/token" if remote else f"{base_url}/oauth2/v2.0/token"
+
+    client = build_client(base_url=base_url, user_agent=USER_AGENT, settings=http, transport=transport)
+    tokens: TokenSource
+    if creds.refresh_token is not None and creds.client_id is not None:
+        oauth = OAuthClient(token_url, creds.client_id, environment.scope, creds.client_secret)
+        tokens = RefreshTokenFlow(oauth, creds.refresh_token, client, provider=config.name, initial=creds.access_token)
+    else:
+        assert creds.access_token is not None
+        tokens = StaticToken(creds.access_token)
+    return MsAdsProvider(
+        name=config.name,
+        client=client,
+        developer_token=creds.developer_token,
+        tokens=tokens,
+        limiter=limiter_for(http),
+        settings=settings,
+    )
+
+
+def _read_options(options: _Options) -> tuple[MsAdsSettings, HttpSettings, str, str | None]:
+    concurrency = options.integer("concurrency", 4, minimum=1)
+    read_retry = RetryPolicy(
+        attempts=options.integer("readAttempts", 5, minimum=1),
+        base_delay=options.number("retryBaseDelaySeconds", 0.5),
+        max_delay=options.number("retryMaxDelaySeconds", 30.0),
+        max_retry_after=options.number("maxRetryAfterSeconds", 120.0),
+    )
+    issue_retry = RetryPolicy(
+        attempts=options.integer("issueThrottleAttempts", 3, minimum=1),
+        base_delay=read_retry.base_delay,
+        max_delay=read_retry.max_delay,
+        max_retry_after=read_retry.max_retry_after,
+    )
+    settings = MsAdsSettings(
+        customer_id=options.identifier("customerId"),
+        customer_account_id=options.identifier("customerAccountId"),
+        distribute_batch_size=options.integer("distributeBatchSize", 100, minimum=1),
+        dispatch_batch_size=options.integer(
+            "dispatchBatchSize", MAX_DISPATCH_EMAILS, minimum=1, maximum=MAX_DISPATCH_EMAILS
+        ),
+        search_window=options.integer("searchWindow", concurrency, minimum=1),
+        read_retry=read_retry,
+        issue_retry=issue_retry,
+    )
+    timeout = options.number("timeoutSeconds", 60.0, positive=True)
+    http = HttpSettings(
+        connect_timeout=options.number("connectTimeoutSeconds", 10.0, positive=True),
+        read_timeout=timeout,
+        write_timeout=timeout,
+        pool_timeout=timeout,
+        concurrency=concurrency,
+        requests_per_second=options.number("requestsPerSecond", 5.0),
+    )
+    tenant = options.text("oauth.tenant") or "common"
+    return settings, http, tenant, options.text("oauth.tokenUrl")
+
+
+@dataclass(frozen=True)
+class _Credentials:
+    developer_token: Secret
+    access_token: Secret | None
+    client_id: str | None
+    client_secret: Secret | None
+    refresh_token: Secret | None
+
+    def __repr__(self) -> str:
+        return "_Credentials(***)"
+
+
+def _credentials(
+    config: ProviderConfig, sandbox: SandboxConfig, environ: Mapping[str, str], problems: list[Problem]
+) -> _Credentials | None:
+    """Resolve every ``${env:NAME}`` reference; in ``local``, a credential not configured comes from the
+    sandbox. Problems (a missing variable named, never a value) are added to ``problems``: then None."""
+    values: dict[str, Secret | None] = {}
+    unset = []
+    for key in CREDENTIAL_KEYS:
+        ref = config.credentials.get(key)
+        values[key] = ref.resolve(environ) if ref is not None else None
+        if ref is not None and values[key] is None:
+            unset.append(_problem(config, f"credentials.{key}", f"environment variable {ref.env_name} is not set"))
+    if not unset and config.environment == "local":
+        _fill_from_sandbox(values, sandbox)
+    missing = unset or _missing(config, values)
+    if missing:
+        problems.extend(missing)
+        return None
+    developer_token = values["developerToken"]
+    assert developer_token is not None
+    client_id = values["oauth.clientId"]
+    return _Credentials(
+        developer_token=developer_token,
+        access_token=values["accessToken"],
+        client_id=None if client_id is None else client_id.reveal(),
+        client_secret=values["oauth.clientSecret"],
+        refresh_token=values["oauth.refreshToken"],
+    )
+
+
+def _fill_from_sandbox(values: dict[str, Secret | None], sandbox: SandboxConfig) -> None:
+    if values["developerToken"] is not None and (values["accessToken"] or values["oauth.refreshToken"]):
+        return
+    from reconciler.sandbox.embedded import sandbox_credentials
+
+    given = sandbox_credentials(sandbox.database, sandbox.seed)
+    for key in ("developerToken", "accessToken"):
+        if values[key] is None and given.get(key):
+            values[key] = Secret(given[key])
+
+
+def _missing(config: ProviderConfig, values: Mapping[str, Secret | None]) -> list[Problem]:
+    problems = []
+    if values["developerToken"] is None:
+        problems.append(_problem(config, "credentials.developerToken", "a developer token is required"))
+    if values["oauth.refreshToken"] is not None and values["oauth.clientId"] is None:
+        problems.append(_problem(config, "credentials.oauth.clientId", "oauth.refreshToken needs oauth.clientId"))
+    if values["accessToken"] is None and values["oauth.refreshToken"] is None:
+        problems.append(_problem(config, "credentials", "give accessToken or oauth.refreshToken (+ oauth.clientId)"))
+    return problems
+
+
+def _problem(config: ProviderConfig, field: str, message: str) -> Problem:
+    return Problem(CONFIG_FILE, 0, 0, f"providers.{config.name}.{field}", message)
+
+
+def _config_error(config: ProviderConfig, field: str, message: str) -> ConfigError:
+    return ConfigError([_problem(config, field, message)])
+
+
+class _Options:
+    """Typed reads of ``config.options`` that collect every problem, raised together."""
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self._config = config
+        self.problems: list[Problem] = []
+
+    def get(self, key: str) -> object:
+        options: Mapping[str, object] = self._config.options
+        if key in options:
+            return options[key]
+        head, _, rest = key.partition(".")
+        nested = options.get(head)
+        return nested.get(rest) if rest and isinstance(nested, Mapping) else None
+
+    def _bad(self, key: str, message: str) -> None:
+        self.problems.append(_problem(self._config, f"options.{key}", message))
+
+    def integer(self, key: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+        value = self.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self._bad(key, f"must be an integer >= {minimum}")
+            return default
+        if maximum is not None and value > maximum:
+            self._bad(key, f"must be at most {maximum}")
+            return default
+        return value
+
+    def number(self, key: str, default: float, *, positive: bool = False) -> float:
+        value = self.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (positive and not value):
+            self._bad(key, "must be a positive number" if positive else "must be a number >= 0")
+            return default
+        return float(value)
+
+    def text(self, key: str) -> str | None:
+        value = self.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            self._bad(key, "must be a non-empty string")
+            return None
+        return value
+
+    def identifier(self, key: str) -> str | None:
+        value = self.get(key)
+        if value is None:
+            return None
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdigit():
+            self._bad(key, "must be a numeric id")
+            return None
+        return text

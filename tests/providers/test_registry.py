@@ -1,0 +1,276 @@
+"""Building providers from config: hosts and token URLs per environment, credentials, options."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from reconciler.config_model import ProviderConfig, SandboxConfig
+from reconciler.errors import ConfigError, CouponctlError
+from reconciler.providers.base import Provider
+from reconciler.providers.msads import MsAdsProvider
+from reconciler.providers.registry import build_provider
+from reconciler.secrets import SecretRef
+
+from .msads_fakes import SPEC, accounts, emails
+
+SANDBOX = SandboxConfig(seed=Path("seed.yaml"), database=Path("sandbox.sqlite"))
+ENV = {
+    "MSADS_DEV": "dev-SECRET-value-1",
+    "MSADS_TOKEN": "at-SECRET-value-2",
+    "MSADS_CLIENT": "client-id-1",
+    "MSADS_CLIENT_SECRET": "cs-SECRET-value-3",
+    "MSADS_REFRESH": "rt-SECRET-value-4",
+}
+STATIC = {"developerToken": "MSADS_DEV", "accessToken": "MSADS_TOKEN"}
+OAUTH = {
+    "developerToken": "MSADS_DEV",
+    "oauth.clientId": "MSADS_CLIENT",
+    "oauth.clientSecret": "MSADS_CLIENT_SECRET",
+    "oauth.refreshToken": "MSADS_REFRESH",
+}
+
+
+def config(
+    credentials: Mapping[str, str],
+    *,
+    environment: str = "production",
+    endpoint: str | None = None,
+    options: Mapping[str, object] | None = None,
+    type_: str = "msads",
+) -> ProviderConfig:
+    refs = {key: SecretRef(name) for key, name in credentials.items()}
+    return ProviderConfig("msads-prod", type_, environment, endpoint, refs, options or {})
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.url.path.endswith("/oauth2/v2.0/token"):
+            return httpx.Response(200, json={"access_token": "fresh-AT", "expires_in": 3600})
+        return httpx.Response(200, json={"Coupons": []})
+
+    def urls(self) -> list[str]:
+        return [str(r.url) for r in self.requests]
+
+
+def read_once(provider: Provider) -> None:
+    async def run() -> None:
+        try:
+            await provider.read_scope(SPEC)
+        finally:
+            await provider.aclose()
+
+    asyncio.run(run())
+
+
+def build(cfg: ProviderConfig, recorder: Recorder, environ: Mapping[str, str] = ENV) -> Provider:
+    return build_provider(cfg, SANDBOX, environ, transport=httpx.MockTransport(recorder))
+
+
+SEARCH = "/CustomerBilling/v13/Coupons/Search"
+
+
+@pytest.mark.parametrize(
+    ("environment", "base", "token_url", "scope"),
+    [
+        (
+            "production",
+            "https://clientcenter.api.bingads.microsoft.com",
+            "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+            "https://ads.microsoft.com/msads.manage offline_access",
+        ),
+        (
+            "sandbox",
+            "https://clientcenter.api.sandbox.bingads.microsoft.com",
+            "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+            "https://si.ads.microsoft.com/msads.manage offline_access",
+        ),
+    ],
+)
+def test_environments_use_their_hosts_and_scopes(environment: str, base: str, token_url: str, scope: str) -> None:
+    recorder = Recorder()
+    provider = build(config(OAUTH, environment=environment), recorder)
+    assert isinstance(provider, MsAdsProvider)
+    assert (provider.name, provider.type) == ("msads-prod", "msads")
+    read_once(provider)
+    assert recorder.urls() == [token_url, base + SEARCH]
+    form = parse_qs(recorder.requests[0].content.decode())
+    assert form["scope"] == [scope]
+    assert form["client_id"] == ["client-id-1"]
+    assert form["refresh_token"] == [ENV["MSADS_REFRESH"]]
+    assert form["client_secret"] == [ENV["MSADS_CLIENT_SECRET"]]
+    api = recorder.requests[1]
+    assert api.headers["Authorization"] == "Bearer fresh-AT"
+    assert api.headers["DeveloperToken"] == ENV["MSADS_DEV"]
+    assert api.headers["User-Agent"].startswith("couponctl/")
+
+
+def test_tenant_option_changes_the_token_url() -> None:
+    recorder = Recorder()
+    read_once(build(config(OAUTH, options={"oauth": {"tenant": "contoso.onmicrosoft.com"}}), recorder))
+    assert recorder.urls()[0] == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+
+
+def test_static_access_token_needs_no_token_endpoint() -> None:
+    recorder = Recorder()
+    read_once(build(config(STATIC), recorder))
+    assert recorder.urls() == ["https://clientcenter.api.bingads.microsoft.com" + SEARCH]
+    assert recorder.requests[0].headers["Authorization"] == f"Bearer {ENV['MSADS_TOKEN']}"
+
+
+def test_endpoint_overrides_the_base_and_token_urls() -> None:
+    recorder = Recorder()
+    read_once(build(config(OAUTH, endpoint="http://127.0.0.1:8080/"), recorder))
+    assert recorder.urls() == ["http://127.0.0.1:8080/oauth2/v2.0/token", "http://127.0.0.1:8080" + SEARCH]
+
+
+def test_token_url_option_wins() -> None:
+    recorder = Recorder()
+    options = {"oauth.tokenUrl": "https://login.example/t/oauth2/v2.0/token"}
+    read_once(build(config(OAUTH, endpoint="http://127.0.0.1:8080", options=options), recorder))
+    assert recorder.urls()[0] == "https://login.example/t/oauth2/v2.0/token"
+
+
+def test_customer_options_become_headers() -> None:
+    recorder = Recorder()
+    read_once(build(config(STATIC, options={"customerId": 251186883, "customerAccountId": "180535609"}), recorder))
+    headers = recorder.requests[0].headers
+    assert (headers["CustomerId"], headers["CustomerAccountId"]) == ("251186883", "180535609")
+
+
+def test_batch_size_options() -> None:
+    provider = build(config(STATIC, options={"distributeBatchSize": 10, "dispatchBatchSize": 250}), Recorder())
+    sizes = [len(b.items) for b in provider.batches(SPEC, [*accounts(range(1, 26)), *emails(600)])]
+    assert sizes == [10, 10, 5, 250, 250, 100]
+
+
+def test_missing_environment_variables_are_named_never_valued() -> None:
+    environ = {"MSADS_DEV": "dev-SECRET-value-1"}
+    with pytest.raises(ConfigError) as caught:
+        build(config({**STATIC, "oauth.refreshToken": "MSADS_REFRESH"}), Recorder(), environ)
+    text = str(caught.value)
+    assert "MSADS_TOKEN" in text and "MSADS_REFRESH" in text
+    assert "providers.msads-prod.credentials.accessToken" in text
+    assert "dev-SECRET-value-1" not in text
+    assert len(caught.value.problems) == 2
+
+
+def test_an_empty_variable_counts_as_missing() -> None:
+    with pytest.raises(ConfigError, match="MSADS_TOKEN"):
+        build(config(STATIC), Recorder(), {**ENV, "MSADS_TOKEN": ""})
+
+
+@pytest.mark.parametrize(
+    ("credentials", "message"),
+    [
+        ({"accessToken": "MSADS_TOKEN"}, "developer token is required"),
+        ({"developerToken": "MSADS_DEV"}, "accessToken or oauth.refreshToken"),
+        ({"developerToken": "MSADS_DEV", "oauth.refreshToken": "MSADS_REFRESH"}, "needs oauth.clientId"),
+    ],
+)
+def test_incomplete_credentials(credentials: Mapping[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build(config(credentials), Recorder())
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"dispatchBatchSize": 1001}, "options.dispatchBatchSize"),
+        ({"distributeBatchSize": 0}, "options.distributeBatchSize"),
+        ({"concurrency": "many"}, "options.concurrency"),
+        ({"timeoutSeconds": 0}, "options.timeoutSeconds"),
+        ({"customerId": "abc"}, "options.customerId"),
+    ],
+)
+def test_bad_options_are_config_errors(options: Mapping[str, object], field: str) -> None:
+    with pytest.raises(ConfigError, match=field):
+        build(config(STATIC, options=options), Recorder())
+
+
+def test_option_and_credential_problems_are_reported_together() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build(config(STATIC, options={"dispatchBatchSize": 5000}), Recorder(), {})
+    assert len(caught.value.problems) == 3
+
+
+def test_aliyun_is_not_supported_yet() -> None:
+    with pytest.raises(CouponctlError, match="provider type aliyun is not supported yet"):
+        build(config({}, type_="aliyun"), Recorder())
+
+
+def test_unknown_type_and_environment() -> None:
+    with pytest.raises(ConfigError, match="unknown provider type"):
+        build(config(STATIC, type_="paypal"), Recorder())
+    with pytest.raises(ConfigError, match="unknown environment"):
+        build(config(STATIC, environment="staging"), Recorder())
+
+
+# --- local: the embedded sandbox ------------------------------------------------------------------------
+
+
+@dataclass
+class Embedded:
+    calls: list[tuple[str, Path, Path | None]] = field(default_factory=list)
+    recorder: Recorder = field(default_factory=Recorder)
+
+
+@pytest.fixture
+def embedded(monkeypatch: pytest.MonkeyPatch) -> Embedded:
+    """A stand-in for reconciler.sandbox.embedded that records how it was called."""
+    fake = Embedded()
+    calls, recorder = fake.calls, fake.recorder
+    module = types.ModuleType("reconciler.sandbox.embedded")
+
+    def embedded_transport(database: Path, seed: Path | None) -> httpx.AsyncBaseTransport:
+        calls.append(("transport", database, seed))
+        return httpx.MockTransport(recorder)
+
+    def sandbox_credentials(database: Path, seed: Path | None) -> dict[str, str]:
+        calls.append(("credentials", database, seed))
+        return {"developerToken": "sandbox-dev", "accessToken": "sandbox-at"}
+
+    module.embedded_transport = embedded_transport  # type: ignore[attr-defined]
+    module.sandbox_credentials = sandbox_credentials  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "reconciler.sandbox.embedded", module)
+    return fake
+
+
+def test_local_uses_the_embedded_sandbox_and_its_credentials(embedded: Embedded) -> None:
+    provider = build_provider(config({}, environment="local"), SANDBOX, {})
+    read_once(provider)
+    assert embedded.calls == [
+        ("credentials", SANDBOX.database, SANDBOX.seed),
+        ("transport", SANDBOX.database, SANDBOX.seed),
+    ]
+    (request,) = embedded.recorder.requests
+    assert str(request.url) == "http://sandbox.local" + SEARCH
+    assert request.headers["Authorization"] == "Bearer sandbox-at"
+    assert request.headers["DeveloperToken"] == "sandbox-dev"
+    assert json.loads(request.content)["PageInfo"] == {"Index": 0, "Size": 100}
+
+
+def test_local_with_configured_credentials_does_not_ask_the_sandbox(embedded: Embedded) -> None:
+    recorder = Recorder()
+    read_once(build(config(OAUTH, environment="local"), recorder))
+    assert embedded.calls == []
+    assert recorder.urls() == ["http://sandbox.local/oauth2/v2.0/token", "http://sandbox.local" + SEARCH]
+
+
+def test_local_with_a_missing_variable_is_an_error(embedded: Embedded) -> None:
+    with pytest.raises(ConfigError, match="MSADS_DEV"):
+        build(config(STATIC, environment="local"), Recorder(), {})
+    assert embedded.calls == []
