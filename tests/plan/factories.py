@@ -127,11 +127,12 @@ def sample_plan() -> Plan:
 
 
 def with_error(source: Plan) -> Plan:
-    """``source`` with an inventory shortfall in its first scope."""
-    first = source.scopes[0]
+    """``source`` with an inventory shortfall in its msads scope (3 needed, 2 available)."""
     error = PlanProblem(Severity.ERROR, "inventory-shortfall", "3 coupons needed but only 2 available in the class")
-    changed = replace(first, available=2, problems=(*first.problems, error))
-    return replace(source, scopes=(changed, *source.scopes[1:]))
+    scopes = tuple(
+        replace(s, available=2, problems=(*s.problems, error)) if s.scope == MSADS else s for s in source.scopes
+    )
+    return replace(source, scopes=scopes)
 
 
 GOLDEN = Path(__file__).parent / "golden"

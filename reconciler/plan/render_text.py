@@ -1,0 +1,202 @@
+"""The plan for people in a terminal: summary first, then each scope, then a one-line verdict.
+
+Deterministic: the same plan always renders the same text. ANSI colour only when asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TypeVar
+
+import click
+
+from reconciler.live import FaceValue
+from reconciler.plan.model import HeldItem, Plan, PlanItem, PlanProblem, ScopePlan, Severity
+from reconciler.plan.serialize import PlanSummary, format_timestamp, summarize
+
+DEFAULT_ITEM_LIMIT = 50
+
+T = TypeVar("T")
+
+
+def render_text(plan: Plan, *, color: bool, item_limit: int = DEFAULT_ITEM_LIMIT) -> str:
+    """The plan as text; each list in a scope shows at most ``item_limit`` entries, then "... and N more"."""
+    paint = _Paint(color)
+    summary = summarize(plan)
+    lines = list(_summary_lines(plan, summary, paint))
+    for scope_plan in plan.scopes:
+        lines += ["", *_scope_lines(scope_plan, paint, item_limit)]
+    lines += ["", paint(verdict(plan), fg=_verdict_colour(plan), bold=True)]
+    return "\n".join(lines)
+
+
+# --- words shared with the other renderers ---------------------------------------------------------------
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    """``USD 1,200.00``: two decimals at least, more when the amount has them (nothing is rounded away)."""
+    exponent = amount.as_tuple().exponent
+    places = max(2, -exponent) if isinstance(exponent, int) else 2
+    return f"{currency} {amount:,.{places}f}"
+
+
+def format_face_value(face: FaceValue | None) -> str:
+    if face is None:
+        return "unknown"
+    kind = f" ({face.coupon_type})" if face.coupon_type else ""
+    return f"{format_money(face.amount, face.currency)}{kind}"
+
+
+def exposure_text(summary: PlanSummary) -> str:
+    """Money per currency (amounts of zero left out), and how many scopes spend an unknown amount."""
+    parts = [format_money(amount, currency) for currency, amount in summary.exposure.items() if amount]
+    if summary.unpriced_scopes:
+        parts.append(f"unknown for {plural(summary.unpriced_scopes, 'scope')}")
+    return ", ".join(parts) or "none"
+
+
+def verdict(plan: Plan) -> str:
+    if plan.has_errors:
+        return "Plan has errors: apply refused."
+    if not plan.has_changes:
+        return "No changes. Live state matches the manifests."
+    return f"Plan: {plan.item_count:,} to issue ({exposure_text(summarize(plan))}). Nothing will be revoked."
+
+
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    return f"{count:,} {noun if count == 1 else plural_noun or noun + 's'}"
+
+
+def satisfied_text(count: int) -> str:
+    return f"{plural(count, 'target')} already {'holds' if count == 1 else 'hold'} a coupon"
+
+
+def held_coupons_text(held: HeldItem, *, codes: bool) -> str:
+    """``holds 2 coupons: C1 claimed, C2 redeemed`` (statuses only when ``codes`` is False)."""
+    shown = ", ".join(f"{c.code} {c.status}" if codes else c.status for c in held.coupons)
+    return f"holds {plural(len(held.coupons), 'coupon')}: {shown}"
+
+
+def inventory_text(scope_plan: ScopePlan) -> str:
+    needed = len(scope_plan.to_issue)
+    if scope_plan.available is None:
+        return f"not reported by the vendor; {needed:,} needed"
+    short = needed - scope_plan.available
+    tail = f" (short by {short:,})" if short > 0 else ""
+    return f"{scope_plan.available:,} available, {needed:,} needed{tail}"
+
+
+def delivery_matters(scope_plan: ScopePlan) -> bool:
+    """Delivery settings are worth a line only when they differ from the default (no feature, no email)."""
+    return scope_plan.feature_id is not None or scope_plan.send_notification
+
+
+def delivery_text(scope_plan: ScopePlan) -> str:
+    feature = f"feature id {scope_plan.feature_id}, " if scope_plan.feature_id is not None else ""
+    return f"{feature}notification emails {'on' if scope_plan.send_notification else 'off'}"
+
+
+def amount_text(item: PlanItem, face: FaceValue | None) -> str:
+    """The amount to send (aliyun) with the currency when known; empty when the class fixes it (msads)."""
+    if item.amount is None:
+        return ""
+    return format_money(item.amount, face.currency) if face else str(item.amount)
+
+
+def item_text(item: PlanItem, face: FaceValue | None, target: str | None = None) -> str:
+    """``account:180535609  [manifest]`` or ``uid:1918000000883  CNY 100.00  [manifest]``."""
+    amount = amount_text(item, face)
+    return f"{target or item.target}{'  ' + amount if amount else ''}  [{item.manifest}]"
+
+
+def scope_exposure_text(scope_plan: ScopePlan) -> str:
+    if scope_plan.exposure is None or scope_plan.face_value is None:
+        return "unknown (no face value)" if scope_plan.to_issue else "none"
+    return format_money(scope_plan.exposure, scope_plan.face_value.currency)
+
+
+# --- the text renderer ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Paint:
+    color: bool
+
+    def __call__(self, text: str, *, fg: str | None = None, bold: bool = False) -> str:
+        if not self.color or (fg is None and not bold):
+            return text
+        return click.style(text, fg=fg, bold=bold or None)
+
+
+def _verdict_colour(plan: Plan) -> str:
+    if plan.has_errors:
+        return "red"
+    return "green" if plan.has_changes else "cyan"
+
+
+def _summary_lines(plan: Plan, summary: PlanSummary, paint: _Paint) -> Iterator[str]:
+    checksum = f", checksum {plan.checksum[:12]}" if plan.checksum else ""
+    yield paint(
+        f"couponctl plan, made {format_timestamp(plan.created_at)} by couponctl {plan.tool_version}{checksum}",
+        bold=True,
+    )
+    busy = sum(1 for s in plan.scopes if s.to_issue)
+    yield (
+        f"  to issue:   {plural(summary.item_count, 'coupon')} in {busy:,} of {plural(summary.scope_count, 'scope')}"
+    )
+    yield f"  exposure:   {exposure_text(summary)}"
+    yield f"  satisfied:  {satisfied_text(summary.satisfied)}"
+    yield f"  unmanaged:  {plural(summary.unmanaged, 'holder')} outside the manifests (information, not an action)"
+    yield f"  removed:    {plural(summary.removed, 'holder')} no longer declared (cannot revoke, not an action)"
+    problems = f"  problems:   {plural(summary.errors, 'error')}, {plural(summary.warnings, 'warning')}"
+    yield paint(problems, fg="red", bold=True) if summary.errors else problems
+
+
+def _scope_lines(scope_plan: ScopePlan, paint: _Paint, limit: int) -> Iterator[str]:
+    yield paint(f"{scope_plan.scope} ({scope_plan.provider_type})", bold=True)
+    yield f"  face value: {format_face_value(scope_plan.face_value)}"
+    yield f"  manifests:  {', '.join(scope_plan.manifests) or '(none)'}"
+    if delivery_matters(scope_plan):
+        yield f"  delivery:   {delivery_text(scope_plan)}"
+    face = scope_plan.face_value
+    yield from _limited(
+        scope_plan.to_issue, limit, "to issue", lambda i: paint(f"  + issue {item_text(i, face)}", fg="green")
+    )
+    yield f"  satisfied:  {satisfied_text(scope_plan.satisfied)}"
+    yield from _limited(
+        scope_plan.unmanaged,
+        limit,
+        "unmanaged",
+        lambda h: paint(
+            f"  ~ unmanaged: {h.target} {held_coupons_text(h, codes=True)} (information, not an action)",
+            fg="yellow",
+        ),
+    )
+    yield from _limited(
+        scope_plan.removed,
+        limit,
+        "removed",
+        lambda h: paint(
+            f"  ! removed from manifests: {h.target} {held_coupons_text(h, codes=True)} — cannot revoke, not an action",
+            fg="magenta",
+        ),
+    )
+    yield f"  inventory:  {inventory_text(scope_plan)}"
+    problems = (*scope_plan.errors, *scope_plan.warnings)
+    yield from _limited(problems, limit, "problems", lambda p: _problem_line(p, paint))
+    yield f"  exposure:   {scope_exposure_text(scope_plan)}"
+
+
+def _problem_line(problem: PlanProblem, paint: _Paint) -> str:
+    if problem.severity is Severity.ERROR:
+        return paint(f"  error ({problem.code}): {problem.message}", fg="red", bold=True)
+    return paint(f"  warning ({problem.code}): {problem.message}", fg="yellow")
+
+
+def _limited(items: Sequence[T], limit: int, what: str, line: Callable[[T], str]) -> Iterator[str]:
+    """At most ``limit`` lines, formatted lazily, then "... and N more"."""
+    yield from (line(item) for item in items[:limit])
+    if len(items) > limit:
+        yield f"  ... and {len(items) - limit:,} more {what}"
