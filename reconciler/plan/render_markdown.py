@@ -1,0 +1,231 @@
+"""The plan as a pull-request comment: summary table first, one collapsible block per scope.
+
+Emails are masked (``o***@example.com``) unless asked otherwise, and held coupons are listed by status,
+not by code (a code can be redeemed): the full detail lives in the JSON plan. The comment is kept under ``max_chars`` by
+shortening the per-scope lists, with a pointer to the full plan. Stable: the same plan, the same text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from reconciler.manifest.model import Target, TargetKind
+from reconciler.plan.model import HeldItem, Plan, ScopePlan
+from reconciler.plan.render_text import (
+    delivery_matters,
+    delivery_text,
+    exposure_text,
+    format_face_value,
+    held_coupons_text,
+    inventory_text,
+    item_text,
+    plural,
+    scope_exposure_text,
+    verdict,
+)
+from reconciler.plan.serialize import format_timestamp, summarize
+
+T = TypeVar("T")
+
+MARKER = "<!-- couponctl:plan -->"
+EMAIL = re.compile(r"[^\s@<>()\[\]`'\",;:]+@[^\s@<>()\[\]`'\",;:]+\.[A-Za-z]{2,}")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~#!])")
+
+
+def render_markdown(
+    plan: Plan,
+    *,
+    mask_emails: bool = True,
+    max_chars: int = 65_000,
+    full_plan_hint: str | None = None,
+) -> str:
+    """The comment text, at most ``max_chars`` characters.
+
+    When the whole plan does not fit, every list in every scope is cut to the same, largest length that
+    fits; if even empty lists do not fit, trailing scopes are left out. Both say where the full plan is.
+    """
+    style = _Style(mask_emails, full_plan_hint or "the JSON plan (`couponctl plan --out FILE`)")
+    full = _compose(plan, style, item_limit=None, scope_limit=None)
+    if len(full) <= max_chars:
+        return full
+    longest = max((_longest_list(s) for s in plan.scopes), default=0)
+    limit = _largest(longest, lambda n: len(_compose(plan, style, n, None)) <= max_chars)
+    if limit is not None:
+        return _compose(plan, style, limit, None)
+    scopes = _largest(len(plan.scopes), lambda n: len(_compose(plan, style, 0, n)) <= max_chars)
+    text = _compose(plan, style, 0, scopes or 0)
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+def mask_email(address: str) -> str:
+    """``owner@example.com`` -> ``o***@example.com``."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Style:
+    mask_emails: bool
+    full_plan: str
+
+    def target(self, target: Target) -> str:
+        if self.mask_emails and target.kind is TargetKind.EMAIL:
+            return f"{target.kind.value}:{mask_email(target.value)}"
+        return str(target)
+
+    def text(self, text: str) -> str:
+        """Free text (messages, notes) with emails masked; raw, for code blocks."""
+        return EMAIL.sub(lambda m: mask_email(m.group(0)), text) if self.mask_emails else text
+
+    def prose(self, text: str) -> str:
+        """Free text for Markdown paragraphs: masked, HTML-safe, Markdown-escaped."""
+        return _MARKDOWN_SPECIAL.sub(r"\\\1", self.text(text)).replace("&", "&amp;")
+
+
+def _compose(plan: Plan, style: _Style, item_limit: int | None, scope_limit: int | None) -> str:
+    scopes = plan.scopes if scope_limit is None else _first_scopes(plan, scope_limit)
+    shortened = item_limit is not None and any(_longest_list(s) > item_limit for s in scopes)
+    blocks = [*_head(plan, style, shortened or len(scopes) < len(plan.scopes))]
+    blocks += ["\n".join(_scope_block(s, style, item_limit)) for s in scopes]
+    if len(scopes) < len(plan.scopes):
+        hidden = len(plan.scopes) - len(scopes)
+        blocks.append(f"… and {plural(hidden, 'more scope')} not shown: see {style.full_plan}.")
+    return "\n\n".join(blocks) + "\n"
+
+
+def _first_scopes(plan: Plan, count: int) -> tuple[ScopePlan, ...]:
+    """The ``count`` scopes to show when not all fit: those with errors first, shown in plan order."""
+    ranked = sorted(range(len(plan.scopes)), key=lambda n: not plan.scopes[n].errors)
+    return tuple(plan.scopes[n] for n in sorted(ranked[:count]))
+
+
+def _head(plan: Plan, style: _Style, shortened: bool) -> Iterator[str]:
+    summary = summarize(plan)
+    yield f"{MARKER}\n### couponctl plan\n\n**{verdict(plan)}**"
+    yield "\n".join(
+        [
+            "| Scopes | To issue | Exposure | Satisfied | Unmanaged | Removed | Errors | Warnings |",
+            "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+            f"| {summary.scope_count:,} | {summary.item_count:,} | {exposure_text(summary)} "
+            f"| {summary.satisfied:,} | {summary.unmanaged:,} | {summary.removed:,} "
+            f"| {summary.errors:,} | {summary.warnings:,} |",
+        ]
+    )
+    checksum = f" · checksum `{plan.checksum[:12]}`" if plan.checksum else ""
+    yield (
+        f"<sub>couponctl {html.escape(plan.tool_version)} · made {format_timestamp(plan.created_at)}{checksum}"
+        " · nothing can be revoked: unmanaged and removed holders are information, not actions</sub>"
+    )
+    if shortened:
+        yield f"> [!NOTE]\n> This comment is shortened to fit. The full plan is in {style.full_plan}."
+
+
+def _scope_block(scope_plan: ScopePlan, style: _Style, limit: int | None) -> Iterator[str]:
+    is_open = " open" if scope_plan.errors else ""
+    yield f"<details{is_open}>"
+    yield f"<summary><b>{html.escape(str(scope_plan.scope))}</b> · {html.escape(_scope_counts(scope_plan))}</summary>"
+    yield ""
+    delivery = f" · {delivery_text(scope_plan)}" if delivery_matters(scope_plan) else ""
+    yield (
+        f"- Provider type {_code(scope_plan.provider_type)} · face value {format_face_value(scope_plan.face_value)}"
+        f" · inventory {inventory_text(scope_plan)}{delivery}"
+    )
+    yield f"- Manifests: {', '.join(_code(m) for m in scope_plan.manifests) or '(none)'}"
+    section = _Sections(style, limit)
+    face = scope_plan.face_value
+    for title, problems in (("Errors", scope_plan.errors), ("Warnings", scope_plan.warnings)):
+        yield from section(title, "", problems, lambda p: f"- {_code(p.code)}: {style.prose(p.message)}", None)
+    yield from section(
+        "To issue", "", scope_plan.to_issue, lambda i: f"+ {item_text(i, face, style.target(i.target))}", "diff"
+    )
+    yield from section(
+        "Unmanaged holders",
+        "information, not an action",
+        scope_plan.unmanaged,
+        lambda h: _held_line("~", h, style),
+        "text",
+    )
+    yield from section(
+        "Removed from manifests",
+        "cannot revoke, not an action",
+        scope_plan.removed,
+        lambda h: _held_line("!", h, style),
+        "text",
+    )
+    yield "</details>"
+
+
+def _held_line(mark: str, held: HeldItem, style: _Style) -> str:
+    note = f" ({style.text(held.note)})" if held.note else ""
+    return f"{mark} {style.target(held.target)} {held_coupons_text(held, codes=False)}{note}"
+
+
+def _scope_counts(scope_plan: ScopePlan) -> str:
+    parts = [
+        f"{len(scope_plan.to_issue):,} to issue ({scope_exposure_text(scope_plan)})",
+        f"{scope_plan.satisfied:,} satisfied",
+    ]
+    if scope_plan.unmanaged:
+        parts.append(f"{len(scope_plan.unmanaged):,} unmanaged")
+    if scope_plan.removed:
+        parts.append(f"{len(scope_plan.removed):,} removed")
+    if scope_plan.errors:
+        parts.append(plural(len(scope_plan.errors), "error"))
+    if scope_plan.warnings:
+        parts.append(plural(len(scope_plan.warnings), "warning"))
+    return " · ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sections:
+    """Renders one titled list of a scope: at most ``limit`` lines, then a pointer to the full plan."""
+
+    style: _Style
+    limit: int | None
+
+    def __call__(
+        self, title: str, note: str, items: Sequence[T], line: Callable[[T], str], fenced: str | None
+    ) -> Iterator[str]:
+        if not items:
+            return
+        shown = [line(item) for item in (items if self.limit is None else items[: self.limit])]
+        yield from ("", f"**{title} ({len(items):,})**" + (f": {note}" if note else ""))
+        if shown and fenced is None:
+            yield from ("", *shown)
+        elif shown:
+            fence = "`" * max(3, _longest_backtick_run("\n".join(shown)) + 1)
+            yield from ("", f"{fence}{fenced}", *shown, fence)
+        if len(shown) < len(items):
+            yield from ("", f"… and {len(items) - len(shown):,} more: see {self.style.full_plan}.")
+
+
+def _longest_list(scope_plan: ScopePlan) -> int:
+    return max(len(scope_plan.to_issue), len(scope_plan.unmanaged), len(scope_plan.removed), len(scope_plan.problems))
+
+
+def _largest(high: int, fits: Callable[[int], bool]) -> int | None:
+    """The largest n in [0, high] with fits(n), assuming fits is monotone; None when not even 0 fits."""
+    if not fits(0):
+        return None
+    low = 0
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _code(text: str) -> str:
+    fence = "`" * (_longest_backtick_run(text) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
