@@ -134,6 +134,6 @@ def _holding(held: HeldItem) -> dict[str, Any]:
 
 
 def _fallback_lines(saved: Plan, fresh: Plan) -> list[str]:
-    """Whatever else the checksum covers, in DeepDiff's words: no difference goes unexplained."""
+    """When no sentence above fits yet the checksum content differs: DeepDiff's words, so the list is never empty."""
     found = DeepDiff(checksum_content(saved), checksum_content(fresh))
     return [f"Other difference: {line}" for line in found.pretty().splitlines()] if found else []
