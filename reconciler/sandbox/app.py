@@ -1,0 +1,175 @@
+"""The sandbox as one Starlette application: the coupon operations and the OAuth token endpoint.
+
+Every call goes through the same steps: latency, throttle, 500-before-commit, the operation itself,
+drop-after-commit, and a line in the call log (never a credential). Every response carries a ``TrackingId``
+header; fault bodies carry the same id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reconciler.sandbox import msads_api, oauth
+from reconciler.sandbox.faults import ConnectionDropped, FaultPlan
+from reconciler.sandbox.store import CallRecord, Store
+from reconciler.sandbox.wire import Reply
+
+logger = logging.getLogger(__name__)
+
+TRACKING_HEADER = "TrackingId"
+LOGGED_HEADERS = ("customerid", "customeraccountid", "user-agent", "content-type")
+CREDENTIAL_HEADERS = ("authorization", "developertoken")
+MAX_LOGGED_BODY = 65536
+
+Answer = Callable[[Store, Mapping[str, str], bytes, str, float], Reply]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One endpoint: its fault name, paths, how it answers, fails and is written to the call log."""
+
+    name: str
+    paths: tuple[str, ...]
+    answer: Answer
+    throttled: Callable[[str], Reply]
+    internal_error: Callable[[str], Reply]
+    redact: Callable[[bytes], str]
+
+
+def _operation(operation: msads_api.Operation) -> Endpoint:
+    def answer(store: Store, headers: Mapping[str, str], raw: bytes, tracking_id: str, lag_s: float) -> Reply:
+        return msads_api.handle(store, operation, headers, raw, tracking_id, lag_s)
+
+    return Endpoint(
+        name=operation.endpoint,
+        paths=(operation.path,),
+        answer=answer,
+        throttled=msads_api.throttled,
+        internal_error=msads_api.internal_error,
+        redact=_body_text,
+    )
+
+
+def _token_endpoint() -> Endpoint:
+    def answer(store: Store, headers: Mapping[str, str], raw: bytes, tracking_id: str, lag_s: float) -> Reply:
+        return oauth.token(store, headers, raw, tracking_id)
+
+    return Endpoint("token", oauth.TOKEN_PATHS, answer, oauth.throttled, oauth.internal_error, oauth.redact)
+
+
+def endpoints() -> tuple[Endpoint, ...]:
+    return (*(_operation(op) for op in msads_api.OPERATIONS), _token_endpoint())
+
+
+def create_app(store: Store, faults: FaultPlan | None = None) -> Starlette:
+    """The application over ``store``, with ``faults`` in force (none by default)."""
+    plan = faults or FaultPlan()
+    routes = [
+        Route(path, _handler(store, plan, endpoint), methods=["POST"])
+        for endpoint in endpoints()
+        for path in endpoint.paths
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(TrackingIdMiddleware)])
+    app.state.store = store
+    app.state.faults = plan
+    return app
+
+
+def _handler(store: Store, plan: FaultPlan, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        tracking_id: str = request.state.tracking_id
+        delay = plan.latency_s(endpoint.name)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        raw = await request.body()
+        processed = False
+        if not plan.admit(endpoint.name):
+            reply, outcome = endpoint.throttled(tracking_id), "throttled"
+        elif plan.fail_before_commit(endpoint.name):
+            reply, outcome = endpoint.internal_error(tracking_id), "error-500"
+        else:
+            reply, outcome = _answer(store, plan, endpoint, request, raw, tracking_id)
+            processed = True
+        dropped = processed and plan.drop_after_commit(endpoint.name)
+        _log(store, endpoint, request, raw, reply, "dropped" if dropped else outcome, tracking_id)
+        if dropped:
+            raise ConnectionDropped(tracking_id)
+        return JSONResponse(reply.body, reply.status, headers=reply.headers)
+
+    return handle
+
+
+def _answer(
+    store: Store, plan: FaultPlan, endpoint: Endpoint, request: Request, raw: bytes, tracking_id: str
+) -> tuple[Reply, str]:
+    try:
+        reply = endpoint.answer(store, request.headers, raw, tracking_id, plan.lag_s(endpoint.name))
+    except Exception:
+        logger.exception("sandbox: %s failed (TrackingId %s)", endpoint.name, tracking_id)
+        return endpoint.internal_error(tracking_id), "internal-error"
+    return reply, "ok" if reply.status < 400 else "refused"
+
+
+def _log(
+    store: Store, endpoint: Endpoint, request: Request, raw: bytes, reply: Reply, outcome: str, tracking_id: str
+) -> None:
+    """The call log entry: safe headers with credentials reduced to their presence, the redacted body."""
+    headers = {name: request.headers[name] for name in LOGGED_HEADERS if name in request.headers}
+    headers |= {name: "<redacted>" for name in CREDENTIAL_HEADERS if name in request.headers}
+    call = CallRecord(
+        at=store.now(),
+        endpoint=endpoint.name,
+        path=request.url.path,
+        status=reply.status,
+        outcome=outcome,
+        code=reply.code,
+        tracking_id=tracking_id,
+        headers=headers,
+        body=endpoint.redact(raw)[:MAX_LOGGED_BODY],
+    )
+    store.log_call(call)
+    logger.info(
+        "call: endpoint=%s status=%s outcome=%s code=%s tracking_id=%s",
+        endpoint.name,
+        reply.status,
+        outcome,
+        reply.code,
+        tracking_id,
+    )
+
+
+def _body_text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+class TrackingIdMiddleware:
+    """Gives each request a TrackingId (``request.state.tracking_id``) and every response the header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        tracking_id = str(uuid.uuid4())
+        scope.setdefault("state", {})["tracking_id"] = tracking_id
+
+        async def send_with_tracking_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append(TRACKING_HEADER, tracking_id)
+            await send(message)
+
+        await self.app(scope, receive, send_with_tracking_id)

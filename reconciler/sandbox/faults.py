@@ -1,0 +1,181 @@
+"""Fault injection for reliability tests and benchmarks, deterministic under a fault seed.
+
+A spec is ``ENDPOINT:KIND=VALUE`` (``--fault`` on ``sandbox serve``, repeatable). ENDPOINT is one of
+``search``, ``distribute``, ``dispatch``, ``redeem``, ``token`` or ``*`` (every endpoint; a spec naming the
+endpoint wins over ``*`` for the same kind). KIND is one of:
+
+- ``latency-ms=20``: milliseconds added to each call;
+- ``throttle-rpm=600``: at most that many calls accepted in any 60 s window, the rest get 429 (code 117);
+- ``error-500=0.1``: that share of calls fail with a 500 before anything is committed;
+- ``drop-after-commit=0.3``: that share of calls commit, then the client gets no answer;
+- ``lag-s=5``: what the endpoint changes becomes visible to Search that many seconds later (``search`` or ``*``:
+  what every endpoint changes).
+
+Random draws come from one generator per rule, seeded from the fault seed, the rule's endpoint and kind:
+the same calls in the same order meet the same faults.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NoReturn
+
+from reconciler.errors import InputError, Problem
+
+ENDPOINTS = ("search", "distribute", "dispatch", "redeem", "token")
+ANY = "*"
+
+
+class FaultKind(StrEnum):
+    LATENCY_MS = "latency-ms"
+    THROTTLE_RPM = "throttle-rpm"
+    ERROR_500 = "error-500"
+    DROP_AFTER_COMMIT = "drop-after-commit"
+    LAG_S = "lag-s"
+
+
+_SHARES = (FaultKind.ERROR_500, FaultKind.DROP_AFTER_COMMIT)
+
+
+class ConnectionDropped(BaseException):
+    """Raised by the application after committing, when the client must get no answer.
+
+    A BaseException on purpose, so that Starlette's error middleware does not turn it into a 500: the
+    runtime decides what a dropped connection looks like (``server`` closes the socket mid-response, the
+    embedded transport raises httpx.RemoteProtocolError).
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSpec:
+    endpoint: str
+    kind: FaultKind
+    value: float
+
+    def __str__(self) -> str:
+        return f"{self.endpoint}:{self.kind.value}={self.value:g}"
+
+
+def parse_fault_spec(text: str) -> FaultSpec:
+    """Parse one ``ENDPOINT:KIND=VALUE``; raise InputError saying what is wrong."""
+    endpoint, _, rest = text.strip().partition(":")
+    kind_text, equals, value_text = rest.partition("=")
+    endpoint, kind_text, value_text = endpoint.strip(), kind_text.strip(), value_text.strip()
+    if not rest or not equals:
+        _bad(text, "expected ENDPOINT:KIND=VALUE, e.g. dispatch:drop-after-commit=0.3")
+    if endpoint not in (*ENDPOINTS, ANY):
+        _bad(text, f"unknown endpoint {endpoint!r} (expected one of: {', '.join((*ENDPOINTS, ANY))})")
+    try:
+        kind = FaultKind(kind_text)
+    except ValueError:
+        _bad(text, f"unknown kind {kind_text!r} (expected one of: {', '.join(k.value for k in FaultKind)})")
+    try:
+        value = float(value_text)
+    except ValueError:
+        _bad(text, f"{kind.value} needs a number, got {value_text!r}")
+    if value != value or value in (float("inf"), float("-inf")):
+        _bad(text, f"{kind.value} needs a finite number")
+    if kind in _SHARES and not 0 <= value <= 1:
+        _bad(text, f"{kind.value} is a share of calls, from 0 to 1")
+    if kind is FaultKind.THROTTLE_RPM and (value < 1 or value != int(value)):
+        _bad(text, "throttle-rpm is a whole number of calls a minute, at least 1")
+    if value < 0:
+        _bad(text, f"{kind.value} cannot be negative")
+    return FaultSpec(endpoint, kind, value)
+
+
+def parse_fault_specs(texts: Iterable[str]) -> tuple[FaultSpec, ...]:
+    """Parse every spec, reporting all bad ones at once; the same endpoint and kind twice is an error."""
+    problems: list[Problem] = []
+    specs: dict[tuple[str, FaultKind], FaultSpec] = {}
+    for text in texts:
+        try:
+            spec = parse_fault_spec(text)
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        if (spec.endpoint, spec.kind) in specs:
+            problems.append(_problem(text, f"{spec.endpoint}:{spec.kind.value} is given twice"))
+        specs[(spec.endpoint, spec.kind)] = spec
+    if problems:
+        raise InputError(problems)
+    return tuple(specs.values())
+
+
+def _problem(text: str, message: str) -> Problem:
+    return Problem("--fault", 0, 0, text, message)
+
+
+def _bad(text: str, message: str) -> NoReturn:
+    raise InputError([_problem(text, message)])
+
+
+class FaultPlan:
+    """The faults in force, and the state they need (random generators, throttle windows).
+
+    ``clock`` (seconds, monotonic) drives the throttle window; tests inject one.
+    """
+
+    def __init__(
+        self, specs: Iterable[FaultSpec] = (), *, seed: int = 0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.specs = tuple(specs)
+        self.seed = seed
+        self._clock = clock
+        self._rules = {(s.endpoint, s.kind): s for s in self.specs}
+        self._lock = threading.Lock()
+        self._random: dict[tuple[str, FaultKind], random.Random] = {}
+        self._windows: dict[str, deque[float]] = {}
+
+    @classmethod
+    def parse(cls, texts: Iterable[str], *, seed: int = 0) -> FaultPlan:
+        return cls(parse_fault_specs(texts), seed=seed)
+
+    def _rule(self, endpoint: str, kind: FaultKind) -> FaultSpec | None:
+        return self._rules.get((endpoint, kind)) or self._rules.get((ANY, kind))
+
+    def _draw(self, endpoint: str, kind: FaultKind) -> bool:
+        rule = self._rule(endpoint, kind)
+        if rule is None or rule.value <= 0:
+            return False
+        with self._lock:
+            key = (rule.endpoint, kind)
+            generator = self._random.setdefault(key, random.Random(f"{self.seed}/{rule.endpoint}/{kind.value}"))
+            return generator.random() < rule.value
+
+    def latency_s(self, endpoint: str) -> float:
+        rule = self._rule(endpoint, FaultKind.LATENCY_MS)
+        return 0.0 if rule is None else rule.value / 1000
+
+    def lag_s(self, endpoint: str) -> float:
+        """How long what ``endpoint`` changes stays invisible to Search."""
+        rule = self._rules.get((endpoint, FaultKind.LAG_S)) or self._rules.get(("search", FaultKind.LAG_S))
+        rule = rule or self._rules.get((ANY, FaultKind.LAG_S))
+        return 0.0 if rule is None else rule.value
+
+    def admit(self, endpoint: str) -> bool:
+        """Count the call against the throttle window; False when it must be refused with 429."""
+        rule = self._rule(endpoint, FaultKind.THROTTLE_RPM)
+        if rule is None:
+            return True
+        now = self._clock()
+        with self._lock:
+            window = self._windows.setdefault(rule.endpoint, deque())
+            while window and window[0] <= now - 60:
+                window.popleft()
+            if len(window) >= rule.value:
+                return False
+            window.append(now)
+            return True
+
+    def fail_before_commit(self, endpoint: str) -> bool:
+        return self._draw(endpoint, FaultKind.ERROR_500)
+
+    def drop_after_commit(self, endpoint: str) -> bool:
+        return self._draw(endpoint, FaultKind.DROP_AFTER_COMMIT)

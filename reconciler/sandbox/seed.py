@@ -1,0 +1,470 @@
+"""The sandbox seed file: YAML read with line numbers and checked into frozen values.
+
+Every problem in the file is reported at once, each with its file, line, column and field
+(:class:`~reconciler.errors.InputError`). The shape is documented in docs/sandbox.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+
+from reconciler.errors import InputError, Problem
+
+INT32_MAX = 2**31 - 1
+LONG_MAX = 2**63 - 1
+MAX_COUPONS_PER_CLASS = 1_000_000
+DEFAULT_TOKEN_LIFETIME_S = 3600
+COUPON_TYPES = ("Acquisition", "Retention")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ClassSeed:
+    """A coupon class and how many coupons to mint from it. Dates are UTC calendar days."""
+
+    name: str
+    customer_id: int
+    coupon_type: str
+    amount: float
+    currency: str
+    coupons: int
+    spend_threshold: float = 0.0
+    percent_off: float | None = None
+    active_duration: int | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    expiration_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSeed:
+    """An advertiser account: ``customer_id`` manages it, ``bills_to`` is the customer it bills to."""
+
+    id: int
+    number: str
+    customer_id: int
+    bills_to: int
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerSeed:
+    id: int
+    name: str | None
+    accounts: tuple[AccountSeed, ...]
+    classes: tuple[ClassSeed, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSeed:
+    """A static access token; ``customers`` is its reach (None: every customer)."""
+
+    token: str
+    customers: frozenset[int] | None = None
+    expired: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthClientSeed:
+    """An OAuth client allowed the refresh_token grant; tokens it gets reach ``customers`` (None: all)."""
+
+    client_id: str
+    refresh_token: str
+    client_secret: str | None = None
+    customers: frozenset[int] | None = None
+    token_lifetime_s: int = DEFAULT_TOKEN_LIFETIME_S
+
+
+@dataclass(frozen=True, slots=True)
+class MsadsSeed:
+    developer_token: str
+    access_tokens: tuple[TokenSeed, ...]
+    oauth_clients: tuple[OAuthClientSeed, ...]
+    customers: tuple[CustomerSeed, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Seed:
+    msads: MsadsSeed
+
+
+def default_account_number(account_id: int) -> str:
+    """A stable account number for an account seeded without one (real ones look like ``F1234567``)."""
+    return f"X{account_id % 10**7:07d}"
+
+
+def load_seed(path: Path) -> Seed:
+    """Read and check a seed file; raise InputError listing every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError([Problem(str(path), 0, 0, "", f"cannot read the seed file: {exc.strerror or exc}")]) from None
+    return parse_seed(text, str(path))
+
+
+def parse_seed(text: str, file: str) -> Seed:
+    """Check seed YAML ``text`` (named ``file`` in problems)."""
+    reader = _Reader(file)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        raise InputError([Problem(file, line, column, "", f"not valid YAML: {exc}")]) from None
+    seed = _seed(reader, root)
+    if reader.problems or seed is None:
+        if not reader.problems:
+            reader.problem(root, "", "the seed file is empty")
+        raise InputError(reader.problems)
+    return seed
+
+
+# --- the shape ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Refs:
+    """What can only be checked once the whole file is read: uniqueness and references between customers."""
+
+    once: list[tuple[str, object, yaml.Node, str]] = field(default_factory=list)  # kind, value, where
+    customers: list[tuple[int, yaml.Node, str]] = field(default_factory=list)  # referenced customer ids
+
+
+def _seed(r: _Reader, root: yaml.Node | None) -> Seed | None:
+    if root is None:
+        return None
+    # Other top-level sections (e.g. ``aliyun``) belong to other simulators and are left to them.
+    top = r.mapping(root, "", required=("msads",), known=("msads", "aliyun"))
+    if top is None or "msads" not in top:
+        return None
+    msads = _msads(r, top["msads"])
+    return None if msads is None else Seed(msads)
+
+
+def _msads(r: _Reader, node: yaml.Node) -> MsadsSeed | None:
+    m = r.mapping(
+        node,
+        "msads",
+        required=("developerToken", "customers"),
+        known=("developerToken", "accessTokens", "users", "oauthClients", "customers"),
+    )
+    if m is None:
+        return None
+    refs = _Refs()
+    developer_token = r.opt(m, "developerToken", "msads.developerToken", r.secret)
+    customers = r.items(m.get("customers"), "msads.customers", lambda r_, n, f: _customer(r_, n, f, refs))
+    tokens = [TokenSeed(t) for t in r.items(m.get("accessTokens"), "msads.accessTokens", _token(refs))]
+    tokens += r.items(m.get("users"), "msads.users", lambda r_, n, f: _user(r_, n, f, refs))
+    clients = r.items(m.get("oauthClients"), "msads.oauthClients", lambda r_, n, f: _client(r_, n, f, refs))
+    _check(r, refs, {c.id for c in customers})
+    if developer_token is None:
+        return None
+    return MsadsSeed(developer_token, tuple(tokens), tuple(clients), tuple(customers))
+
+
+def _token(refs: _Refs) -> Callable[[_Reader, yaml.Node, str], str | None]:
+    def read(r: _Reader, node: yaml.Node, field: str) -> str | None:
+        token = r.secret(node, field)
+        if token is not None:
+            refs.once.append(("access token", token, node, field))
+        return token
+
+    return read
+
+
+def _user(r: _Reader, node: yaml.Node, field: str, refs: _Refs) -> TokenSeed | None:
+    m = r.mapping(node, field, required=("accessToken",), known=("accessToken", "customers", "expired"))
+    if m is None:
+        return None
+    token = r.opt(m, "accessToken", f"{field}.accessToken", lambda n, f: _token(refs)(r, n, f))
+    expired = r.opt(m, "expired", f"{field}.expired", r.boolean)
+    customers = _reach(r, m, field, refs)
+    return None if token is None else TokenSeed(token, customers, bool(expired))
+
+
+def _client(r: _Reader, node: yaml.Node, field: str, refs: _Refs) -> OAuthClientSeed | None:
+    m = r.mapping(
+        node,
+        field,
+        required=("clientId", "refreshToken"),
+        known=("clientId", "clientSecret", "refreshToken", "customers", "tokenLifetimeSeconds"),
+    )
+    if m is None:
+        return None
+    client_id = r.opt(m, "clientId", f"{field}.clientId", r.secret)
+    if client_id is not None:
+        refs.once.append(("OAuth client", client_id, m["clientId"], f"{field}.clientId"))
+    refresh = r.opt(m, "refreshToken", f"{field}.refreshToken", r.secret)
+    secret = r.opt(m, "clientSecret", f"{field}.clientSecret", r.secret)
+    lifetime = r.opt(m, "tokenLifetimeSeconds", f"{field}.tokenLifetimeSeconds", r.integer_in(1, 10**7))
+    customers = _reach(r, m, field, refs)
+    if client_id is None or refresh is None:
+        return None
+    return OAuthClientSeed(client_id, refresh, secret, customers, lifetime or DEFAULT_TOKEN_LIFETIME_S)
+
+
+def _reach(r: _Reader, m: dict[str, yaml.Node], field: str, refs: _Refs) -> frozenset[int] | None:
+    """The customers a token reaches: absent means every seeded customer."""
+    if "customers" not in m:
+        return None
+    ids = r.integer_in(1, LONG_MAX)
+
+    def read(r_: _Reader, node: yaml.Node, where: str) -> int | None:
+        customer = ids(node, where)
+        if customer is not None:
+            refs.customers.append((customer, node, where))
+        return customer
+
+    return frozenset(r.items(m["customers"], f"{field}.customers", read))
+
+
+def _customer(r: _Reader, node: yaml.Node, field: str, refs: _Refs) -> CustomerSeed | None:
+    m = r.mapping(node, field, required=("id",), known=("id", "name", "accounts", "classes"))
+    if m is None:
+        return None
+    customer_id = r.opt(m, "id", f"{field}.id", r.integer_in(1, LONG_MAX))
+    if customer_id is not None:
+        refs.once.append(("customer", customer_id, m["id"], f"{field}.id"))
+    name = r.opt(m, "name", f"{field}.name", r.string)
+    owner = customer_id or 0
+    accounts = r.items(m.get("accounts"), f"{field}.accounts", lambda r_, n, f: _account(r_, n, f, owner, refs))
+    classes = r.items(m.get("classes"), f"{field}.classes", lambda r_, n, f: _class(r_, n, f, owner, refs))
+    if customer_id is None:
+        return None
+    return CustomerSeed(customer_id, name, tuple(accounts), tuple(classes))
+
+
+def _account(r: _Reader, node: yaml.Node, field: str, customer_id: int, refs: _Refs) -> AccountSeed | None:
+    ids = r.integer_in(1, INT32_MAX)  # DistributeCoupons takes account ids as 32-bit ints
+    if isinstance(node, yaml.ScalarNode):
+        account_id, number, bills_to = ids(node, field), None, None
+    else:
+        m = r.mapping(node, field, required=("id",), known=("id", "number", "billsTo"))
+        if m is None:
+            return None
+        account_id = r.opt(m, "id", f"{field}.id", ids)
+        number = r.opt(m, "number", f"{field}.number", r.string)
+        bills_to = r.opt(m, "billsTo", f"{field}.billsTo", r.integer_in(1, LONG_MAX))
+        if bills_to is not None:
+            refs.customers.append((bills_to, m["billsTo"], f"{field}.billsTo"))
+    if account_id is None:
+        return None
+    refs.once.append(("account", account_id, node, field))
+    return AccountSeed(account_id, number or default_account_number(account_id), customer_id, bills_to or customer_id)
+
+
+_CLASS_KEYS = (
+    "name",
+    "type",
+    "amount",
+    "currency",
+    "coupons",
+    "spendThreshold",
+    "percentOff",
+    "activeDuration",
+    "startDate",
+    "endDate",
+    "expirationDate",
+)
+
+
+def _class(r: _Reader, node: yaml.Node, field: str, customer_id: int, refs: _Refs) -> ClassSeed | None:
+    m = r.mapping(node, field, required=("name", "type", "amount", "currency", "coupons"), known=_CLASS_KEYS)
+    if m is None:
+        return None
+
+    def get(key: str, check: Callable[[yaml.Node, str], T | None]) -> T | None:
+        return r.opt(m, key, f"{field}.{key}", check)
+
+    name = get("name", r.string)
+    if name is not None:
+        # DistributeCoupons names a class without its customer: class names are unique in the sandbox.
+        refs.once.append(("coupon class", name, m["name"], f"{field}.name"))
+    coupon_type = get("type", r.choice(COUPON_TYPES))
+    amount = get("amount", r.number_at_least(0))
+    currency = get("currency", r.pattern(r"[A-Z]{3}", "a three-letter ISO currency code such as USD"))
+    coupons = get("coupons", r.integer_in(0, MAX_COUPONS_PER_CLASS))
+    start, end = get("startDate", r.date), get("endDate", r.date)
+    if start and end and end < start:
+        r.problem(m["endDate"], f"{field}.endDate", "endDate is before startDate")
+    spend = get("spendThreshold", r.number_at_least(0))
+    percent = get("percentOff", r.number_at_least(0))
+    duration = get("activeDuration", r.integer_in(1, 36500))
+    expiration = get("expirationDate", r.date)
+    if name is None or coupon_type is None or amount is None or currency is None or coupons is None:
+        return None
+    return ClassSeed(
+        name=name,
+        customer_id=customer_id,
+        coupon_type=coupon_type,
+        amount=amount,
+        currency=currency,
+        coupons=coupons,
+        spend_threshold=spend or 0.0,
+        percent_off=percent,
+        active_duration=duration,
+        start_date=start,
+        end_date=end,
+        expiration_date=expiration,
+    )
+
+
+def _check(r: _Reader, refs: _Refs, customer_ids: set[int]) -> None:
+    seen: set[tuple[str, object]] = set()
+    for kind, value, node, where in refs.once:
+        if (kind, value) in seen:
+            r.problem(node, where, f"{kind} {value} is seeded twice")
+        seen.add((kind, value))
+    for customer, node, where in refs.customers:
+        if customer not in customer_ids:
+            r.problem(node, where, f"customer {customer} is not seeded")
+
+
+# --- reading nodes --------------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Reads composed YAML nodes, recording a Problem for every value of the wrong shape."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+        self._constructor = yaml.SafeLoader("")
+
+    def problem(self, node: yaml.Node | None, field: str, message: str) -> None:
+        mark = node.start_mark if node is not None else None
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        self.problems.append(Problem(self.file, line, column, field, message))
+
+    def value(self, node: yaml.Node) -> object:
+        return self._constructor.construct_object(node, deep=True)
+
+    def mapping(
+        self, node: yaml.Node, field: str, *, required: tuple[str, ...], known: tuple[str, ...]
+    ) -> dict[str, yaml.Node] | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, field, "expected a mapping")
+            return None
+        result: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            where = f"{field}.{key}" if field else key
+            if key not in known:
+                self.problem(key_node, where, f"unknown field (expected one of: {', '.join(known)})")
+            elif key in result:
+                self.problem(key_node, where, "given twice")
+            else:
+                result[key] = value_node
+        for key in required:
+            if key not in result:
+                self.problem(node, f"{field}.{key}" if field else key, "required field is missing")
+        return result
+
+    def items(self, node: yaml.Node | None, field: str, read: Callable[[_Reader, yaml.Node, str], T | None]) -> list[T]:
+        if node is None or (isinstance(node, yaml.ScalarNode) and self.value(node) is None):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(node, field, "expected a list")
+            return []
+        out = (read(self, child, f"{field}[{index}]") for index, child in enumerate(node.value))
+        return [item for item in out if item is not None]
+
+    def opt(
+        self, m: dict[str, yaml.Node], key: str, field: str, check: Callable[[yaml.Node, str], T | None]
+    ) -> T | None:
+        node = m.get(key)
+        if node is None or (isinstance(node, yaml.ScalarNode) and self.value(node) is None):
+            return None
+        return check(node, field)
+
+    def _scalar(self, node: yaml.Node, field: str, what: str) -> object:
+        if not isinstance(node, yaml.ScalarNode):
+            self.problem(node, field, f"expected {what}")
+            return None
+        return self.value(node)
+
+    def string(self, node: yaml.Node, field: str) -> str | None:
+        value = self._scalar(node, field, "a string")
+        if isinstance(value, bool) or not isinstance(value, str | int | float) or str(value).strip() == "":
+            if value is not None:
+                self.problem(node, field, "expected a non-empty string")
+            return None
+        return str(value)
+
+    def secret(self, node: yaml.Node, field: str) -> str | None:
+        value = self.string(node, field)
+        if value is not None and any(c.isspace() for c in value):
+            self.problem(node, field, "must not contain spaces")
+            return None
+        return value
+
+    def boolean(self, node: yaml.Node, field: str) -> bool | None:
+        value = self._scalar(node, field, "true or false")
+        if not isinstance(value, bool):
+            self.problem(node, field, "expected true or false")
+            return None
+        return value
+
+    def integer_in(self, low: int, high: int) -> Callable[[yaml.Node, str], int | None]:
+        def check(node: yaml.Node, field: str) -> int | None:
+            value = self._scalar(node, field, "an integer")
+            if isinstance(value, str) and value.isdigit():
+                value = int(value)  # ids may be quoted, as 64-bit ids are on the wire
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                self.problem(node, field, f"expected an integer from {low} to {high}")
+                return None
+            return value
+
+        return check
+
+    def number_at_least(self, low: float) -> Callable[[yaml.Node, str], float | None]:
+        def check(node: yaml.Node, field: str) -> float | None:
+            value = self._scalar(node, field, "a number")
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < low or value != value:
+                self.problem(node, field, f"expected a number of at least {low:g}")
+                return None
+            return float(value)
+
+        return check
+
+    def choice(self, options: tuple[str, ...]) -> Callable[[yaml.Node, str], str | None]:
+        def check(node: yaml.Node, field: str) -> str | None:
+            value = self._scalar(node, field, "a string")
+            if value not in options:
+                self.problem(node, field, f"expected one of: {', '.join(options)}")
+                return None
+            return str(value)
+
+        return check
+
+    def pattern(self, regex: str, what: str) -> Callable[[yaml.Node, str], str | None]:
+        compiled = re.compile(regex)
+
+        def check(node: yaml.Node, field: str) -> str | None:
+            value = self._scalar(node, field, what)
+            if not isinstance(value, str) or not compiled.fullmatch(value):
+                self.problem(node, field, f"expected {what}")
+                return None
+            return value
+
+        return check
+
+    def date(self, node: yaml.Node, field: str) -> date | None:
+        value = self._scalar(node, field, "a date (YYYY-MM-DD)")
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = date.fromisoformat(value)
+        if isinstance(value, datetime):
+            return value.date()
+        if not isinstance(value, date):
+            self.problem(node, field, "expected a date (YYYY-MM-DD)")
+            return None
+        return value

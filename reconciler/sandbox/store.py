@@ -1,0 +1,575 @@
+"""The sandbox store: SQLite, in a file or in memory.
+
+It holds customers, their accounts (and the customer each bills to), coupon classes, the coupons minted from
+them with every field of the Coupon object, the credentials the sandbox accepts, and a log of every call.
+
+One connection, shared across threads behind a lock; file stores use WAL so that a served sandbox and an
+embedded one can share a file. Times are seconds since the epoch from an injectable clock.
+
+Read lag (the ``lag-s`` fault) lives here: each change to a coupon records when Search may see it, and
+:meth:`Store.search` shows each coupon as it was before the changes it may not see yet.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import SandboxError
+from reconciler.sandbox.seed import ClassSeed, MsadsSeed, OAuthClientSeed
+
+Clock = Callable[[], float]
+Row = tuple[Any, ...]  # a row as sqlite3 returns it
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS customers (id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE IF NOT EXISTS accounts (
+    id INTEGER PRIMARY KEY,
+    number TEXT NOT NULL,
+    customer_id INTEGER NOT NULL REFERENCES customers (id),
+    bills_to INTEGER NOT NULL REFERENCES customers (id)
+);
+CREATE TABLE IF NOT EXISTS classes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    customer_id INTEGER NOT NULL REFERENCES customers (id)
+);
+CREATE TABLE IF NOT EXISTS coupons (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,
+    class_id INTEGER NOT NULL REFERENCES classes (id),
+    class_name TEXT NOT NULL,
+    coupon_type TEXT,
+    amount REAL NOT NULL,
+    spend_threshold REAL NOT NULL,
+    currency TEXT,
+    percent_off REAL,
+    active_duration INTEGER,
+    expiration_date TEXT,
+    start_date TEXT,
+    end_date TEXT,
+    send_to_email TEXT,
+    send_to_date REAL,
+    sent_visible_at REAL,
+    claim_account_id INTEGER,
+    claim_date REAL,
+    claim_feature_id INTEGER,
+    claim_notification INTEGER,
+    claim_visible_at REAL,
+    redeem_account_id INTEGER,
+    redemption_date REAL,
+    redemption_expiration REAL,
+    activation_date REAL,
+    balance REAL,
+    redeem_visible_at REAL
+);
+CREATE INDEX IF NOT EXISTS coupons_by_class ON coupons (class_id, id);
+CREATE TABLE IF NOT EXISTS developer_tokens (token TEXT PRIMARY KEY, position INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS access_tokens (
+    token TEXT PRIMARY KEY,
+    customers TEXT,
+    expires_at REAL,
+    origin TEXT NOT NULL,
+    position INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS oauth_clients (
+    client_id TEXT PRIMARY KEY,
+    client_secret TEXT,
+    refresh_token TEXT NOT NULL,
+    customers TEXT,
+    token_lifetime_s INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    endpoint TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    code INTEGER,
+    tracking_id TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+"""
+
+_DATA_TABLES = (
+    "calls",
+    "coupons",
+    "classes",
+    "accounts",
+    "customers",
+    "developer_tokens",
+    "access_tokens",
+    "oauth_clients",
+)
+
+# Available for issue: not dispatched, not claimed, not redeemed (true state, never lagged).
+_AVAILABLE = "send_to_email IS NULL AND claim_account_id IS NULL AND redeem_account_id IS NULL"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    number: str
+    customer_id: int
+    bills_to: int
+
+
+@dataclass(frozen=True, slots=True)
+class CouponClass:
+    id: int
+    name: str
+    customer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    account_id: int
+    account_number: str | None
+    date: float
+    feature_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Redemption:
+    account_id: int
+    account_number: str | None
+    bills_to: int | None
+    date: float
+    expiration: float
+    activation: float | None
+    balance: float
+
+
+@dataclass(frozen=True, slots=True)
+class CouponRecord:
+    """A coupon with every field of the Coupon object, as seen at some moment."""
+
+    id: int
+    code: str
+    class_name: str
+    owner_id: int
+    coupon_type: str | None
+    amount: float
+    spend_threshold: float
+    currency: str | None
+    percent_off: float | None
+    active_duration: int | None
+    expiration_date: date | None
+    start_date: date | None
+    end_date: date | None
+    send_to_email: str | None
+    send_to_date: float | None
+    claim: Claim | None
+    redemption: Redemption | None
+
+
+@dataclass(frozen=True, slots=True)
+class CouponQuery:
+    """SearchCoupons after validation: every non-empty condition must hold (AND)."""
+
+    customer_id: int
+    class_names: tuple[str, ...] = ()
+    redeemed: tuple[bool, ...] = ()
+    start_on_or_after: tuple[date, ...] = ()
+    order_by: str | None = None  # "class_name" or "start_date"; ties and the default follow minting order
+    descending: bool = False
+    offset: int = 0
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """An accepted access token: the customers it reaches (None: all) and when it expires (None: never)."""
+
+    customers: frozenset[int] | None
+    expires_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One logged call. ``headers`` never holds a credential value; ``body`` is redacted by the endpoint."""
+
+    at: float
+    endpoint: str
+    path: str
+    status: int
+    outcome: str
+    code: int | None
+    tracking_id: str
+    headers: dict[str, str]
+    body: str
+
+
+def coupon_code(class_name: str, ordinal: int) -> str:
+    """A stable 16-character code for the ``ordinal``-th coupon minted from a class."""
+    digest = hashlib.sha256(f"{class_name}#{ordinal}".encode()).digest()
+    return base64.b32encode(digest).decode()[:16]
+
+
+class Store:
+    """The sandbox's state. ``path`` None keeps it in memory (gone when closed)."""
+
+    def __init__(self, path: Path | None = None, *, clock: Clock = time.time) -> None:
+        self.path = path
+        self.clock = clock
+        self._lock = threading.RLock()
+        try:
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None
+            )
+            self._db.execute("PRAGMA busy_timeout = 10000")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            if path is not None:
+                self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.executescript(_SCHEMA)  # idempotent; executescript commits on its own
+            with self._tx() as db:
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+                (version,) = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except (OSError, sqlite3.Error) as exc:
+            raise SandboxError(f"cannot open the sandbox store {self._name}: {exc}") from None
+        if version != SCHEMA_VERSION:
+            self.close()
+            raise SandboxError(
+                f"the sandbox store {self._name} has schema version {version}, not {SCHEMA_VERSION}: delete it"
+            )
+
+    @property
+    def _name(self) -> str:
+        return "in memory" if self.path is None else str(self.path)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def now(self) -> float:
+        return self.clock()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # --- seeding ----------------------------------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        (count,) = self._read("SELECT (SELECT count(*) FROM customers) + (SELECT count(*) FROM developer_tokens)")[0]
+        return bool(count == 0)
+
+    def reset(self) -> None:
+        """Empty every table (the schema stays)."""
+        with self._tx() as db:
+            for table in _DATA_TABLES:
+                db.execute(f"DELETE FROM {table}")  # fixed table names
+
+    def load(self, seed: MsadsSeed) -> None:
+        """Add a checked seed: customers, accounts, classes (minting their coupons) and credentials."""
+        with self._tx() as db:
+            db.execute("INSERT INTO developer_tokens VALUES (?, 0)", (seed.developer_token,))
+            for position, token in enumerate(seed.access_tokens):
+                expires = 0.0 if token.expired else None
+                db.execute(
+                    "INSERT INTO access_tokens VALUES (?, ?, ?, 'seed', ?)",
+                    (token.token, _reach_json(token.customers), expires, position),
+                )
+            for client in seed.oauth_clients:
+                db.execute(
+                    "INSERT INTO oauth_clients VALUES (?, ?, ?, ?, ?)",
+                    (
+                        client.client_id,
+                        client.client_secret,
+                        client.refresh_token,
+                        _reach_json(client.customers),
+                        client.token_lifetime_s,
+                    ),
+                )
+            for customer in seed.customers:
+                db.execute("INSERT INTO customers VALUES (?, ?)", (customer.id, customer.name))
+            for customer in seed.customers:
+                for account in customer.accounts:
+                    db.execute(
+                        "INSERT INTO accounts VALUES (?, ?, ?, ?)",
+                        (account.id, account.number, account.customer_id, account.bills_to),
+                    )
+                for coupon_class in customer.classes:
+                    _mint(db, coupon_class)
+
+    # --- lookups ----------------------------------------------------------------------------------------
+
+    def customer_exists(self, customer_id: int) -> bool:
+        return bool(self._read("SELECT 1 FROM customers WHERE id = ?", (customer_id,)))
+
+    def account(self, account_id: int) -> Account | None:
+        rows = self._read("SELECT id, number, customer_id, bills_to FROM accounts WHERE id = ?", (account_id,))
+        return Account(*rows[0]) if rows else None
+
+    def coupon_class(self, name: str) -> CouponClass | None:
+        rows = self._read("SELECT id, name, customer_id FROM classes WHERE name = ?", (name,))
+        return CouponClass(*rows[0]) if rows else None
+
+    def coupon_by_code(self, code: str) -> CouponRecord | None:
+        """The coupon's true state (no read lag)."""
+        rows = self._read(f"{_SELECT} WHERE c.code = ?", (code,))
+        return _record(rows[0], float("inf")) if rows else None
+
+    def search(self, query: CouponQuery) -> list[CouponRecord]:
+        """One page of the owner's coupons, as Search sees them now (changes still lagging are not seen)."""
+        now = self.now()
+        where = ["k.customer_id = ?"]
+        params: list[object] = [query.customer_id]
+        for name in query.class_names:
+            where.append("c.class_name = ?")
+            params.append(name)
+        for redeemed in query.redeemed:
+            where.append(f"{'' if redeemed else 'NOT '}(c.redeem_account_id IS NOT NULL AND c.redeem_visible_at <= ?)")
+            params.append(now)
+        for day in query.start_on_or_after:
+            where.append("c.start_date >= ?")
+            params.append(day.isoformat())
+        direction = "DESC" if query.descending else "ASC"
+        key = {"class_name": f"c.class_name {direction}, ", "start_date": f"c.start_date {direction}, "}
+        order = key.get(query.order_by or "", "") + "c.id ASC"
+        sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ? OFFSET ?"
+        rows = self._read(sql, (*params, query.limit, query.offset))
+        return [_record(row, now) for row in rows]
+
+    # --- issuing ----------------------------------------------------------------------------------------
+
+    def dispatch(self, class_id: int, emails: Sequence[tuple[int, str]], *, visible_at: float) -> set[int]:
+        """Give each ``(index, email)``, in order, one available coupon of the class; the indexes served."""
+        now = self.now()
+        with self._tx() as db:
+            coupons = _take(db, class_id, len(emails))
+            for coupon_id, (_, email) in zip(coupons, emails, strict=False):
+                db.execute(
+                    "UPDATE coupons SET send_to_email = ?, send_to_date = ?, sent_visible_at = ? WHERE id = ?",
+                    (email, now, visible_at, coupon_id),
+                )
+        return {index for index, _ in emails[: len(coupons)]}
+
+    def distribute(
+        self,
+        class_id: int,
+        accounts: Sequence[tuple[int, int]],
+        *,
+        feature_id: int | None,
+        notify: bool,
+        visible_at: float,
+    ) -> set[int]:
+        """Let each ``(index, account id)``, in order, claim one available coupon; the indexes served."""
+        now = self.now()
+        with self._tx() as db:
+            coupons = _take(db, class_id, len(accounts))
+            for coupon_id, (_, account_id) in zip(coupons, accounts, strict=False):
+                db.execute(
+                    "UPDATE coupons SET claim_account_id = ?, claim_date = ?, claim_feature_id = ?, "
+                    "claim_notification = ?, claim_visible_at = ? WHERE id = ?",
+                    (account_id, now, feature_id, int(notify), visible_at, coupon_id),
+                )
+        return {index for index, _ in accounts[: len(coupons)]}
+
+    def redeem(
+        self,
+        coupon_id: int,
+        account_id: int,
+        *,
+        expiration: float,
+        activation: float | None,
+        balance: float,
+        visible_at: float,
+    ) -> bool:
+        """Redeem the coupon for the account unless it is redeemed already (checked atomically)."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "UPDATE coupons SET redeem_account_id = ?, redemption_date = ?, redemption_expiration = ?, "
+                "activation_date = ?, balance = ?, redeem_visible_at = ? WHERE id = ? AND redeem_account_id IS NULL",
+                (account_id, self.now(), expiration, activation, balance, visible_at, coupon_id),
+            )
+            return cursor.rowcount == 1
+
+    # --- credentials ------------------------------------------------------------------------------------
+
+    def developer_token_known(self, token: str) -> bool:
+        return bool(self._read("SELECT 1 FROM developer_tokens WHERE token = ?", (token,)))
+
+    def access_token(self, token: str) -> AccessToken | None:
+        rows = self._read("SELECT customers, expires_at FROM access_tokens WHERE token = ?", (token,))
+        if not rows:
+            return None
+        customers, expires_at = rows[0]
+        return AccessToken(_reach_from_json(customers), expires_at)
+
+    def add_access_token(self, token: str, reach: frozenset[int] | None, expires_at: float, origin: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO access_tokens VALUES (?, ?, ?, ?, (SELECT coalesce(max(position), 0) + 1 "
+                "FROM access_tokens))",
+                (token, _reach_json(reach), expires_at, origin),
+            )
+
+    def oauth_client(self, client_id: str) -> OAuthClientSeed | None:
+        rows = self._read(
+            "SELECT client_id, refresh_token, client_secret, customers, token_lifetime_s FROM oauth_clients "
+            "WHERE client_id = ?",
+            (client_id,),
+        )
+        if not rows:
+            return None
+        cid, refresh, secret, customers, lifetime = rows[0]
+        return OAuthClientSeed(cid, refresh, secret, _reach_from_json(customers), lifetime)
+
+    def first_credentials(self) -> tuple[str | None, str | None]:
+        """The first seeded developer token and the first seeded access token that does not expire."""
+        developer = self._read("SELECT token FROM developer_tokens ORDER BY position LIMIT 1")
+        access = self._read(
+            "SELECT token FROM access_tokens WHERE origin = 'seed' AND expires_at IS NULL ORDER BY position LIMIT 1"
+        )
+        return (developer[0][0] if developer else None, access[0][0] if access else None)
+
+    # --- call log ---------------------------------------------------------------------------------------
+
+    def log_call(self, call: CallRecord) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO calls (at, endpoint, path, status, outcome, code, tracking_id, headers, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    call.at,
+                    call.endpoint,
+                    call.path,
+                    call.status,
+                    call.outcome,
+                    call.code,
+                    call.tracking_id,
+                    json.dumps(call.headers, sort_keys=True),
+                    call.body,
+                ),
+            )
+
+    def calls(self) -> list[CallRecord]:
+        rows = self._read(
+            "SELECT at, endpoint, path, status, outcome, code, tracking_id, headers, body FROM calls ORDER BY id"
+        )
+        return [
+            CallRecord(at, endpoint, path, status, outcome, code, tracking_id, json.loads(headers), body)
+            for at, endpoint, path, status, outcome, code, tracking_id, headers, body in rows
+        ]
+
+
+# --- helpers --------------------------------------------------------------------------------------------
+
+_SELECT = """
+SELECT c.id, c.code, c.class_name, k.customer_id, c.coupon_type, c.amount, c.spend_threshold, c.currency,
+       c.percent_off, c.active_duration, c.expiration_date, c.start_date, c.end_date,
+       c.send_to_email, c.send_to_date, c.sent_visible_at,
+       c.claim_account_id, ca.number, c.claim_date, c.claim_feature_id, c.claim_visible_at,
+       c.redeem_account_id, ra.number, ra.bills_to, c.redemption_date, c.redemption_expiration,
+       c.activation_date, c.balance, c.redeem_visible_at
+FROM coupons c
+JOIN classes k ON k.id = c.class_id
+LEFT JOIN accounts ca ON ca.id = c.claim_account_id
+LEFT JOIN accounts ra ON ra.id = c.redeem_account_id
+"""
+
+
+def _mint(db: sqlite3.Connection, coupon_class: ClassSeed) -> None:
+    cursor = db.execute(
+        "INSERT INTO classes (name, customer_id) VALUES (?, ?)", (coupon_class.name, coupon_class.customer_id)
+    )
+    class_id = cursor.lastrowid
+    c = coupon_class
+    fields = (
+        class_id, c.name, c.coupon_type, c.amount, c.spend_threshold, c.currency, c.percent_off, c.active_duration,
+        _day(c.expiration_date), _day(c.start_date), _day(c.end_date),
+    )  # fmt: skip
+    db.executemany(
+        "INSERT INTO coupons (code, class_id, class_name, coupon_type, amount, spend_threshold, currency, "
+        "percent_off, active_duration, expiration_date, start_date, end_date) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ((coupon_code(c.name, ordinal), *fields) for ordinal in range(1, c.coupons + 1)),
+    )
+
+
+def _take(db: sqlite3.Connection, class_id: int, count: int) -> list[int]:
+    rows = db.execute(
+        f"SELECT id FROM coupons WHERE class_id = ? AND {_AVAILABLE} ORDER BY id LIMIT ?", (class_id, count)
+    ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def _day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_day(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _reach_json(reach: frozenset[int] | None) -> str | None:
+    return None if reach is None else json.dumps(sorted(reach))
+
+
+def _reach_from_json(value: str | None) -> frozenset[int] | None:
+    return None if value is None else frozenset(int(v) for v in json.loads(value))
+
+
+def _seen(visible_at: float | None, now: float) -> bool:
+    return visible_at is None or visible_at <= now
+
+
+def _record(row: Row, now: float) -> CouponRecord:
+    """A row as seen at ``now``: a change whose visibility time has not come yet is not shown."""
+    (cid, code, class_name, owner, ctype, amount, spend, currency, percent, duration, expiration, start, end,
+     email, sent, sent_visible, claim_acct, claim_num, claim_date, feature, claim_visible,
+     redeem_acct, redeem_num, bills_to, redeemed, redeem_exp, activation, balance, redeem_visible) = row  # fmt: skip
+    sent_seen = email is not None and _seen(sent_visible, now)
+    claim = None
+    if claim_acct is not None and _seen(claim_visible, now):
+        claim = Claim(claim_acct, claim_num, claim_date, feature)
+    redemption = None
+    if redeem_acct is not None and _seen(redeem_visible, now):
+        redemption = Redemption(redeem_acct, redeem_num, bills_to, redeemed, redeem_exp, activation, balance)
+    return CouponRecord(
+        id=cid,
+        code=code,
+        class_name=class_name,
+        owner_id=owner,
+        coupon_type=ctype,
+        amount=amount,
+        spend_threshold=spend,
+        currency=currency,
+        percent_off=percent,
+        active_duration=duration,
+        expiration_date=_parse_day(expiration),
+        start_date=_parse_day(start),
+        end_date=_parse_day(end),
+        send_to_email=email if sent_seen else None,
+        send_to_date=sent if sent_seen else None,
+        claim=claim,
+        redemption=redemption,
+    )
