@@ -189,7 +189,7 @@ def apply(settings: Settings, planfile: Path | None, yes: bool) -> None:
             raise_no_tty()
         return click.confirm(f"Issue {fresh.item_count} coupon(s)? Coupons cannot be revoked", default=False)
 
-    applied, report = apply_project(
+    _applied, report = apply_project(
         project,
         saved_plan=saved,
         saved_name=str(planfile or ""),
@@ -216,7 +216,9 @@ def _report(report: ApplyReport) -> None:
             click.echo(f"  {result.outcome.value}: {result.item.target}{detail} {result.message or ''}".rstrip())
     issued, failed, doubt = (report.count(o) for o in (Outcome.ISSUED, Outcome.FAILED, Outcome.IN_DOUBT))
     skipped = f", {report.skipped} skipped (satisfied since the plan)" if report.skipped else ""
-    click.echo(f"Apply {report.outcome}: {issued} issued, {failed} failed, {doubt} in doubt{skipped}. Run {report.run_id}.")
+    click.echo(
+        f"Apply {report.outcome}: {issued} issued, {failed} failed, {doubt} in doubt{skipped}. Run {report.run_id}."
+    )
     if doubt:
         click.echo("In-doubt items may have been issued: do not re-apply until a fresh plan resolves them.")
 

@@ -6,6 +6,7 @@ No I/O and no clock: the caller passes ``created_at``. The same inputs always gi
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Set
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -83,7 +84,7 @@ def diff_scope(
         if held:
             satisfied += 1
             if len(held) > 1:
-                codes = ", ".join(c.code for c in held)
+                codes = ", ".join(sorted(mask_code(c.code) for c in held))
                 problems.append(
                     _warning("held-more-than-once", f"{target} holds {len(held)} coupons of this class: {codes}")
                 )
@@ -128,7 +129,12 @@ def _undeclared_holders(
     for target in sorted(issued):
         if target in declared:
             continue
-        coupons = tuple(c for c in issued[target] if c.code not in accounted)
+        coupons = tuple(
+            sorted(
+                (replace(c, code=mask_code(c.code)) for c in issued[target] if c.code not in accounted),
+                key=lambda c: c.code,
+            )
+        )
         if not coupons:
             continue
         if target in managed:
@@ -136,6 +142,11 @@ def _undeclared_holders(
         else:
             unmanaged.append(HeldItem(target, coupons, "issued outside the manifests"))
     return tuple(unmanaged), tuple(removed)
+
+
+def mask_code(code: str) -> str:
+    """A coupon code can be redeemed by whoever reads it: plans show only its last four characters."""
+    return "****" + code[-4:] if len(code) > 4 else "****"
 
 
 def _inventory_problems(available: int | None, needed: int) -> Iterable[PlanProblem]:

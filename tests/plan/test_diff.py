@@ -116,3 +116,11 @@ def test_no_changes_has_zero_exposure() -> None:
 
 def test_diff_is_deterministic() -> None:
     assert run([E2, E1, A1]) == run([A1, E1, E2])
+
+
+def test_plans_never_carry_a_full_coupon_code() -> None:
+    plan = run([A1], issued={A1: ["SPRING-SECRET-0001", "SPRING-SECRET-0002"], A2: ["SPRING-SECRET-0003"]})
+    text = repr(plan)
+    assert "SPRING-SECRET" not in text
+    assert plan.scopes[0].unmanaged[0].coupons[0].code == "****0003"
+    assert "****0001, ****0002" in plan.scopes[0].warnings[0].message
