@@ -63,9 +63,7 @@ async def open_providers(
 async def read_live(desired: DesiredState, providers: Mapping[str, Provider]) -> LiveState:
     """Read every declared scope, scopes concurrently."""
     specs = [desired.scopes[scope] for scope in sorted(desired.scopes)]
-    lives: list[ScopeLive] = await asyncio.gather(
-        *(providers[spec.scope.provider].read_scope(spec) for spec in specs)
-    )
+    lives: list[ScopeLive] = await asyncio.gather(*(providers[spec.scope.provider].read_scope(spec) for spec in specs))
     return LiveState({live.scope: live for live in lives})
 
 
