@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -169,7 +168,9 @@ class TrackingIdMiddleware:
 
         async def send_with_tracking_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).append(TRACKING_HEADER, tracking_id)
+                # Raw, in the service's own casing (MutableHeaders would lower-case it): clients that look the
+                # header up case-sensitively, as the Python SDK's ApiResponse.headers dict does, still find it.
+                message["headers"] = [*message.get("headers", ()), (TRACKING_HEADER.encode(), tracking_id.encode())]
             await send(message)
 
         await self.app(scope, receive, send_with_tracking_id)

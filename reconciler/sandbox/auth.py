@@ -29,8 +29,9 @@ def authenticate(store: Store, headers: Mapping[str, str]) -> Principal:
     """The caller behind ``headers`` (case-insensitive names); raise wire.Fault when it is not let in."""
     authorization = headers.get("authorization", "").strip()
     developer_token = headers.get("developertoken", "").strip()
-    missing = [name for name, value in (("Authorization", authorization), ("DeveloperToken", developer_token))
-               if not value]  # fmt: skip
+    missing = [
+        name for name, value in (("Authorization", authorization), ("DeveloperToken", developer_token)) if not value
+    ]
     if missing:
         raise wire.MISSING_HEADERS.fault(f"Missing: {', '.join(missing)}.")
     if not authorization.lower().startswith(BEARER):

@@ -47,8 +47,9 @@ class Operation:
     run: Run
 
 
-def handle(store: Store, operation: Operation, headers: Mapping[str, str], raw: bytes, tracking_id: str,
-           lag_s: float) -> Reply:  # fmt: skip
+def handle(
+    store: Store, operation: Operation, headers: Mapping[str, str], raw: bytes, tracking_id: str, lag_s: float
+) -> Reply:
     """Authenticate, parse the JSON body and run the operation; a refusal becomes its fault reply."""
     try:
         principal = authenticate(store, headers)

@@ -37,8 +37,9 @@ def token(store: Store, headers: Mapping[str, str], raw: bytes, tracking_id: str
     if client.client_secret is not None and form.get("client_secret") != client.client_secret:
         return _error(401, "invalid_client", "Invalid client secret provided.", tracking_id)
     if not form.get("refresh_token"):
-        return _error(400, "invalid_request", "The request body must contain the parameter 'refresh_token'.",
-                      tracking_id)  # fmt: skip
+        return _error(
+            400, "invalid_request", "The request body must contain the parameter 'refresh_token'.", tracking_id
+        )
     if form["refresh_token"] != client.refresh_token:
         return _error(400, "invalid_grant", "The refresh token is invalid or expired.", tracking_id)
     access_token = f"sandbox-at-{secrets.token_urlsafe(24)}"
@@ -76,6 +77,7 @@ def internal_error(tracking_id: str) -> Reply:
 def redact(raw: bytes) -> str:
     """The form for the call log, with every secret value replaced."""
     fields = parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
-    pairs = [(name, "<redacted>" if name in SECRET_FIELDS else value) for name, values in fields.items()
-             for value in values]  # fmt: skip
+    pairs = [
+        (name, "<redacted>" if name in SECRET_FIELDS else value) for name, values in fields.items() for value in values
+    ]
     return urlencode(pairs, safe="<>")

@@ -321,7 +321,8 @@ def _check(r: _Reader, refs: _Refs, customer_ids: set[int]) -> None:
     seen: set[tuple[str, object]] = set()
     for kind, value, node, where in refs.once:
         if (kind, value) in seen:
-            r.problem(node, where, f"{kind} {value} is seeded twice")
+            named = "this access token" if kind == "access token" else f"{kind} {value}"  # never echo a token
+            r.problem(node, where, f"{named} is seeded twice")
         seen.add((kind, value))
     for customer, node, where in refs.customers:
         if customer not in customer_ids:

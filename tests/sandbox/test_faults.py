@@ -1,0 +1,162 @@
+"""Fault specs and their effects: latency, throttling, 500 before commit, dropped answers, read lag."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from reconciler.errors import InputError
+from reconciler.sandbox.faults import FaultKind, FaultPlan, FaultSpec, parse_fault_spec, parse_fault_specs
+from tests.sandbox.conftest import TOKEN, Clock, Sandbox, codes, pred
+
+EMAILS = [f"user{i}@example.com" for i in range(3)]
+
+
+def dispatched(sandbox: Sandbox) -> int:
+    return sum(1 for c in sandbox.coupons("100", pred("CouponClassName", "RET-20")) if c["SendToEmail"])
+
+
+def true_dispatched(sandbox: Sandbox) -> int:
+    """What is committed, whatever Search may see yet."""
+    codes_ = [str(c["CouponCode"]) for c in sandbox.coupons("100", pred("CouponClassName", "RET-20"))]
+    records = [sandbox.store.coupon_by_code(code) for code in codes_]
+    return sum(1 for r in records if r is not None and r.send_to_email)
+
+
+def test_specs_parse() -> None:
+    assert parse_fault_spec("search:latency-ms=20") == FaultSpec("search", FaultKind.LATENCY_MS, 20)
+    assert parse_fault_spec(" *:throttle-rpm=600 ") == FaultSpec("*", FaultKind.THROTTLE_RPM, 600)
+    assert parse_fault_spec("dispatch:drop-after-commit=0.3").value == 0.3
+    assert parse_fault_spec("token:error-500=1").kind is FaultKind.ERROR_500
+    assert str(parse_fault_spec("distribute:lag-s=5")) == "distribute:lag-s=5"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("search", "expected ENDPOINT:KIND=VALUE"),
+        ("search:latency-ms", "expected ENDPOINT:KIND=VALUE"),
+        ("claim:latency-ms=1", "unknown endpoint 'claim'"),
+        ("search:slow=1", "unknown kind 'slow'"),
+        ("search:latency-ms=fast", "needs a number"),
+        ("search:error-500=1.5", "a share of calls, from 0 to 1"),
+        ("search:drop-after-commit=-0.1", "a share of calls, from 0 to 1"),
+        ("search:throttle-rpm=0", "at least 1"),
+        ("search:throttle-rpm=2.5", "whole number"),
+        ("search:lag-s=-1", "cannot be negative"),
+        ("search:lag-s=nan", "finite"),
+    ],
+)
+def test_bad_specs_are_refused_with_a_clear_message(spec: str, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_fault_spec(spec)
+    assert message in str(caught.value) and spec.strip() in str(caught.value)
+
+
+def test_every_bad_spec_is_reported_at_once_and_duplicates_are_refused() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_fault_specs(["search:slow=1", "dispatch:lag-s=1", "dispatch:lag-s=2", "x:y=z"])
+    assert len(caught.value.problems) == 3
+    assert "given twice" in str(caught.value)
+
+
+def test_latency_is_added_to_each_call_of_the_endpoint() -> None:
+    sandbox = Sandbox(FaultPlan.parse(["dispatch:latency-ms=80"]))
+    started = time.perf_counter()
+    sandbox.dispatch(["a@example.com"])
+    assert time.perf_counter() - started >= 0.08
+    started = time.perf_counter()
+    sandbox.search()
+    assert time.perf_counter() - started < 0.08
+
+
+def test_throttle_refuses_calls_above_the_rate_with_429_and_code_117() -> None:
+    clock = Clock(0.0)
+    sandbox = Sandbox(FaultPlan(parse_fault_specs(["dispatch:throttle-rpm=3"]), clock=clock))
+    statuses = [sandbox.dispatch([f"u{i}@example.com"], "RET-20").status_code for i in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    refused = sandbox.dispatch(["late@example.com"], "RET-20")
+    assert refused.json()["Type"] == "AdApiFaultDetail" and codes(refused) == [117]
+    assert refused.json()["Errors"][0]["ErrorCode"] == "CallRateExceeded"
+    assert dispatched(sandbox) == 3  # nothing committed for the refused calls
+    assert sandbox.search().status_code == 200  # other endpoints are not counted
+    clock.now = 59.9
+    assert sandbox.dispatch(["again@example.com"], "RET-20").status_code == 429
+    clock.now = 60.0
+    assert sandbox.dispatch(["again@example.com"], "RET-20").status_code == 200
+
+
+def test_error_500_fails_before_anything_is_committed() -> None:
+    sandbox = Sandbox(FaultPlan.parse(["dispatch:error-500=1"]))
+    response = sandbox.dispatch(EMAILS, "RET-20")
+    assert response.status_code == 500
+    assert response.json()["Type"] == "AdApiFaultDetail" and codes(response) == [0]
+    assert response.json()["TrackingId"] == response.headers["TrackingId"]
+    assert true_dispatched(sandbox) == 0
+    assert sandbox.store.calls()[0].outcome == "error-500"
+
+
+def test_drop_after_commit_commits_then_the_client_gets_a_transport_error() -> None:
+    sandbox = Sandbox(FaultPlan.parse(["dispatch:drop-after-commit=1"]))
+    with pytest.raises(httpx.RemoteProtocolError):
+        sandbox.dispatch(EMAILS, "RET-20")
+    assert dispatched(sandbox) == 3  # the issue was committed: a blind retry would issue again
+    with pytest.raises(httpx.TransportError):
+        sandbox.dispatch(EMAILS, "RET-20")
+    assert dispatched(sandbox) == 6
+    assert [c.outcome for c in sandbox.store.calls() if c.endpoint == "dispatch"] == ["dropped", "dropped"]
+
+
+def test_random_faults_are_deterministic_under_the_fault_seed() -> None:
+    def pattern(seed: int) -> list[int]:
+        sandbox = Sandbox(FaultPlan.parse(["*:error-500=0.5"], seed=seed))
+        return [sandbox.search().status_code for _ in range(24)]
+
+    first = pattern(7)
+    assert first == pattern(7)
+    assert set(first) == {200, 500}
+    assert any(pattern(seed) != first for seed in (8, 9, 10))
+
+    def drops(seed: int) -> list[bool]:
+        plan = FaultPlan.parse(["distribute:drop-after-commit=0.3"], seed=seed)
+        return [plan.drop_after_commit("distribute") for _ in range(50)]
+
+    assert drops(1) == drops(1) and 5 <= sum(drops(1)) <= 25
+
+
+def test_star_applies_to_every_endpoint_and_a_named_endpoint_wins() -> None:
+    sandbox = Sandbox(FaultPlan.parse(["*:error-500=1", "search:error-500=0"]))
+    assert sandbox.search().status_code == 200
+    assert sandbox.dispatch(["a@example.com"]).status_code == 500
+    assert sandbox.distribute([1001]).status_code == 500
+    assert sandbox.redeem(1001, "ANY").status_code == 500
+    token = sandbox.post(TOKEN, data={"grant_type": "refresh_token"}, headers={})
+    assert token.status_code == 500 and token.json()["error"] == "server_error"
+
+
+def test_lag_hides_what_was_issued_from_search_until_it_passes() -> None:
+    sandbox = Sandbox(FaultPlan.parse(["*:lag-s=5"]))
+    sandbox.dispatch(["a@example.com"], "RET-20")
+    sandbox.distribute([1001], "RET-20")
+    first_code = str(sandbox.coupons("100", pred("CouponClassName", "ACQ-10"))[0]["CouponCode"])
+    sandbox.redeem(1002, first_code)
+    claim_info = {"ReturnAdditionalFields": "CouponClaimInfo"}
+    assert dispatched(sandbox) == 0 and true_dispatched(sandbox) == 1
+    assert not any("ClaimInfo" in c for c in sandbox.coupons("100", **claim_info))
+    assert sandbox.coupons("100", pred("IsRedeemed", "true")) == []
+    sandbox.clock.advance(4.9)
+    assert dispatched(sandbox) == 0
+    sandbox.clock.advance(0.1)
+    assert dispatched(sandbox) == 1
+    assert sum(1 for c in sandbox.coupons("100", **claim_info) if "ClaimInfo" in c) == 1
+    assert [c["CouponCode"] for c in sandbox.coupons("100", pred("IsRedeemed", "true"))] == [first_code]
+
+
+def test_lag_on_one_endpoint_only_delays_what_it_changes() -> None:
+    sandbox = Sandbox(FaultPlan.parse(["dispatch:lag-s=30"]))
+    sandbox.dispatch(["a@example.com"], "RET-20")
+    sandbox.distribute([1001], "RET-20")
+    assert dispatched(sandbox) == 0
+    assert any("ClaimInfo" in c for c in sandbox.coupons("100", ReturnAdditionalFields="CouponClaimInfo"))
