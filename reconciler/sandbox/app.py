@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.sandbox import msads_api, oauth
 from reconciler.sandbox.faults import ConnectionDropped, FaultPlan
-from reconciler.sandbox.store import CallRecord, Store
+from reconciler.sandbox.records import CallRecord
+from reconciler.sandbox.store import Store
 from reconciler.sandbox.wire import Reply
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def create_app(store: Store, faults: FaultPlan | None = None) -> Starlette:
         for endpoint in endpoints()
         for path in endpoint.paths
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(TrackingIdMiddleware)])
+    app = Starlette(routes=routes, middleware=[Middleware(CallMiddleware, store=store)])
     app.state.store = store
     app.state.faults = plan
     return app
@@ -102,7 +103,8 @@ def _handler(store: Store, plan: FaultPlan, endpoint: Endpoint) -> Callable[[Req
             reply, outcome = _answer(store, plan, endpoint, request, raw, tracking_id)
             processed = True
         dropped = processed and plan.drop_after_commit(endpoint.name)
-        _log(store, endpoint, request, raw, reply, "dropped" if dropped else outcome, tracking_id)
+        outcome = "dropped" if dropped else outcome
+        _log(store, request, endpoint.name, endpoint.redact(raw), reply.status, outcome, reply.code)
         if dropped:
             raise ConnectionDropped(tracking_id)
         return JSONResponse(reply.body, reply.status, headers=reply.headers)
@@ -121,31 +123,26 @@ def _answer(
     return reply, "ok" if reply.status < 400 else "refused"
 
 
-def _log(
-    store: Store, endpoint: Endpoint, request: Request, raw: bytes, reply: Reply, outcome: str, tracking_id: str
-) -> None:
-    """The call log entry: safe headers with credentials reduced to their presence, the redacted body."""
+def _log(store: Store, request: Request, endpoint: str, body: str, status: int, outcome: str, code: int | None) -> None:
+    """The call log entry: safe headers with credentials reduced to their presence, the (redacted) body."""
     headers = {name: request.headers[name] for name in LOGGED_HEADERS if name in request.headers}
     headers |= {name: "<redacted>" for name in CREDENTIAL_HEADERS if name in request.headers}
+    tracking_id: str = request.state.tracking_id
     call = CallRecord(
         at=store.now(),
-        endpoint=endpoint.name,
+        endpoint=endpoint,
         path=request.url.path,
-        status=reply.status,
+        status=status,
         outcome=outcome,
-        code=reply.code,
+        code=code,
         tracking_id=tracking_id,
         headers=headers,
-        body=endpoint.redact(raw)[:MAX_LOGGED_BODY],
+        body=body[:MAX_LOGGED_BODY],
     )
     store.log_call(call)
+    request.state.logged = True
     logger.info(
-        "call: endpoint=%s status=%s outcome=%s code=%s tracking_id=%s",
-        endpoint.name,
-        reply.status,
-        outcome,
-        reply.code,
-        tracking_id,
+        "call: endpoint=%s status=%s outcome=%s code=%s tracking_id=%s", endpoint, status, outcome, code, tracking_id
     )
 
 
@@ -153,11 +150,13 @@ def _body_text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-class TrackingIdMiddleware:
-    """Gives each request a TrackingId (``request.state.tracking_id``) and every response the header."""
+class CallMiddleware:
+    """Gives each request a TrackingId (``request.state.tracking_id``) and every response the header; logs the
+    calls that no endpoint answered (unknown path, wrong method)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, store: Store) -> None:
         self.app = app
+        self.store = store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -166,11 +165,18 @@ class TrackingIdMiddleware:
         tracking_id = str(uuid.uuid4())
         scope.setdefault("state", {})["tracking_id"] = tracking_id
 
+        status = 0
+
         async def send_with_tracking_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 # Raw, in the service's own casing (MutableHeaders would lower-case it): clients that look the
                 # header up case-sensitively, as the Python SDK's ApiResponse.headers dict does, still find it.
                 message["headers"] = [*message.get("headers", ()), (TRACKING_HEADER.encode(), tracking_id.encode())]
             await send(message)
 
         await self.app(scope, receive, send_with_tracking_id)
+        request = Request(scope)
+        if not getattr(request.state, "logged", False):
+            _log(self.store, request, "unrouted", "", status, "refused", None)

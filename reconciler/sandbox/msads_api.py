@@ -15,7 +15,8 @@ from datetime import UTC, date, datetime
 
 from reconciler.sandbox import wire
 from reconciler.sandbox.auth import Principal, authenticate
-from reconciler.sandbox.store import CouponQuery, CouponRecord, Store
+from reconciler.sandbox.records import CouponQuery, CouponRecord
+from reconciler.sandbox.store import Store
 from reconciler.sandbox.wire import JsonObject, Reply
 
 MAX_PREDICATES = 4

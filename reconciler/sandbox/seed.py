@@ -6,17 +6,16 @@ Every problem in the file is reported at once, each with its file, line, column 
 
 from __future__ import annotations
 
-import contextlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
 import yaml
 
 from reconciler.errors import InputError, Problem
+from reconciler.sandbox.yaml_reader import NodeReader
 
 INT32_MAX = 2**31 - 1
 LONG_MAX = 2**63 - 1
@@ -112,7 +111,7 @@ def load_seed(path: Path) -> Seed:
 
 def parse_seed(text: str, file: str) -> Seed:
     """Check seed YAML ``text`` (named ``file`` in problems)."""
-    reader = _Reader(file)
+    reader = NodeReader(file)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -138,7 +137,7 @@ class _Refs:
     customers: list[tuple[int, yaml.Node, str]] = field(default_factory=list)  # referenced customer ids
 
 
-def _seed(r: _Reader, root: yaml.Node | None) -> Seed | None:
+def _seed(r: NodeReader, root: yaml.Node | None) -> Seed | None:
     if root is None:
         return None
     # Other top-level sections (e.g. ``aliyun``) belong to other simulators and are left to them.
@@ -149,7 +148,7 @@ def _seed(r: _Reader, root: yaml.Node | None) -> Seed | None:
     return None if msads is None else Seed(msads)
 
 
-def _msads(r: _Reader, node: yaml.Node) -> MsadsSeed | None:
+def _msads(r: NodeReader, node: yaml.Node) -> MsadsSeed | None:
     m = r.mapping(
         node,
         "msads",
@@ -170,8 +169,8 @@ def _msads(r: _Reader, node: yaml.Node) -> MsadsSeed | None:
     return MsadsSeed(developer_token, tuple(tokens), tuple(clients), tuple(customers))
 
 
-def _token(refs: _Refs) -> Callable[[_Reader, yaml.Node, str], str | None]:
-    def read(r: _Reader, node: yaml.Node, field: str) -> str | None:
+def _token(refs: _Refs) -> Callable[[NodeReader, yaml.Node, str], str | None]:
+    def read(r: NodeReader, node: yaml.Node, field: str) -> str | None:
         token = r.secret(node, field)
         if token is not None:
             refs.once.append(("access token", token, node, field))
@@ -180,7 +179,7 @@ def _token(refs: _Refs) -> Callable[[_Reader, yaml.Node, str], str | None]:
     return read
 
 
-def _user(r: _Reader, node: yaml.Node, field: str, refs: _Refs) -> TokenSeed | None:
+def _user(r: NodeReader, node: yaml.Node, field: str, refs: _Refs) -> TokenSeed | None:
     m = r.mapping(node, field, required=("accessToken",), known=("accessToken", "customers", "expired"))
     if m is None:
         return None
@@ -190,7 +189,7 @@ def _user(r: _Reader, node: yaml.Node, field: str, refs: _Refs) -> TokenSeed | N
     return None if token is None else TokenSeed(token, customers, bool(expired))
 
 
-def _client(r: _Reader, node: yaml.Node, field: str, refs: _Refs) -> OAuthClientSeed | None:
+def _client(r: NodeReader, node: yaml.Node, field: str, refs: _Refs) -> OAuthClientSeed | None:
     m = r.mapping(
         node,
         field,
@@ -211,13 +210,13 @@ def _client(r: _Reader, node: yaml.Node, field: str, refs: _Refs) -> OAuthClient
     return OAuthClientSeed(client_id, refresh, secret, customers, lifetime or DEFAULT_TOKEN_LIFETIME_S)
 
 
-def _reach(r: _Reader, m: dict[str, yaml.Node], field: str, refs: _Refs) -> frozenset[int] | None:
+def _reach(r: NodeReader, m: dict[str, yaml.Node], field: str, refs: _Refs) -> frozenset[int] | None:
     """The customers a token reaches: absent means every seeded customer."""
     if "customers" not in m:
         return None
     ids = r.integer_in(1, LONG_MAX)
 
-    def read(r_: _Reader, node: yaml.Node, where: str) -> int | None:
+    def read(r_: NodeReader, node: yaml.Node, where: str) -> int | None:
         customer = ids(node, where)
         if customer is not None:
             refs.customers.append((customer, node, where))
@@ -226,7 +225,7 @@ def _reach(r: _Reader, m: dict[str, yaml.Node], field: str, refs: _Refs) -> froz
     return frozenset(r.items(m["customers"], f"{field}.customers", read))
 
 
-def _customer(r: _Reader, node: yaml.Node, field: str, refs: _Refs) -> CustomerSeed | None:
+def _customer(r: NodeReader, node: yaml.Node, field: str, refs: _Refs) -> CustomerSeed | None:
     m = r.mapping(node, field, required=("id",), known=("id", "name", "accounts", "classes"))
     if m is None:
         return None
@@ -242,7 +241,7 @@ def _customer(r: _Reader, node: yaml.Node, field: str, refs: _Refs) -> CustomerS
     return CustomerSeed(customer_id, name, tuple(accounts), tuple(classes))
 
 
-def _account(r: _Reader, node: yaml.Node, field: str, customer_id: int, refs: _Refs) -> AccountSeed | None:
+def _account(r: NodeReader, node: yaml.Node, field: str, customer_id: int, refs: _Refs) -> AccountSeed | None:
     ids = r.integer_in(1, INT32_MAX)  # DistributeCoupons takes account ids as 32-bit ints
     if isinstance(node, yaml.ScalarNode):
         account_id, number, bills_to = ids(node, field), None, None
@@ -276,7 +275,7 @@ _CLASS_KEYS = (
 )
 
 
-def _class(r: _Reader, node: yaml.Node, field: str, customer_id: int, refs: _Refs) -> ClassSeed | None:
+def _class(r: NodeReader, node: yaml.Node, field: str, customer_id: int, refs: _Refs) -> ClassSeed | None:
     m = r.mapping(node, field, required=("name", "type", "amount", "currency", "coupons"), known=_CLASS_KEYS)
     if m is None:
         return None
@@ -317,7 +316,7 @@ def _class(r: _Reader, node: yaml.Node, field: str, customer_id: int, refs: _Ref
     )
 
 
-def _check(r: _Reader, refs: _Refs, customer_ids: set[int]) -> None:
+def _check(r: NodeReader, refs: _Refs, customer_ids: set[int]) -> None:
     seen: set[tuple[str, object]] = set()
     for kind, value, node, where in refs.once:
         if (kind, value) in seen:
@@ -327,145 +326,3 @@ def _check(r: _Reader, refs: _Refs, customer_ids: set[int]) -> None:
     for customer, node, where in refs.customers:
         if customer not in customer_ids:
             r.problem(node, where, f"customer {customer} is not seeded")
-
-
-# --- reading nodes --------------------------------------------------------------------------------------
-
-
-class _Reader:
-    """Reads composed YAML nodes, recording a Problem for every value of the wrong shape."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.problems: list[Problem] = []
-        self._constructor = yaml.SafeLoader("")
-
-    def problem(self, node: yaml.Node | None, field: str, message: str) -> None:
-        mark = node.start_mark if node is not None else None
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-        self.problems.append(Problem(self.file, line, column, field, message))
-
-    def value(self, node: yaml.Node) -> object:
-        return self._constructor.construct_object(node, deep=True)
-
-    def mapping(
-        self, node: yaml.Node, field: str, *, required: tuple[str, ...], known: tuple[str, ...]
-    ) -> dict[str, yaml.Node] | None:
-        if not isinstance(node, yaml.MappingNode):
-            self.problem(node, field, "expected a mapping")
-            return None
-        result: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            where = f"{field}.{key}" if field else key
-            if key not in known:
-                self.problem(key_node, where, f"unknown field (expected one of: {', '.join(known)})")
-            elif key in result:
-                self.problem(key_node, where, "given twice")
-            else:
-                result[key] = value_node
-        for key in required:
-            if key not in result:
-                self.problem(node, f"{field}.{key}" if field else key, "required field is missing")
-        return result
-
-    def items(self, node: yaml.Node | None, field: str, read: Callable[[_Reader, yaml.Node, str], T | None]) -> list[T]:
-        if node is None or (isinstance(node, yaml.ScalarNode) and self.value(node) is None):
-            return []
-        if not isinstance(node, yaml.SequenceNode):
-            self.problem(node, field, "expected a list")
-            return []
-        out = (read(self, child, f"{field}[{index}]") for index, child in enumerate(node.value))
-        return [item for item in out if item is not None]
-
-    def opt(
-        self, m: dict[str, yaml.Node], key: str, field: str, check: Callable[[yaml.Node, str], T | None]
-    ) -> T | None:
-        node = m.get(key)
-        if node is None or (isinstance(node, yaml.ScalarNode) and self.value(node) is None):
-            return None
-        return check(node, field)
-
-    def _scalar(self, node: yaml.Node, field: str, what: str) -> object:
-        if not isinstance(node, yaml.ScalarNode):
-            self.problem(node, field, f"expected {what}")
-            return None
-        return self.value(node)
-
-    def string(self, node: yaml.Node, field: str) -> str | None:
-        value = self._scalar(node, field, "a string")
-        if isinstance(value, bool) or not isinstance(value, str | int | float) or str(value).strip() == "":
-            if value is not None:
-                self.problem(node, field, "expected a non-empty string")
-            return None
-        return str(value)
-
-    def secret(self, node: yaml.Node, field: str) -> str | None:
-        value = self.string(node, field)
-        if value is not None and any(c.isspace() for c in value):
-            self.problem(node, field, "must not contain spaces")
-            return None
-        return value
-
-    def boolean(self, node: yaml.Node, field: str) -> bool | None:
-        value = self._scalar(node, field, "true or false")
-        if not isinstance(value, bool):
-            self.problem(node, field, "expected true or false")
-            return None
-        return value
-
-    def integer_in(self, low: int, high: int) -> Callable[[yaml.Node, str], int | None]:
-        def check(node: yaml.Node, field: str) -> int | None:
-            value = self._scalar(node, field, "an integer")
-            if isinstance(value, str) and value.isdigit():
-                value = int(value)  # ids may be quoted, as 64-bit ids are on the wire
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                self.problem(node, field, f"expected an integer from {low} to {high}")
-                return None
-            return value
-
-        return check
-
-    def number_at_least(self, low: float) -> Callable[[yaml.Node, str], float | None]:
-        def check(node: yaml.Node, field: str) -> float | None:
-            value = self._scalar(node, field, "a number")
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < low or value != value:
-                self.problem(node, field, f"expected a number of at least {low:g}")
-                return None
-            return float(value)
-
-        return check
-
-    def choice(self, options: tuple[str, ...]) -> Callable[[yaml.Node, str], str | None]:
-        def check(node: yaml.Node, field: str) -> str | None:
-            value = self._scalar(node, field, "a string")
-            if value not in options:
-                self.problem(node, field, f"expected one of: {', '.join(options)}")
-                return None
-            return str(value)
-
-        return check
-
-    def pattern(self, regex: str, what: str) -> Callable[[yaml.Node, str], str | None]:
-        compiled = re.compile(regex)
-
-        def check(node: yaml.Node, field: str) -> str | None:
-            value = self._scalar(node, field, what)
-            if not isinstance(value, str) or not compiled.fullmatch(value):
-                self.problem(node, field, f"expected {what}")
-                return None
-            return value
-
-        return check
-
-    def date(self, node: yaml.Node, field: str) -> date | None:
-        value = self._scalar(node, field, "a date (YYYY-MM-DD)")
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                value = date.fromisoformat(value)
-        if isinstance(value, datetime):
-            return value.date()
-        if not isinstance(value, date):
-            self.problem(node, field, "expected a date (YYYY-MM-DD)")
-            return None
-        return value

@@ -87,10 +87,11 @@ class Sandbox:
         headers: Mapping[str, str] = AUTH,
         content: bytes | None = None,
         data: Mapping[str, str] | None = None,
+        method: str = "POST",
     ) -> httpx.Response:
         async def send() -> httpx.Response:
             async with httpx.AsyncClient(transport=_Borrowed(self.transport), base_url=BASE_URL) as client:
-                return await client.post(path, json=json, headers=dict(headers), content=content, data=data)
+                return await client.request(method, path, json=json, headers=dict(headers), content=content, data=data)
 
         return asyncio.run(send())
 

@@ -118,7 +118,14 @@ def test_every_response_carries_a_tracking_id_and_faults_repeat_it(sandbox: Sand
     assert all(ids) and len(set(ids)) == len(ids)
     for response in responses[1:3]:
         assert response.json()["TrackingId"] == response.headers["TrackingId"]
-    assert [c.tracking_id for c in sandbox.store.calls()] == ids[:4]
+    calls = sandbox.store.calls()
+    assert [c.tracking_id for c in calls] == ids
+    assert (calls[-1].endpoint, calls[-1].status, calls[-1].path) == ("unrouted", 404, "/CustomerBilling/v13/Nope")
+
+
+def test_a_call_with_the_wrong_method_is_refused_and_logged(sandbox: Sandbox) -> None:
+    assert sandbox.post(SEARCH, method="GET").status_code == 405
+    assert [(c.endpoint, c.status) for c in sandbox.store.calls()] == [("unrouted", 405)]
 
 
 def test_the_call_log_records_every_call_without_any_secret(sandbox: Sandbox, caplog: pytest.LogCaptureFixture) -> None:

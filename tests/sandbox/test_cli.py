@@ -7,7 +7,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from reconciler.cli_sandbox import DEFAULT_DB, sandbox
-from reconciler.sandbox.store import CouponQuery, Store
+from reconciler.sandbox.records import CouponQuery
+from reconciler.sandbox.store import Store
 from tests.sandbox.conftest import SEED
 
 EXAMPLE_SEED = Path(__file__).resolve().parents[2] / "examples" / "sandbox-seed.yaml"

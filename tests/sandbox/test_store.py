@@ -10,8 +10,9 @@ import pytest
 
 from reconciler.errors import SandboxError
 from reconciler.sandbox.bootstrap import open_store
+from reconciler.sandbox.records import CouponQuery
 from reconciler.sandbox.seed import parse_seed
-from reconciler.sandbox.store import CouponQuery, Store
+from reconciler.sandbox.store import Store
 from tests.sandbox.conftest import SEED
 
 

@@ -1,0 +1,101 @@
+"""The values the sandbox store reads and writes: accounts, classes, coupons as seen at a moment, queries,
+access tokens and logged calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    number: str
+    customer_id: int
+    bills_to: int
+
+
+@dataclass(frozen=True, slots=True)
+class CouponClass:
+    id: int
+    name: str
+    customer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    account_id: int
+    account_number: str | None
+    date: float
+    feature_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Redemption:
+    account_id: int
+    account_number: str | None
+    bills_to: int | None
+    date: float
+    expiration: float
+    activation: float | None
+    balance: float
+
+
+@dataclass(frozen=True, slots=True)
+class CouponRecord:
+    """A coupon with every field of the Coupon object, as seen at some moment."""
+
+    id: int
+    code: str
+    class_name: str
+    owner_id: int
+    coupon_type: str | None
+    amount: float
+    spend_threshold: float
+    currency: str | None
+    percent_off: float | None
+    active_duration: int | None
+    expiration_date: date | None
+    start_date: date | None
+    end_date: date | None
+    send_to_email: str | None
+    send_to_date: float | None
+    claim: Claim | None
+    redemption: Redemption | None
+
+
+@dataclass(frozen=True, slots=True)
+class CouponQuery:
+    """SearchCoupons after validation: every non-empty condition must hold (AND)."""
+
+    customer_id: int
+    class_names: tuple[str, ...] = ()
+    redeemed: tuple[bool, ...] = ()
+    start_on_or_after: tuple[date, ...] = ()
+    order_by: str | None = None  # "class_name" or "start_date"; ties and the default follow minting order
+    descending: bool = False
+    offset: int = 0
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """An accepted access token: the customers it reaches (None: all) and when it expires (None: never)."""
+
+    customers: frozenset[int] | None
+    expires_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One logged call. ``headers`` never holds a credential value; ``body`` is redacted by the endpoint."""
+
+    at: float
+    endpoint: str
+    path: str
+    status: int
+    outcome: str
+    code: int | None
+    tracking_id: str
+    headers: dict[str, str]
+    body: str
