@@ -1,0 +1,156 @@
+"""couponctl.yaml: load, check (schema and credential rules) and resolve paths, offline.
+
+Credentials are ``${env:NAME}`` references, kept as SecretRef and resolved only when a provider is
+built; so a config is checked for which credentials it *names*, never for what the environment holds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, cast
+
+from reconciler.config_model import Config, Policy, ProviderConfig, SandboxConfig
+from reconciler.errors import ConfigError, Problem
+from reconciler.manifest.discover import normalized
+from reconciler.manifest.loader import Document, MiB, NodePath, load_yaml
+from reconciler.manifest.schema import config_validator, schema_problems
+from reconciler.secrets import SecretRef
+
+CONFIG_FILE = "couponctl.yaml"
+MAX_CONFIG_BYTES = 1 * MiB
+DEFAULT_MANIFESTS = ("manifests/",)
+DEFAULT_STATE_DIR = ".couponctl"
+DEFAULT_PLAN_TTL_SECONDS = 24 * 3600
+LOCAL = "local"
+
+CREDENTIAL_KEYS = frozenset(
+    {"developerToken", "accessToken", "accessKeyId", "accessKeySecret", "securityToken"}
+    | {"oauth.clientId", "oauth.clientSecret", "oauth.refreshToken"}
+)
+_REQUIRED = {"aliyun": ("accessKeyId", "accessKeySecret"), "msads": ("developerToken",)}
+_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+_DURATION = re.compile(r"([1-9][0-9]*)([smhd]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_NOT_OPTIONS = frozenset({"type", "environment", "endpoint"})
+
+
+def load_config(directory: Path) -> Config:
+    """Read ``<directory>/couponctl.yaml``; raise ConfigError with every problem at once.
+
+    Problems are reported as ``couponctl.yaml:line:col: field: message`` and never quote a value.
+    """
+    root = directory.resolve()
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError([Problem(str(directory / CONFIG_FILE), 0, 0, "", "not found")])
+    loaded = load_yaml(path, CONFIG_FILE, max_bytes=MAX_CONFIG_BYTES, what=CONFIG_FILE)
+    if loaded.problems:
+        raise ConfigError(loaded.problems)
+    if len(loaded.documents) > 1:
+        line, column = loaded.documents[1].start
+        raise ConfigError([Problem(CONFIG_FILE, line, column, "", "must hold a single YAML document")])
+    document = loaded.documents[0] if loaded.documents else Document(CONFIG_FILE, (1, 1), {}, {}, {})
+    problems = schema_problems(config_validator(), document) + credential_problems(document)
+    if problems:
+        raise ConfigError(sorted(problems, key=lambda p: (p.line, p.column, p.field, p.message)))
+    return _build(root, path, cast(dict[str, Any], document.data))
+
+
+def parse_duration(value: int | str) -> int:
+    """Seconds from an int, or a string of digits with an optional s, m, h or d suffix."""
+    if isinstance(value, int):
+        return value
+    match = _DURATION.fullmatch(value)
+    if not match:
+        raise ValueError(f"not a duration: {value!r}")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def credential_problems(document: Document) -> list[Problem]:
+    """Outside environment local, each provider must name the credentials its type needs."""
+    providers = document.data.get("providers") if isinstance(document.data, dict) else None
+    if not isinstance(providers, dict):
+        return []
+    problems: list[Problem] = []
+    for name, block in providers.items():
+        if isinstance(block, dict) and block.get("environment") in ("sandbox", "production"):
+            problems.extend(_missing_credentials(document, ("providers", name), block))
+    return problems
+
+
+def _missing_credentials(document: Document, path: NodePath, block: Mapping[str, Any]) -> list[Problem]:
+    environment = block["environment"]
+    required = f"is required for environment {environment}"
+    missing = [(*path, key) for key in _REQUIRED.get(str(block.get("type")), ()) if key not in block]
+    if block.get("type") == "msads" and "accessToken" not in block:
+        oauth = block.get("oauth")
+        if not isinstance(oauth, dict):
+            message = f"needs accessToken or oauth (clientId and refreshToken) for environment {environment}"
+            return [*(document.problem(p, required) for p in missing), document.problem(path, message)]
+        missing += [(*path, "oauth", key) for key in ("clientId", "refreshToken") if key not in oauth]
+    return [document.problem(p, required) for p in missing]
+
+
+def _build(root: Path, path: Path, data: Mapping[str, Any]) -> Config:
+    state_dir = normalized(root, data.get("stateDir", DEFAULT_STATE_DIR))
+    sandbox = data.get("sandbox", {})
+    journal = data.get("journal")
+    policy = data.get("policy", {})
+    return Config(
+        path=path,
+        root=root,
+        manifests=tuple(data.get("manifests", DEFAULT_MANIFESTS)),
+        providers={name: _provider(name, block) for name, block in data["providers"].items()},
+        state_dir=state_dir,
+        journal=_journal(root, state_dir, journal),
+        sandbox=SandboxConfig(
+            seed=normalized(root, sandbox["seed"]) if "seed" in sandbox else None,
+            database=normalized(root, sandbox["database"]) if "database" in sandbox else state_dir / "sandbox.sqlite",
+        ),
+        policy=Policy(
+            max_items=policy.get("maxItems"),
+            max_amount={currency: Decimal(limit) for currency, limit in policy.get("maxAmount", {}).items()},
+        ),
+        plan_ttl_seconds=parse_duration(data.get("planTTL", DEFAULT_PLAN_TTL_SECONDS)),
+    )
+
+
+def _journal(root: Path, state_dir: Path, journal: str | None) -> str:
+    if journal is None:
+        return str(state_dir / "journal.sqlite")
+    return journal if "://" in journal else str(normalized(root, journal))
+
+
+def _provider(name: str, block: Mapping[str, Any]) -> ProviderConfig:
+    flat: dict[str, Any] = {}
+    for key, value in block.items():
+        if key == "oauth":
+            flat.update({f"oauth.{k}": v for k, v in value.items()})
+        elif key not in _NOT_OPTIONS:
+            flat[key] = value
+    credentials = {key: _secret_ref(value) for key, value in flat.items() if key in CREDENTIAL_KEYS}
+    options = {key: _option(key, value) for key, value in flat.items() if key not in CREDENTIAL_KEYS}
+    return ProviderConfig(
+        name=name,
+        type=block["type"],
+        environment=block["environment"],
+        endpoint=block.get("endpoint"),
+        credentials=credentials,
+        options=options,
+    )
+
+
+def _secret_ref(value: str) -> SecretRef:
+    match = _ENV_REF.fullmatch(value)
+    if match is None:  # the schema refuses this first; never echo the value
+        raise ConfigError([Problem(CONFIG_FILE, 0, 0, "", "credentials must be ${env:NAME} references, not literals")])
+    return SecretRef(match.group(1))
+
+
+def _option(key: str, value: object) -> object:
+    if key in ("customerId", "customerAccountId"):
+        return str(int(str(value)))
+    return float(value) if isinstance(value, Decimal) else value

@@ -1,0 +1,70 @@
+"""Which files are manifests: files, directories (recursively) and glob patterns, relative to the root."""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.errors import Problem
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass(frozen=True, order=True)
+class SourceFile:
+    """A file to read: ``display`` is its path relative to the root (POSIX), else absolute."""
+
+    display: str
+    path: Path
+
+
+def display_path(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` in POSIX form when it lies under it, else as given."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def normalized(root: Path, entry: str | Path) -> Path:
+    """``entry`` joined to ``root`` with ``..`` and ``.`` resolved lexically (symlinks are kept)."""
+    return Path(os.path.normpath(root / entry))
+
+
+def find_manifests(root: Path, entries: Sequence[str | Path]) -> tuple[list[SourceFile], list[Problem]]:
+    """The manifest files ``entries`` name, sorted and without repeats, and a problem per entry that
+    names nothing: a missing path, or a glob that matches no file. Directories are searched
+    recursively for *.yaml and *.yml, skipping names that start with a dot; files named directly or
+    matched by a glob are read whatever their suffix."""
+    found: set[Path] = set()
+    problems: list[Problem] = []
+    for entry in entries:
+        text = str(entry)
+        if _GLOB_CHARS.intersection(text):
+            matches = [normalized(root, m) for m in glob.glob(text, root_dir=root, recursive=True)]
+            files = [f for m in matches for f in _expand(m)]
+            if not files:
+                problems.append(Problem(text, 0, 0, "", "the pattern matches no manifest file"))
+        else:
+            path = normalized(root, entry)
+            if not path.exists():
+                problems.append(Problem(text, 0, 0, "", "no such file or directory"))
+            files = list(_expand(path))
+        found.update(files)
+    return sorted(SourceFile(display_path(p, root), p) for p in found), problems
+
+
+def _expand(path: Path) -> Iterator[Path]:
+    if not path.is_dir():
+        if path.is_file():
+            yield path
+        return
+    for directory, dirnames, filenames in os.walk(path):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):
+                yield Path(directory, name)

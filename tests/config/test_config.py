@@ -1,0 +1,224 @@
+"""couponctl.yaml: defaults, paths, providers, credentials as references, and one fixture per failure mode.
+
+tests/config/invalid/<mode>/ holds a couponctl.yaml and expected.txt, the exact problem lines.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reconciler.config import load_config, parse_duration
+from reconciler.errors import ConfigError
+from reconciler.secrets import SecretRef
+
+INVALID = Path(__file__).parent / "invalid"
+
+
+def write(directory: Path, text: str) -> Path:
+    (directory / "couponctl.yaml").write_text(text)
+    return directory
+
+
+@pytest.mark.parametrize("mode", sorted(p.name for p in INVALID.iterdir() if p.is_dir()))
+def test_invalid_config(mode: str) -> None:
+    directory = INVALID / mode
+    if mode == "syntax-error" and not yaml.__with_libyaml__:
+        pytest.skip("the message is libyaml's")
+    with pytest.raises(ConfigError) as raised:
+        load_config(directory)
+    expected = (directory / "expected.txt").read_text().splitlines()
+    assert [str(p) for p in raised.value.problems] == expected
+
+
+@pytest.mark.parametrize(
+    ("mode", "literals"),
+    [
+        ("literal-credential", ["0123ABCDsecretDEVtoken", "$ALIBABA_CLOUD_ACCESS_KEY_SECRET", "123456789"]),
+        ("literal-oauth-secret", ["s3cr3t~value"]),
+    ],
+)
+def test_literal_credentials_are_never_echoed(mode: str, literals: list[str]) -> None:
+    text = (INVALID / mode / "couponctl.yaml").read_text()
+    with pytest.raises(ConfigError) as raised:
+        load_config(INVALID / mode)
+    for literal in literals:
+        assert literal in text
+        assert literal not in str(raised.value)
+
+
+def test_a_syntax_error_next_to_a_literal_does_not_quote_the_line(tmp_path: Path) -> None:
+    write(tmp_path, 'providers:\n  x:\n    developerToken: "sup3rs3cret\n')
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path)
+    assert "sup3rs3cret" not in str(raised.value)
+
+
+def test_missing_file_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path)
+    assert str(raised.value) == f"{tmp_path / 'couponctl.yaml'}: not found"
+
+
+def test_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "providers: {}\n"))
+    root = tmp_path.resolve()
+    assert config.path == root / "couponctl.yaml"
+    assert config.root == root
+    assert config.manifests == ("manifests/",)
+    assert config.state_dir == root / ".couponctl"
+    assert config.journal == str(root / ".couponctl" / "journal.sqlite")
+    assert config.sandbox.seed is None
+    assert config.sandbox.database == root / ".couponctl" / "sandbox.sqlite"
+    assert config.policy.max_items is None
+    assert config.policy.max_amount == {}
+    assert config.plan_ttl_seconds == 24 * 3600
+    assert config.providers == {}
+
+
+def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    text = """\
+manifests: [teams/, "extra/*.yaml"]
+stateDir: state
+journal: ../shared/journal.sqlite
+sandbox: {seed: seeds/sandbox.yaml, database: db/sandbox.sqlite}
+providers: {}
+"""
+    config = load_config(write(tmp_path, text))
+    root = tmp_path.resolve()
+    assert config.manifests == ("teams/", "extra/*.yaml")
+    assert config.state_dir == root / "state"
+    assert config.journal == str(root.parent / "shared" / "journal.sqlite")
+    assert config.sandbox.seed == root / "seeds" / "sandbox.yaml"
+    assert config.sandbox.database == root / "db" / "sandbox.sqlite"
+
+
+def test_state_dir_moves_the_default_journal_and_sandbox_database(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "stateDir: .state\nproviders: {}\n"))
+    assert config.journal == str(tmp_path.resolve() / ".state" / "journal.sqlite")
+    assert config.sandbox.database == tmp_path.resolve() / ".state" / "sandbox.sqlite"
+
+
+def test_journal_url_is_kept_as_given(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "journal: postgresql://ci@db/couponctl\nproviders: {}\n"))
+    assert config.journal == "postgresql://ci@db/couponctl"
+
+
+def test_policy(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, "policy: {maxItems: 1000, maxAmount: {USD: 50000, CNY: 0.5}}\nproviders: {}\n")
+    )
+    assert config.policy.max_items == 1000
+    assert config.policy.max_amount == {"USD": Decimal(50000), "CNY": Decimal("0.5")}
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("3600", 3600), ("90s", 90), ("30m", 1800), ("24h", 86400), ("7d", 604800), ("'45'", 45)],
+)
+def test_plan_ttl(tmp_path: Path, value: str, seconds: int) -> None:
+    assert load_config(write(tmp_path, f"planTTL: {value}\nproviders: {{}}\n")).plan_ttl_seconds == seconds
+
+
+@pytest.mark.parametrize("value", ["0", "1.5h", "h", "24 h", "-1d", "1w"])
+def test_parse_duration_refuses_what_the_schema_refuses(value: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(value)
+
+
+MSADS = """\
+providers:
+  msads-prod:
+    type: msads
+    environment: production
+    endpoint: https://example.test/billing
+    developerToken: ${env:MSADS_DEVELOPER_TOKEN}
+    oauth:
+      clientId: ${env:MSADS_CLIENT_ID}
+      clientSecret: ${env:MSADS_CLIENT_SECRET}
+      refreshToken: ${env:MSADS_REFRESH_TOKEN}
+      tenant: common
+    customerId: 251186883
+    customerAccountId: "180535609"
+    distributeBatchSize: 100
+    dispatchBatchSize: 1000
+    concurrency: 4
+    timeoutSeconds: 2.5
+"""
+
+
+def test_msads_provider_credentials_and_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MSADS_DEVELOPER_TOKEN", "MSADS_CLIENT_ID", "MSADS_CLIENT_SECRET", "MSADS_REFRESH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)  # checked as named in config, not resolved
+    provider = load_config(write(tmp_path, MSADS)).providers["msads-prod"]
+    assert (provider.name, provider.type, provider.environment) == ("msads-prod", "msads", "production")
+    assert provider.endpoint == "https://example.test/billing"
+    assert provider.credentials == {
+        "developerToken": SecretRef("MSADS_DEVELOPER_TOKEN"),
+        "oauth.clientId": SecretRef("MSADS_CLIENT_ID"),
+        "oauth.clientSecret": SecretRef("MSADS_CLIENT_SECRET"),
+        "oauth.refreshToken": SecretRef("MSADS_REFRESH_TOKEN"),
+    }
+    assert provider.options == {
+        "oauth.tenant": "common",
+        "customerId": "251186883",
+        "customerAccountId": "180535609",
+        "distributeBatchSize": 100,
+        "dispatchBatchSize": 1000,
+        "concurrency": 4,
+        "timeoutSeconds": 2.5,
+    }
+
+
+def test_msads_access_token_instead_of_oauth(tmp_path: Path) -> None:
+    text = """\
+providers:
+  m:
+    type: msads
+    environment: sandbox
+    developerToken: ${env:D}
+    accessToken: ${env:A}
+"""
+    assert load_config(write(tmp_path, text)).providers["m"].credentials == {
+        "developerToken": SecretRef("D"),
+        "accessToken": SecretRef("A"),
+    }
+
+
+def test_aliyun_provider(tmp_path: Path) -> None:
+    text = """\
+providers:
+  reseller:
+    type: aliyun
+    environment: production
+    accessKeyId: ${env:ALIBABA_CLOUD_ACCESS_KEY_ID}
+    accessKeySecret: ${env:ALIBABA_CLOUD_ACCESS_KEY_SECRET}
+    securityToken: ${env:ALIBABA_CLOUD_SECURITY_TOKEN}
+    signature: v1
+    sendBatchSize: 50
+"""
+    provider = load_config(write(tmp_path, text)).providers["reseller"]
+    assert provider.credentials == {
+        "accessKeyId": SecretRef("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+        "accessKeySecret": SecretRef("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+        "securityToken": SecretRef("ALIBABA_CLOUD_SECURITY_TOKEN"),
+    }
+    assert provider.options == {"signature": "v1", "sendBatchSize": 50}
+    assert provider.endpoint is None
+
+
+@pytest.mark.parametrize("kind", ["msads", "aliyun"])
+def test_local_environment_needs_no_credentials(tmp_path: Path, kind: str) -> None:
+    text = f"providers:\n  p: {{type: {kind}, environment: local, endpoint: 'http://127.0.0.1:8080'}}\n"
+    provider = load_config(write(tmp_path, text)).providers["p"]
+    assert provider.credentials == {}
+    assert provider.endpoint == "http://127.0.0.1:8080"
+
+
+def test_examples_config_loads() -> None:
+    config = load_config(Path(__file__).resolve().parents[2] / "examples")
+    assert set(config.providers) == {"msads-local"}
+    assert config.sandbox.seed == config.root / "sandbox-seed.yaml"
