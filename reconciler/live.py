@@ -56,3 +56,17 @@ class LiveState:
     """Live state per declared scope."""
 
     scopes: Mapping[Scope, ScopeLive] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JournalView:
+    """What couponctl's own journal says of one scope, for the planner.
+
+    ``issued``: targets an issuing call succeeded for (or that a read later proved issued);
+    ``in_doubt``: targets whose last call has an unknown outcome, not yet resolved;
+    ``managed``: every target couponctl issued to or may have.
+    """
+
+    issued: frozenset[Target] = frozenset()
+    in_doubt: frozenset[Target] = frozenset()
+    managed: frozenset[Target] = frozenset()

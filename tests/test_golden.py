@@ -1,5 +1,6 @@
-"""Golden cases: tests/cases/<name>/ holds a project (couponctl.yaml + manifests), live.yaml (what the
-vendor shows, and what couponctl issued before) and expected.json (the plan). Each is one parametrized test.
+"""Golden cases: tests/cases/<name>/ holds a project (couponctl.yaml + manifests), live.yaml (what the vendor
+shows, and what couponctl's journal records: issued and in-doubt targets) and expected.json (the plan).
+Each is one parametrized test.
 
 Set COUPONCTL_UPDATE_GOLDEN=1 to rewrite expected.json after a deliberate change; review the diff.
 """
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.live import FaceValue, IssuedCoupon, LiveState, ScopeLive
+from reconciler.live import FaceValue, IssuedCoupon, JournalView, LiveState, ScopeLive
 from reconciler.manifest.model import Scope, Target, TargetKind
 from reconciler.plan.diff import diff
 from reconciler.plan.serialize import plan_to_dict
@@ -35,7 +36,7 @@ def _scope(entry: dict[str, Any]) -> Scope:
     return Scope(entry["provider"], str(entry["owner"]), str(entry["class"]))
 
 
-def load_live(path: Path) -> tuple[LiveState, dict[Scope, set[Target]]]:
+def load_live(path: Path) -> tuple[LiveState, dict[Scope, JournalView]]:
     data = yaml.safe_load(path.read_text()) or {}
     scopes: dict[Scope, ScopeLive] = {}
     for entry in data.get("scopes", []):
@@ -58,10 +59,12 @@ def load_live(path: Path) -> tuple[LiveState, dict[Scope, set[Target]]]:
             entry.get("available"),
             {t: tuple(c) for t, c in issued.items()},
         )
-    managed: dict[Scope, set[Target]] = {}
-    for entry in data.get("managed", []):
-        managed.setdefault(_scope(entry), set()).update(_target(t) for t in entry["targets"])
-    return LiveState(scopes), managed
+    journal: dict[Scope, JournalView] = {}
+    for entry in data.get("journal", []):
+        issued_targets = frozenset(_target(t) for t in entry.get("issued", []))
+        in_doubt = frozenset(_target(t) for t in entry.get("inDoubt", []))
+        journal[_scope(entry)] = JournalView(issued_targets, in_doubt, issued_targets | in_doubt)
+    return LiveState(scopes), journal
 
 
 def comparable(plan_dict: dict[str, Any]) -> dict[str, Any]:
@@ -73,8 +76,8 @@ def comparable(plan_dict: dict[str, Any]) -> dict[str, Any]:
 def test_golden_case(case: str) -> None:
     directory = CASES / case
     project = load_project(directory)
-    live, managed = load_live(directory / "live.yaml")
-    got = comparable(plan_to_dict(diff(project.desired, live, created_at=NOW, managed=managed)))
+    live, journal = load_live(directory / "live.yaml")
+    got = comparable(plan_to_dict(diff(project.desired, live, created_at=NOW, journal=journal)))
     expected_path = directory / "expected.json"
     if os.environ.get("COUPONCTL_UPDATE_GOLDEN"):
         expected_path.write_text(json.dumps(got, indent=2, sort_keys=False) + "\n")

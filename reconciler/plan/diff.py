@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from reconciler import __version__
-from reconciler.live import IssuedCoupon, LiveState, ScopeLive
+from reconciler.live import IssuedCoupon, JournalView, LiveState, ScopeLive
 from reconciler.manifest.model import DesiredItem, DesiredState, Scope, ScopeSpec, Target
 from reconciler.plan.model import (
     PLAN_FORMAT_VERSION,
@@ -23,7 +23,7 @@ from reconciler.plan.model import (
     Severity,
 )
 
-EMPTY: frozenset[Target] = frozenset()
+NO_RECORD = JournalView()
 
 
 def diff(
@@ -31,20 +31,22 @@ def diff(
     live: LiveState,
     *,
     created_at: datetime,
-    managed: Mapping[Scope, Set[Target]] | None = None,
+    journal: Mapping[Scope, JournalView] | None = None,
 ) -> Plan:
-    """Compare every declared scope with its live state.
+    """Compare every declared scope with its live state and with couponctl's journal of it.
 
-    ``managed`` holds, per scope, the targets couponctl issued to before (from the journal): a holder that
-    no manifest names any more is *removed* when couponctl issued to it, *unmanaged* otherwise.
+    A declared target is satisfied when the vendor shows it holding a coupon, or when the journal records
+    it issued (the vendor's reads may lag); it is in doubt when its last call's outcome is unknown; else it
+    is to issue. A holder that no manifest names is *removed* when couponctl issued to it, *unmanaged*
+    otherwise.
     """
-    managed = managed or {}
+    journal = journal or {}
     scopes = tuple(
         diff_scope(
             desired.scopes[scope],
             desired.items.get(scope, {}),
             live.scopes.get(scope),
-            managed.get(scope, EMPTY),
+            journal.get(scope, NO_RECORD),
         )
         for scope in sorted(desired.scopes)
     )
@@ -60,7 +62,7 @@ def diff_scope(
     spec: ScopeSpec,
     declared: Mapping[Target, DesiredItem],
     live: ScopeLive | None,
-    managed: Set[Target],
+    record: JournalView,
 ) -> ScopePlan:
     """The plan of one scope; see :func:`diff`."""
     problems: list[PlanProblem] = []
@@ -77,11 +79,17 @@ def diff_scope(
         )
 
     to_issue: list[PlanItem] = []
-    satisfied = 0
+    in_doubt: list[PlanItem] = []
+    satisfied = not_yet_visible = 0
     for target in sorted(declared):
         item = declared[target]
         held = issued.get(target)
-        if held:
+        if not held and target in record.issued:
+            satisfied += 1
+            not_yet_visible += 1
+        elif not held and target in record.in_doubt:
+            in_doubt.append(PlanItem(target=target, manifest=item.manifest, amount=item.amount))
+        elif held:
             satisfied += 1
             if len(held) > 1:
                 codes = ", ".join(sorted(mask_code(c.code) for c in held))
@@ -91,10 +99,10 @@ def diff_scope(
         else:
             to_issue.append(PlanItem(target=target, manifest=item.manifest, amount=item.amount))
 
-    unmanaged, removed = _undeclared_holders(declared, issued, managed)
+    unmanaged, removed = _undeclared_holders(declared, issued, record.managed)
     face_value = live.face_value if live else None
     available = live.available if live else None
-    problems.extend(_inventory_problems(available, len(to_issue)))
+    problems.extend(_inventory_problems(available, len(to_issue) + len(in_doubt)))
     problems.extend(_expect_problems(spec, live))
     return ScopePlan(
         scope=spec.scope,
@@ -110,6 +118,8 @@ def diff_scope(
         removed=removed,
         problems=tuple(problems),
         exposure=_exposure(to_issue, face_value.amount if face_value else None),
+        in_doubt=tuple(in_doubt),
+        not_yet_visible=not_yet_visible,
     )
 
 

@@ -53,6 +53,9 @@ class ScopePlan:
     ``unmanaged`` are holders no manifest names and couponctl never issued; ``removed`` are holders that
     couponctl issued to but no manifest names any more (nothing can be revoked: never an action).
     ``exposure`` is the money ``to_issue`` would spend, in ``face_value.currency``.
+    ``in_doubt`` are declared targets whose last issuing call has an unknown outcome and that live state
+    does not show: apply issues them only if a fresh read, after the lag window, proves they were not issued.
+    ``not_yet_visible`` counts satisfied targets the journal records as issued but the vendor does not show yet.
     """
 
     scope: Scope
@@ -68,6 +71,8 @@ class ScopePlan:
     removed: tuple[HeldItem, ...]
     problems: tuple[PlanProblem, ...]
     exposure: Decimal | None
+    in_doubt: tuple[PlanItem, ...] = ()
+    not_yet_visible: int = 0
 
     @property
     def errors(self) -> tuple[PlanProblem, ...]:
@@ -80,13 +85,23 @@ class ScopePlan:
 
 @dataclass(frozen=True)
 class Plan:
-    """The whole plan, scopes sorted. ``checksum`` is computed over everything but itself and created_at."""
+    """The whole plan, scopes sorted. ``checksum`` is computed over everything but itself and created_at.
+
+    ``plan_id`` makes every saved plan single-use; ``expires_at`` bounds how long it may be applied;
+    ``live_digest`` and ``policy_digest`` bind it to the live state read and the policy in force;
+    ``violations`` are policy limits the plan exceeds (apply refuses unless explicitly allowed).
+    """
 
     format_version: int
     tool_version: str
     created_at: datetime
     scopes: tuple[ScopePlan, ...]
     checksum: str = ""
+    plan_id: str = ""
+    expires_at: datetime | None = None
+    live_digest: str = ""
+    policy_digest: str = ""
+    violations: tuple[str, ...] = ()
 
     @property
     def item_count(self) -> int:
@@ -99,6 +114,10 @@ class Plan:
     @property
     def has_errors(self) -> bool:
         return any(s.errors for s in self.scopes)
+
+    @property
+    def in_doubt_count(self) -> int:
+        return sum(len(s.in_doubt) for s in self.scopes)
 
     def exposure(self) -> dict[str, Decimal]:
         """Money the plan would spend, per currency, sorted by currency."""

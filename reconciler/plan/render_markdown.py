@@ -120,6 +120,14 @@ def _head(plan: Plan, style: _Style, shortened: bool) -> Iterator[str]:
         f"<sub>couponctl {html.escape(plan.tool_version)} · made {format_timestamp(plan.created_at)}{checksum}"
         " · nothing can be revoked: unmanaged and removed holders are information, not actions</sub>"
     )
+    if summary.in_doubt:
+        yield (
+            f"> [!WARNING]\n> {summary.in_doubt:,} target(s) in doubt: an earlier issuing call has an unknown outcome."
+            " Apply issues them only if a fresh read proves nothing was issued."
+        )
+    if plan.violations:
+        lines = "\n".join(f"> - {style.prose(v)}" for v in plan.violations)
+        yield f"> [!CAUTION]\n> Over policy limits: apply refuses unless allowed with a recorded reason.\n{lines}"
     if shortened:
         yield f"> [!NOTE]\n> This comment is shortened to fit. The full plan is in {style.full_plan}."
 
@@ -141,6 +149,13 @@ def _scope_block(scope_plan: ScopePlan, style: _Style, limit: int | None) -> Ite
         yield from section(title, "", problems, lambda p: f"- {_code(p.code)}: {style.prose(p.message)}", None)
     yield from section(
         "To issue", "", scope_plan.to_issue, lambda i: f"+ {item_text(i, face, style.target(i.target))}", "diff"
+    )
+    yield from section(
+        "In doubt",
+        "issued only if a fresh read proves the earlier call issued nothing",
+        scope_plan.in_doubt,
+        lambda i: f"? {item_text(i, face, style.target(i.target))}",
+        "text",
     )
     yield from section(
         "Unmanaged holders",
@@ -169,6 +184,8 @@ def _scope_counts(scope_plan: ScopePlan) -> str:
         f"{len(scope_plan.to_issue):,} to issue ({scope_exposure_text(scope_plan)})",
         f"{scope_plan.satisfied:,} satisfied",
     ]
+    if scope_plan.in_doubt:
+        parts.append(f"{len(scope_plan.in_doubt):,} in doubt")
     if scope_plan.unmanaged:
         parts.append(f"{len(scope_plan.unmanaged):,} unmanaged")
     if scope_plan.removed:
@@ -204,7 +221,13 @@ class _Sections:
 
 
 def _longest_list(scope_plan: ScopePlan) -> int:
-    return max(len(scope_plan.to_issue), len(scope_plan.unmanaged), len(scope_plan.removed), len(scope_plan.problems))
+    return max(
+        len(scope_plan.to_issue),
+        len(scope_plan.in_doubt),
+        len(scope_plan.unmanaged),
+        len(scope_plan.removed),
+        len(scope_plan.problems),
+    )
 
 
 def _largest(high: int, fits: Callable[[int], bool]) -> int | None:

@@ -60,6 +60,8 @@ def exposure_text(summary: PlanSummary) -> str:
 def verdict(plan: Plan) -> str:
     if plan.has_errors:
         return "Plan has errors: apply refused."
+    if plan.violations:
+        return f"Plan exceeds {plural(len(plan.violations), 'policy limit')}: apply refused unless allowed."
     if not plan.has_changes:
         return "No changes. Live state matches the manifests."
     return f"Plan: {plan.item_count:,} to issue ({exposure_text(summarize(plan))}). Nothing will be revoked."
@@ -77,6 +79,11 @@ def held_coupons_text(held: HeldItem, *, codes: bool) -> str:
     """``holds 2 coupons: C1 claimed, C2 redeemed`` (statuses only when ``codes`` is False)."""
     shown = ", ".join(f"{c.code} {c.status}" if codes else c.status for c in held.coupons)
     return f"holds {plural(len(held.coupons), 'coupon')}: {shown}"
+
+
+def not_yet_visible_text(scope_plan: ScopePlan) -> str:
+    count = scope_plan.not_yet_visible
+    return f" ({count:,} issued per the journal, not yet visible at the vendor)" if count else ""
 
 
 def inventory_text(scope_plan: ScopePlan) -> str:
@@ -150,8 +157,17 @@ def _summary_lines(plan: Plan, summary: PlanSummary, paint: _Paint) -> Iterator[
     yield f"  satisfied:  {satisfied_text(summary.satisfied)}"
     yield f"  unmanaged:  {plural(summary.unmanaged, 'holder')} outside the manifests (information, not an action)"
     yield f"  removed:    {plural(summary.removed, 'holder')} no longer declared (cannot revoke, not an action)"
+    if summary.in_doubt:
+        yield paint(
+            f"  in doubt:   {plural(summary.in_doubt, 'target')} whose earlier call has an unknown outcome: "
+            "issued only if a fresh read proves nothing was issued",
+            fg="yellow",
+            bold=True,
+        )
     problems = f"  problems:   {plural(summary.errors, 'error')}, {plural(summary.warnings, 'warning')}"
     yield paint(problems, fg="red", bold=True) if summary.errors else problems
+    for violation in plan.violations:
+        yield paint(f"  over limit: {violation}", fg="red", bold=True)
 
 
 def _scope_lines(scope_plan: ScopePlan, paint: _Paint, limit: int) -> Iterator[str]:
@@ -164,7 +180,13 @@ def _scope_lines(scope_plan: ScopePlan, paint: _Paint, limit: int) -> Iterator[s
     yield from _limited(
         scope_plan.to_issue, limit, "to issue", lambda i: paint(f"  + issue {item_text(i, face)}", fg="green")
     )
-    yield f"  satisfied:  {satisfied_text(scope_plan.satisfied)}"
+    yield from _limited(
+        scope_plan.in_doubt,
+        limit,
+        "in doubt",
+        lambda i: paint(f"  ? in doubt {item_text(i, face)} (issued only if proved not issued)", fg="yellow"),
+    )
+    yield f"  satisfied:  {satisfied_text(scope_plan.satisfied)}{not_yet_visible_text(scope_plan)}"
     yield from _limited(
         scope_plan.unmanaged,
         limit,

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, NoReturn
 
-from jsonschema import Draft202012Validator, ValidationError  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator, ValidationError
 
 from reconciler import __version__
 from reconciler.errors import PlanFileError, Problem
@@ -53,6 +53,8 @@ class PlanSummary:
     removed: int
     errors: int
     warnings: int
+    in_doubt: int
+    violations: int
 
 
 def summarize(plan: Plan) -> PlanSummary:
@@ -67,6 +69,8 @@ def summarize(plan: Plan) -> PlanSummary:
         removed=sum(len(s.removed) for s in scopes),
         errors=sum(len(s.errors) for s in scopes),
         warnings=sum(len(s.warnings) for s in scopes),
+        in_doubt=plan.in_doubt_count,
+        violations=len(plan.violations),
     )
 
 
@@ -96,6 +100,11 @@ def plan_content(plan: Plan) -> JsonObject:
         "kind": PLAN_KIND,
         "formatVersion": plan.format_version,
         "toolVersion": plan.tool_version,
+        "planId": plan.plan_id,
+        "expiresAt": None if plan.expires_at is None else format_timestamp(plan.expires_at),
+        "liveDigest": plan.live_digest,
+        "policyDigest": plan.policy_digest,
+        "violations": list(plan.violations),
         "summary": _summary_to_dict(summarize(plan)),
         "scopes": [_scope_to_dict(s) for s in sorted(plan.scopes, key=lambda s: s.scope)],
     }
@@ -134,6 +143,8 @@ def _summary_to_dict(summary: PlanSummary) -> JsonObject:
         "removedCount": summary.removed,
         "errorCount": summary.errors,
         "warningCount": summary.warnings,
+        "inDoubtCount": summary.in_doubt,
+        "violationCount": summary.violations,
     }
 
 
@@ -154,6 +165,8 @@ def _scope_to_dict(plan: ScopePlan) -> JsonObject:
         "removed": [_held_to_dict(h) for h in sorted(plan.removed, key=lambda h: h.target)],
         "problems": [_problem_to_dict(p) for p in plan.problems],
         "exposure": _optional_decimal(plan.exposure),
+        "inDoubt": [_item_to_dict(i) for i in sorted(plan.in_doubt, key=_item_key)],
+        "notYetVisible": plan.not_yet_visible,
     }
 
 
@@ -218,12 +231,20 @@ def plan_from_json(text: str, source_name: str) -> Plan:
     created_at = _parse_timestamp(data["createdAt"])
     if created_at is None:
         _fail(source_name, [("createdAt", f"{data['createdAt']!r} is not a valid date and time")])
+    expires_at = None if data["expiresAt"] is None else _parse_timestamp(data["expiresAt"])
+    if data["expiresAt"] is not None and expires_at is None:
+        _fail(source_name, [("expiresAt", f"{data['expiresAt']!r} is not a valid date and time")])
     plan = Plan(
         format_version=data["formatVersion"],
         tool_version=data["toolVersion"],
         created_at=created_at,
         scopes=tuple(_scope_from_dict(s) for s in data["scopes"]),
         checksum=data["checksum"],
+        plan_id=data["planId"],
+        expires_at=expires_at,
+        live_digest=data["liveDigest"],
+        policy_digest=data["policyDigest"],
+        violations=tuple(data["violations"]),
     )
     _check(source_name, _summary_problems(data["summary"], plan))
     return plan
@@ -292,8 +313,9 @@ def _describe(error: ValidationError) -> Iterator[tuple[str, str]]:
     path: list[str | int] = list(error.absolute_path)
     instance: Any = error.instance
     keyword = error.validator
+    rule: Any = error.validator_value
     if keyword == "required":
-        for name in error.validator_value:
+        for name in rule:
             if name not in instance:
                 yield _field([*path, name]), "is missing"
     elif keyword == "additionalProperties":
@@ -301,7 +323,7 @@ def _describe(error: ValidationError) -> Iterator[tuple[str, str]]:
         for name in sorted(k for k in instance if k not in known):
             yield _field([*path, name]), "is not a field of a couponctl plan"
     elif keyword == "type":
-        expected = error.validator_value
+        expected = rule
         words = " or ".join(expected) if isinstance(expected, list) else str(expected)
         yield _field(path), f"must be {words}, not {_json_type(instance)}"
     elif keyword in ("pattern", "enum", "const", "minimum", "minLength", "anyOf"):
@@ -359,6 +381,8 @@ def _scope_from_dict(data: JsonObject) -> ScopePlan:
         removed=tuple(_held_from_dict(h) for h in data["removed"]),
         problems=tuple(PlanProblem(Severity(p["severity"]), p["code"], p["message"]) for p in data["problems"]),
         exposure=_decimal_from(data["exposure"]),
+        in_doubt=tuple(_item_from_dict(i) for i in data["inDoubt"]),
+        not_yet_visible=data["notYetVisible"],
     )
 
 

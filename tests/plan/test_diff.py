@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from reconciler.live import LiveState
+from reconciler.live import JournalView, LiveState
 from reconciler.manifest.model import Expect, Target
 from reconciler.plan.diff import diff
 from reconciler.plan.model import Plan
@@ -55,7 +55,7 @@ def test_holders_couponctl_issued_to_but_no_longer_declared_are_removed_not_revo
         desired([A1]),
         LiveState({SCOPE: live({A1: ["C1"], A2: ["C2"]})}),
         created_at=NOW,
-        managed={SCOPE: {A1, A2}},
+        journal={SCOPE: JournalView(issued=frozenset({A1, A2}), managed=frozenset({A1, A2}))},
     )
     scope = plan.scopes[0]
     assert [h.target for h in scope.removed] == [A2]
@@ -124,3 +124,38 @@ def test_plans_never_carry_a_full_coupon_code() -> None:
     assert "SPRING-SECRET" not in text
     assert plan.scopes[0].unmanaged[0].coupons[0].code == "****0003"
     assert "****0001, ****0002" in plan.scopes[0].warnings[0].message
+
+
+def test_journal_issued_targets_not_yet_visible_count_as_satisfied() -> None:
+    plan = diff(
+        desired([A1, A2]),
+        LiveState({SCOPE: live()}),
+        created_at=NOW,
+        journal={SCOPE: JournalView(issued=frozenset({A1}), managed=frozenset({A1}))},
+    )
+    scope = plan.scopes[0]
+    assert [i.target for i in scope.to_issue] == [A2]
+    assert scope.satisfied == 1 and scope.not_yet_visible == 1
+
+
+def test_in_doubt_targets_are_blocked_not_issued_and_reserve_inventory() -> None:
+    plan = diff(
+        desired([A1, A2]),
+        LiveState({SCOPE: live(available=1)}),
+        created_at=NOW,
+        journal={SCOPE: JournalView(in_doubt=frozenset({A1}), managed=frozenset({A1}))},
+    )
+    scope = plan.scopes[0]
+    assert [i.target for i in scope.to_issue] == [A2]
+    assert [i.target for i in scope.in_doubt] == [A1]
+    assert [p.code for p in scope.errors] == ["inventory-shortfall"]
+
+
+def test_an_in_doubt_target_that_live_state_shows_is_satisfied() -> None:
+    plan = diff(
+        desired([A1]),
+        LiveState({SCOPE: live({A1: ["C1"]})}),
+        created_at=NOW,
+        journal={SCOPE: JournalView(in_doubt=frozenset({A1}), managed=frozenset({A1}))},
+    )
+    assert plan.scopes[0].in_doubt == () and plan.scopes[0].satisfied == 1
