@@ -39,7 +39,7 @@ from reconciler.sandbox.seed import ClassSeed, MsadsSeed, OAuthClientSeed
 
 Clock = Callable[[], float]
 Row = tuple[Any, ...]  # a row as sqlite3 returns it
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS coupons (
     id INTEGER PRIMARY KEY,
     code TEXT NOT NULL UNIQUE,
     class_id INTEGER NOT NULL REFERENCES classes (id),
+    owner_id INTEGER NOT NULL REFERENCES customers (id),
     class_name TEXT NOT NULL,
     coupon_type TEXT,
     amount REAL NOT NULL,
@@ -84,7 +85,11 @@ CREATE TABLE IF NOT EXISTS coupons (
     balance REAL,
     redeem_visible_at REAL
 );
-CREATE INDEX IF NOT EXISTS coupons_by_class ON coupons (class_id, id);
+CREATE INDEX IF NOT EXISTS coupons_available ON coupons (class_id, id)
+    WHERE send_to_email IS NULL AND claim_account_id IS NULL AND redeem_account_id IS NULL;
+CREATE INDEX IF NOT EXISTS coupons_by_owner ON coupons (owner_id);
+CREATE INDEX IF NOT EXISTS coupons_by_owner_class ON coupons (owner_id, class_name, id);
+CREATE INDEX IF NOT EXISTS coupons_by_owner_start ON coupons (owner_id, start_date, id);
 CREATE TABLE IF NOT EXISTS developer_tokens (token TEXT PRIMARY KEY, position INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS access_tokens (
     token TEXT PRIMARY KEY,
@@ -255,7 +260,7 @@ class Store:
     def search(self, query: CouponQuery) -> list[CouponRecord]:
         """One page of the owner's coupons, as Search sees them now (changes still lagging are not seen)."""
         now = self.now()
-        where = ["k.customer_id = ?"]
+        where = ["c.owner_id = ?"]
         params: list[object] = [query.customer_id]
         for name in query.class_names:
             where.append("c.class_name = ?")
@@ -266,12 +271,14 @@ class Store:
         for day in query.start_on_or_after:
             where.append("c.start_date >= ?")
             params.append(day.isoformat())
-        direction = "DESC" if query.descending else "ASC"
-        key = {"class_name": f"c.class_name {direction}, ", "start_date": f"c.start_date {direction}, "}
-        order = key.get(query.order_by or "", "") + "c.id ASC"
-        sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ? OFFSET ?"
-        rows = self._read(sql, (*params, query.limit, query.offset))
-        return [_record(row, now) for row in rows]
+        # Pages are found on the indexes first (ids only, so skipping OFFSET rows stays cheap), then read whole.
+        sql = f"SELECT c.id FROM coupons c WHERE {' AND '.join(where)} ORDER BY {_order(query)} LIMIT ? OFFSET ?"
+        ids = [row[0] for row in self._read(sql, (*params, query.limit, query.offset))]
+        if not ids:
+            return []
+        rows = self._read(f"{_SELECT} WHERE c.id IN ({', '.join('?' * len(ids))})", ids)
+        by_id = {row[0]: row for row in rows}
+        return [_record(by_id[coupon_id], now) for coupon_id in ids]
 
     # --- issuing ----------------------------------------------------------------------------------------
 
@@ -399,17 +406,27 @@ class Store:
 # --- helpers --------------------------------------------------------------------------------------------
 
 _SELECT = """
-SELECT c.id, c.code, c.class_name, k.customer_id, c.coupon_type, c.amount, c.spend_threshold, c.currency,
+SELECT c.id, c.code, c.class_name, c.owner_id, c.coupon_type, c.amount, c.spend_threshold, c.currency,
        c.percent_off, c.active_duration, c.expiration_date, c.start_date, c.end_date,
        c.send_to_email, c.send_to_date, c.sent_visible_at,
        c.claim_account_id, ca.number, c.claim_date, c.claim_feature_id, c.claim_visible_at,
        c.redeem_account_id, ra.number, ra.bills_to, c.redemption_date, c.redemption_expiration,
        c.activation_date, c.balance, c.redeem_visible_at
 FROM coupons c
-JOIN classes k ON k.id = c.class_id
 LEFT JOIN accounts ca ON ca.id = c.claim_account_id
 LEFT JOIN accounts ra ON ra.id = c.redeem_account_id
 """
+
+
+def _order(query: CouponQuery) -> str:
+    """ORDER BY for a query: the requested key, then minting order (stable, and the default).
+
+    Coupons of one class share its name and start date, so with a class filter every order is minting order.
+    """
+    direction = "DESC" if query.descending else "ASC"
+    key = {"class_name": f"c.class_name {direction}, ", "start_date": f"c.start_date {direction}, "}
+    primary = "" if query.class_names else key.get(query.order_by or "", "")
+    return f"{primary}c.id ASC"
 
 
 def _mint(db: sqlite3.Connection, coupon_class: ClassSeed) -> None:
@@ -419,13 +436,13 @@ def _mint(db: sqlite3.Connection, coupon_class: ClassSeed) -> None:
     class_id = cursor.lastrowid
     c = coupon_class
     fields = (
-        class_id, c.name, c.coupon_type, c.amount, c.spend_threshold, c.currency, c.percent_off, c.active_duration,
-        _day(c.expiration_date), _day(c.start_date), _day(c.end_date),
+        class_id, c.customer_id, c.name, c.coupon_type, c.amount, c.spend_threshold, c.currency, c.percent_off,
+        c.active_duration, _day(c.expiration_date), _day(c.start_date), _day(c.end_date),
     )  # fmt: skip
     db.executemany(
-        "INSERT INTO coupons (code, class_id, class_name, coupon_type, amount, spend_threshold, currency, "
-        "percent_off, active_duration, expiration_date, start_date, end_date) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO coupons (code, class_id, owner_id, class_name, coupon_type, amount, spend_threshold, "
+        "currency, percent_off, active_duration, expiration_date, start_date, end_date) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         ((coupon_code(c.name, ordinal), *fields) for ordinal in range(1, c.coupons + 1)),
     )
 
