@@ -18,6 +18,7 @@ from reconciler.sandbox.store import Store
 
 DEFAULT_DB = Path(".couponctl/sandbox.sqlite")
 DEFAULT_PORT = 8765
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -69,6 +70,10 @@ def serve(host: str, port: int, database: Path, seed: Path | None, faults: tuple
     try:
         if seed is not None and not seed_if_empty(store, seed):
             click.echo(f"note: {database} is not empty, --seed ignored (run `couponctl sandbox seed` to reseed)")
+        elif store.is_empty():
+            click.echo(f"note: {database} is empty, so every call will be refused: pass --seed FILE", err=True)
+        if host not in LOOPBACK:
+            click.echo(f"note: listening on {host}, beyond loopback: the sandbox accepts fake credentials", err=True)
 
         def announce(url: str) -> None:
             click.echo(f"couponctl sandbox: Customer Billing API at {url}/CustomerBilling/v13")
