@@ -96,9 +96,14 @@ def read_bytes(path: Path, display: str, *, max_bytes: int, what: str) -> bytes:
     except OSError as exc:
         raise InputError([Problem(display, 0, 0, "", f"cannot read: {exc.strerror or exc}")]) from None
     if len(data) > max_bytes:
-        limit = f"{max_bytes / MiB:g} MiB" if max_bytes >= MiB else f"{max_bytes} bytes"
-        raise InputError([Problem(display, 0, 0, "", f"file is too large: the limit for {what} is {limit}")])
+        raise InputError([too_large(display, max_bytes, what)])
     return data
+
+
+def too_large(display: str, max_bytes: int, what: str) -> Problem:
+    """The problem of a file over its size limit."""
+    limit = f"{max_bytes / MiB:g} MiB" if max_bytes >= MiB else f"{max_bytes} bytes"
+    return Problem(display, 0, 0, "", f"file is too large: the limit for {what} is {limit}")
 
 
 def decode_utf8(data: bytes, display: str) -> str:
