@@ -1,0 +1,41 @@
+"""One fixture per failure mode: tests/manifest/invalid/<mode>/ holds manifests/ (and lists/ or a
+couponctl.yaml where the mode needs them) and expected.txt, the exact problem lines with positions.
+
+Cases without a couponctl.yaml use tests/manifest/fixtures/couponctl.yaml (msads-local, reseller).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reconciler.config import load_config
+from reconciler.config_model import Config
+from reconciler.errors import ManifestError
+from reconciler.manifest.build import load_desired
+
+HERE = Path(__file__).parent
+INVALID = HERE / "invalid"
+LIBYAML_MESSAGES = {"yaml-syntax"}
+
+
+def case_config(directory: Path) -> Config:
+    if (directory / "couponctl.yaml").exists():
+        return load_config(directory)
+    root = directory.resolve()
+    return replace(load_config(HERE / "fixtures"), root=root, path=root / "couponctl.yaml")
+
+
+@pytest.mark.parametrize("mode", sorted(p.name for p in INVALID.iterdir() if p.is_dir()))
+def test_invalid_manifests(mode: str) -> None:
+    if mode in LIBYAML_MESSAGES and not yaml.__with_libyaml__:
+        pytest.skip("the message is libyaml's")
+    directory = INVALID / mode
+    with pytest.raises(ManifestError) as raised:
+        load_desired(case_config(directory))
+    expected = (directory / "expected.txt").read_text(encoding="utf-8").splitlines()
+    assert [str(p) for p in raised.value.problems] == expected
+    assert str(raised.value) == "\n".join(expected)
