@@ -82,21 +82,33 @@ def test_sandbox_credentials_are_the_first_seeded_ones(tmp_path: Path) -> None:
     assert sandbox_credentials(tmp_path / "s.sqlite", None) == creds
 
 
-def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """``sandbox serve --port 0`` in a subprocess: the process, its URL and what it printed up to the URL."""
     code = "from reconciler.cli_sandbox import sandbox; sandbox(prog_name='couponctl sandbox')"
     command = [sys.executable, "-c", code, "serve", "--port", "0", "--db", str(tmp_path / "s.sqlite"), *args]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
+    printed: list[str] = []
     for line in process.stdout:
+        printed.append(line)
         if "serving at " in line:
-            return process, line.split("serving at ")[1].split()[0]
+            return process, line.split("serving at ")[1].split()[0], printed
     process.kill()
     raise AssertionError(f"serve printed no URL: {process.stderr.read() if process.stderr else ''}")
 
 
+def _stop(process: subprocess.Popen[str], how: signal.Signals = signal.SIGTERM) -> tuple[str, str]:
+    try:
+        os.kill(process.pid, how)
+        return process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_serve_prints_its_loopback_url_and_stops_cleanly_on_a_signal(tmp_path: Path, stop: signal.Signals) -> None:
-    process, url = _serve(tmp_path, "--seed", str(EXAMPLE_SEED), "--fault", "search:latency-ms=1")
+    process, url, _ = _serve(tmp_path, "--seed", str(EXAMPLE_SEED))
     try:
         assert url.startswith("http://127.0.0.1:")
         body = {"Predicates": [pred("CustomerId", "251186883")], "PageInfo": {"Index": 0, "Size": 3}}
@@ -105,15 +117,27 @@ def test_serve_prints_its_loopback_url_and_stops_cleanly_on_a_signal(tmp_path: P
         form = {"grant_type": "refresh_token", "client_id": "sandbox-client", "refresh_token": "sandbox-refresh-token"}
         token = httpx.post(f"{url}/oauth2/v2.0/token", data=form)
         assert token.status_code == 200 and token.json()["expires_in"] == 3600
-        os.kill(process.pid, stop)
-        out, err = process.communicate(timeout=15)
     finally:
-        if process.poll() is None:
-            process.kill()
+        out, err = _stop(process, stop)
     assert process.returncode == 0, err
     assert "couponctl sandbox: stopped" in out
     assert "Traceback" not in err
     assert "sandbox-access-token" not in out + err and "BBD37VB98" not in out + err
+
+
+def test_serve_injects_the_faults_given_under_the_fault_seed(tmp_path: Path) -> None:
+    specs = ["*:error-500=0.5", "search:latency-ms=1"]
+    args = [arg for spec in specs for arg in ("--fault", spec)]
+    process, url, printed = _serve(tmp_path, "--seed", str(EXAMPLE_SEED), *args, "--fault-seed", "5")
+    try:
+        body = {"Predicates": [pred("CustomerId", "251186883")], "PageInfo": {"Index": 0, "Size": 1}}
+        served = [httpx.post(f"{url}{SEARCH}", json=body, headers=EXAMPLE_AUTH).status_code for _ in range(16)]
+    finally:
+        _stop(process)
+    assert "couponctl sandbox: fault *:error-500=0.5 (fault seed 5)\n" in printed
+    plan = FaultPlan.parse(specs, seed=5)
+    expected = [500 if plan.fail_before_commit("search") else 200 for _ in range(16)]
+    assert served == expected and set(served) == {200, 500}
 
 
 def test_serve_reports_bad_input_without_a_traceback(tmp_path: Path) -> None:
