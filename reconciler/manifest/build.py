@@ -56,19 +56,13 @@ def _problem_order(problem: Problem) -> tuple[str, int, int, str, str]:
 
 
 def _declare(manifest: Manifest, scope: Scope, targets: dict[Target, DesiredItem], root: Path) -> list[Problem]:
-    """Add the manifest's targets to its scope's ``targets``; the problems of its targets and emails files.
-
-    The first declaration of a (scope, target) is kept; a repeat is a problem that names both.
-    """
+    """Add the manifest's targets to its scope's ``targets``; the problems of its targets and emails files."""
     document, name = manifest.document, manifest.name or ""
     problems: list[Problem] = []
 
     def add(target: Target, path: NodePath, amount: Decimal | None = None) -> None:
-        line, column = document.at(path)
-        item = DesiredItem(target, name, Position(document.file, line, column), amount)
-        first = targets.setdefault(target, item)
-        if first is not item:
-            problems.append(duplicate_target(scope, first, item, field_name(path)))
+        item = DesiredItem(target, name, Position(document.file, *document.at(path)), amount)
+        _add(targets, scope, item, field_name(path), problems)
 
     for path, account in parse.accounts(manifest):
         add(Target.account(account), path)
@@ -94,7 +88,7 @@ def _declare_file(
     root: Path,
 ) -> list[Problem]:
     """Add the addresses of one emailsFrom file (relative to the manifest's file). The hot loop of a
-    large list: one regex match, one dict operation and three small objects per address."""
+    large list: one regex match, one dict operation and three small frozen objects per address."""
     file = normalized(normalized(root, manifest.document.file).parent, file_name)
     display = display_path(file, root)
     if not file.is_file():
@@ -109,12 +103,19 @@ def _declare_file(
                 problems.append(Problem(display, line, column, field, error))
                 continue
             item = DesiredItem(Target.email(address), name, Position(display, line, column))
-            first = targets.setdefault(item.target, item)
-            if first is not item:
-                problems.append(duplicate_target(scope, first, item, field))
+            _add(targets, scope, item, field, problems)
     except InputError as exc:
         problems.extend(exc.problems)
     return _capped(problems, display)
+
+
+def _add(
+    targets: dict[Target, DesiredItem], scope: Scope, item: DesiredItem, field: str, problems: list[Problem]
+) -> None:
+    """Keep the first declaration of a target in its scope; a repeat is a problem naming both."""
+    first = targets.setdefault(item.target, item)
+    if first is not item:
+        problems.append(duplicate_target(scope, first, item, field))
 
 
 def _capped(problems: list[Problem], display: str) -> list[Problem]:

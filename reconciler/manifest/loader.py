@@ -191,7 +191,6 @@ class _Frame:
     anchor: str | None
     size: int = 1
     key: str | None = None
-    key_pos: Pos = (0, 0)
     skip_value: bool = False
 
 
@@ -281,7 +280,7 @@ class _Builder:
             raise _Abort(Problem(self.display, pos[0], pos[1], field_name(frame.path), "keys must be plain scalars"))
         key = event.value
         path = (*frame.path, key)
-        frame.key, frame.key_pos, frame.skip_value = key, pos, False
+        frame.key, frame.skip_value = key, False
         if event.tag is None and event.implicit[0] and self._resolve(event) == _TAG + "merge":
             self._add(path, pos, "merge keys (<<) are not supported")
             frame.skip_value = True

@@ -47,12 +47,11 @@ class Manifest:
 
 def parse_manifest(document: Document, provider_types: Mapping[str, str]) -> Manifest:
     """Read ``document``; ``provider_types`` maps provider names of couponctl.yaml to their type."""
-    data = document.data
-    name = _get(data, "metadata", "name")
-    provider = _get(data, "spec", "provider")
+    name = _get(document.data, "metadata", "name")
+    spec = _mapping(_get(document.data, "spec"))
+    provider = spec.get("provider")
     provider = provider if isinstance(provider, str) else None
     provider_type = provider_types.get(provider) if provider else None
-    spec = _mapping(_get(data, "spec"))
     return Manifest(
         document,
         name if isinstance(name, str) else None,
