@@ -288,14 +288,13 @@ def dispatch_coupons(store: Store, principal: Principal, body: JsonObject, lag_s
         else:
             errors.append(wire.INVALID_INPUT.batch_error(index, f"{email!r} is not a valid email address."))
     served = store.dispatch(coupon_class.id, valid, visible_at=store.now() + lag_s)
-    errors += [_exhausted(class_name).batch_error(index) for index, _ in valid if index not in served]
+    exhausted = _exhausted(class_name)
+    errors += [wire.EXECUTION_ERROR.batch_error(index, exhausted) for index, _ in valid if index not in served]
     return {"PartialErrors": [e.to_json() for e in sorted(errors, key=lambda e: e.index)]}
 
 
-def _exhausted(class_name: str) -> wire.OperationCode:
-    return wire.OperationCode(
-        wire.EXECUTION_ERROR.code, wire.EXECUTION_ERROR.status, f"No coupon of class {class_name} is available."
-    )
+def _exhausted(class_name: str) -> str:
+    return f"No coupon of class {class_name} is available."
 
 
 # --- DistributeCoupons ------------------------------------------------------------------------------------
@@ -341,7 +340,7 @@ def distribute_coupons(store: Store, principal: Principal, body: JsonObject, lag
     )
     for index, _ in eligible:
         if index not in served:
-            partial[index] = [_exhausted(class_name).operation_error()]
+            partial[index] = [wire.EXECUTION_ERROR.operation_error(_exhausted(class_name))]
     return {"OperationErrors": [], "PartialErrors": partial}
 
 

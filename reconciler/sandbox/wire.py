@@ -166,8 +166,8 @@ class OperationCode:
     status: int
     message: str
 
-    def fault(self, details: str | None = None, message: str | None = None) -> Fault:
-        return Fault(self.status, "ApiFault", [Entry(self.code, message or self.message, None, details)])
+    def fault(self, details: str | None = None) -> Fault:
+        return Fault(self.status, "ApiFault", [Entry(self.code, self.message, None, details)])
 
     def batch_error(self, index: int, details: str | None = None) -> BatchError:
         return BatchError(index, self.code, self.message, details)

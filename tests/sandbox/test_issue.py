@@ -55,7 +55,7 @@ def test_an_exhausted_class_gives_a_batch_error_for_each_email_left(sandbox: San
     errors = response.json()["PartialErrors"]
     assert [e["Index"] for e in errors] == [5, 6]
     assert all(list(e) == ["Code", "Details", "Index", "Message"] and e["Code"] == 202 for e in errors)
-    assert "ACQ-10" in errors[0]["Message"]
+    assert errors[0]["Message"] == "The operation cannot be completed." and "ACQ-10" in errors[0]["Details"]
     assert sorted(map(str, sent(sandbox))) == sorted(emails[:5])
 
 
