@@ -2,7 +2,7 @@
 
 SearchCoupons reads; DispatchCoupons (emails) and DistributeCoupons (account ids) issue; RedeemCoupon lets a
 test play a customer redeeming. Issuing is not idempotent: every email or account id in a call takes another
-coupon, as the service does.
+coupon, as the service is understood to behave (docs/sandbox.md lists what is inferred).
 """
 
 from __future__ import annotations
