@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,51 +10,21 @@ from typing import Any, TypeVar
 import click
 
 from reconciler import __version__
-from reconciler.apply.executor import ApplyReport
+from reconciler.apply.report import ApplyReport, report_to_json
+from reconciler.apply.resolve import Resolution
+from reconciler.apply.verify import Verdict
+from reconciler.cli_journal import journal, lock
 from reconciler.cli_sandbox import sandbox
-from reconciler.errors import CouponctlError, ExitCode, InputError
+from reconciler.cli_support import Settings, reports_errors
+from reconciler.errors import CouponctlError, ExitCode, RefusedError
 from reconciler.plan.model import Plan
 from reconciler.plan.render_markdown import render_markdown
 from reconciler.plan.render_text import render_text
 from reconciler.plan.serialize import plan_to_json
 from reconciler.providers.base import BatchResult, Outcome
-from reconciler.workflow import Project, apply_project, load_plan_file, load_project, plan_project
+from reconciler.workflow import ApplyOptions, Project, apply_project, load_plan_file, load_project, plan_project
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Settings:
-    """Global options shared by the commands."""
-
-    def __init__(self, directory: Path, color: bool | None, quiet: bool) -> None:
-        self.directory = directory
-        self.quiet = quiet
-        self.color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-
-
-def reports_errors(command: F) -> F:
-    """Map errors to messages and exit codes; no traceback ever reaches the user."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except InputError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
-            click.echo(f"error: {len(exc.problems)} problem(s) found; nothing was done", err=True)
-            sys.exit(exc.exit_code)
-        except CouponctlError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-        except Exception as exc:  # the last line of defence: a bug must not print a traceback
-            click.echo(f"internal error: {type(exc).__name__}: {exc} (please report this)", err=True)
-            sys.exit(ExitCode.ERROR)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -135,11 +103,7 @@ def plan(settings: Settings, paths: tuple[Path, ...], out: Path | None, fmt: str
 
 
 def _save(out: Path, result: Plan) -> None:
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(plan_to_json(result) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise CouponctlError(f"cannot write the plan to {out}: {exc}") from exc
+    _write(out, plan_to_json(result))
 
 
 @main.command()
@@ -173,9 +137,21 @@ class ProgressLines:
 @main.command()
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for CI).")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the apply report (JSON).")
+@click.option(
+    "--lock-timeout", type=click.FloatRange(min=0), default=0.0, help="Seconds to wait for another apply's lock."
+)
+@click.option("--allow-over-limit", metavar="REASON", help="Apply a plan over the policy limits; REASON is recorded.")
 @click.pass_obj
 @reports_errors
-def apply(settings: Settings, planfile: Path | None, yes: bool) -> None:
+def apply(
+    settings: Settings,
+    planfile: Path | None,
+    yes: bool,
+    report: Path | None,
+    lock_timeout: float,
+    allow_over_limit: str | None,
+) -> None:
     """Issue what is missing: exactly the reviewed PLANFILE's items, or a fresh plan after confirmation."""
     project = _load(settings, ())
     saved = load_plan_file(planfile) if planfile is not None else None
@@ -186,41 +162,57 @@ def apply(settings: Settings, planfile: Path | None, yes: bool) -> None:
         if yes:
             return True
         if not sys.stdin.isatty():
-            raise_no_tty()
+            raise RefusedError("no terminal to confirm on: pass --yes to apply without confirmation")
         return click.confirm(f"Issue {fresh.item_count} coupon(s)? Coupons cannot be revoked", default=False)
 
-    _applied, report = apply_project(
-        project,
+    def resolved(resolutions: list[Resolution]) -> None:
+        for r in resolutions:
+            click.echo(f"resolved in-doubt {r.scope} {r.target}: {r.state} ({r.reason})")
+
+    options = ApplyOptions(
+        confirm=confirm,
         saved_plan=saved,
         saved_name=str(planfile or ""),
-        confirm=confirm,
+        allow_over_limit=allow_over_limit,
+        lock_timeout=lock_timeout,
         progress=ProgressLines(settings.quiet),
+        on_resolved=resolved,
     )
-    if report is None:
+    _applied, result = apply_project(project, options)
+    if result is None:
         click.echo("No changes. Nothing to issue.")
         return
-    _report(report)
-    sys.exit(report.exit_code)
-
-
-def raise_no_tty() -> None:
-    from reconciler.errors import RefusedError
-
-    raise RefusedError("no terminal to confirm on: pass --yes to apply without confirmation")
+    if report is not None:
+        _write(report, report_to_json(result))
+    _report(result)
+    sys.exit(result.exit_code)
 
 
 def _report(report: ApplyReport) -> None:
-    for result in report.results:
-        if result.outcome is not Outcome.ISSUED:
-            detail = f" [{result.code}]" if result.code else ""
-            click.echo(f"  {result.outcome.value}: {result.item.target}{detail} {result.message or ''}".rstrip())
-    issued, failed, doubt = (report.count(o) for o in (Outcome.ISSUED, Outcome.FAILED, Outcome.IN_DOUBT))
+    for item in report.items:
+        if item.verdict is not Verdict.CONFIRMED:
+            detail = f" [{item.code}]" if item.code else ""
+            click.echo(f"  {item.verdict.value}: {item.scope} {item.target}{detail} {item.message or ''}".rstrip())
+    counts = ", ".join(f"{report.count(v)} {v.value.lower().replace('_', ' ')}" for v in Verdict)
     skipped = f", {report.skipped} skipped (satisfied since the plan)" if report.skipped else ""
-    click.echo(
-        f"Apply {report.outcome}: {issued} issued, {failed} failed, {doubt} in doubt{skipped}. Run {report.run_id}."
-    )
-    if doubt:
-        click.echo("In-doubt items may have been issued: do not re-apply until a fresh plan resolves them.")
+    click.echo(f"Apply {report.outcome}: {counts}{skipped}. Run {report.run_id}.")
+    if report.stopped:
+        click.echo(f"Stopped before the remaining batches: {report.stopped}")
+    if report.count(Verdict.IN_DOUBT):
+        click.echo(
+            "In-doubt items may have been issued: they are blocked until a read shows them or the lag window "
+            "passes; run `couponctl plan` again later, or `couponctl journal resolve`."
+        )
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise CouponctlError(f"cannot write {path}: {exc}") from exc
 
 
 main.add_command(sandbox)
+main.add_command(journal)
+main.add_command(lock)

@@ -40,10 +40,12 @@ class SandboxConfig:
 
 @dataclass(frozen=True)
 class Policy:
-    """Limits per apply: at most ``max_items`` coupons and ``max_amount[currency]`` money."""
+    """Limits per apply: at most ``max_items`` coupons, ``max_amount[currency]`` money, and at most
+    ``max_inventory_share`` (0..1) of a class's remaining coupons."""
 
     max_items: int | None = None
     max_amount: Mapping[str, Decimal] = field(default_factory=dict)
+    max_inventory_share: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -59,3 +61,5 @@ class Config:
     sandbox: SandboxConfig
     policy: Policy = field(default_factory=Policy)
     plan_ttl_seconds: int = 24 * 3600
+    in_doubt_window_seconds: float = 60.0
+    canary_size: int = 0

@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from reconciler.apply.binding import bind
+from reconciler import __version__
+from reconciler.apply.binding import bind, check_saved
 from reconciler.apply.context import ci_actor, git_commit
-from reconciler.apply.executor import ApplyProgress, ApplyReport, execute
+from reconciler.apply.executor import ApplyProgress, Execution, execute, plan_batches
 from reconciler.apply.journal import Journal
+from reconciler.apply.lock import ApplyLock, default_holder
+from reconciler.apply.report import ApplyReport
+from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
+from reconciler.apply.verify import verdicts
 from reconciler.config import load_config
 from reconciler.config_model import Config
-from reconciler.errors import RefusedError
-from reconciler.live import LiveState, ScopeLive
+from reconciler.errors import PlanFileError, Problem, RefusedError
+from reconciler.live import JournalView, LiveState, ScopeLive
 from reconciler.manifest.build import load_desired
-from reconciler.manifest.model import DesiredState
+from reconciler.manifest.model import DesiredState, Scope
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.diff import diff
 from reconciler.plan.model import Plan
 from reconciler.plan.serialize import plan_from_json
-from reconciler.providers.base import Provider
+from reconciler.policy import policy_digest, violations
+from reconciler.providers.base import BatchResult, Provider
 from reconciler.providers.registry import build_provider
 
 
@@ -52,19 +61,42 @@ async def open_providers(
     providers: dict[str, Provider] = {}
     try:
         for name in names:
-            config = project.config.providers[name]
-            providers[name] = build_provider(config, project.config.sandbox, environ)
+            providers[name] = build_provider(project.config.providers[name], project.config.sandbox, environ)
         yield providers
     finally:
         for provider in providers.values():
             await provider.aclose()
 
 
-async def read_live(desired: DesiredState, providers: Mapping[str, Provider]) -> LiveState:
-    """Read every declared scope, scopes concurrently."""
-    specs = [desired.scopes[scope] for scope in sorted(desired.scopes)]
-    lives: list[ScopeLive] = await asyncio.gather(*(providers[spec.scope.provider].read_scope(spec) for spec in specs))
+async def read_live(
+    desired: DesiredState, providers: Mapping[str, Provider], scopes: Sequence[Scope] | None = None
+) -> LiveState:
+    """Read the given scopes (default: every declared scope), scopes concurrently."""
+    specs = [desired.scopes[scope] for scope in sorted(desired.scopes if scopes is None else scopes)]
+    lives: list[ScopeLive] = await asyncio.gather(*(providers[s.scope.provider].read_scope(s) for s in specs))
     return LiveState({live.scope: live for live in lives})
+
+
+def live_digest(live: LiveState) -> str:
+    """sha256 of what the vendor showed for every scope read: holders, inventory, face value."""
+    content = [
+        {
+            "scope": str(scope),
+            "exists": state.exists,
+            "available": state.available,
+            "face": None if state.face_value is None else [str(state.face_value.amount), state.face_value.currency],
+            "holders": sorted(f"{t}={','.join(sorted(c.code for c in held))}" for t, held in state.issued.items()),
+        }
+        for scope, state in sorted(live.scopes.items())
+    ]
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def journal_views(journal: Journal, scopes: set[Scope], current_run: str | None = None) -> dict[Scope, JournalView]:
+    return {
+        scope: JournalView(frozenset(o.issued), frozenset(o.in_doubt), frozenset(o.managed))
+        for scope, o in journal.overlay(scopes, current_run=current_run).items()
+    }
 
 
 def open_journal(config: Config) -> Journal:
@@ -72,15 +104,24 @@ def open_journal(config: Config) -> Journal:
 
 
 async def make_plan(project: Project, providers: Mapping[str, Provider], journal: Journal) -> Plan:
-    """Read live state and diff it against the manifests; the plan carries its checksum."""
+    """Read live state, diff it against the manifests and the journal, check the policy, checksum it."""
+    config = project.config
     live = await read_live(project.desired, providers)
-    managed = journal.managed_targets(set(project.desired.scopes))
-    plan = diff(project.desired, live, created_at=datetime.now(UTC), managed=managed)
+    now = datetime.now(UTC)
+    plan = diff(project.desired, live, created_at=now, journal=journal_views(journal, set(project.desired.scopes)))
+    plan = replace(
+        plan,
+        plan_id=uuid.uuid4().hex,
+        expires_at=now + timedelta(seconds=config.plan_ttl_seconds) if config.plan_ttl_seconds else None,
+        live_digest=live_digest(live),
+        policy_digest=policy_digest(config.policy),
+        violations=violations(config.policy, plan),
+    )
     return with_checksum(plan)
 
 
 def plan_project(project: Project) -> Plan:
-    """``couponctl plan``: read-only; never calls an issuing endpoint."""
+    """``couponctl plan``: read-only; never calls an issuing endpoint, never writes the journal."""
 
     async def run() -> Plan:
         journal = open_journal(project.config)
@@ -94,8 +135,6 @@ def plan_project(project: Project) -> Plan:
 
 
 def load_plan_file(path: Path) -> Plan:
-    from reconciler.errors import PlanFileError, Problem
-
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -103,65 +142,141 @@ def load_plan_file(path: Path) -> Plan:
     return plan_from_json(text, str(path))
 
 
-Confirm = Callable[[Plan], bool]
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How to apply. ``confirm`` is asked with the plan; ``allow_over_limit`` is the recorded reason."""
+
+    confirm: Callable[[Plan], bool]
+    saved_plan: Plan | None = None
+    saved_name: str = ""
+    allow_over_limit: str | None = None
+    lock_timeout: float = 0.0
+    progress: ApplyProgress | None = None
+    on_resolved: Callable[[list[Resolution]], None] = lambda resolutions: None
 
 
-def apply_project(
-    project: Project,
-    *,
-    saved_plan: Plan | None,
-    saved_name: str = "",
-    confirm: Confirm,
-    progress: ApplyProgress | None = None,
-) -> tuple[Plan, ApplyReport | None]:
-    """``couponctl apply``: a fresh diff, bound to the saved plan when given, confirmed, then issued.
-
-    Returns the plan applied and the report (None when there was nothing to do).
-    """
+def apply_project(project: Project, options: ApplyOptions) -> tuple[Plan, ApplyReport | None]:
+    """``couponctl apply``: lock, resolve in-doubt items, diff afresh, bind to the reviewed plan, check the
+    policy, confirm, issue journal-first, then re-read and report every item. Returns the plan applied and
+    the report (None when there was nothing to issue)."""
 
     async def run() -> tuple[Plan, ApplyReport | None]:
         journal = open_journal(project.config)
+        lock = ApplyLock(journal.path)
+        holder = default_holder()
         try:
-            async with open_providers(project) as providers:
-                fresh = await make_plan(project, providers, journal)
-                skipped = 0
-                if saved_plan is not None:
-                    bound = bind(saved_plan, fresh, saved_name)
-                    fresh, skipped = bound.plan, bound.skipped
-                if fresh.has_errors:
-                    raise RefusedError("the plan has errors (see above); nothing was issued")
-                if not fresh.has_changes:
-                    return fresh, None
-                check_policy(project.config, fresh)
-                if not confirm(fresh):
-                    raise RefusedError("apply not confirmed; nothing was issued")
-                report = await execute(
-                    fresh,
-                    project.desired,
-                    providers,
-                    journal,
-                    skipped=skipped,
-                    progress=progress,
-                    actor=ci_actor(os.environ),
-                    git_commit=git_commit(project.config.root),
-                )
-                return fresh, report
+            async with lock.held(holder, timeout=options.lock_timeout), open_providers(project) as providers:
+                return await _apply_locked(project, options, journal, providers, lambda: lock.confirm(holder))
         finally:
+            lock.close()
             journal.close()
 
     return asyncio.run(run())
 
 
-def check_policy(config: Config, plan: Plan) -> None:
-    """Refuse a plan that exceeds the configured limits per apply."""
-    policy = config.policy
-    if policy.max_items is not None and plan.item_count > policy.max_items:
+async def _apply_locked(
+    project: Project,
+    options: ApplyOptions,
+    journal: Journal,
+    providers: Mapping[str, Provider],
+    confirm_lock: Callable[[], None],
+) -> tuple[Plan, ApplyReport | None]:
+    config, desired = project.config, project.desired
+    started = datetime.now(UTC)
+    saved = options.saved_plan
+    if saved is not None:
+        check_saved(saved, options.saved_name, journal, started)
+    settings = ResolveSettings(window_seconds=config.in_doubt_window_seconds)
+    resolved_before = await resolve_in_doubt(journal, desired, providers, settings=settings)
+    options.on_resolved(resolved_before)
+    fresh = await make_plan(project, providers, journal)
+    skipped = 0
+    if saved is not None:
+        bound = bind(saved, fresh, options.saved_name)
+        fresh, skipped = bound.plan, bound.skipped
+    if fresh.has_errors:
+        raise RefusedError("the plan has errors (see above); nothing was issued")
+    if not fresh.has_changes:
+        return fresh, None
+    if fresh.violations and not options.allow_over_limit:
         raise RefusedError(
-            f"the plan issues {plan.item_count} coupons, above the policy limit maxItems={policy.max_items}"
+            "the plan exceeds the policy: " + "; ".join(fresh.violations) + ". Nothing was issued; "
+            'pass --allow-over-limit "REASON" to go ahead (the reason is recorded in the journal)'
         )
-    for currency, amount in plan.exposure().items():
-        limit = policy.max_amount.get(currency)
-        if limit is not None and amount > limit:
+    if not options.confirm(fresh):
+        raise RefusedError("apply not confirmed; nothing was issued")
+
+    run_id = journal.start_run(
+        fresh.checksum,
+        __version__,
+        ci_actor(os.environ),
+        git_commit(config.root),
+        override_reason=options.allow_over_limit if fresh.violations else None,
+    )
+    batches = plan_batches(fresh, desired, providers, config.canary_size)
+
+    async def verify_canary(first: BatchResult) -> None:
+        await _verify_canary(first, project, providers, settings)
+
+    execution = await execute(
+        run_id,
+        batches,
+        desired,
+        providers,
+        journal,
+        before_call=confirm_lock,
+        after_first=verify_canary if config.canary_size else None,
+        progress=options.progress,
+    )
+    report = await _read_after_write(project, providers, journal, execution, settings, fresh, skipped, started)
+    journal.finish_run(run_id, report.outcome)
+    return fresh, replace(report, resolved_before=tuple(resolved_before))
+
+
+async def _verify_canary(
+    first: BatchResult, project: Project, providers: Mapping[str, Provider], settings: ResolveSettings
+) -> None:
+    """The canary's issued items must show in a read (polled within the lag window) before the rest go."""
+    issued = {r.item.target for r in first.results if r.outcome.value == "issued"}
+    if not issued:
+        raise RefusedError("the canary batch issued nothing; stopping before the rest")
+    deadline = settings.clock() + settings.window_seconds
+    while True:
+        live = await read_live(project.desired, providers, [first.batch.scope])
+        missing = issued - set(live.scopes[first.batch.scope].issued)
+        if not missing:
+            return
+        if settings.clock() >= deadline:
             raise RefusedError(
-                f"the plan spends {currency} {amount}, above the policy limit maxAmount.{currency}={limit}"
+                f"the canary batch is not visible {settings.window_seconds:g}s after issuing "
+                f"({len(missing)} of {len(issued)} missing); stopping before the rest"
             )
+        await settings.sleep(settings.poll_seconds)
+
+
+async def _read_after_write(
+    project: Project,
+    providers: Mapping[str, Provider],
+    journal: Journal,
+    execution: Execution,
+    settings: ResolveSettings,
+    plan: Plan,
+    skipped: int,
+    started: datetime,
+) -> ApplyReport:
+    """Resolve this run's in-doubt items by reading (within the lag window), then re-read and judge each."""
+    resolutions = await resolve_in_doubt(
+        journal, project.desired, providers, settings=settings, current_run=execution.run_id
+    )
+    touched = sorted({b.batch.scope for b in execution.batches})
+    reread = await read_live(project.desired, providers, touched) if touched else LiveState()
+    return ApplyReport(
+        run_id=execution.run_id,
+        plan_checksum=plan.checksum,
+        plan_id=plan.plan_id,
+        started_at=started.isoformat(),
+        finished_at=datetime.now(UTC).isoformat(),
+        items=tuple(verdicts(execution.batches, reread.scopes, resolutions)),
+        skipped=skipped,
+        stopped=execution.stopped,
+    )

@@ -1,14 +1,21 @@
-"""Bind apply to the reviewed plan: a fresh diff may only contain items the saved plan holds."""
+"""Bind apply to the reviewed plan: single use, not expired, unaltered, and a fresh diff may only contain
+items the saved plan showed (to issue, or in doubt pending a read)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
+from reconciler.apply.journal import Journal
 from reconciler.errors import RefusedError
 from reconciler.manifest.model import Scope, Target
 from reconciler.plan.checksum import verify_checksum
 from reconciler.plan.explain import explain_difference
-from reconciler.plan.model import Plan
+from reconciler.plan.model import Plan, PlanItem
+
+MAX_EXPLAINED = 50
+
+ItemKey = tuple[Scope, Target, str | None]
 
 
 @dataclass(frozen=True)
@@ -19,25 +26,49 @@ class BoundPlan:
     skipped: int
 
 
-def _keys(plan: Plan) -> set[tuple[Scope, Target, str | None]]:
-    return {(s.scope, i.target, None if i.amount is None else str(i.amount)) for s in plan.scopes for i in s.to_issue}
+def _key(scope: Scope, item: PlanItem) -> ItemKey:
+    return (scope, item.target, None if item.amount is None else str(item.amount))
+
+
+def _to_issue(plan: Plan) -> set[ItemKey]:
+    return {_key(s.scope, i) for s in plan.scopes for i in s.to_issue}
+
+
+def _reviewed(plan: Plan) -> set[ItemKey]:
+    return {_key(s.scope, i) for s in plan.scopes for i in (*s.to_issue, *s.in_doubt)}
+
+
+def check_saved(saved: Plan, saved_name: str, journal: Journal, now: datetime) -> None:
+    """Refuse (exit 3) an altered, expired or already applied saved plan."""
+    if not verify_checksum(saved):
+        raise RefusedError(f"{saved_name}: the plan's checksum does not match its content; it was altered")
+    if saved.expires_at is not None and now >= saved.expires_at:
+        raise RefusedError(
+            f"{saved_name} expired at {saved.expires_at.isoformat()} (plans live planTTL after they are made); "
+            "make and review a new plan"
+        )
+    earlier = journal.run_with_checksum(saved.checksum)
+    if earlier is not None:
+        raise RefusedError(
+            f"{saved_name} was already applied (run {earlier.id}, started {earlier.started_at}, "
+            f"outcome {earlier.outcome or 'unfinished'}); a plan is applied once: make and review a new plan"
+        )
 
 
 def bind(saved: Plan, fresh: Plan, saved_name: str) -> BoundPlan:
-    """Refuse (exit 3) when ``fresh`` wants anything ``saved`` did not show, or ``saved`` was altered.
+    """Refuse (exit 3) when ``fresh`` wants to issue anything ``saved`` did not show.
 
     Items of ``saved`` that are already satisfied are skipped; the apply issues the fresh items, all of
-    which the reviewer saw.
+    which the reviewer saw. The result carries the saved plan's checksum and id: that is what was reviewed.
     """
-    if not verify_checksum(saved):
-        raise RefusedError(f"{saved_name}: the plan's checksum does not match its content; it was altered")
-    extra = _keys(fresh) - _keys(saved)
+    extra = _to_issue(fresh) - _reviewed(saved)
     if extra:
         lines = explain_difference(saved, fresh)
-        detail = "\n".join(f"  - {line}" for line in lines) if lines else ""
+        shown = "\n".join(f"  - {line}" for line in lines[:MAX_EXPLAINED])
+        more = f"\n  ... and {len(lines) - MAX_EXPLAINED} more" if len(lines) > MAX_EXPLAINED else ""
         raise RefusedError(
             f"{saved_name} no longer matches the manifests and live state: {len(extra)} item(s) to issue "
-            f"were not in the reviewed plan. Make and review a new plan.\n{detail}".rstrip()
+            f"were not in the reviewed plan. Make and review a new plan.\n{shown}{more}".rstrip()
         )
-    skipped = len(_keys(saved)) - len(_keys(fresh))
-    return BoundPlan(plan=replace(fresh, checksum=saved.checksum), skipped=skipped)
+    skipped = len(_to_issue(saved) - _to_issue(fresh))
+    return BoundPlan(plan=replace(fresh, checksum=saved.checksum, plan_id=saved.plan_id), skipped=skipped)

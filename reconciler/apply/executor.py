@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-from reconciler import __version__
 from reconciler.apply.journal import Journal
-from reconciler.errors import CouponctlError, ExitCode
+from reconciler.errors import CouponctlError
 from reconciler.manifest.model import DesiredState
 from reconciler.plan.model import Plan
-from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome, Provider
+from reconciler.providers.base import Batch, BatchResult, Provider
 
 
 class ApplyProgress(Protocol):
@@ -21,70 +20,67 @@ class ApplyProgress(Protocol):
 
 
 @dataclass(frozen=True)
-class ApplyReport:
-    """What one apply did, item by item."""
+class Execution:
+    """The batches sent, in order, with their results; ``interrupted`` when not all were sent."""
 
     run_id: str
-    plan_checksum: str
-    results: tuple[ItemResult, ...]
     batches: tuple[BatchResult, ...]
-    skipped: int
-
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for r in self.results if r.outcome is outcome)
+    stopped: str | None = None
 
     @property
-    def exit_code(self) -> int:
-        if self.count(Outcome.IN_DOUBT):
-            return ExitCode.IN_DOUBT
-        if self.count(Outcome.FAILED):
-            return ExitCode.PARTIAL
-        return ExitCode.OK
-
-    @property
-    def outcome(self) -> str:
-        return {ExitCode.IN_DOUBT: "in_doubt", ExitCode.PARTIAL: "partial"}.get(self.exit_code, "success")
+    def interrupted(self) -> bool:
+        return self.stopped is not None
 
 
-async def execute(
-    plan: Plan,
-    desired: DesiredState,
-    providers: Mapping[str, Provider],
-    journal: Journal,
-    *,
-    skipped: int = 0,
-    progress: ApplyProgress | None = None,
-    actor: str | None = None,
-    git_commit: str | None = None,
-) -> ApplyReport:
-    """Issue every item of ``plan`` (already bound to review and to fresh live state).
-
-    Per batch: the intent is committed to the journal, exactly one issuing call is made, the outcome is
-    committed. A failure to journal stops the apply before any further call.
-    """
-    if plan.has_errors:
-        raise CouponctlError("the plan has errors; nothing was issued")
+def plan_batches(plan: Plan, desired: DesiredState, providers: Mapping[str, Provider], canary: int) -> list[Batch]:
+    """The provider's batches for every scope; the very first batch cut to ``canary`` items when > 0."""
     batches: list[Batch] = []
     for scope_plan in plan.scopes:
         if scope_plan.to_issue:
             spec = desired.scopes[scope_plan.scope]
             batches.extend(providers[scope_plan.scope.provider].batches(spec, scope_plan.to_issue))
+    if canary > 0 and batches and len(batches[0].items) > canary:
+        first = batches[0]
+        batches[:1] = [replace(first, items=first.items[:canary]), replace(first, items=first.items[canary:])]
+    return batches
+
+
+async def execute(
+    run_id: str,
+    batches: list[Batch],
+    desired: DesiredState,
+    providers: Mapping[str, Provider],
+    journal: Journal,
+    *,
+    before_call: Callable[[], None] = lambda: None,
+    after_first: Callable[[BatchResult], Awaitable[None]] | None = None,
+    progress: ApplyProgress | None = None,
+) -> Execution:
+    """Send every batch: the intent is committed to the journal, ``before_call`` may veto (a lost lock
+    raises), exactly one issuing call is made, the outcome is committed. ``after_first`` checks the first
+    batch (the canary) before the rest go; it raises to stop the apply.
+
+    A refusal from either hook stops the apply cleanly (``stopped`` says why); anything else (a journal
+    failure, an interrupt) propagates and leaves the unanswered intents PENDING, which the next run treats
+    as in doubt.
+    """
     total = sum(len(b.items) for b in batches)
-    run_id = journal.start_run(plan.checksum, __version__, actor, git_commit)
-    results: list[ItemResult] = []
-    batch_results: list[BatchResult] = []
-    try:
-        for batch in batches:
-            spec = desired.scopes[batch.scope]
-            batch_id = journal.record_intent(run_id, batch)
-            result = await providers[batch.scope.provider].issue(spec, batch)
-            journal.record_outcome(batch_id, result)
-            batch_results.append(result)
-            results.extend(result.results)
-            if progress is not None:
-                progress.batch_done(result, len(results), total)
-    finally:
-        report = ApplyReport(run_id, plan.checksum, tuple(results), tuple(batch_results), skipped)
-        interrupted = len(results) < total
-        journal.finish_run(run_id, "interrupted" if interrupted else report.outcome)
-    return report
+    done: list[BatchResult] = []
+    for number, batch in enumerate(batches):
+        try:
+            before_call()
+        except CouponctlError as exc:
+            return Execution(run_id, tuple(done), stopped=str(exc))
+        spec = desired.scopes[batch.scope]
+        batch_id = journal.record_intent(run_id, batch)
+        result = await providers[batch.scope.provider].issue(spec, batch)
+        journal.record_outcome(batch_id, result)
+        done.append(result)
+        if progress is not None:
+            progress.batch_done(result, sum(len(r.results) for r in done), total)
+        if number == 0 and after_first is not None and len(batches) > 1:
+            try:
+                await after_first(result)
+            except CouponctlError as exc:
+                return Execution(run_id, tuple(done), stopped=str(exc))
+    return Execution(run_id, tuple(done))

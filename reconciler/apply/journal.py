@@ -57,6 +57,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE items ADD COLUMN resolution_reason TEXT;
     CREATE INDEX runs_checksum ON runs (plan_checksum);
     """,
+    """
+    ALTER TABLE runs ADD COLUMN override_reason TEXT;
+    """,
 )
 
 PENDING = "PENDING"
@@ -131,13 +134,22 @@ class Journal:
     def close(self) -> None:
         self._db.close()
 
-    def start_run(self, plan_checksum: str, tool_version: str, actor: str | None, git_commit: str | None) -> str:
+    def start_run(
+        self,
+        plan_checksum: str,
+        tool_version: str,
+        actor: str | None,
+        git_commit: str | None,
+        *,
+        override_reason: str | None = None,
+    ) -> str:
+        """Record a run; ``override_reason`` is why a plan over the policy limits was allowed."""
         run_id = uuid.uuid4().hex
         with self._transaction():
             self._db.execute(
-                "INSERT INTO runs (id, plan_checksum, tool_version, actor, git_commit, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, plan_checksum, tool_version, actor, git_commit, _now()),
+                "INSERT INTO runs (id, plan_checksum, tool_version, actor, git_commit, started_at, override_reason)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, plan_checksum, tool_version, actor, git_commit, _now(), override_reason),
             )
         return run_id
 

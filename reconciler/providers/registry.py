@@ -71,7 +71,8 @@ def _build_msads(
         choices = ", ".join(MSADS_ENVIRONMENTS)
         raise _config_error(config, "environment", f"unknown environment {config.environment!r} ({choices})")
     options = _Options(config)
-    settings, http, oauth_tenant, token_url = _read_options(options)
+    in_process = config.environment == "local" and config.endpoint is None
+    settings, http, oauth_tenant, token_url = _read_options(options, default_rate=0.0 if in_process else 10.0)
     creds = _credentials(config, sandbox, environ, options.problems)
     if creds is None or options.problems:
         raise ConfigError(options.problems)
@@ -103,7 +104,9 @@ def _build_msads(
     )
 
 
-def _read_options(options: _Options) -> tuple[MsAdsSettings, HttpSettings, str, str | None]:
+def _read_options(options: _Options, *, default_rate: float) -> tuple[MsAdsSettings, HttpSettings, str, str | None]:
+    """Tuning options; ``default_rate`` is the request rate limit when none is configured (0: none, for the
+    in-process sandbox)."""
     concurrency = options.integer("concurrency", 4, minimum=1)
     read_retry = RetryPolicy(
         attempts=options.integer("readAttempts", 5, minimum=1),
@@ -135,7 +138,7 @@ def _read_options(options: _Options) -> tuple[MsAdsSettings, HttpSettings, str, 
         write_timeout=timeout,
         pool_timeout=timeout,
         concurrency=concurrency,
-        requests_per_second=options.number("requestsPerSecond", 5.0),
+        requests_per_second=options.number("requestsPerSecond", default_rate),
     )
     tenant = options.text("oauth.tenant") or "common"
     return settings, http, tenant, options.text("oauth.tokenUrl")

@@ -103,7 +103,7 @@ def test_schema_is_versioned_and_a_newer_journal_is_refused(tmp_path: Path) -> N
     path = tmp_path / "journal.sqlite"
     Journal(path).close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.execute("PRAGMA user_version = 99")
     db.commit()
