@@ -24,6 +24,7 @@ MAX_CONFIG_BYTES = 1 * MiB
 DEFAULT_MANIFESTS = ("manifests/",)
 DEFAULT_STATE_DIR = ".couponctl"
 DEFAULT_PLAN_TTL_SECONDS = 24 * 3600
+DEFAULT_IN_DOUBT_WINDOW_SECONDS = 60
 LOCAL = "local"
 
 CREDENTIAL_KEYS = frozenset(
@@ -113,9 +114,16 @@ def _build(root: Path, path: Path, data: Mapping[str, Any]) -> Config:
         policy=Policy(
             max_items=policy.get("maxItems"),
             max_amount={currency: Decimal(limit) for currency, limit in policy.get("maxAmount", {}).items()},
+            max_inventory_share=_decimal_or_none(policy.get("maxInventoryShare")),
         ),
         plan_ttl_seconds=parse_duration(data.get("planTTL", DEFAULT_PLAN_TTL_SECONDS)),
+        in_doubt_window_seconds=float(parse_duration(data.get("inDoubtWindow", DEFAULT_IN_DOUBT_WINDOW_SECONDS))),
+        canary_size=data.get("canarySize", 0),
     )
+
+
+def _decimal_or_none(value: int | Decimal | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 def _journal(root: Path, state_dir: Path, journal: str | None) -> str:

@@ -76,6 +76,9 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.policy.max_items is None
     assert config.policy.max_amount == {}
     assert config.plan_ttl_seconds == 24 * 3600
+    assert config.policy.max_inventory_share is None
+    assert config.in_doubt_window_seconds == 60.0
+    assert config.canary_size == 0
     assert config.providers == {}
 
 
@@ -113,6 +116,14 @@ def test_policy(tmp_path: Path) -> None:
     )
     assert config.policy.max_items == 1000
     assert config.policy.max_amount == {"USD": Decimal(50000), "CNY": Decimal("0.5")}
+
+
+def test_apply_settings(tmp_path: Path) -> None:
+    text = "policy: {maxInventoryShare: 0.25}\ncanarySize: 5\ninDoubtWindow: 2m\nproviders: {}\n"
+    config = load_config(write(tmp_path, text))
+    assert config.policy.max_inventory_share == Decimal("0.25")
+    assert config.canary_size == 5
+    assert config.in_doubt_window_seconds == 120.0
 
 
 @pytest.mark.parametrize(
