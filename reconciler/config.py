@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from reconciler.config_model import Config, Policy, ProviderConfig, SandboxConfig
-from reconciler.errors import ConfigError, Problem
+from reconciler.errors import ConfigError, InputError, Problem
 from reconciler.manifest.discover import normalized
 from reconciler.manifest.loader import Document, MiB, NodePath, load_yaml
 from reconciler.manifest.schema import config_validator, schema_problems
+from reconciler.sandbox.faults import parse_fault_spec
 from reconciler.secrets import SecretRef
 
 CONFIG_FILE = "couponctl.yaml"
@@ -54,7 +55,7 @@ def load_config(directory: Path) -> Config:
         line, column = loaded.documents[1].start
         raise ConfigError([Problem(CONFIG_FILE, line, column, "", "must hold a single YAML document")])
     document = loaded.documents[0] if loaded.documents else Document(CONFIG_FILE, (1, 1), {}, {}, {})
-    problems = schema_problems(config_validator(), document) + credential_problems(document)
+    problems = schema_problems(config_validator(), document) + credential_problems(document) + fault_problems(document)
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: (p.line, p.column, p.field, p.message)))
     return _build(root, path, cast(dict[str, Any], document.data))
@@ -68,6 +69,23 @@ def parse_duration(value: int | str) -> int:
     if not match:
         raise ValueError(f"not a duration: {value!r}")
     return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def fault_problems(document: Document) -> list[Problem]:
+    """Each ``sandbox.faults`` entry must be a valid ENDPOINT:KIND=VALUE spec."""
+    sandbox = document.data.get("sandbox") if isinstance(document.data, dict) else None
+    faults = sandbox.get("faults") if isinstance(sandbox, dict) else None
+    if not isinstance(faults, list):
+        return []
+    problems: list[Problem] = []
+    for index, spec in enumerate(faults):
+        if not isinstance(spec, str):
+            continue  # the schema reports it
+        try:
+            parse_fault_spec(spec)
+        except InputError as exc:
+            problems += [document.problem(("sandbox", "faults", index), p.message) for p in exc.problems]
+    return problems
 
 
 def credential_problems(document: Document) -> list[Problem]:
@@ -110,6 +128,8 @@ def _build(root: Path, path: Path, data: Mapping[str, Any]) -> Config:
         sandbox=SandboxConfig(
             seed=normalized(root, sandbox["seed"]) if "seed" in sandbox else None,
             database=normalized(root, sandbox["database"]) if "database" in sandbox else state_dir / "sandbox.sqlite",
+            faults=tuple(sandbox.get("faults", ())),
+            fault_seed=sandbox.get("faultSeed", 0),
         ),
         policy=Policy(
             max_items=policy.get("maxItems"),

@@ -36,6 +36,8 @@ class SandboxConfig:
 
     seed: Path | None
     database: Path
+    faults: tuple[str, ...] = ()
+    fault_seed: int = 0
 
 
 @dataclass(frozen=True)

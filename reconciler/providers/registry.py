@@ -80,8 +80,10 @@ def _build_msads(
     base_url = (config.endpoint or environment.base_url).rstrip("/")
     if config.environment == "local" and config.endpoint is None and transport is None:
         from reconciler.sandbox.embedded import embedded_transport
+        from reconciler.sandbox.faults import FaultPlan
 
-        transport = embedded_transport(sandbox.database, sandbox.seed)
+        faults = FaultPlan.parse(sandbox.faults, seed=sandbox.fault_seed) if sandbox.faults else None
+        transport = embedded_transport(sandbox.database, sandbox.seed, faults=faults)
     if token_url is None:
         remote = config.environment != "local" and config.endpoint is None
         token_url = f"{LOGIN_HOST}/{oauth_tenant}/oauth2/v2.0/token" if remote else f"{base_url}/oauth2/v2.0/token"

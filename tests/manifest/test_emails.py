@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -144,16 +143,14 @@ def test_addresses_before_a_decoding_error_are_still_checked(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("file_name", ["big.txt", "big.csv"])
-def test_one_hundred_thousand_addresses_load_fast(tmp_path: Path, file_name: str) -> None:
+def test_one_hundred_thousand_addresses_load(tmp_path: Path, file_name: str) -> None:
+    """Correctness at scale; the speed is measured in benchmarks/, never asserted here."""
     count = 100_000
     header = b"name,email\n" if file_name.endswith(".csv") else b""
     rows = b"".join(b"n%d,User%d@Example.com\n" % (i, i) for i in range(count))
     if not header:
         rows = b"".join(b"User%d@Example.com\n" % i for i in range(count))
     config = load_config(project(tmp_path, file_name, header + rows))
-    started = time.perf_counter()
     desired = load_desired(config)
-    elapsed = time.perf_counter() - started
     assert desired.target_count() == count
     assert str(next(iter(desired.items[Scope("m", "1", "C")]))) == "email:user0@example.com"
-    assert elapsed < 1.5, f"{count} addresses took {elapsed:.2f} s"
