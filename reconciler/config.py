@@ -26,6 +26,7 @@ DEFAULT_MANIFESTS = ("manifests/",)
 DEFAULT_STATE_DIR = ".couponctl"
 DEFAULT_PLAN_TTL_SECONDS = 24 * 3600
 DEFAULT_IN_DOUBT_WINDOW_SECONDS = 60
+DEFAULT_LOCK_LEASE_SECONDS = 60
 LOCAL = "local"
 
 CREDENTIAL_KEYS = frozenset(
@@ -139,6 +140,7 @@ def _build(root: Path, path: Path, data: Mapping[str, Any]) -> Config:
         plan_ttl_seconds=parse_duration(data.get("planTTL", DEFAULT_PLAN_TTL_SECONDS)),
         in_doubt_window_seconds=float(parse_duration(data.get("inDoubtWindow", DEFAULT_IN_DOUBT_WINDOW_SECONDS))),
         canary_size=data.get("canarySize", 0),
+        lock_lease_seconds=float(parse_duration(data.get("lockLease", DEFAULT_LOCK_LEASE_SECONDS))),
     )
 
 

@@ -65,3 +65,4 @@ class Config:
     plan_ttl_seconds: int = 24 * 3600
     in_doubt_window_seconds: float = 60.0
     canary_size: int = 0
+    lock_lease_seconds: float = 60.0

@@ -162,7 +162,7 @@ def apply_project(project: Project, options: ApplyOptions) -> tuple[Plan, ApplyR
 
     async def run() -> tuple[Plan, ApplyReport | None]:
         journal = open_journal(project.config)
-        lock = ApplyLock(journal.path)
+        lock = ApplyLock(journal.path, lease_seconds=project.config.lock_lease_seconds)
         holder = default_holder()
         try:
             async with lock.held(holder, timeout=options.lock_timeout), open_providers(project) as providers:

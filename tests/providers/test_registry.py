@@ -235,7 +235,7 @@ def embedded(monkeypatch: pytest.MonkeyPatch) -> Embedded:
     calls, recorder = fake.calls, fake.recorder
     module = types.ModuleType("reconciler.sandbox.embedded")
 
-    def embedded_transport(database: Path, seed: Path | None) -> httpx.AsyncBaseTransport:
+    def embedded_transport(database: Path, seed: Path | None, *, faults: object = None) -> httpx.AsyncBaseTransport:
         calls.append(("transport", database, seed))
         return httpx.MockTransport(recorder)
 
