@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from reconciler.apply.journal import JournalError
 from reconciler.errors import RefusedError
 
 LOCK_NAME = "apply"
@@ -56,7 +57,14 @@ class ApplyLock:
         self.path = path
         self.lease_seconds = lease_seconds
         self.clock = clock
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self._create_tables()
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"cannot open the apply lock in {path}: {exc}") from exc
+
+    def _create_tables(self) -> None:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
             " acquired_at REAL NOT NULL, expires_at REAL NOT NULL)"

@@ -1,0 +1,90 @@
+"""Apply's safety options through the CLI: report, policy override, canary, journal and lock commands."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from ..reliability.conftest import make_project, run
+
+
+def report_schema() -> dict[str, object]:
+    text = resources.files("reconciler").joinpath("schemas/apply-report.schema.json").read_text("utf-8")
+    return dict(json.loads(text))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path, faults=[])
+
+
+def set_config(project: Path, **keys: object) -> None:
+    path = project / "couponctl.yaml"
+    config = yaml.safe_load(path.read_text())
+    config.update(keys)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def test_the_apply_report_is_written_and_matches_its_schema(project: Path) -> None:
+    report_path = project / "out" / "report.json"
+    result = run(project, "apply", "--yes", "--report", str(report_path))
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_path.read_text())
+    jsonschema.validate(report, report_schema())
+    assert report["outcome"] == "success" and report["exitCode"] == 0
+    assert report["summary"]["CONFIRMED"] == len(report["items"]) > 0
+    assert all(item["trackingId"] for item in report["items"])
+    assert "sandbox-access-token" not in report_path.read_text()
+
+
+def test_a_plan_over_the_policy_is_refused_unless_allowed_with_a_recorded_reason(project: Path) -> None:
+    set_config(project, policy={"maxAmount": {"USD": 500}})
+    plan = json.loads(run(project, "plan", "--format", "json").stdout)
+    assert plan["violations"] and "maxAmount.USD=500" in plan["violations"][0]
+    refused = run(project, "apply", "--yes")
+    assert refused.exit_code == 3 and "--allow-over-limit" in refused.stderr
+    allowed = run(project, "apply", "--yes", "--allow-over-limit", "Q1 launch approved by finance")
+    assert allowed.exit_code == 0, allowed.output
+    db = sqlite3.connect(project / ".couponctl" / "journal.sqlite")
+    assert db.execute("SELECT override_reason FROM runs").fetchall() == [("Q1 launch approved by finance",)]
+
+
+def test_the_inventory_share_limit_names_the_scope(project: Path) -> None:
+    set_config(project, policy={"maxInventoryShare": 0.01})
+    plan = json.loads(run(project, "plan", "--format", "json").stdout)
+    assert any("SPRING27-ACQ-100" in v and "maxInventoryShare=0.01" in v for v in plan["violations"])
+
+
+def test_a_canary_batch_goes_first_and_is_verified(project: Path) -> None:
+    set_config(project, canarySize=1)
+    result = run(project, "apply", "--yes")
+    assert result.exit_code == 0, result.output
+    batches = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    assert batches[0].startswith("[1/")  # the canary: one item alone
+    assert len(batches) >= 3
+
+
+def test_journal_commands_list_show_and_resolve(project: Path) -> None:
+    assert run(project, "apply", "--yes").exit_code == 0
+    listed = run(project, "journal", "list")
+    run_id = listed.stdout.split()[0]
+    assert "success" in listed.stdout
+    shown = run(project, "journal", "show", run_id)
+    assert shown.exit_code == 0 and "ISSUED" in shown.stdout and "owner@example.com" in shown.stdout
+    assert run(project, "journal", "in-doubt").exit_code == 0
+    not_in_doubt = run(project, "journal", "resolve", "1", "--as", "not-issued", "--reason", "test")
+    assert not_in_doubt.exit_code == 1 and "not in doubt" in not_in_doubt.stderr
+    missing_reason = run(project, "journal", "resolve", "1", "--as", "issued")
+    assert missing_reason.exit_code == 2  # click: --reason is required
+    assert run(project, "journal", "show", "nope").exit_code == 1
+
+
+def test_lock_status_and_break(project: Path) -> None:
+    assert "free" in run(project, "lock", "status").stdout
+    assert "free" in run(project, "lock", "break", "--reason", "nothing to break").stdout
