@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import click
 
@@ -23,7 +22,7 @@ from reconciler.errors import CouponctlError
 
 
 def _journal(settings: Settings) -> Journal:
-    return Journal(Path(load_config(settings.directory).journal))
+    return Journal(load_config(settings.directory).journal)
 
 
 def _item_line(item: JournalItem) -> str:
@@ -108,7 +107,7 @@ def lock() -> None:
 
 
 def _lock(settings: Settings) -> ApplyLock:
-    return ApplyLock(Path(load_config(settings.directory).journal))
+    return ApplyLock(_journal(settings).db)
 
 
 @lock.command("status")

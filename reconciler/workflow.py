@@ -100,7 +100,7 @@ def journal_views(journal: Journal, scopes: set[Scope], current_run: str | None 
 
 
 def open_journal(config: Config) -> Journal:
-    return Journal(Path(config.journal))
+    return Journal(config.journal)
 
 
 async def make_plan(project: Project, providers: Mapping[str, Provider], journal: Journal) -> Plan:
@@ -162,13 +162,12 @@ def apply_project(project: Project, options: ApplyOptions) -> tuple[Plan, ApplyR
 
     async def run() -> tuple[Plan, ApplyReport | None]:
         journal = open_journal(project.config)
-        lock = ApplyLock(journal.path, lease_seconds=project.config.lock_lease_seconds)
+        lock = ApplyLock(journal.db, lease_seconds=project.config.lock_lease_seconds)
         holder = default_holder()
         try:
             async with lock.held(holder, timeout=options.lock_timeout), open_providers(project) as providers:
                 return await _apply_locked(project, options, journal, providers, lambda: lock.confirm(holder))
         finally:
-            lock.close()
             journal.close()
 
     return asyncio.run(run())

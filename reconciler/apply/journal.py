@@ -1,4 +1,4 @@
-"""The journal: a durable, append-only record of every issuing call (SQLite, WAL).
+"""The journal: a durable, append-only record of every issuing call (SQLite in WAL mode, or PostgreSQL).
 
 The intent (state PENDING) is committed before the request leaves the process; the outcome right after
 the response. Targets couponctl ever issued to (or may have) are what the planner calls *managed*.
@@ -6,15 +6,14 @@ the response. Targets couponctl ever issued to (or may have) are what the planne
 
 from __future__ import annotations
 
-import sqlite3
+import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.errors import CouponctlError
+from reconciler.apply.database import DDL_TYPES, Database, JournalError, open_database
 from reconciler.manifest.model import Scope, Target, TargetKind
 from reconciler.providers.base import Batch, BatchResult, Outcome
 
@@ -31,7 +30,7 @@ MIGRATIONS: tuple[str, ...] = (
         outcome TEXT
     );
     CREATE TABLE items (
-        id INTEGER PRIMARY KEY,
+        id {id},
         run_id TEXT NOT NULL REFERENCES runs(id),
         batch_id TEXT NOT NULL,
         operation TEXT NOT NULL,
@@ -60,6 +59,23 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE runs ADD COLUMN override_reason TEXT;
     """,
+    """
+    CREATE TABLE IF NOT EXISTS locks (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        acquired_at {float} NOT NULL,
+        expires_at {float} NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS lock_events (
+        id {id},
+        name TEXT NOT NULL,
+        event TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        by TEXT NOT NULL,
+        reason TEXT,
+        at {float} NOT NULL
+    );
+    """,
 )
 
 PENDING = "PENDING"
@@ -72,10 +88,6 @@ RESOLVED_NOT_ISSUED = "RESOLVED_NOT_ISSUED"
 HOLDING_STATES = (ISSUED, RESOLVED_ISSUED)
 
 _STATE_OF: dict[Outcome, str] = {Outcome.ISSUED: ISSUED, Outcome.FAILED: FAILED, Outcome.IN_DOUBT: IN_DOUBT}
-
-
-class JournalError(CouponctlError):
-    """The journal cannot be opened or written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,47 +104,42 @@ def _now() -> str:
 
 
 class Journal:
-    """One SQLite journal file. Every write commits before returning."""
+    """One journal (a SQLite file or a PostgreSQL database). Every write commits before returning.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    ``location`` is a path, a ``postgresql://`` URL, or a ``${env:NAME}`` reference to either.
+    """
+
+    def __init__(self, location: str | Path, environ: Mapping[str, str] | None = None) -> None:
+        self.location = str(location)
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self.db: Database = open_database(self.location, self.environ)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
             self._migrate()
-        except (OSError, sqlite3.Error) as exc:
-            raise JournalError(f"cannot open the journal {path}: {exc}") from exc
+        except JournalError:
+            self.db.close()
+            raise
+        except Exception as exc:
+            self.db.close()
+            raise JournalError(f"cannot prepare the journal {self.db.location}: {type(exc).__name__}: {exc}") from exc
 
     def _migrate(self) -> None:
         """Apply the missing migrations, each in its own transaction; safe when processes race to do it."""
+        types = DDL_TYPES[self.db.dialect]
         for number, script in enumerate(MIGRATIONS):
-            with self._transaction():
-                (version,) = self._db.execute("PRAGMA user_version").fetchone()
+            with self.db.transaction():
+                version = self.db.schema_version()
                 if version > len(MIGRATIONS):
                     raise JournalError(
-                        f"the journal {self.path} has schema version {version}, newer than this couponctl knows"
+                        f"the journal {self.db.location} has schema version {version}, newer than this couponctl knows"
                     )
                 if version > number:
                     continue
-                for statement in filter(str.strip, script.split(";")):
-                    self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {number + 1}")
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            yield
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
+                for statement in filter(str.strip, script.format(**types).split(";")):
+                    self.db.execute(statement)
+                self.db.set_schema_version(number + 1)
 
     def close(self) -> None:
-        self._db.close()
+        self.db.close()
 
     def start_run(
         self,
@@ -145,8 +152,8 @@ class Journal:
     ) -> str:
         """Record a run; ``override_reason`` is why a plan over the policy limits was allowed."""
         run_id = uuid.uuid4().hex
-        with self._transaction():
-            self._db.execute(
+        with self.db.transaction():
+            self.db.execute(
                 "INSERT INTO runs (id, plan_checksum, tool_version, actor, git_commit, started_at, override_reason)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (run_id, plan_checksum, tool_version, actor, git_commit, _now(), override_reason),
@@ -154,8 +161,8 @@ class Journal:
         return run_id
 
     def finish_run(self, run_id: str, outcome: str) -> None:
-        with self._transaction():
-            self._db.execute("UPDATE runs SET ended_at = ?, outcome = ? WHERE id = ?", (_now(), outcome, run_id))
+        with self.db.transaction():
+            self.db.execute("UPDATE runs SET ended_at = ?, outcome = ? WHERE id = ?", (_now(), outcome, run_id))
 
     def record_intent(self, run_id: str, batch: Batch) -> str:
         """Commit one PENDING row per item of the batch; returns the batch id."""
@@ -179,8 +186,8 @@ class Journal:
             )
             for item in batch.items
         ]
-        with self._transaction():
-            self._db.executemany(
+        with self.db.transaction():
+            self.db.executemany(
                 "INSERT INTO items (run_id, batch_id, operation, provider, owner, coupon_class, target_kind,"
                 " target_value, amount, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
@@ -202,32 +209,19 @@ class Journal:
             )
             for r in result.results
         ]
-        with self._transaction():
-            self._db.executemany(
+        with self.db.transaction():
+            self.db.executemany(
                 "UPDATE items SET state = ?, code = ?, message = ?, tracking_id = ?, updated_at = ?"
                 " WHERE batch_id = ? AND target_kind = ? AND target_value = ? AND state = 'PENDING'",
                 rows,
             )
 
-    def managed_targets(self, scopes: set[Scope]) -> dict[Scope, set[Target]]:
-        """Per scope, the targets couponctl issued to or may have (every state but FAILED)."""
-        managed: dict[Scope, set[Target]] = {}
-        cursor = self._db.execute(
-            "SELECT DISTINCT provider, owner, coupon_class, target_kind, target_value FROM items"
-            " WHERE state != 'FAILED'"
-        )
-        for provider, owner, coupon_class, kind, value in cursor:
-            scope = Scope(provider, owner, coupon_class)
-            if scope in scopes:
-                managed.setdefault(scope, set()).add(Target(TargetKind(kind), value))
-        return managed
-
     def runs(self, limit: int = 20) -> list[RunInfo]:
-        cursor = self._db.execute(
+        rows = self.db.execute(
             "SELECT id, plan_checksum, started_at, ended_at, outcome FROM runs ORDER BY started_at DESC LIMIT ?",
             (limit,),
         )
-        return [RunInfo(*row) for row in cursor]
+        return [RunInfo(*row) for row in rows]
 
     # --- reading the journal back: overlay for the planner, in-doubt items, runs ---
 
@@ -237,11 +231,11 @@ class Journal:
         A PENDING row of another run means that run died between intent and outcome: in doubt.
         """
         result: dict[Scope, JournalOverlay] = {}
-        cursor = self._db.execute(
+        rows = self.db.execute(
             "SELECT id, run_id, provider, owner, coupon_class, target_kind, target_value, state, created_at"
             " FROM items WHERE state != 'FAILED' ORDER BY id"
         )
-        for item_id, run_id, provider, owner, coupon_class, kind, value, state, created_at in cursor:
+        for item_id, run_id, provider, owner, coupon_class, kind, value, state, created_at in rows:
             scope = Scope(provider, owner, coupon_class)
             if scope not in scopes:
                 continue
@@ -264,24 +258,23 @@ class Journal:
         if state not in (RESOLVED_ISSUED, RESOLVED_NOT_ISSUED):
             raise ValueError(state)
         now = _now()
-        with self._transaction():
+        with self.db.transaction():
             changed = 0
             for item_id in item_ids:
-                cursor = self._db.execute(
+                changed += self.db.execute_count(
                     "UPDATE items SET state = ?, resolved_at = ?, resolved_by = ?, resolution_reason = ?,"
                     " updated_at = ? WHERE id = ? AND state IN ('IN_DOUBT', 'PENDING')",
                     (state, now, by, reason, now, item_id),
                 )
-                changed += cursor.rowcount
         return changed
 
     def run_with_checksum(self, plan_checksum: str) -> RunInfo | None:
-        row = self._db.execute(
+        rows = self.db.execute(
             "SELECT id, plan_checksum, started_at, ended_at, outcome FROM runs WHERE plan_checksum = ?"
             " ORDER BY started_at LIMIT 1",
             (plan_checksum,),
-        ).fetchone()
-        return RunInfo(*row) if row else None
+        )
+        return RunInfo(*rows[0]) if rows else None
 
     def items(self, *, run_id: str | None = None, states: tuple[str, ...] = ()) -> list[JournalItem]:
         sql = (
@@ -296,7 +289,7 @@ class Journal:
         if states:
             sql += f" AND state IN ({', '.join('?' for _ in states)})"
             params.extend(states)
-        rows = self._db.execute(sql + " ORDER BY id", params).fetchall()
+        rows = self.db.execute(sql + " ORDER BY id", params)
         return [
             JournalItem(
                 id=row[0],

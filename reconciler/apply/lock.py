@@ -9,16 +9,14 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from reconciler.apply.journal import JournalError
+from reconciler.apply.database import Database
 from reconciler.errors import RefusedError
 
 LOCK_NAME = "apply"
@@ -45,89 +43,62 @@ def default_holder() -> str:
 
 
 class ApplyLock:
-    """The lease table lives in the journal's SQLite file (its own connection, so it works across processes)."""
+    """The lease row lives in the journal's database (SQLite or PostgreSQL), so it works across processes
+    and, with PostgreSQL, across CI runners."""
 
     def __init__(
         self,
-        path: Path,
+        db: Database,
         *,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.path = path
+        self.db = db
         self.lease_seconds = lease_seconds
         self.clock = clock
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
-            self._create_tables()
-        except (OSError, sqlite3.Error) as exc:
-            raise JournalError(f"cannot open the apply lock in {path}: {exc}") from exc
-
-    def _create_tables(self) -> None:
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
-            " acquired_at REAL NOT NULL, expires_at REAL NOT NULL)"
-        )
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS lock_events (id INTEGER PRIMARY KEY, name TEXT NOT NULL, event TEXT NOT NULL,"
-            " holder TEXT NOT NULL, by TEXT NOT NULL, reason TEXT, at REAL NOT NULL)"
-        )
-
-    def close(self) -> None:
-        self._db.close()
 
     def current(self) -> LeaseInfo | None:
-        row = self._db.execute(
-            "SELECT holder, acquired_at, expires_at FROM locks WHERE name = ?", (LOCK_NAME,)
-        ).fetchone()
-        return LeaseInfo(*row) if row else None
+        rows = self.db.execute("SELECT holder, acquired_at, expires_at FROM locks WHERE name = ?", (LOCK_NAME,))
+        return LeaseInfo(*rows[0]) if rows else None
 
     def try_acquire(self, holder: str) -> LeaseInfo | None:
         """Take the lease if it is free or expired; return the live holder's lease otherwise."""
         now = self.clock()
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.db.transaction():
             current = self.current()
             if current is not None and current.expires_at > now and current.holder != holder:
-                self._db.execute("ROLLBACK")
                 return current
             if current is not None and current.holder != holder:
                 self._event("expired-taken-over", current.holder, holder, None, now)
-            self._db.execute(
-                "INSERT OR REPLACE INTO locks (name, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)",
+            self.db.execute("DELETE FROM locks WHERE name = ?", (LOCK_NAME,))
+            self.db.execute(
+                "INSERT INTO locks (name, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)",
                 (LOCK_NAME, holder, now, now + self.lease_seconds),
             )
-            self._db.execute("COMMIT")
             return None
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
 
     def renew(self, holder: str) -> bool:
         """Extend the lease; False if it was lost (broken or taken over)."""
-        cursor = self._db.execute(
+        changed = self.db.execute_count(
             "UPDATE locks SET expires_at = ? WHERE name = ? AND holder = ?",
             (self.clock() + self.lease_seconds, LOCK_NAME, holder),
         )
-        return cursor.rowcount == 1
+        return changed == 1
 
     def release(self, holder: str) -> None:
-        self._db.execute("DELETE FROM locks WHERE name = ? AND holder = ?", (LOCK_NAME, holder))
+        self.db.execute("DELETE FROM locks WHERE name = ? AND holder = ?", (LOCK_NAME, holder))
 
     def break_lock(self, by: str, reason: str) -> LeaseInfo | None:
         """Remove whatever lease there is, recording who broke it and why."""
-        self._db.execute("BEGIN IMMEDIATE")
-        current = self.current()
-        if current is not None:
-            self._event("broken", current.holder, by, reason, self.clock())
-            self._db.execute("DELETE FROM locks WHERE name = ?", (LOCK_NAME,))
-        self._db.execute("COMMIT")
+        with self.db.transaction():
+            current = self.current()
+            if current is not None:
+                self._event("broken", current.holder, by, reason, self.clock())
+                self.db.execute("DELETE FROM locks WHERE name = ?", (LOCK_NAME,))
         return current
 
     def _event(self, event: str, holder: str, by: str, reason: str | None, at: float) -> None:
-        self._db.execute(
+        self.db.execute(
             "INSERT INTO lock_events (name, event, holder, by, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
             (LOCK_NAME, event, holder, by, reason, at),
         )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from reconciler.apply.journal import (
     FAILED,
     IN_DOUBT,
     ISSUED,
+    MIGRATIONS,
     PENDING,
     RESOLVED_ISSUED,
     RESOLVED_NOT_ISSUED,
@@ -34,18 +36,21 @@ def result(b: Batch, *outcomes: Outcome) -> BatchResult:
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Journal:
-    return Journal(tmp_path / "j" / "journal.sqlite")
+def journal(journal_location: str) -> Iterator[Journal]:
+    opened = Journal(journal_location)
+    yield opened
+    opened.close()
 
 
 def test_intent_is_committed_before_the_outcome_and_visible_to_another_connection(journal: Journal) -> None:
     run = journal.start_run("sum", "0.1", "ci", None)
     journal.record_intent(run, batch(A, B))
-    other = sqlite3.connect(journal.path)
-    assert other.execute("SELECT target_value, state FROM items ORDER BY id").fetchall() == [
+    other = Journal(journal.location)
+    assert other.db.execute("SELECT target_value, state FROM items ORDER BY id") == [
         ("a@example.com", PENDING),
         ("b@example.com", PENDING),
     ]
+    other.close()
 
 
 def test_outcomes_set_each_item_state(journal: Journal) -> None:
@@ -99,13 +104,42 @@ def test_runs_are_found_by_checksum(journal: Journal) -> None:
     assert journal.run_with_checksum("other") is None
 
 
-def test_schema_is_versioned_and_a_newer_journal_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "journal.sqlite"
-    Journal(path).close()
-    db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    db.execute("PRAGMA user_version = 99")
-    db.commit()
+def test_schema_is_versioned_and_a_newer_journal_is_refused(journal: Journal) -> None:
+    assert journal.db.schema_version() == len(MIGRATIONS)
+    Journal(journal.location).close()  # opening again migrates nothing
+    assert journal.db.schema_version() == len(MIGRATIONS)
+    journal.db.set_schema_version(99)
     with pytest.raises(JournalError, match="newer"):
-        Journal(path)
+        Journal(journal.location)
+
+
+def test_sqlite_journals_use_wal(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.sqlite")
+    assert journal.db.execute("PRAGMA journal_mode") == [("wal",)]
+    assert journal.db.execute("PRAGMA synchronous") == [(2,)]  # FULL
+
+
+def _open_and_read_version(location: str) -> int:
+    journal = Journal(location)
+    try:
+        return journal.db.schema_version()
+    finally:
+        journal.close()
+
+
+def test_opening_races_migrate_once(journal_location: str) -> None:
+    """Four connections opening a new journal at once: one schema, no error."""
+    with ThreadPoolExecutor(4) as pool:
+        versions = set(pool.map(_open_and_read_version, [journal_location] * 4))
+    assert versions == {len(MIGRATIONS)}
+
+
+def test_a_postgres_url_in_an_environment_variable_is_resolved_and_never_shown(postgres_url: str) -> None:
+    journal = Journal("${env:JOURNAL_URL}", {"JOURNAL_URL": postgres_url})
+    assert journal.db.dialect == "postgresql"
+    journal.close()
+    with pytest.raises(JournalError, match="JOURNAL_URL is not set"):
+        Journal("${env:JOURNAL_URL}", {})
+    with pytest.raises(JournalError) as caught:
+        Journal("postgresql://user:s3cret-pass@127.0.0.1:1/none")
+    assert "s3cret-pass" not in str(caught.value) and "***" in str(caught.value)

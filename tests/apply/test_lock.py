@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from pathlib import Path
 
 import pytest
 
+from reconciler.apply.journal import Journal
 from reconciler.apply.lock import ApplyLock
 from reconciler.errors import RefusedError
 
@@ -25,29 +24,33 @@ def clock() -> Clock:
     return Clock()
 
 
-def lock(path: Path, clock: Clock) -> ApplyLock:
-    return ApplyLock(path / "journal.sqlite", lease_seconds=60, clock=clock)
+def lock(location: str, clock: Clock) -> ApplyLock:
+    """A lock over its own connection to the journal, as another process would have."""
+    return ApplyLock(Journal(location).db, lease_seconds=60, clock=clock)
 
 
-def test_a_second_holder_is_refused_while_the_lease_is_live(tmp_path: Path, clock: Clock) -> None:
-    first, second = lock(tmp_path, clock), lock(tmp_path, clock)
+def events(location: str) -> list[tuple[object, ...]]:
+    return Journal(location).db.execute("SELECT event, holder, by, reason FROM lock_events ORDER BY id")
+
+
+def test_a_second_holder_is_refused_while_the_lease_is_live(journal_location: str, clock: Clock) -> None:
+    first, second = lock(journal_location, clock), lock(journal_location, clock)
     assert first.try_acquire("runner-a") is None
     blocker = second.try_acquire("runner-b")
     assert blocker is not None and blocker.holder == "runner-a"
 
 
-def test_an_expired_lease_is_taken_over_and_recorded(tmp_path: Path, clock: Clock) -> None:
-    first, second = lock(tmp_path, clock), lock(tmp_path, clock)
+def test_an_expired_lease_is_taken_over_and_recorded(journal_location: str, clock: Clock) -> None:
+    first, second = lock(journal_location, clock), lock(journal_location, clock)
     assert first.try_acquire("dead-runner") is None
     clock.now += 61
     assert second.try_acquire("runner-b") is None
     assert second.current() is not None and second.current().holder == "runner-b"  # type: ignore[union-attr]
-    events = sqlite3.connect(tmp_path / "journal.sqlite").execute("SELECT event, holder, by FROM lock_events")
-    assert list(events) == [("expired-taken-over", "dead-runner", "runner-b")]
+    assert events(journal_location) == [("expired-taken-over", "dead-runner", "runner-b", None)]
 
 
-def test_renewing_keeps_the_lease_alive(tmp_path: Path, clock: Clock) -> None:
-    first, second = lock(tmp_path, clock), lock(tmp_path, clock)
+def test_renewing_keeps_the_lease_alive(journal_location: str, clock: Clock) -> None:
+    first, second = lock(journal_location, clock), lock(journal_location, clock)
     first.try_acquire("runner-a")
     clock.now += 50
     first.confirm("runner-a")
@@ -55,19 +58,18 @@ def test_renewing_keeps_the_lease_alive(tmp_path: Path, clock: Clock) -> None:
     assert second.try_acquire("runner-b") is not None
 
 
-def test_a_holder_whose_lease_was_broken_stops(tmp_path: Path, clock: Clock) -> None:
-    first, operator = lock(tmp_path, clock), lock(tmp_path, clock)
+def test_a_holder_whose_lease_was_broken_stops(journal_location: str, clock: Clock) -> None:
+    first, operator = lock(journal_location, clock), lock(journal_location, clock)
     first.try_acquire("runner-a")
     broken = operator.break_lock("alice", "runner-a was killed")
     assert broken is not None and broken.holder == "runner-a"
     with pytest.raises(RefusedError, match="broken or taken over"):
         first.confirm("runner-a")
-    events = sqlite3.connect(tmp_path / "journal.sqlite").execute("SELECT event, by, reason FROM lock_events")
-    assert list(events) == [("broken", "alice", "runner-a was killed")]
+    assert events(journal_location) == [("broken", "runner-a", "alice", "runner-a was killed")]
 
 
-def test_held_releases_on_exit_and_refuses_after_timeout(tmp_path: Path, clock: Clock) -> None:
-    first, second = lock(tmp_path, clock), lock(tmp_path, clock)
+def test_held_releases_on_exit_and_refuses_after_timeout(journal_location: str, clock: Clock) -> None:
+    first, second = lock(journal_location, clock), lock(journal_location, clock)
 
     async def scenario() -> None:
         async with first.held("runner-a"):

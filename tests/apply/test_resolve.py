@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from pathlib import Path
 
 from reconciler.apply.journal import RESOLVED_ISSUED, RESOLVED_NOT_ISSUED, Journal
 from reconciler.apply.resolve import ResolveSettings, resolve_in_doubt
@@ -42,8 +41,8 @@ def settings(time: FakeTime) -> ResolveSettings:
     return ResolveSettings(window_seconds=30, poll_seconds=5, clock=time.clock, sleep=time.sleep)
 
 
-def test_visible_targets_resolve_issued_and_invisible_ones_not_issued_after_the_window(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "journal.sqlite")
+def test_visible_targets_resolve_issued_and_invisible_ones_not_issued_after_the_window(journal_location: str) -> None:
+    journal = Journal(journal_location)
     in_doubt(journal, A, B)
     created = journal.items()[0].created_at
     time = FakeTime(datetime.fromisoformat(created).timestamp())
@@ -59,8 +58,8 @@ def test_visible_targets_resolve_issued_and_invisible_ones_not_issued_after_the_
     assert journal.overlay({SCOPE})[SCOPE].in_doubt == {}
 
 
-def test_a_lagging_read_is_polled_until_the_coupon_shows(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "journal.sqlite")
+def test_a_lagging_read_is_polled_until_the_coupon_shows(journal_location: str) -> None:
+    journal = Journal(journal_location)
     in_doubt(journal, A)
     time = FakeTime(datetime.fromisoformat(journal.items()[0].created_at).timestamp())
     provider = FakeProvider()
@@ -71,8 +70,8 @@ def test_a_lagging_read_is_polled_until_the_coupon_shows(tmp_path: Path) -> None
     assert provider.reads == 3
 
 
-def test_old_in_doubt_items_not_visible_are_decided_on_the_first_read(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "journal.sqlite")
+def test_old_in_doubt_items_not_visible_are_decided_on_the_first_read(journal_location: str) -> None:
+    journal = Journal(journal_location)
     in_doubt(journal, A)
     time = FakeTime(datetime.fromisoformat(journal.items()[0].created_at).timestamp() + 3600)
     provider = FakeProvider()
@@ -81,7 +80,7 @@ def test_old_in_doubt_items_not_visible_are_decided_on_the_first_read(tmp_path: 
     assert provider.reads == 1 and time.slept == []
 
 
-def test_nothing_in_doubt_reads_nothing(tmp_path: Path) -> None:
+def test_nothing_in_doubt_reads_nothing(journal_location: str) -> None:
     provider = FakeProvider()
-    resolved = asyncio.run(resolve_in_doubt(Journal(tmp_path / "j.sqlite"), desired([A]), {"msads-local": provider}))
+    resolved = asyncio.run(resolve_in_doubt(Journal(journal_location), desired([A]), {"msads-local": provider}))
     assert resolved == [] and provider.reads == 0
