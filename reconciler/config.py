@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from reconciler.config_model import Config, Policy, ProviderConfig, SandboxConfig
 from reconciler.errors import ConfigError, InputError, Problem
@@ -56,7 +57,12 @@ def load_config(directory: Path) -> Config:
         line, column = loaded.documents[1].start
         raise ConfigError([Problem(CONFIG_FILE, line, column, "", "must hold a single YAML document")])
     document = loaded.documents[0] if loaded.documents else Document(CONFIG_FILE, (1, 1), {}, {}, {})
-    problems = schema_problems(config_validator(), document) + credential_problems(document) + fault_problems(document)
+    problems = (
+        schema_problems(config_validator(), document)
+        + credential_problems(document)
+        + fault_problems(document)
+        + journal_problems(document)
+    )
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: (p.line, p.column, p.field, p.message)))
     return _build(root, path, cast(dict[str, Any], document.data))
@@ -149,9 +155,21 @@ def _decimal_or_none(value: int | Decimal | None) -> Decimal | None:
 
 
 def _journal(root: Path, state_dir: Path, journal: str | None) -> str:
+    """A path relative to this file; a URL or a ``${env:NAME}`` reference is kept as given."""
     if journal is None:
         return str(state_dir / "journal.sqlite")
-    return journal if "://" in journal else str(normalized(root, journal))
+    if "://" in journal or _ENV_REF.fullmatch(journal.strip()):
+        return journal.strip()
+    return str(normalized(root, journal))
+
+
+def journal_problems(document: Document) -> list[Problem]:
+    """A journal URL must not carry a password in the file: it belongs in an environment variable."""
+    journal = document.data.get("journal") if isinstance(document.data, dict) else None
+    if isinstance(journal, str) and "://" in journal and urlsplit(journal).password is not None:
+        message = "a journal URL with a password must come from the environment: journal: ${env:NAME}"
+        return [document.problem(("journal",), message)]
+    return []
 
 
 def _provider(name: str, block: Mapping[str, Any]) -> ProviderConfig:

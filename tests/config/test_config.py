@@ -39,6 +39,7 @@ def test_invalid_config(mode: str) -> None:
     [
         ("literal-credential", ["0123ABCDsecretDEVtoken", "$ALIBABA_CLOUD_ACCESS_KEY_SECRET", "123456789"]),
         ("literal-oauth-secret", ["s3cr3t~value"]),
+        ("journal-url-with-password", ["hunter2-db-pass"]),
     ],
 )
 def test_literal_credentials_are_never_echoed(mode: str, literals: list[str]) -> None:
@@ -233,3 +234,10 @@ def test_examples_config_loads() -> None:
     config = load_config(Path(__file__).resolve().parents[2] / "examples")
     assert set(config.providers) == {"msads-local"}
     assert config.sandbox.seed == config.root / "sandbox-seed.yaml"
+
+
+def test_a_journal_url_from_the_environment_is_kept_as_a_reference(tmp_path: Path) -> None:
+    (tmp_path / "couponctl.yaml").write_text(
+        "journal: ${env:COUPONCTL_JOURNAL_URL}\nproviders:\n  p:\n    type: msads\n    environment: local\n"
+    )
+    assert load_config(tmp_path).journal == "${env:COUPONCTL_JOURNAL_URL}"
