@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from reconciler.apply.journal import Journal
 from reconciler.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -84,3 +91,86 @@ def run(project: Path, *args: str) -> Result:
 def fast_apply() -> dict[str, object]:
     """Apply settings that keep the suite quick: a short lag window for in-doubt resolution."""
     return {"inDoubtWindow": "2s"}
+
+
+COUPONCTL = [sys.executable, "-m", "reconciler"]
+
+
+def couponctl(
+    project: Path, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COUPONCTL, "-C", str(project), "--no-color", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_for_pending(location: str | Path, deadline_s: float = 30) -> None:
+    """Until an apply has committed an intent (a PENDING item) to the journal at ``location``."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if "://" in str(location) or Path(location).exists():
+            journal = Journal(str(location))
+            try:
+                if journal.db.execute("SELECT count(*) FROM items WHERE state = 'PENDING'")[0][0]:
+                    return
+            finally:
+                journal.close()
+        time.sleep(0.05)
+    raise AssertionError("the apply never sent an issuing call")
+
+
+ServeProject = Callable[[dict[str, object]], tuple[Path, "subprocess.Popen[str]"]]
+
+
+@pytest.fixture
+def serve_project(tmp_path: Path) -> Iterator[ServeProject]:
+    """Make the example project with ``extra`` config, pointed at a `couponctl sandbox serve` on loopback
+    whose issuing calls take 1.5 s (so that processes overlap)."""
+    servers: list[subprocess.Popen[str]] = []
+
+    def start(extra: dict[str, object]) -> tuple[Path, subprocess.Popen[str]]:
+        project = make_project(tmp_path, faults=[], extra=extra)
+        database = project / ".couponctl" / "sandbox.sqlite"
+        database.parent.mkdir(parents=True)
+        server = subprocess.Popen(
+            [
+                *COUPONCTL,
+                "sandbox",
+                "serve",
+                "--port",
+                "0",
+                "--db",
+                str(database),
+                "--seed",
+                str(project / "sandbox-seed.yaml"),
+                "--fault",
+                "dispatch:latency-ms=1500",
+                "--fault",
+                "distribute:latency-ms=1500",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        servers.append(server)
+        assert server.stdout is not None
+        line = ""
+        while "serving at" not in line:
+            line = server.stdout.readline()
+            assert line, "sandbox serve stopped before serving"
+        url = line.split("serving at ")[1].split()[0]
+        config = yaml.safe_load((project / "couponctl.yaml").read_text())
+        config["providers"]["msads-local"]["endpoint"] = url
+        config["sandbox"].pop("faults", None)
+        (project / "couponctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        return project, server
+
+    yield start
+    for server in servers:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)

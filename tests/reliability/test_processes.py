@@ -5,88 +5,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from .conftest import assert_exactly_once, make_project, run
-
-COUPONCTL = [sys.executable, "-m", "reconciler"]
-
-
-def couponctl(project: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*COUPONCTL, "-C", str(project), "--no-color", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+from .conftest import COUPONCTL, ServeProject, assert_exactly_once, couponctl, make_project, run, wait_for_pending
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
-    """The example project pointed at a `couponctl sandbox serve` on loopback with slow issuing calls."""
-    project = make_project(tmp_path, faults=[], extra={"inDoubtWindow": "2s", "lockLease": "2s"})
-    database = project / ".couponctl" / "sandbox.sqlite"
-    database.parent.mkdir(parents=True)
-    server = subprocess.Popen(
-        [
-            *COUPONCTL,
-            "sandbox",
-            "serve",
-            "--port",
-            "0",
-            "--db",
-            str(database),
-            "--seed",
-            str(project / "sandbox-seed.yaml"),
-            "--fault",
-            "dispatch:latency-ms=1500",
-            "--fault",
-            "distribute:latency-ms=1500",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    line = ""
-    while "serving at" not in line:
-        line = server.stdout.readline()
-        assert line, "sandbox serve stopped before serving"
-    url = line.split("serving at ")[1].split()[0]
-    config = yaml.safe_load((project / "couponctl.yaml").read_text())
-    config["providers"]["msads-local"]["endpoint"] = url
-    config["sandbox"].pop("faults", None)
-    (project / "couponctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    try:
-        yield project, server
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=10)
-
-
-def wait_for_pending(journal: Path, deadline_s: float = 30) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if journal.exists():
-            try:
-                db = sqlite3.connect(journal)
-                pending = db.execute("SELECT count(*) FROM items WHERE state = 'PENDING'").fetchone()[0]
-                db.close()
-                if pending:
-                    return
-            except sqlite3.Error:
-                pass
-        time.sleep(0.05)
-    raise AssertionError("the apply never sent an issuing call")
+def served(serve_project: ServeProject) -> tuple[Path, subprocess.Popen[str]]:
+    """The example project pointed at a `couponctl sandbox serve` with slow issuing calls."""
+    return serve_project({"inDoubtWindow": "2s", "lockLease": "2s"})
 
 
 def test_an_apply_killed_mid_batch_leaves_nothing_paid_twice(served: tuple[Path, subprocess.Popen[str]]) -> None:
