@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
@@ -15,6 +16,7 @@ from reconciler.apply.journal import (
     Journal,
     JournalItem,
 )
+from reconciler.apply.ledger import FORMATS, render_ledger
 from reconciler.apply.lock import ApplyLock
 from reconciler.cli_support import Settings, reports_errors
 from reconciler.config import load_config
@@ -99,6 +101,23 @@ def resolve(settings: Settings, item_ids: tuple[int, ...], state: str, reason: s
             "(see `couponctl journal in-doubt`)"
         )
     click.echo(f"resolved {changed} item(s) as {resolved_state}")
+
+
+@journal.command("export")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@click.pass_obj
+@reports_errors
+def export_ledger(settings: Settings, fmt: str, out: Path | None) -> None:
+    """The ledger for finance: who, when, which commit and plan, scope, target, amount, outcome, tracking id."""
+    text = render_ledger(_journal(settings).ledger(), fmt)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CouponctlError(f"cannot write {out}: {exc}") from exc
 
 
 @click.group()

@@ -8,7 +8,8 @@ from typing import Protocol
 
 from reconciler.apply.journal import Journal
 from reconciler.errors import CouponctlError
-from reconciler.manifest.model import DesiredState
+from reconciler.live import FaceValue
+from reconciler.manifest.model import DesiredState, Scope
 from reconciler.plan.model import Plan
 from reconciler.providers.base import Batch, BatchResult, Provider
 
@@ -52,6 +53,7 @@ async def execute(
     providers: Mapping[str, Provider],
     journal: Journal,
     *,
+    faces: Mapping[Scope, FaceValue | None] | None = None,
     before_call: Callable[[], None] = lambda: None,
     after_first: Callable[[BatchResult], Awaitable[None]] | None = None,
     progress: ApplyProgress | None = None,
@@ -72,7 +74,7 @@ async def execute(
         except CouponctlError as exc:
             return Execution(run_id, tuple(done), stopped=str(exc))
         spec = desired.scopes[batch.scope]
-        batch_id = journal.record_intent(run_id, batch)
+        batch_id = journal.record_intent(run_id, batch, (faces or {}).get(batch.scope))
         result = await providers[batch.scope.provider].issue(spec, batch)
         journal.record_outcome(batch_id, result)
         done.append(result)

@@ -11,9 +11,11 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from reconciler.apply.database import DDL_TYPES, Database, JournalError, open_database
+from reconciler.live import FaceValue
 from reconciler.manifest.model import Scope, Target, TargetKind
 from reconciler.providers.base import Batch, BatchResult, Outcome
 
@@ -76,6 +78,9 @@ MIGRATIONS: tuple[str, ...] = (
         at {float} NOT NULL
     );
     """,
+    """
+    ALTER TABLE items ADD COLUMN currency TEXT;
+    """,
 )
 
 PENDING = "PENDING"
@@ -97,6 +102,10 @@ class RunInfo:
     started_at: str
     ended_at: str | None
     outcome: str | None
+
+
+def _amount_text(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount)
 
 
 def _now() -> str:
@@ -164,11 +173,15 @@ class Journal:
         with self.db.transaction():
             self.db.execute("UPDATE runs SET ended_at = ?, outcome = ? WHERE id = ?", (_now(), outcome, run_id))
 
-    def record_intent(self, run_id: str, batch: Batch) -> str:
-        """Commit one PENDING row per item of the batch; returns the batch id."""
+    def record_intent(self, run_id: str, batch: Batch, face: FaceValue | None = None) -> str:
+        """Commit one PENDING row per item of the batch, with the money at stake; returns the batch id.
+
+        An item's amount is its own (aliyun) or the class's face value (msads).
+        """
         batch_id = uuid.uuid4().hex
         now = _now()
         scope = batch.scope
+        currency = face.currency if face else None
         rows = [
             (
                 run_id,
@@ -179,7 +192,8 @@ class Journal:
                 scope.coupon_class,
                 item.target.kind.value,
                 item.target.value,
-                None if item.amount is None else str(item.amount),
+                _amount_text(item.amount if item.amount is not None else (face.amount if face else None)),
+                currency,
                 PENDING,
                 now,
                 now,
@@ -189,7 +203,8 @@ class Journal:
         with self.db.transaction():
             self.db.executemany(
                 "INSERT INTO items (run_id, batch_id, operation, provider, owner, coupon_class, target_kind,"
-                " target_value, amount, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " target_value, amount, currency, state, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         return batch_id
@@ -276,6 +291,16 @@ class Journal:
         )
         return RunInfo(*rows[0]) if rows else None
 
+    def ledger(self) -> list[dict[str, object]]:
+        """Every item with its run, in order: for finance reconciliation (columns: LEDGER_COLUMNS)."""
+        rows = self.db.execute(
+            "SELECT r.id, r.actor, r.git_commit, r.plan_checksum, r.override_reason, i.provider, i.owner,"
+            " i.coupon_class, i.target_kind, i.target_value, i.amount, i.currency, i.operation, i.state, i.code,"
+            " i.tracking_id, i.created_at, i.updated_at, i.resolved_by, i.resolution_reason"
+            " FROM items i JOIN runs r ON r.id = i.run_id ORDER BY i.id"
+        )
+        return [dict(zip(LEDGER_COLUMNS, row, strict=True)) for row in rows]
+
     def items(self, *, run_id: str | None = None, states: tuple[str, ...] = ()) -> list[JournalItem]:
         sql = (
             "SELECT id, run_id, batch_id, operation, provider, owner, coupon_class, target_kind, target_value,"
@@ -310,6 +335,30 @@ class Journal:
             )
             for row in rows
         ]
+
+
+LEDGER_COLUMNS = (
+    "run_id",
+    "actor",
+    "git_commit",
+    "plan_checksum",
+    "override_reason",
+    "provider",
+    "owner",
+    "coupon_class",
+    "target_kind",
+    "target",
+    "amount",
+    "currency",
+    "operation",
+    "state",
+    "code",
+    "tracking_id",
+    "intent_at",
+    "outcome_at",
+    "resolved_by",
+    "resolution_reason",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,3 +88,19 @@ def test_journal_commands_list_show_and_resolve(project: Path) -> None:
 def test_lock_status_and_break(project: Path) -> None:
     assert "free" in run(project, "lock", "status").stdout
     assert "free" in run(project, "lock", "break", "--reason", "nothing to break").stdout
+
+
+def test_journal_export_writes_the_ledger_as_csv_and_jsonl(project: Path) -> None:
+    assert run(project, "apply", "--yes").exit_code == 0
+    csv_text = run(project, "journal", "export").stdout
+    header, *rows = csv_text.splitlines()
+    assert header.startswith("run_id,actor,git_commit,plan_checksum")
+    assert len(rows) == 12
+    lines = run(project, "journal", "export", "--format", "jsonl").stdout.splitlines()
+    records = [json.loads(line) for line in lines]
+    spring = [r for r in records if r["coupon_class"] == "SPRING27-ACQ-100"]
+    assert {(r["amount"], r["currency"], r["state"]) for r in spring} == {("100", "USD", "ISSUED")}
+    assert all(r["tracking_id"] and r["plan_checksum"] for r in records)
+    out = project / "ledger.csv"
+    assert run(project, "journal", "export", "--out", str(out)).exit_code == 0
+    assert out.read_text() == csv_text
