@@ -28,6 +28,7 @@ DEFAULT_STATE_DIR = ".couponctl"
 DEFAULT_PLAN_TTL_SECONDS = 24 * 3600
 DEFAULT_IN_DOUBT_WINDOW_SECONDS = 60
 DEFAULT_LOCK_LEASE_SECONDS = 60
+DEFAULT_ISSUE_CONCURRENCY = 4
 LOCAL = "local"
 
 CREDENTIAL_KEYS = frozenset(
@@ -146,6 +147,7 @@ def _build(root: Path, path: Path, data: Mapping[str, Any]) -> Config:
         plan_ttl_seconds=parse_duration(data.get("planTTL", DEFAULT_PLAN_TTL_SECONDS)),
         in_doubt_window_seconds=float(parse_duration(data.get("inDoubtWindow", DEFAULT_IN_DOUBT_WINDOW_SECONDS))),
         canary_size=data.get("canarySize", 0),
+        issue_concurrency=data.get("issueConcurrency", DEFAULT_ISSUE_CONCURRENCY),
         lock_lease_seconds=float(parse_duration(data.get("lockLease", DEFAULT_LOCK_LEASE_SECONDS))),
     )
 

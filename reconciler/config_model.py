@@ -66,3 +66,4 @@ class Config:
     in_doubt_window_seconds: float = 60.0
     canary_size: int = 0
     lock_lease_seconds: float = 60.0
+    issue_concurrency: int = 4

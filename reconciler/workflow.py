@@ -223,6 +223,7 @@ async def _apply_locked(
         desired,
         providers,
         journal,
+        concurrency=config.issue_concurrency,
         faces={s.scope: s.face_value for s in fresh.scopes},
         before_call=confirm_lock,
         after_first=verify_canary if config.canary_size else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -53,36 +54,70 @@ async def execute(
     providers: Mapping[str, Provider],
     journal: Journal,
     *,
+    concurrency: int = 1,
     faces: Mapping[Scope, FaceValue | None] | None = None,
     before_call: Callable[[], None] = lambda: None,
     after_first: Callable[[BatchResult], Awaitable[None]] | None = None,
     progress: ApplyProgress | None = None,
 ) -> Execution:
-    """Send every batch: the intent is committed to the journal, ``before_call`` may veto (a lost lock
-    raises), exactly one issuing call is made, the outcome is committed. ``after_first`` checks the first
-    batch (the canary) before the rest go; it raises to stop the apply.
+    """Send every batch, at most ``concurrency`` calls in flight (the providers' rate limits apply too).
 
-    A refusal from either hook stops the apply cleanly (``stopped`` says why); anything else (a journal
-    failure, an interrupt) propagates and leaves the unanswered intents PENDING, which the next run treats
-    as in doubt.
+    Per batch: ``before_call`` may veto (a lost lock raises), the intent is committed to the journal,
+    exactly one issuing call is made, the outcome is committed. ``after_first`` checks the first batch (the
+    canary) alone, before the rest go; it raises to stop the apply.
+
+    A refusal from either hook stops the apply cleanly: no new batch starts, the ones in flight finish and
+    are recorded, ``stopped`` says why. Anything else (a journal failure, an interrupt) propagates and leaves
+    the unanswered intents PENDING, which the next run treats as in doubt. Results keep the batches' order.
     """
     total = sum(len(b.items) for b in batches)
-    done: list[BatchResult] = []
-    for number, batch in enumerate(batches):
+    results: dict[int, BatchResult] = {}
+    stopped: list[str] = []
+
+    async def send(number: int, batch: Batch) -> None:
+        if stopped:
+            return
         try:
             before_call()
         except CouponctlError as exc:
-            return Execution(run_id, tuple(done), stopped=str(exc))
-        spec = desired.scopes[batch.scope]
+            stopped.append(str(exc))
+            return
         batch_id = journal.record_intent(run_id, batch, (faces or {}).get(batch.scope))
-        result = await providers[batch.scope.provider].issue(spec, batch)
+        result = await providers[batch.scope.provider].issue(desired.scopes[batch.scope], batch)
         journal.record_outcome(batch_id, result)
-        done.append(result)
+        results[number] = result
         if progress is not None:
-            progress.batch_done(result, sum(len(r.results) for r in done), total)
-        if number == 0 and after_first is not None and len(batches) > 1:
+            progress.batch_done(result, sum(len(r.results) for r in results.values()), total)
+
+    def execution() -> Execution:
+        return Execution(run_id, tuple(results[n] for n in sorted(results)), stopped[0] if stopped else None)
+
+    rest = list(enumerate(batches))
+    if after_first is not None and len(batches) > 1:
+        await send(*rest.pop(0))
+        if stopped:
+            return execution()
+        try:
+            await after_first(results[0])
+        except CouponctlError as exc:
+            stopped.append(str(exc))
+            return execution()
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    failures: list[BaseException] = []
+
+    async def gated(number: int, batch: Batch) -> None:
+        async with gate:
+            if failures:
+                return  # something broke: start nothing new
             try:
-                await after_first(result)
-            except CouponctlError as exc:
-                return Execution(run_id, tuple(done), stopped=str(exc))
-    return Execution(run_id, tuple(done))
+                await send(number, batch)
+            except BaseException as exc:
+                failures.append(exc)
+                raise
+
+    # Every task runs to its end (in-flight calls get their outcome recorded) before a failure propagates.
+    await asyncio.gather(*(gated(number, batch) for number, batch in rest), return_exceptions=True)
+    if failures:
+        raise failures[0]
+    return execution()
