@@ -1,0 +1,423 @@
+"""The Alibaba Cloud ResellerTrade provider: GetCouponPage to read, SendCoupon to issue, every call signed.
+
+Reads retry (throttling, 5xx, transport errors) with backoff. A SendCoupon call is sent once; it is sent again
+only after a ``Throttling*`` answer, which proves nothing was processed (boundedly, after the backoff or the
+``x-acs-retry-after`` the gateway gives). Each attempt is signed afresh (new nonce and timestamp); the batch keeps
+one RequestId, which BatchResult.request_id carries to the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import httpx
+
+from reconciler.errors import ApiFaultError, OutcomeUnknownError, ProviderError, ThrottledError
+from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
+from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
+from reconciler.plan.model import PlanItem
+from reconciler.providers import acs_signature as acs
+from reconciler.providers import aliyun_wire as wire
+from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome
+from reconciler.providers.http import (
+    Limiter,
+    NotSentError,
+    RetryPolicy,
+    Sleep,
+    redact,
+    transport_failure,
+    with_retries,
+)
+
+log = logging.getLogger(__name__)
+
+PROVIDER_TYPE = "aliyun"
+SIGNATURES = ("v3", "v1")
+DEFAULT_SEND_BATCH_SIZE = 50
+MAX_SEND_BATCH_SIZE = 1000
+DEFAULT_FROM_APP = "couponctl"
+
+
+@dataclass(frozen=True, slots=True)
+class AliyunSettings:
+    """Per-provider tuning. ``signature`` is v3 (ACS3-HMAC-SHA256) or v1 (HMAC-SHA1); ``read_window`` is the most
+    GetCouponPage pages fetched at once."""
+
+    signature: str = "v3"
+    send_batch_size: int = DEFAULT_SEND_BATCH_SIZE
+    page_size: int = wire.PAGE_SIZE
+    from_app: str = DEFAULT_FROM_APP
+    read_window: int = 4
+    read_retry: RetryPolicy = field(default_factory=RetryPolicy)
+    issue_retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(attempts=3))
+
+    def __post_init__(self) -> None:
+        if self.signature not in SIGNATURES:
+            raise ValueError(f"signature must be one of {', '.join(SIGNATURES)}")
+        if not 1 <= self.send_batch_size <= MAX_SEND_BATCH_SIZE:
+            raise ValueError(f"send_batch_size must be 1..{MAX_SEND_BATCH_SIZE}")
+        if self.page_size < 1 or self.read_window < 1:
+            raise ValueError("page_size and read_window must be positive")
+        if not self.from_app:
+            raise ValueError("from_app must not be empty")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A 2xx answer: its envelope (the RequestId in it is the trace of the call)."""
+
+    envelope: wire.Envelope
+
+
+def _read_retryable(err: ProviderError) -> bool:
+    return isinstance(err, ThrottledError | OutcomeUnknownError | NotSentError)
+
+
+def _issue_retryable(err: ProviderError) -> bool:
+    return isinstance(err, ThrottledError)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _nonce() -> str:
+    return uuid.uuid4().hex
+
+
+def _request_id() -> str:
+    return str(uuid.uuid4())
+
+
+class AliyunProvider:
+    """One ResellerTrade account (an AccessKey) named in couponctl.yaml. Use it within one event loop."""
+
+    type = PROVIDER_TYPE
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        client: httpx.AsyncClient,
+        credentials: acs.AcsCredentials,
+        limiter: Limiter,
+        settings: AliyunSettings | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        clock: Callable[[], datetime] = _now,
+        nonce: Callable[[], str] = _nonce,
+        request_id: Callable[[], str] = _request_id,
+    ) -> None:
+        self.name = name
+        self._client = client
+        self._credentials = credentials
+        self._limiter = limiter
+        self._settings = settings or AliyunSettings()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._nonce = nonce
+        self._request_id = request_id
+
+    def __repr__(self) -> str:
+        return f"AliyunProvider(name={self.name!r}, base_url={str(self._client.base_url)!r})"
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # --- reading --------------------------------------------------------------------------------------
+
+    async def read_scope(self, spec: ScopeSpec) -> ScopeLive:
+        scope = spec.scope
+        coupons, calls = await self._read_coupons(scope.owner, scope.coupon_class)
+        return live_from_coupons(scope, coupons, api_calls=calls)
+
+    async def read_owner(self, owner: str) -> list[ScopeLive]:
+        """Every template the seller's coupons come from, one ScopeLive each, sorted by template id (for export).
+        One GetCouponPage walk with only SellerId. Never issues."""
+        coupons, calls = await self._read_coupons(owner, None)
+        templates: dict[str, list[wire.WireCoupon]] = {}
+        for coupon in coupons:
+            if coupon.template_id is not None:
+                templates.setdefault(coupon.template_id, []).append(coupon)
+        return [
+            live_from_coupons(Scope(self.name, owner, template), templates[template], api_calls=calls if i == 0 else 0)
+            for i, template in enumerate(sorted(templates, key=int))
+        ]
+
+    async def _read_coupons(self, seller: str, template: str | None) -> tuple[list[wire.WireCoupon], int]:
+        """Every coupon of the seller (of the template): page 1, then ``read_window`` pages at once, up to the last
+        page that page 1's TotalCount announces (without one: until a page is short). Coupons seen twice are kept
+        once. Returns them with the number of calls made."""
+        size, window = self._settings.page_size, self._settings.read_window
+        first = await self._page(seller, template, 1)
+        coupons = {c.coupon_id: c for c in first.coupons}
+        last = None if first.total_count is None else -(-first.total_count // size)
+        calls, page_no, full = 1, 2, len(first.coupons) >= size
+        while full and (last is None or page_no <= last):
+            numbers = range(page_no, page_no + window if last is None else min(last + 1, page_no + window))
+            pages = await self._pages(seller, template, numbers)
+            calls += len(numbers)
+            fresh = 0
+            for page in pages:
+                for coupon in page.coupons:
+                    fresh += coupon.coupon_id not in coupons
+                    coupons.setdefault(coupon.coupon_id, coupon)
+            full = len(pages[-1].coupons) >= size
+            if full and fresh == 0:
+                raise ProviderError(
+                    "GetCouponPage paging does not advance (full pages of coupons already read)",
+                    provider=self.name,
+                    operation=wire.GET_PAGE,
+                )
+            page_no = numbers.stop
+        return list(coupons.values()), calls
+
+    async def _pages(self, seller: str, template: str | None, numbers: range) -> list[wire.CouponPage]:
+        """The pages ``numbers``, fetched at once; the first failure cancels the others and is raised."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._page(seller, template, n)) for n in numbers]
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        return [task.result() for task in tasks]
+
+    async def _page(self, seller: str, template: str | None, page_no: int) -> wire.CouponPage:
+        params = wire.get_coupon_page_params(
+            seller,
+            template,
+            page_no,
+            self._settings.page_size,
+            request_id=self._request_id(),
+            from_app=self._settings.from_app,
+        )
+        reply = await with_retries(
+            lambda: self._call(wire.GET_PAGE, params),
+            policy=self._settings.read_retry,
+            retryable=_read_retryable,
+            sleep=self._sleep,
+            rng=self._rng,
+        )
+        envelope = reply.envelope
+        if envelope.success is not True:
+            raise ApiFaultError(
+                f"refused: {self._clean(envelope.describe())}",
+                provider=self.name,
+                operation=wire.GET_PAGE,
+                code=envelope.code,
+                tracking_id=envelope.request_id,
+            )
+        try:
+            return wire.parse_coupon_page(envelope)
+        except wire.MalformedResponse as exc:
+            raise ProviderError(
+                f"malformed GetCouponPage response: {exc}",
+                provider=self.name,
+                operation=wire.GET_PAGE,
+                tracking_id=envelope.request_id,
+            ) from exc
+
+    # --- issuing --------------------------------------------------------------------------------------
+
+    def batches(self, spec: ScopeSpec, items: Sequence[PlanItem]) -> list[Batch]:
+        """SendCoupon batches of ``send_batch_size`` uids, order kept."""
+        if any(i.target.kind is not TargetKind.UID or i.amount is None for i in items):
+            raise ProviderError("aliyun issues to uids with an amount only", provider=self.name, operation="batches")
+        size = self._settings.send_batch_size
+        return [Batch(spec.scope, wire.SEND, tuple(items[i : i + size])) for i in range(0, len(items), size)]
+
+    async def issue(self, spec: ScopeSpec, batch: Batch) -> BatchResult:
+        request_id = self._request_id()
+        try:
+            params = self._send_params(batch, request_id)
+            reply = await with_retries(
+                lambda: self._call(batch.operation, params),
+                policy=self._settings.issue_retry,
+                retryable=_issue_retryable,
+                sleep=self._sleep,
+                rng=self._rng,
+            )
+        except ProviderError as err:
+            outcome = Outcome.IN_DOUBT if isinstance(err, OutcomeUnknownError) else Outcome.FAILED
+            log.warning(
+                "issue: operation=%s items=%d outcome=%s request_id=%s error=%s",
+                batch.operation,
+                len(batch.items),
+                outcome,
+                request_id,
+                err,
+            )
+            results = _same(batch.items, outcome, err.code, str(err))
+            return BatchResult(batch, results, tracking_id=err.tracking_id, request_id=request_id)
+        envelope = reply.envelope
+        try:
+            results = self._item_results(batch, envelope)
+        except wire.MalformedResponse as exc:
+            message = f"answered, but the answer cannot be read per uid: {exc}"
+            results = _same(batch.items, Outcome.IN_DOUBT, "MalformedResponse", message)
+        return BatchResult(batch, results, tracking_id=envelope.request_id, request_id=request_id)
+
+    def _send_params(self, batch: Batch, request_id: str) -> dict[str, str]:
+        if batch.operation != wire.SEND:
+            raise ProviderError(f"unknown operation {batch.operation!r}", provider=self.name, operation=batch.operation)
+        entries = [(item.target.value, item.amount) for item in batch.items if item.amount is not None]
+        if len(entries) != len(batch.items):
+            raise ProviderError("every uid needs an amount", provider=self.name, operation=batch.operation)
+        scope = batch.scope
+        return wire.send_coupon_params(
+            scope.owner, scope.coupon_class, entries, request_id=request_id, from_app=self._settings.from_app
+        )
+
+    def _item_results(self, batch: Batch, envelope: wire.Envelope) -> tuple[ItemResult, ...]:
+        """A uid the answer lists under Data was issued. Otherwise: ``Success: false`` refused it (FAILED, with
+        the answer's Code and Message); ``Success: true`` without listing it, or no Success at all, leaves its
+        coupon unproven either way (IN_DOUBT: a read decides)."""
+        listed = wire.sent_uids(envelope)
+        if envelope.success is False:
+            rest, code, message = Outcome.FAILED, envelope.code, f"refused: {self._clean(envelope.describe())}"
+        elif envelope.success is True:
+            rest, code, message = Outcome.IN_DOUBT, "NotListed", "the answer does not list this uid as sent"
+        else:
+            rest, code, message = Outcome.IN_DOUBT, "MalformedResponse", "the answer has no Success flag"
+        return tuple(
+            ItemResult(item, Outcome.ISSUED) if item.target.value in listed else ItemResult(item, rest, code, message)
+            for item in batch.items
+        )
+
+    # --- one call -------------------------------------------------------------------------------------
+
+    async def _call(self, action: str, params: dict[str, str]) -> Reply:
+        """One signed call (signed now, so that a retry carries a fresh nonce and timestamp)."""
+        request = self._signed_request(action, params)
+        try:
+            async with self._limiter:
+                response = await self._client.send(request)
+        except httpx.TransportError as exc:
+            raise transport_failure(exc, provider=self.name, operation=action) from exc
+        log.debug("call: operation=%s status=%d", action, response.status_code)
+        if not response.is_success:
+            raise self._fault(action, response)
+        try:
+            return Reply(wire.parse_envelope(response.json()))
+        except (ValueError, wire.MalformedResponse):
+            raise OutcomeUnknownError(
+                f"HTTP {response.status_code} with a body that is not a JSON object",
+                provider=self.name,
+                operation=action,
+                status=response.status_code,
+            ) from None
+
+    def _signed_request(self, action: str, params: dict[str, str]) -> httpx.Request:
+        method = wire.METHODS[action]
+        empty: dict[str, str] = {}
+        query, body = (params, empty) if method == "GET" else (empty, params)
+        content = acs.form_body(body) if body else b""
+        content_type = acs.FORM_CONTENT_TYPE if body else None
+        moment = self._clock()
+        if self._settings.signature == "v1":
+            query = acs.sign_v1(
+                method=method,
+                action=action,
+                version=wire.VERSION,
+                query=query,
+                body=body,
+                credentials=self._credentials,
+                timestamp=acs.timestamp(moment),
+                nonce=self._nonce(),
+            )
+        request = self._client.build_request(method, "/", params=query, content=content or None)
+        if content_type is not None:
+            request.headers["Content-Type"] = content_type
+        if self._settings.signature == "v3":
+            headers = acs.sign_v3(
+                method=method,
+                host=request.headers["Host"],
+                path=request.url.path,
+                query=query,
+                body=content,
+                content_type=content_type,
+                action=action,
+                version=wire.VERSION,
+                credentials=self._credentials,
+                date=acs.timestamp(moment),
+                nonce=self._nonce(),
+            )
+            request.headers.update(headers)
+        return request
+
+    def _fault(self, action: str, response: httpx.Response) -> ProviderError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return wire.error_for(
+            wire.parse_error(body),
+            status=response.status_code,
+            retry_after=wire.retry_after_ms(response.headers.get("x-acs-retry-after")),
+            provider=self.name,
+            operation=action,
+            clean=self._clean,
+        )
+
+    def _clean(self, text: str) -> str:
+        return redact(text, self._credentials.secrets())
+
+
+def _same(items: Sequence[PlanItem], outcome: Outcome, code: str | None, message: str) -> tuple[ItemResult, ...]:
+    return tuple(ItemResult(item, outcome, code, message) for item in items)
+
+
+# --- live state from coupons ----------------------------------------------------------------------------
+
+
+def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_calls: int = 0) -> ScopeLive:
+    """The live state of one template from its coupons: every uid holding one, whatever its Status.
+
+    ``exists`` is always True: ResellerTrade has no operation that reads a template, so a template with no coupon
+    yet cannot be told from an unknown one (SendCoupon refuses the latter). ``available`` is unknown (None).
+    """
+    mine = [
+        c
+        for c in coupons
+        if c.template_id in (None, scope.coupon_class) and c.seller_id in (None, scope.owner) and c.user_id is not None
+    ]
+    issued: dict[Target, list[IssuedCoupon]] = {}
+    for coupon in mine:
+        assert coupon.user_id is not None
+        held = IssuedCoupon(
+            code=coupon.coupon_id,
+            status=coupon.status,
+            amount=coupon.amount,
+            currency=coupon.currency or wire.DEFAULT_CURRENCY,
+            issued_at=coupon.start_time,
+        )
+        issued.setdefault(Target.uid(coupon.user_id), []).append(held)
+    return ScopeLive(
+        scope=scope,
+        exists=True,
+        face_value=face_value(mine),
+        available=None,
+        issued={target: tuple(held) for target, held in issued.items()},
+        coupons_read=len(coupons),
+        api_calls=api_calls,
+    )
+
+
+def face_value(coupons: Sequence[wire.WireCoupon]) -> FaceValue | None:
+    """The most common (amount, currency) among the template's coupons; the first seen wins a tie."""
+    faces: Counter[tuple[Decimal, str]] = Counter()
+    for c in coupons:
+        if c.amount is not None:
+            faces[(c.amount, c.currency or wire.DEFAULT_CURRENCY)] += 1
+    if not faces:
+        return None
+    (amount, currency), _ = faces.most_common(1)[0]
+    return FaceValue(amount, currency)
