@@ -52,7 +52,7 @@ _db_option = click.option(
 
 @click.group(name="sandbox")
 def sandbox() -> None:
-    """The local simulator of the Microsoft Advertising Customer Billing coupon API."""
+    """The local simulator of the Microsoft Advertising and Alibaba Cloud ResellerTrade coupon APIs."""
 
 
 @sandbox.command()
@@ -78,6 +78,7 @@ def serve(host: str, port: int, database: Path, seed: Path | None, faults: tuple
         def announce(url: str) -> None:
             click.echo(f"couponctl sandbox: Customer Billing API at {url}/CustomerBilling/v13")
             click.echo(f"couponctl sandbox: OAuth token endpoint at {url}/oauth2/v2.0/token")
+            click.echo(f"couponctl sandbox: Alibaba Cloud ResellerTrade RPC API at {url}/ (Action=SendCoupon, …)")
             for spec in plan.specs:
                 click.echo(f"couponctl sandbox: fault {spec} (fault seed {plan.seed})")
             click.echo(f"couponctl sandbox: store {database}; serving at {url} (Ctrl-C to stop)")
@@ -96,24 +97,31 @@ def seed_command(file: Path, database: Path) -> None:
     """Empty the store and load FILE into it."""
     store = Store(database)
     try:
-        loaded = seed_store(store, file).msads
+        loaded = seed_store(store, file)
     finally:
         store.close()
-    customers = loaded.customers
-    accounts = sum(len(c.accounts) for c in customers)
-    classes = [k for c in customers for k in c.classes]
-    coupons = sum(k.coupons for k in classes)
-    click.echo(
-        f"seeded {database} from {file}: {len(customers)} customers, {accounts} accounts, "
-        f"{len(classes)} coupon classes, {coupons} coupons"
-    )
+    parts = []
+    if loaded.msads is not None:
+        customers = loaded.msads.customers
+        accounts = sum(len(c.accounts) for c in customers)
+        classes = [k for c in customers for k in c.classes]
+        coupons = sum(k.coupons for k in classes)
+        parts.append(
+            f"{len(customers)} customers, {accounts} accounts, {len(classes)} coupon classes, {coupons} coupons"
+        )
+    if loaded.aliyun is not None:
+        sellers = loaded.aliyun.sellers
+        users = sum(len(s.users) for s in sellers)
+        templates = sum(len(s.templates) for s in sellers)
+        parts.append(f"aliyun: {len(sellers)} sellers, {users} end users, {templates} coupon templates")
+    click.echo(f"seeded {database} from {file}: {'; '.join(parts)}")
 
 
 @sandbox.command()
 @_db_option
 @_reporting_errors
 def reset(database: Path) -> None:
-    """Empty the store (customers, coupons, credentials, call log)."""
+    """Empty the store (customers, sellers, coupons, credentials, call log)."""
     store = Store(database)
     try:
         store.reset()

@@ -1,4 +1,5 @@
-"""The sandbox as one Starlette application: the coupon operations and the OAuth token endpoint.
+"""The sandbox as one Starlette application: the coupon operations, the OAuth token endpoint, and the Alibaba Cloud
+RPC endpoint ``/`` (GET or POST), routed by its Action to SendCoupon, GetCouponPage or DiscardCouponList.
 
 Every call goes through the same steps: latency, throttle, 500-before-commit, the operation itself,
 drop-after-commit, and a line in the call log (never a credential). Every response carries a ``TrackingId``
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -20,7 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reconciler.sandbox import msads_api, oauth
+from reconciler.sandbox import aliyun_api, msads_api, oauth
+from reconciler.sandbox.aliyun_auth import RpcRequest
 from reconciler.sandbox.faults import ConnectionDropped, FaultPlan
 from reconciler.sandbox.records import CallRecord
 from reconciler.sandbox.store import Store
@@ -33,7 +35,7 @@ LOGGED_HEADERS = ("customerid", "customeraccountid", "user-agent", "content-type
 CREDENTIAL_HEADERS = ("authorization", "developertoken")
 MAX_LOGGED_BODY = 65536
 
-Answer = Callable[[Store, Mapping[str, str], bytes, str, float], Reply]
+Answer = Callable[[Store, Request, bytes, str, float], Reply]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +51,8 @@ class Endpoint:
 
 
 def _operation(operation: msads_api.Operation) -> Endpoint:
-    def answer(store: Store, headers: Mapping[str, str], raw: bytes, tracking_id: str, lag_s: float) -> Reply:
-        return msads_api.handle(store, operation, headers, raw, tracking_id, lag_s)
+    def answer(store: Store, request: Request, raw: bytes, tracking_id: str, lag_s: float) -> Reply:
+        return msads_api.handle(store, operation, request.headers, raw, tracking_id, lag_s)
 
     return Endpoint(
         name=operation.endpoint,
@@ -63,14 +65,41 @@ def _operation(operation: msads_api.Operation) -> Endpoint:
 
 
 def _token_endpoint() -> Endpoint:
-    def answer(store: Store, headers: Mapping[str, str], raw: bytes, tracking_id: str, lag_s: float) -> Reply:
-        return oauth.token(store, headers, raw, tracking_id)
+    def answer(store: Store, request: Request, raw: bytes, tracking_id: str, lag_s: float) -> Reply:
+        return oauth.token(store, request.headers, raw, tracking_id)
 
     return Endpoint("token", oauth.TOKEN_PATHS, answer, oauth.throttled, oauth.internal_error, oauth.redact)
 
 
 def endpoints() -> tuple[Endpoint, ...]:
     return (*(_operation(op) for op in msads_api.OPERATIONS), _token_endpoint())
+
+
+def _aliyun_endpoint(action: aliyun_api.Action) -> Endpoint:
+    def answer(store: Store, request: Request, raw: bytes, tracking_id: str, lag_s: float) -> Reply:
+        rpc: RpcRequest = request.state.rpc  # parsed once, by the route that picked this action
+        return aliyun_api.handle(store, action, rpc, tracking_id, lag_s)
+
+    return Endpoint(action.endpoint, ("/",), answer, aliyun_api.throttled, aliyun_api.internal_error, aliyun_api.redact)
+
+
+def _rpc_route(store: Store, plan: FaultPlan) -> Callable[[Request], Awaitable[Response]]:
+    """``/``: the Alibaba Cloud RPC endpoint. The action picks the handler (and so the fault endpoint); an unknown
+    action is answered InvalidAction.NotFound and logged as unrouted."""
+    handlers = {name: _handler(store, plan, _aliyun_endpoint(a)) for name, a in aliyun_api.ACTIONS.items()}
+
+    async def route(request: Request) -> Response:
+        raw = await request.body()
+        rpc = RpcRequest.of(request.method, request.url.path, request.url.query, request.headers.items(), raw)
+        request.state.rpc = rpc
+        handler = handlers.get(aliyun_api.action_name(rpc) or "")
+        if handler is not None:
+            return await handler(request)
+        reply = aliyun_api.unknown_action(request.state.tracking_id)
+        _log(store, request, "unrouted", aliyun_api.redact(raw), reply.status, "refused", reply.code)
+        return JSONResponse(reply.body, reply.status, headers=reply.headers)
+
+    return route
 
 
 def create_app(store: Store, faults: FaultPlan | None = None) -> Starlette:
@@ -81,6 +110,7 @@ def create_app(store: Store, faults: FaultPlan | None = None) -> Starlette:
         for endpoint in endpoints()
         for path in endpoint.paths
     ]
+    routes.append(Route("/", _rpc_route(store, plan), methods=["GET", "POST"]))
     app = Starlette(routes=routes, middleware=[Middleware(CallMiddleware, store=store)])
     app.state.store = store
     app.state.faults = plan
@@ -116,14 +146,16 @@ def _answer(
     store: Store, plan: FaultPlan, endpoint: Endpoint, request: Request, raw: bytes, tracking_id: str
 ) -> tuple[Reply, str]:
     try:
-        reply = endpoint.answer(store, request.headers, raw, tracking_id, plan.lag_s(endpoint.name))
+        reply = endpoint.answer(store, request, raw, tracking_id, plan.lag_s(endpoint.name))
     except Exception:
         logger.exception("sandbox: %s failed (TrackingId %s)", endpoint.name, tracking_id)
         return endpoint.internal_error(tracking_id), "internal-error"
-    return reply, "ok" if reply.status < 400 else "refused"
+    return reply, "ok" if reply.status < 400 and reply.code is None else "refused"
 
 
-def _log(store: Store, request: Request, endpoint: str, body: str, status: int, outcome: str, code: int | None) -> None:
+def _log(
+    store: Store, request: Request, endpoint: str, body: str, status: int, outcome: str, code: int | str | None
+) -> None:
     """The call log entry: safe headers with credentials reduced to their presence, the (redacted) body."""
     headers = {name: request.headers[name] for name in LOGGED_HEADERS if name in request.headers}
     headers |= {name: "<redacted>" for name in CREDENTIAL_HEADERS if name in request.headers}

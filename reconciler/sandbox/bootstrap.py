@@ -12,7 +12,7 @@ def seed_store(store: Store, seed: Path) -> Seed:
     """Empty the store, then load the seed file into it (checked first: a bad file changes nothing)."""
     checked = load_seed(seed)
     store.reset()
-    store.load(checked.msads)
+    store.load_seed(checked)
     return checked
 
 
@@ -20,7 +20,7 @@ def seed_if_empty(store: Store, seed: Path) -> bool:
     """Load the seed file when the store is empty; whether it did."""
     if not store.is_empty():
         return False
-    store.load(load_seed(seed).msads)
+    store.load_seed(load_seed(seed))
     return True
 
 

@@ -56,3 +56,22 @@ def sandbox_credentials(database: Path, seed: Path | None) -> dict[str, str]:
             "seed it with msads.developerToken and msads.accessTokens"
         )
     return {"developerToken": developer_token, "accessToken": access_token}
+
+
+def aliyun_sandbox_credentials(database: Path, seed: Path | None) -> dict[str, str]:
+    """The first seeded Alibaba Cloud AccessKey (id, secret, and STS token if it has one), so ``local`` needs no
+    environment variables."""
+    store = open_store(database, seed)
+    try:
+        key = store.aliyun.first_access_key()
+    finally:
+        store.close()
+    if key is None:
+        raise SandboxError(
+            f"the sandbox store {database} has no Alibaba Cloud AccessKey to use: seed it with aliyun.accessKeys "
+            "(`couponctl sandbox seed FILE`, or delete the store to have it seeded again)"
+        )
+    credentials = {"accessKeyId": key.id, "accessKeySecret": key.secret}
+    if key.security_token:
+        credentials["securityToken"] = key.security_token
+    return credentials

@@ -1,15 +1,17 @@
 """Fault injection for reliability tests and benchmarks, deterministic under a fault seed.
 
 A spec is ``ENDPOINT:KIND=VALUE`` (``--fault`` on ``sandbox serve``, repeatable). ENDPOINT is one of
-``search``, ``distribute``, ``dispatch``, ``redeem``, ``token`` or ``*`` (every endpoint; a spec naming the
+``search``, ``distribute``, ``dispatch``, ``redeem``, ``token`` (Microsoft Advertising), ``send``, ``getpage``,
+``discard`` (Alibaba Cloud: SendCoupon, GetCouponPage, DiscardCouponList) or ``*`` (every endpoint; a spec naming the
 endpoint wins over ``*`` for the same kind). KIND is one of:
 
 - ``latency-ms=20``: milliseconds added to each call;
-- ``throttle-rpm=600``: at most that many calls accepted in any 60 s window, the rest get 429 (code 117);
+- ``throttle-rpm=600``: at most that many calls accepted in any 60 s window, the rest get 429 (code 117; Alibaba
+  Cloud: 400 Throttling.User);
 - ``error-500=0.1``: that share of calls fail with a 500 before anything is committed;
 - ``drop-after-commit=0.3``: that share of calls commit, then the client gets no answer;
-- ``lag-s=5``: what the endpoint changes becomes visible to Search that many seconds later (``search`` or ``*``:
-  what every endpoint changes).
+- ``lag-s=5``: what the endpoint changes becomes visible to reads (Search, GetCouponPage) that many seconds later
+  (the read endpoint, ``search`` or ``getpage``, or ``*``: what every endpoint of its vendor changes).
 
 Random draws come from one generator per rule, seeded from the fault seed, the rule's endpoint and kind:
 the same calls in the same order meet the same faults.
@@ -28,7 +30,9 @@ from typing import NoReturn
 
 from reconciler.errors import InputError, Problem
 
-ENDPOINTS = ("search", "distribute", "dispatch", "redeem", "token")
+ENDPOINTS = ("search", "distribute", "dispatch", "redeem", "token", "send", "getpage", "discard")
+# The read endpoint whose ``lag-s`` delays what an endpoint changes (default: search).
+_READER = {"send": "getpage", "discard": "getpage"}
 ANY = "*"
 
 
@@ -154,13 +158,14 @@ class FaultPlan:
         return 0.0 if rule is None else rule.value / 1000
 
     def lag_s(self, endpoint: str) -> float:
-        """How long what ``endpoint`` changes stays invisible to Search."""
-        rule = self._rules.get((endpoint, FaultKind.LAG_S)) or self._rules.get(("search", FaultKind.LAG_S))
+        """How long what ``endpoint`` changes stays invisible to reads (Search, GetCouponPage)."""
+        reader = _READER.get(endpoint, "search")
+        rule = self._rules.get((endpoint, FaultKind.LAG_S)) or self._rules.get((reader, FaultKind.LAG_S))
         rule = rule or self._rules.get((ANY, FaultKind.LAG_S))
         return 0.0 if rule is None else rule.value
 
     def admit(self, endpoint: str) -> bool:
-        """Count the call against the throttle window; False when it must be refused with 429."""
+        """Count the call against the throttle window; False when it must be refused as throttled."""
         rule = self._rule(endpoint, FaultKind.THROTTLE_RPM)
         if rule is None:
             return True

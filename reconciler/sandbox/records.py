@@ -95,7 +95,7 @@ class CallRecord:
     path: str
     status: int
     outcome: str
-    code: int | None
+    code: int | str | None
     tracking_id: str
     headers: dict[str, str]
     body: str

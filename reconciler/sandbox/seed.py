@@ -15,6 +15,7 @@ from typing import TypeVar
 import yaml
 
 from reconciler.errors import InputError, Problem
+from reconciler.sandbox.aliyun_seed import AliyunSeed, parse_aliyun
 from reconciler.sandbox.yaml_reader import NodeReader
 
 INT32_MAX = 2**31 - 1
@@ -92,7 +93,10 @@ class MsadsSeed:
 
 @dataclass(frozen=True, slots=True)
 class Seed:
-    msads: MsadsSeed
+    """A checked seed file: its Microsoft Advertising and Alibaba Cloud sections (at least one of them)."""
+
+    msads: MsadsSeed | None
+    aliyun: AliyunSeed | None = None
 
 
 def default_account_number(account_id: int) -> str:
@@ -140,12 +144,17 @@ class _Refs:
 def _seed(r: NodeReader, root: yaml.Node | None) -> Seed | None:
     if root is None:
         return None
-    # Other top-level sections (e.g. ``aliyun``) belong to other simulators and are left to them.
-    top = r.mapping(root, "", required=("msads",), known=("msads", "aliyun"))
-    if top is None or "msads" not in top:
+    top = r.mapping(root, "", required=(), known=("msads", "aliyun"))
+    if top is None:
         return None
-    msads = _msads(r, top["msads"])
-    return None if msads is None else Seed(msads)
+    if not top:
+        r.problem(root, "", "the seed file needs an msads or an aliyun section")
+        return None
+    msads = _msads(r, top["msads"]) if "msads" in top else None
+    aliyun = parse_aliyun(r, top["aliyun"]) if "aliyun" in top else None
+    if ("msads" in top and msads is None) or ("aliyun" in top and aliyun is None):
+        return None
+    return Seed(msads, aliyun)
 
 
 def _msads(r: NodeReader, node: yaml.Node) -> MsadsSeed | None:

@@ -2,6 +2,7 @@
 
 It holds customers, their accounts (and the customer each bills to), coupon classes, the coupons minted from
 them with every field of the Coupon object, the credentials the sandbox accepts, and a log of every call.
+The Alibaba Cloud ResellerTrade tables are ``store.aliyun`` (:mod:`reconciler.sandbox.aliyun_store`).
 
 One connection, shared across threads behind a lock; file stores use WAL so that a served sandbox and an
 embedded one can share a file. Times are seconds since the epoch from an injectable clock.
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import SandboxError
+from reconciler.sandbox import aliyun_store
 from reconciler.sandbox.records import (
     AccessToken,
     Account,
@@ -35,7 +37,7 @@ from reconciler.sandbox.records import (
     CouponRecord,
     Redemption,
 )
-from reconciler.sandbox.seed import ClassSeed, MsadsSeed, OAuthClientSeed
+from reconciler.sandbox.seed import ClassSeed, MsadsSeed, OAuthClientSeed, Seed
 
 Clock = Callable[[], float]
 Row = tuple[Any, ...]  # a row as sqlite3 returns it
@@ -128,6 +130,7 @@ _DATA_TABLES = (
     "developer_tokens",
     "access_tokens",
     "oauth_clients",
+    *aliyun_store.TABLES,
 )
 
 # Available for issue: not dispatched, not claimed, not redeemed (true state, never lagged).
@@ -157,7 +160,7 @@ class Store:
             self._db.execute("PRAGMA foreign_keys = ON")
             if path is not None:
                 self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.executescript(_SCHEMA)  # idempotent; executescript commits on its own
+            self._db.executescript(_SCHEMA + aliyun_store.SCHEMA)  # idempotent; executescript commits on its own
             with self._tx() as db:
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
                 (version,) = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -168,6 +171,7 @@ class Store:
             raise SandboxError(
                 f"the sandbox store {self._name} has schema version {version}, not {SCHEMA_VERSION}: delete it"
             )
+        self.aliyun = aliyun_store.AliyunTables(self._tx, self._read, self.now)
 
     @property
     def _name(self) -> str:
@@ -199,13 +203,20 @@ class Store:
 
     def is_empty(self) -> bool:
         (count,) = self._read("SELECT (SELECT count(*) FROM customers) + (SELECT count(*) FROM developer_tokens)")[0]
-        return bool(count == 0)
+        return bool(count == 0) and self.aliyun.is_empty()
 
     def reset(self) -> None:
         """Empty every table (the schema stays)."""
         with self._tx() as db:
             for table in _DATA_TABLES:
                 db.execute(f"DELETE FROM {table}")  # fixed table names
+
+    def load_seed(self, seed: Seed) -> None:
+        """Add every section of a checked seed file."""
+        if seed.msads is not None:
+            self.load(seed.msads)
+        if seed.aliyun is not None:
+            self.aliyun.load(seed.aliyun)
 
     def load(self, seed: MsadsSeed) -> None:
         """Add a checked seed: customers, accounts, classes (minting their coupons) and credentials."""

@@ -199,11 +199,12 @@ LIST_EMPTY = OperationCode(3087, REQUEST_STATUS, "The required list of elements 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What an endpoint answers: status, JSON body, and (for the call log) the first error code."""
+    """What an endpoint answers: status, JSON body, and (for the call log) the first error code (a number for
+    Microsoft Advertising, a string such as ``Throttling.User`` for Alibaba Cloud)."""
 
     status: int
     body: JsonObject
-    code: int | None = None
+    code: int | str | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
     @staticmethod

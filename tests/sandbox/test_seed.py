@@ -47,7 +47,7 @@ msads:
     - id: 1
       accounts: [10, {id: 11, number: F0000011, billsTo: "2"}]
     - {id: "2"}
-aliyun: {anything: here}   # another simulator's section
+aliyun: {accessKeys: [{id: k, secret: s}], sellers: []}   # the other simulator's section
 """,
         "seed.yaml",
     ).msads

@@ -1,0 +1,127 @@
+"""The official SDK (``alibabacloud-resellertrade20191227``) against ``sandbox serve``: V3 signing by default,
+V1 when configured; SendCoupon and GetCouponPage succeed, a wrong secret gets SignatureDoesNotMatch. No vendor host
+is ever called: the SDK's endpoint is the served sandbox's loopback address."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from reconciler.sandbox.aliyun_store import PageQuery
+from reconciler.sandbox.app import create_app
+from reconciler.sandbox.seed import parse_seed
+from reconciler.sandbox.server import BackgroundServer
+from reconciler.sandbox.store import Store
+from tests.sandbox.aliyun_client import SEED, SELLER, STS_KEY, TEMPLATE, TEMPLATE_2
+
+sdk_client = pytest.importorskip("alibabacloud_resellertrade20191227.client")
+sdk_models = pytest.importorskip("alibabacloud_resellertrade20191227.models")
+openapi_models = pytest.importorskip("alibabacloud_tea_openapi.models")
+exceptions = pytest.importorskip("alibabacloud_tea_openapi.exceptions")
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[BackgroundServer, Store]]:
+    store = Store(None)
+    store.load_seed(parse_seed(SEED, "seed.yaml"))
+    with BackgroundServer(create_app(store)) as running:
+        yield running, store
+    store.close()
+
+
+def client(
+    server: BackgroundServer,
+    *,
+    algorithm: str | None = None,
+    key: str = "ak-1",
+    secret: str = "secret-1-SECRET",
+    token: str | None = None,
+) -> Any:
+    config = openapi_models.Config(
+        access_key_id=key,
+        access_key_secret=secret,
+        security_token=token,
+        endpoint=server.url.removeprefix("http://"),
+        protocol="http",
+        read_timeout=10000,
+        connect_timeout=5000,
+    )
+    if algorithm is not None:
+        config.signature_algorithm = algorithm
+    return sdk_client.Client(config)
+
+
+def send(sdk: Any, uid: int, amount: float = 100.0, template: int = TEMPLATE) -> Any:
+    request = sdk_models.SendCouponRequest(
+        seller_id=SELLER,
+        template_id=template,
+        request_id=f"sdk-{uid}-{template}",
+        from_app="sdk-test",
+        user_amount_model_list=[sdk_models.SendCouponRequestUserAmountModelList(amount=amount, uid=uid)],
+    )
+    return sdk.send_coupon(request)
+
+
+def page(sdk: Any, **fields: Any) -> Any:
+    request = sdk_models.GetCouponPageRequest(seller_id=SELLER, page_no=1, page_size=20, **fields)
+    return sdk.get_coupon_page(request)
+
+
+@pytest.mark.parametrize(("algorithm", "uid"), [(None, 101), ("v2", 102)], ids=["v3-default", "v1"])
+def test_the_sdk_sends_and_reads_back(served: tuple[BackgroundServer, Store], algorithm: str | None, uid: int) -> None:
+    server, _ = served
+    sdk = client(server, algorithm=algorithm)
+    sent = send(sdk, uid)
+    assert sent.status_code == 200
+    assert sent.body.success is True and sent.body.code == "success" and sent.body.request_id == f"sdk-{uid}-{TEMPLATE}"
+    (entry,) = sent.body.data
+    assert entry.uid == uid and entry.amount == 100.0 and entry.youhui_id > 0
+
+    read = page(sdk, template_id=TEMPLATE, uids=[uid])
+    assert read.body.success is True and read.body.total_count == 1
+    (coupon,) = read.body.data
+    assert (coupon.coupon_id, coupon.user_id, coupon.status) == (entry.youhui_id, uid, "AVAILABLE")
+    assert coupon.amount == 100.0 and coupon.currency.currency_code == "CNY" and coupon.template_id == TEMPLATE
+
+
+@pytest.mark.parametrize("algorithm", [None, "v2"], ids=["v3-default", "v1"])
+def test_a_wrong_secret_gets_signature_does_not_match(
+    served: tuple[BackgroundServer, Store], algorithm: str | None
+) -> None:
+    server, store = served
+    sdk = client(server, algorithm=algorithm, secret="not-the-secret")
+    with pytest.raises(exceptions.ClientException) as caught:
+        send(sdk, 103)
+    assert caught.value.code == "SignatureDoesNotMatch" and caught.value.status_code == 400
+    assert 103 not in {c.uid for c in store.aliyun.page(PageQuery(SELLER, TEMPLATE, limit=100))[0]}
+
+
+@pytest.mark.parametrize("algorithm", [None, "v2"], ids=["v3-default", "v1"])
+def test_an_sts_key_with_its_token(served: tuple[BackgroundServer, Store], algorithm: str | None) -> None:
+    server, _ = served
+    sdk = client(
+        server,
+        algorithm=algorithm,
+        key=STS_KEY.access_key_id,
+        secret=STS_KEY.access_key_secret.reveal(),
+        token=STS_KEY.security_token.reveal() if STS_KEY.security_token else None,
+    )
+    assert page(sdk, template_id=TEMPLATE_2).body.success is True
+
+
+def test_a_business_refusal_reaches_the_sdk_as_success_false(served: tuple[BackgroundServer, Store]) -> None:
+    server, _ = served
+    refused = send(client(server), 999)  # not one of the seller's users
+    assert refused.status_code == 200 and refused.body.success is False and refused.body.code == "ERROR_3086"
+
+
+def test_a_discard_through_the_sdk(served: tuple[BackgroundServer, Store]) -> None:
+    server, _ = served
+    sdk = client(server)
+    coupon = send(sdk, 104, amount=10.0, template=TEMPLATE_2).body.data[0].youhui_id
+    discarded = sdk.discard_coupon_list(sdk_models.DiscardCouponListRequest(coupon_list=[coupon]))
+    assert discarded.body.success is True and discarded.body.data is True
+    statuses = {c.coupon_id: c.status for c in page(sdk, template_id=TEMPLATE_2, uids=[104]).body.data}
+    assert statuses[coupon] == "ABANDONED"
