@@ -12,7 +12,16 @@ import httpx
 
 from reconciler import __version__
 from reconciler.config_model import ProviderConfig, SandboxConfig
-from reconciler.errors import ConfigError, CouponctlError, Problem
+from reconciler.errors import ConfigError, Problem
+from reconciler.providers.acs_signature import AcsCredentials
+from reconciler.providers.aliyun import (
+    DEFAULT_FROM_APP,
+    DEFAULT_SEND_BATCH_SIZE,
+    MAX_SEND_BATCH_SIZE,
+    SIGNATURES,
+    AliyunProvider,
+    AliyunSettings,
+)
 from reconciler.providers.base import Provider
 from reconciler.providers.http import HttpSettings, RetryPolicy, build_client, limiter_for
 from reconciler.providers.msads import MsAdsProvider, MsAdsSettings
@@ -25,6 +34,9 @@ USER_AGENT = f"couponctl/{__version__}"
 LOGIN_HOST = "https://login.microsoftonline.com"
 LOCAL_BASE_URL = "http://sandbox.local"
 CREDENTIAL_KEYS = ("developerToken", "accessToken", "oauth.clientId", "oauth.clientSecret", "oauth.refreshToken")
+ALIYUN_CREDENTIAL_KEYS = ("accessKeyId", "accessKeySecret", "securityToken")
+# ResellerTrade has one host for every region and no vendor sandbox (notes section 0).
+ALIYUN_ENVIRONMENTS: Mapping[str, str] = {"production": "https://resellertrade.aliyuncs.com", "local": LOCAL_BASE_URL}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +68,7 @@ def build_provider(
     if config.type == "msads":
         return _build_msads(config, sandbox, environ, transport)
     if config.type == "aliyun":
-        raise CouponctlError(f"provider {config.name}: provider type aliyun is not supported yet")
+        return _build_aliyun(config, sandbox, environ, transport)
     raise _config_error(config, "type", f"unknown provider type {config.type!r} (expected msads or aliyun)")
 
 
@@ -78,12 +90,8 @@ def _build_msads(
         raise ConfigError(options.problems)
 
     base_url = (config.endpoint or environment.base_url).rstrip("/")
-    if config.environment == "local" and config.endpoint is None and transport is None:
-        from reconciler.sandbox.embedded import embedded_transport
-        from reconciler.sandbox.faults import FaultPlan
-
-        faults = FaultPlan.parse(sandbox.faults, seed=sandbox.fault_seed) if sandbox.faults else None
-        transport = embedded_transport(sandbox.database, sandbox.seed, faults=faults)
+    if in_process and transport is None:
+        transport = _sandbox_transport(sandbox)
     if token_url is None:
         remote = config.environment != "local" and config.endpoint is None
         token_url = f"{LOGIN_HOST}/{oauth_tenant}/oauth2/v2.0/token" if remote else f"{base_url}/oauth2/v2.0/token"
@@ -106,9 +114,94 @@ def _build_msads(
     )
 
 
-def _read_options(options: _Options, *, default_rate: float) -> tuple[MsAdsSettings, HttpSettings, str, str | None]:
-    """Tuning options; ``default_rate`` is the request rate limit when none is configured (0: none, for the
-    in-process sandbox)."""
+def _sandbox_transport(sandbox: SandboxConfig) -> httpx.AsyncBaseTransport:
+    """The embedded sandbox (environment ``local``), with the faults couponctl.yaml asks for."""
+    from reconciler.sandbox.embedded import embedded_transport
+    from reconciler.sandbox.faults import FaultPlan
+
+    faults = FaultPlan.parse(sandbox.faults, seed=sandbox.fault_seed) if sandbox.faults else None
+    return embedded_transport(sandbox.database, sandbox.seed, faults=faults)
+
+
+def _build_aliyun(
+    config: ProviderConfig,
+    sandbox: SandboxConfig,
+    environ: Mapping[str, str],
+    transport: httpx.AsyncBaseTransport | None,
+) -> AliyunProvider:
+    base_url = config.endpoint or ALIYUN_ENVIRONMENTS.get(config.environment)
+    if base_url is None:
+        choices = ", ".join(ALIYUN_ENVIRONMENTS)
+        message = f"ResellerTrade has no {config.environment!r} environment ({choices}; or give an endpoint)"
+        raise _config_error(config, "environment", message)
+    options = _Options(config)
+    in_process = config.environment == "local" and config.endpoint is None
+    http, read_retry, issue_retry = _http_options(options, default_rate=0.0 if in_process else 10.0)
+    signature = options.text("signature") or "v3"
+    if signature not in SIGNATURES:
+        options.problems.append(_problem(config, "options.signature", f"must be one of: {', '.join(SIGNATURES)}"))
+        signature = "v3"
+    settings = AliyunSettings(
+        signature=signature,
+        send_batch_size=options.integer(
+            "sendBatchSize", DEFAULT_SEND_BATCH_SIZE, minimum=1, maximum=MAX_SEND_BATCH_SIZE
+        ),
+        from_app=options.text("fromApp") or DEFAULT_FROM_APP,
+        read_window=http.concurrency,
+        read_retry=read_retry,
+        issue_retry=issue_retry,
+    )
+    credentials = _aliyun_credentials(config, sandbox, environ, options.problems)
+    if credentials is None or options.problems:
+        raise ConfigError(options.problems)
+    if in_process and transport is None:
+        transport = _sandbox_transport(sandbox)
+    client = build_client(base_url=base_url.rstrip("/"), user_agent=USER_AGENT, settings=http, transport=transport)
+    return AliyunProvider(
+        name=config.name, client=client, credentials=credentials, limiter=limiter_for(http), settings=settings
+    )
+
+
+def _aliyun_credentials(
+    config: ProviderConfig, sandbox: SandboxConfig, environ: Mapping[str, str], problems: list[Problem]
+) -> AcsCredentials | None:
+    """The AccessKey (and STS token) from the environment; in ``local``, the sandbox's first seeded AccessKey
+    when none is configured. Problems (a variable named, never a value) are added to ``problems``: then None."""
+    values, unset = _resolve(config, ALIYUN_CREDENTIAL_KEYS, environ)
+    if not unset and config.environment == "local" and not any(values.values()):
+        from reconciler.sandbox.embedded import aliyun_sandbox_credentials
+
+        given = aliyun_sandbox_credentials(sandbox.database, sandbox.seed)
+        values = {key: Secret(value) for key, value in given.items()}
+    key_id, secret = values.get("accessKeyId"), values.get("accessKeySecret")
+    missing = unset or [
+        _problem(config, f"credentials.{key}", "is required")
+        for key, value in (("accessKeyId", key_id), ("accessKeySecret", secret))
+        if value is None
+    ]
+    if missing or key_id is None or secret is None:
+        problems.extend(missing)
+        return None
+    return AcsCredentials(key_id.reveal(), secret, values.get("securityToken"))
+
+
+def _resolve(
+    config: ProviderConfig, keys: tuple[str, ...], environ: Mapping[str, str]
+) -> tuple[dict[str, Secret | None], list[Problem]]:
+    """Every configured ``${env:NAME}`` among ``keys``, and a problem for each variable that is not set."""
+    values: dict[str, Secret | None] = {}
+    unset = []
+    for key in keys:
+        ref = config.credentials.get(key)
+        values[key] = ref.resolve(environ) if ref is not None else None
+        if ref is not None and values[key] is None:
+            unset.append(_problem(config, f"credentials.{key}", f"environment variable {ref.env_name} is not set"))
+    return values, unset
+
+
+def _http_options(options: _Options, *, default_rate: float) -> tuple[HttpSettings, RetryPolicy, RetryPolicy]:
+    """Timeouts, concurrency, rate, and the read and issue retry policies, as every provider type reads them;
+    ``default_rate`` is the request rate limit when none is configured (0: none, for the in-process sandbox)."""
     concurrency = options.integer("concurrency", 4, minimum=1)
     read_retry = RetryPolicy(
         attempts=options.integer("readAttempts", 5, minimum=1),
@@ -122,17 +215,6 @@ def _read_options(options: _Options, *, default_rate: float) -> tuple[MsAdsSetti
         max_delay=read_retry.max_delay,
         max_retry_after=read_retry.max_retry_after,
     )
-    settings = MsAdsSettings(
-        customer_id=options.identifier("customerId"),
-        customer_account_id=options.identifier("customerAccountId"),
-        distribute_batch_size=options.integer("distributeBatchSize", 100, minimum=1),
-        dispatch_batch_size=options.integer(
-            "dispatchBatchSize", MAX_DISPATCH_EMAILS, minimum=1, maximum=MAX_DISPATCH_EMAILS
-        ),
-        search_window=options.integer("searchWindow", concurrency, minimum=1),
-        read_retry=read_retry,
-        issue_retry=issue_retry,
-    )
     timeout = options.number("timeoutSeconds", 60.0, positive=True)
     http = HttpSettings(
         connect_timeout=options.number("connectTimeoutSeconds", 10.0, positive=True),
@@ -141,6 +223,23 @@ def _read_options(options: _Options, *, default_rate: float) -> tuple[MsAdsSetti
         pool_timeout=timeout,
         concurrency=concurrency,
         requests_per_second=options.number("requestsPerSecond", default_rate),
+    )
+    return http, read_retry, issue_retry
+
+
+def _read_options(options: _Options, *, default_rate: float) -> tuple[MsAdsSettings, HttpSettings, str, str | None]:
+    """The msads tuning options, and the HTTP ones (:func:`_http_options`)."""
+    http, read_retry, issue_retry = _http_options(options, default_rate=default_rate)
+    settings = MsAdsSettings(
+        customer_id=options.identifier("customerId"),
+        customer_account_id=options.identifier("customerAccountId"),
+        distribute_batch_size=options.integer("distributeBatchSize", 100, minimum=1),
+        dispatch_batch_size=options.integer(
+            "dispatchBatchSize", MAX_DISPATCH_EMAILS, minimum=1, maximum=MAX_DISPATCH_EMAILS
+        ),
+        search_window=options.integer("searchWindow", http.concurrency, minimum=1),
+        read_retry=read_retry,
+        issue_retry=issue_retry,
     )
     tenant = options.text("oauth.tenant") or "common"
     return settings, http, tenant, options.text("oauth.tokenUrl")
@@ -163,13 +262,7 @@ def _credentials(
 ) -> _Credentials | None:
     """Resolve every ``${env:NAME}`` reference; in ``local``, a credential not configured comes from the
     sandbox. Problems (a missing variable named, never a value) are added to ``problems``: then None."""
-    values: dict[str, Secret | None] = {}
-    unset = []
-    for key in CREDENTIAL_KEYS:
-        ref = config.credentials.get(key)
-        values[key] = ref.resolve(environ) if ref is not None else None
-        if ref is not None and values[key] is None:
-            unset.append(_problem(config, f"credentials.{key}", f"environment variable {ref.env_name} is not set"))
+    values, unset = _resolve(config, CREDENTIAL_KEYS, environ)
     if not unset and config.environment == "local":
         _fill_from_sandbox(values, sandbox)
     missing = unset or _missing(config, values)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from reconciler.config_model import ProviderConfig, SandboxConfig
-from reconciler.errors import ConfigError, CouponctlError
+from reconciler.errors import ConfigError
 from reconciler.providers.base import Provider
 from reconciler.providers.msads import MsAdsProvider
 from reconciler.providers.registry import build_provider
@@ -205,11 +205,6 @@ def test_option_and_credential_problems_are_reported_together() -> None:
     with pytest.raises(ConfigError) as caught:
         build(config(STATIC, options={"dispatchBatchSize": 5000}), Recorder(), {})
     assert len(caught.value.problems) == 3
-
-
-def test_aliyun_is_not_supported_yet() -> None:
-    with pytest.raises(CouponctlError, match="provider type aliyun is not supported yet"):
-        build(config({}, type_="aliyun"), Recorder())
 
 
 def test_unknown_type_and_environment() -> None:

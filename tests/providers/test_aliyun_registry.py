@@ -1,0 +1,204 @@
+"""Building the aliyun provider from config: hosts per environment, AccessKeys from the environment or the sandbox
+seed, options (signature, sendBatchSize, fromApp), the embedded sandbox with its faults."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reconciler.config import load_config
+from reconciler.config_model import ProviderConfig, SandboxConfig
+from reconciler.errors import AuthError, ConfigError
+from reconciler.live import ScopeLive
+from reconciler.manifest.model import Target
+from reconciler.providers.aliyun import AliyunProvider
+from reconciler.providers.base import BatchResult, Outcome, Provider
+from reconciler.providers.registry import build_provider
+from reconciler.secrets import SecretRef
+
+from .aliyun_fakes import SPEC, Pages, uids, v1_valid, v3_valid
+
+ENV = {
+    "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI-from-env",
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "secret-SECRET-from-env",
+    "ALIBABA_CLOUD_SECURITY_TOKEN": "sts-SECRET-from-env",
+}
+KEYS = {"accessKeyId": "ALIBABA_CLOUD_ACCESS_KEY_ID", "accessKeySecret": "ALIBABA_CLOUD_ACCESS_KEY_SECRET"}
+SEED = """
+aliyun:
+  accessKeys: [{id: seeded-ak, secret: seeded-secret}]
+  sellers:
+    - id: 3944837183
+      users: [1, 2, 3]
+      templates: [{id: 295873, amount: 100}]
+"""
+
+
+def config(
+    credentials: Mapping[str, str] = KEYS,
+    *,
+    environment: str = "production",
+    endpoint: str | None = None,
+    options: Mapping[str, object] | None = None,
+) -> ProviderConfig:
+    refs = {key: SecretRef(name) for key, name in credentials.items()}
+    return ProviderConfig("aliyun-prod", "aliyun", environment, endpoint, refs, options or {})
+
+
+def sandbox(tmp_path: Path, *faults: str) -> SandboxConfig:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(SEED)
+    return SandboxConfig(seed=seed, database=tmp_path / "sandbox.sqlite", faults=faults)
+
+
+def build(cfg: ProviderConfig, handler: Pages, environ: Mapping[str, str] = ENV) -> Provider:
+    box = SandboxConfig(seed=None, database=Path("unused.sqlite"))
+    return build_provider(cfg, box, environ, transport=httpx.MockTransport(handler))
+
+
+def read(provider: Provider) -> ScopeLive:
+    async def run() -> ScopeLive:
+        try:
+            return await provider.read_scope(SPEC)
+        finally:
+            await provider.aclose()
+
+    return asyncio.run(run())
+
+
+def issue(provider: Provider, *values: int) -> BatchResult:
+    async def run() -> BatchResult:
+        try:
+            (batch,) = provider.batches(SPEC, uids(*values))
+            return await provider.issue(SPEC, batch)
+        finally:
+            await provider.aclose()
+
+    return asyncio.run(run())
+
+
+def test_production_calls_the_resellertrade_host_with_the_environments_access_key() -> None:
+    pages = Pages([])
+    provider = build(config(), pages)
+    assert isinstance(provider, AliyunProvider) and provider.type == "aliyun"
+    read(provider)
+    request = pages.requests[0]
+    assert request.url.host == "resellertrade.aliyuncs.com" and request.url.scheme == "https"
+    assert "Credential=LTAI-from-env," in request.headers["Authorization"]
+    assert v3_valid(request, "secret-SECRET-from-env")
+
+
+def test_an_sts_token_and_v1_from_config() -> None:
+    pages = Pages([])
+    credentials = {**KEYS, "securityToken": "ALIBABA_CLOUD_SECURITY_TOKEN"}
+    read(build(config(credentials, options={"signature": "v1"}), pages))
+    request = pages.requests[0]
+    assert request.url.params["SecurityToken"] == "sts-SECRET-from-env"
+    assert v1_valid(request, "secret-SECRET-from-env")
+
+
+def test_an_endpoint_replaces_the_host() -> None:
+    pages = Pages([])
+    read(build(config(environment="sandbox", endpoint="http://127.0.0.1:8765/"), pages))
+    assert str(pages.requests[0].url).startswith("http://127.0.0.1:8765/?")
+
+
+def test_there_is_no_vendor_sandbox_without_an_endpoint() -> None:
+    with pytest.raises(ConfigError, match=r"providers\.aliyun-prod\.environment: ResellerTrade has no 'sandbox'"):
+        build(config(environment="sandbox"), Pages([]))
+
+
+def test_options_reach_the_provider() -> None:
+    provider = build(config(options={"sendBatchSize": 2, "fromApp": "channel-team"}), Pages([]))
+    assert [len(b.items) for b in provider.batches(SPEC, uids(1, 2, 3))] == [2, 1]
+    pages = Pages([])
+    read(build(config(options={"fromApp": "channel-team"}), pages))
+    assert pages.requests[0].url.params["FromApp"] == "channel-team"
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"signature": "v2"}, "options.signature"),
+        ({"sendBatchSize": 0}, "options.sendBatchSize"),
+        ({"sendBatchSize": 1001}, "options.sendBatchSize"),
+        ({"fromApp": ""}, "options.fromApp"),
+        ({"concurrency": 0}, "options.concurrency"),
+    ],
+)
+def test_bad_options_are_config_errors(options: Mapping[str, object], field: str) -> None:
+    with pytest.raises(ConfigError, match=field):
+        build(config(options=options), Pages([]))
+
+
+def test_an_unset_variable_is_named_and_no_value_is_shown() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build(config(), Pages([]), {"ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI-from-env"})
+    text = str(caught.value)
+    assert "credentials.accessKeySecret: environment variable ALIBABA_CLOUD_ACCESS_KEY_SECRET is not set" in text
+    assert "LTAI-from-env" not in text
+
+
+def test_credentials_are_required_outside_local() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build(config({}), Pages([]))
+    assert [p.field for p in caught.value.problems] == [
+        "providers.aliyun-prod.credentials.accessKeyId",
+        "providers.aliyun-prod.credentials.accessKeySecret",
+    ]
+
+
+# --- local: the embedded sandbox ------------------------------------------------------------------------
+
+
+def test_local_uses_the_embedded_sandbox_and_its_seeded_access_key(tmp_path: Path) -> None:
+    box = sandbox(tmp_path)
+    assert issue(build_provider(config({}, environment="local"), box, {}), 1).results[0].outcome is Outcome.ISSUED
+    live = read(build_provider(config({}, environment="local"), box, {}))
+    assert [c.status for c in live.issued[Target.uid(1)]] == ["AVAILABLE"]
+
+
+def test_local_with_configured_credentials_uses_them(tmp_path: Path) -> None:
+    provider = build_provider(config(environment="local"), sandbox(tmp_path), ENV)
+    with pytest.raises(AuthError, match=r"InvalidAccessKeyId\.NotFound"):
+        read(provider)
+
+
+def test_local_passes_the_sandbox_faults(tmp_path: Path) -> None:
+    provider = build_provider(config({}, environment="local"), sandbox(tmp_path, "send:error-500=1"), {})
+    result = issue(provider, 1)
+    assert result.results[0].outcome is Outcome.IN_DOUBT and result.results[0].code == "InternalError"
+
+
+def test_couponctl_yaml_accepts_every_option_the_registry_reads(tmp_path: Path) -> None:
+    (tmp_path / "couponctl.yaml").write_text(
+        """\
+providers:
+  reseller:
+    type: aliyun
+    environment: production
+    accessKeyId: ${env:ALIBABA_CLOUD_ACCESS_KEY_ID}
+    accessKeySecret: ${env:ALIBABA_CLOUD_ACCESS_KEY_SECRET}
+    signature: v1
+    sendBatchSize: 20
+    fromApp: channel-team
+    concurrency: 2
+    timeoutSeconds: 30
+    connectTimeoutSeconds: 5
+    requestsPerSecond: 3
+    readAttempts: 4
+    issueThrottleAttempts: 2
+    retryBaseDelaySeconds: 1
+    retryMaxDelaySeconds: 10
+    maxRetryAfterSeconds: 60
+"""
+    )
+    provider = load_config(tmp_path).providers["reseller"]
+    built = build_provider(provider, SandboxConfig(None, tmp_path / "s.sqlite"), ENV)
+    assert isinstance(built, AliyunProvider)
+    assert [len(b.items) for b in built.batches(SPEC, uids(*range(1, 26)))] == [20, 5]
+    asyncio.run(built.aclose())
