@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from reconciler.live import ScopeLive
 from reconciler.manifest.model import Scope, ScopeSpec
@@ -66,3 +66,17 @@ class Provider(Protocol):
     async def issue(self, spec: ScopeSpec, batch: Batch) -> BatchResult: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Exporter(Protocol):
+    """An optional provider capability, for ``couponctl export``: read every class or template of one owner.
+
+    ``read_owner`` never issues; it returns one ScopeLive per class (msads: owner customer id) or template
+    (aliyun: seller id) that the vendor shows, sorted by class. Check with ``isinstance(provider, Exporter)``.
+    """
+
+    name: str
+    type: str
+
+    async def read_owner(self, owner: str) -> list[ScopeLive]: ...

@@ -11,8 +11,8 @@ import asyncio
 import logging
 import random
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import httpx
@@ -111,17 +111,42 @@ class MsAdsProvider:
     # --- reading --------------------------------------------------------------------------------------
 
     async def read_scope(self, spec: ScopeSpec) -> ScopeLive:
-        coupons, calls = await self._search_all(spec.scope)
-        return live_from_coupons(spec.scope, coupons, api_calls=calls)
+        scope = spec.scope
+        coupons, calls = await self._search_all(lambda i: wire.search_request(scope.owner, scope.coupon_class, i))
+        return live_from_coupons(scope, coupons, api_calls=calls)
 
-    async def _search_all(self, scope: Scope) -> tuple[list[wire.WireCoupon], int]:
-        """Every coupon of the scope: windows of pages fetched at once (1, 2, 4, … up to ``search_window``),
-        until the first page shorter than PAGE_SIZE. Coupons seen twice (pages shifting) are kept once."""
+    async def read_owner(self, owner: str) -> list[ScopeLive]:
+        """Every coupon class of the owner customer, one ScopeLive per class sorted by class name (for export).
+
+        One SearchCoupons walk with only the CustomerId predicate; coupons are grouped by ClassName (compared
+        case-insensitively, the first spelling seen kept). Coupons without a ClassName are left out. Never issues.
+        """
+        coupons, calls = await self._search_all(lambda i: owner_search_request(owner, i))
+        classes: dict[str, list[wire.WireCoupon]] = {}
+        names: dict[str, str] = {}
+        for coupon in coupons:
+            if coupon.class_name is None:
+                continue
+            key = coupon.class_name.casefold()
+            names.setdefault(key, coupon.class_name)
+            classes.setdefault(key, []).append(coupon)
+        lives = [
+            live_from_coupons(Scope(self.name, owner, names[key]), group)
+            for key, group in sorted(classes.items(), key=lambda kv: names[kv[0]])
+        ]
+        if lives:
+            lives[0] = replace(lives[0], api_calls=calls)
+        return lives
+
+    async def _search_all(self, request: Callable[[int], wire.JsonObject]) -> tuple[list[wire.WireCoupon], int]:
+        """Every coupon ``request(page_index)`` finds: windows of pages fetched at once (1, 2, 4, … up to
+        ``search_window``), until the first page shorter than PAGE_SIZE. Coupons seen twice (pages shifting)
+        are kept once."""
         coupons: dict[str, wire.WireCoupon] = {}
         anonymous: list[wire.WireCoupon] = []
         index, window, calls = 0, 1, 0
         while True:
-            pages = await self._search_pages(scope, range(index, index + window))
+            pages = await self._search_pages(request, range(index, index + window))
             calls += window
             for page in pages:
                 fresh = 0
@@ -144,17 +169,18 @@ class MsAdsProvider:
             index += window
             window = min(window * 2, self._settings.search_window)
 
-    async def _search_pages(self, scope: Scope, indexes: range) -> list[list[wire.WireCoupon]]:
+    async def _search_pages(
+        self, request: Callable[[int], wire.JsonObject], indexes: range
+    ) -> list[list[wire.WireCoupon]]:
         """The pages at ``indexes``, fetched at once; the first failure cancels the others and is raised."""
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self._search_page(scope, i)) for i in indexes]
+                tasks = [group.create_task(self._search_page(request(i))) for i in indexes]
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None
         return [task.result() for task in tasks]
 
-    async def _search_page(self, scope: Scope, index: int) -> list[wire.WireCoupon]:
-        body = wire.search_request(scope.owner, scope.coupon_class, index)
+    async def _search_page(self, body: wire.JsonObject) -> list[wire.WireCoupon]:
         reply = await with_retries(
             lambda: self._call(wire.SEARCH, body),
             policy=self._settings.read_retry,
@@ -320,6 +346,13 @@ def _same(items: Sequence[PlanItem], outcome: Outcome, code: str | None, message
 
 def _whole(batch: Batch, outcome: Outcome, code: str | None, message: str, tracking_id: str | None) -> BatchResult:
     return BatchResult(batch, _same(batch.items, outcome, code, message), tracking_id=tracking_id)
+
+
+def owner_search_request(owner: str, page_index: int) -> wire.JsonObject:
+    """SearchCoupons for every class of one owner customer: only the required CustomerId predicate."""
+    body = wire.search_request(owner, "", page_index)
+    body["Predicates"] = [{"Field": "CustomerId", "Operator": "Equals", "Value": str(owner)}]
+    return body
 
 
 # --- live state from coupons ----------------------------------------------------------------------------
