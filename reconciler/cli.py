@@ -13,6 +13,7 @@ from reconciler import __version__
 from reconciler.apply.report import ApplyReport, report_to_json
 from reconciler.apply.resolve import Resolution
 from reconciler.apply.verify import Verdict
+from reconciler.cli_gitops import drift, export
 from reconciler.cli_journal import journal, lock
 from reconciler.cli_sandbox import sandbox
 from reconciler.cli_support import Settings, reports_errors
@@ -216,3 +217,5 @@ def _write(path: Path, text: str) -> None:
 main.add_command(sandbox)
 main.add_command(journal)
 main.add_command(lock)
+main.add_command(drift)
+main.add_command(export)

@@ -1,0 +1,82 @@
+"""The GitOps commands: ``drift`` (what changed at the vendor outside the manifests) and ``export`` (manifests from
+live state, to adopt a running program). Both read only. Click commands only: the work is in
+:mod:`reconciler.drift` and :mod:`reconciler.export`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from reconciler.cli_support import Settings, reports_errors
+from reconciler.config import load_config
+from reconciler.drift import check_drift
+from reconciler.drift_render import drift_to_json, render_drift_markdown, render_drift_text
+from reconciler.export import EMAILS_INLINE_MAX, export_manifests, export_stream, read_export, write_export
+from reconciler.workflow import load_project
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.pass_obj
+@reports_errors
+def drift(settings: Settings, paths: tuple[Path, ...], fmt: str) -> None:
+    """Report drift in the declared scopes: coupons held by targets no manifest names, and declared targets whose
+    every coupon is void or expired. Exit 0: none, 2: drift found, 1: error. Read-only: never issues, never
+    writes the journal."""
+    report = check_drift(load_project(settings.directory, list(paths) or None))
+    if fmt == "json":
+        click.echo(drift_to_json(report))
+    elif fmt == "markdown":
+        click.echo(render_drift_markdown(report), nl=False)
+    else:
+        click.echo(render_drift_text(report))
+    sys.exit(report.exit_code)
+
+
+@click.command()
+@click.option("--provider", "provider_name", required=True, metavar="NAME", help="A provider of couponctl.yaml.")
+@click.option("--owner", required=True, metavar="ID", help="The owner: msads customer id, aliyun seller id.")
+@click.option(
+    "--class",
+    "classes",
+    multiple=True,
+    metavar="NAME",
+    help="A coupon class (aliyun: template id) to export; repeatable. Default: every class of the owner.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one manifest per class into DIR (long email lists as CSV beside it); default: print them.",
+)
+@click.pass_obj
+@reports_errors
+def export(settings: Settings, provider_name: str, owner: str, classes: tuple[str, ...], out: Path | None) -> None:
+    """Write manifests from live state, to adopt a program that already runs: export, review, commit, and
+    `plan` shows nothing to issue. Read-only: never issues."""
+    config = load_config(settings.directory)
+    source, lives = read_export(config, provider_name, owner, classes)
+    result = export_manifests(
+        source,
+        lives,
+        generated_at=datetime.now(UTC),
+        emails_inline_max=None if out is None else EMAILS_INLINE_MAX,
+        keep_empty=bool(classes),
+    )
+    for reason in result.skipped:
+        click.echo(f"skipped: {reason}", err=True)
+    if out is None:
+        click.echo(export_stream(result), nl=False)
+    else:
+        for path in write_export(result, out):
+            if not settings.quiet:
+                click.echo(f"wrote {path}")
+    if not settings.quiet:
+        click.echo(
+            f"exported {len(result.classes)} class(es), {result.target_count} target(s) from {source.provider}"
+            f" owner {source.owner}",
+            err=True,
+        )
