@@ -1,0 +1,279 @@
+"""action.yml and examples/github/*.yml: valid against GitHub's published schemas (the copies check-jsonschema
+vendors, offline), consistent with each other, and the action's script passes exit codes through."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ACTION = ROOT / "action.yml"
+WORKFLOWS = sorted((ROOT / "examples" / "github").glob("*.yml"))
+PROJECT = Path(__file__).resolve().parent / "project"
+BIN = Path(sys.executable).parent  # the environment couponctl is installed in
+
+
+def load(path: Path) -> dict[Any, Any]:
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def check_jsonschema(schema: str, *paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+# --- schemas ---------------------------------------------------------------------------------------------
+
+
+def test_there_are_three_example_workflows() -> None:
+    assert [p.name for p in WORKFLOWS] == ["couponctl-apply.yml", "couponctl-drift.yml", "couponctl-plan.yml"]
+
+
+def test_workflows_and_action_match_githubs_published_schemas(tmp_path: Path) -> None:
+    workflows = check_jsonschema("vendor.github-workflows", *WORKFLOWS)
+    assert workflows.returncode == 0, workflows.stdout + workflows.stderr
+    action = check_jsonschema("vendor.github-actions", ACTION)
+    assert action.returncode == 0, action.stdout + action.stderr
+    # the check is real: a workflow without jobs, an action without runs, are refused
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\n")
+    assert check_jsonschema("vendor.github-workflows", broken).returncode != 0
+    assert check_jsonschema("vendor.github-actions", broken).returncode != 0
+
+
+# --- consistency -----------------------------------------------------------------------------------------
+
+# `on` is read by YAML 1.1 as True
+ON: Any = True
+
+
+def couponctl_steps() -> Iterator[tuple[str, dict[str, Any]]]:
+    for path in WORKFLOWS:
+        for job in load(path)["jobs"].values():
+            for step in job["steps"]:
+                if str(step.get("uses", "")).split("@")[0].endswith("/couponctl"):
+                    yield path.name, step
+
+
+def test_workflows_use_only_inputs_and_outputs_the_action_has() -> None:
+    action = load(ACTION)
+    inputs, outputs = set(action["inputs"]), set(action["outputs"])
+    ids = set()
+    used = list(couponctl_steps())
+    assert {step["with"]["command"] for _, step in used} == {"validate", "plan", "apply", "drift"}
+    for name, step in used:
+        assert set(step.get("with", {})) <= inputs, name
+        ids.add(step.get("id"))
+    for path in WORKFLOWS:
+        for step_id, output in re.findall(r"steps\.([\w-]+)\.outputs\.([\w-]+)", path.read_text()):
+            if step_id in ids:
+                assert output in outputs, f"{path.name}: steps.{step_id}.outputs.{output}"
+
+
+def test_the_plan_runs_on_pull_requests_read_only_and_never_for_forks() -> None:
+    plan = load(ROOT / "examples" / "github" / "couponctl-plan.yml")
+    assert set(plan[ON]) == {"pull_request"}  # never pull_request_target: untrusted code must not see secrets
+    (job,) = plan["jobs"].values()
+    assert "environment" not in job
+    assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert plan["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert "READONLY" in job["env"]["MSADS_REFRESH_TOKEN"]
+    upload = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact"))
+    assert upload["with"]["name"] == "couponctl-plan"
+    comment = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/github-script"))
+    assert "<!-- couponctl:plan -->" in comment["with"]["script"]
+
+
+def test_the_apply_runs_after_merge_one_at_a_time_in_a_protected_environment() -> None:
+    apply = load(ROOT / "examples" / "github" / "couponctl-apply.yml")
+    assert set(apply[ON]) == {"push"}
+    assert apply["concurrency"] == {"group": "couponctl-apply", "cancel-in-progress": False}
+    (job,) = apply["jobs"].values()
+    assert job["environment"] == "coupons-production"
+    text = (ROOT / "examples" / "github" / "couponctl-apply.yml").read_text()
+    assert "--workflow couponctl-plan.yml" in text
+    download = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/download-artifact"))
+    assert download["with"]["name"] == "couponctl-plan"
+    report = next(s for s in job["steps"] if "report" in s.get("name", "") and "upload-artifact" in s.get("uses", ""))
+    assert report["if"].startswith("always()")
+
+
+def test_the_drift_check_runs_on_a_schedule_and_fails_on_drift() -> None:
+    drift = load(ROOT / "examples" / "github" / "couponctl-drift.yml")
+    assert "schedule" in drift[ON]
+    (job,) = drift["jobs"].values()
+    assert job["steps"][-1]["if"] == "steps.drift.outputs.has-drift == 'true'"
+    assert "exit 2" in job["steps"][-1]["run"]
+
+
+def test_no_secret_values_only_references() -> None:
+    for path in [ACTION, *WORKFLOWS]:
+        for key, value in re.findall(r"^\s*([A-Z][A-Z0-9_]*):\s*(.+)$", path.read_text(), re.MULTILINE):
+            if any(word in key for word in ("TOKEN", "SECRET", "KEY")):
+                assert value.startswith("${{ secrets.") or value.startswith("${{ github.token"), f"{path}: {key}"
+
+
+# --- the action's script ---------------------------------------------------------------------------------
+
+
+def action_script() -> str:
+    (step,) = [s for s in load(ACTION)["runs"]["steps"] if s.get("id") == "run"]
+    script = step["run"]
+    assert "${{" not in script, "inputs must reach the script through env, never spliced into it"
+    return str(script)
+
+
+class Runner:
+    """Runs the action's main step as GitHub would: bash, inputs in the environment, output files."""
+
+    def __init__(self, tmp_path: Path, workdir: Path, stub: int | None = None) -> None:
+        self.tmp = tmp_path
+        self.workdir = workdir
+        self.outputs = tmp_path / "github_output"
+        self.summary = tmp_path / "step_summary"
+        path = [str(BIN), "/usr/bin", "/bin"]
+        if stub is not None:  # a couponctl that only exits with the code given
+            stub_dir = tmp_path / "stub"
+            stub_dir.mkdir()
+            fake = stub_dir / "couponctl"
+            fake.write_text(f'#!/bin/sh\necho "stub couponctl $*"\nexit {stub}\n')
+            fake.chmod(0o755)
+            path.insert(0, str(stub_dir))
+        self.path = os.pathsep.join(path)
+
+    def __call__(self, command: str, args: str = "", **inputs: str) -> tuple[int, dict[str, str], str]:
+        self.outputs.write_text("")
+        self.summary.write_text("")
+        env = {
+            "PATH": self.path,
+            "HOME": str(self.tmp),
+            "GITHUB_OUTPUT": str(self.outputs),
+            "GITHUB_STEP_SUMMARY": str(self.summary),
+            "COMMAND": command,
+            "ARGS": args,
+            "PLAN_FILE": inputs.get("plan_file", "couponctl-plan.json"),
+            "REPORT_FILE": inputs.get("report_file", "couponctl-apply-report.json"),
+            "FAIL_ON_DRIFT": inputs.get("fail_on_drift", "true"),
+            "SUMMARY": "true",
+            "NO_COLOR": "1",
+        }
+        script = self.tmp / "step.sh"
+        script.write_text(action_script())
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],  # as GitHub runs `shell: bash`
+            cwd=self.workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        outputs = dict(line.split("=", 1) for line in self.outputs.read_text().splitlines() if "=" in line)
+        return done.returncode, outputs, done.stdout + done.stderr
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    target = tmp_path / "project"
+    shutil.copytree(PROJECT, target, ignore=shutil.ignore_patterns(".couponctl"))
+    return target
+
+
+needs_bash = pytest.mark.skipif(shutil.which("bash") is None, reason="the action's steps run in bash")
+
+
+@needs_bash
+def test_plan_with_changes_succeeds_with_outputs_and_a_masked_summary(tmp_path: Path, project: Path) -> None:
+    run = Runner(tmp_path, project)
+    code, outputs, log = run("plan")
+    assert code == 0, log
+    assert outputs["exit-code"] == "2" and outputs["has-changes"] == "true"
+    assert outputs["item-count"] == "8"
+    assert json.loads(outputs["exposure"]) == {"USD": "650"}
+    assert outputs["plan-file"] == str(project / "couponctl-plan.json")
+    summary = run.summary.read_text()
+    assert summary.startswith("<!-- couponctl:plan -->") and "o***@example.com" in summary
+    assert "owner@example.com" not in summary and "owner@example.com" not in log
+
+    code, outputs, log = run("apply", plan_file="couponctl-plan.json")
+    assert code == 0, log
+    assert outputs["exit-code"] == "0" and Path(outputs["report-file"]).is_file()
+    assert "### couponctl apply: success (exit 0)" in run.summary.read_text()
+
+    code, outputs, log = run("apply")  # the same plan again: replayed, refused
+    assert code == 3 and outputs["exit-code"] == "3", log
+    assert "::error::couponctl apply refused or stopped (exit 3)" in log
+
+    code, outputs, log = run("plan", args="manifests")
+    assert code == 0 and outputs["has-changes"] == "false" and outputs["item-count"] == "0", log
+
+
+@needs_bash
+def test_plan_errors_fail_the_step_and_still_report(tmp_path: Path, project: Path) -> None:
+    manifest = project / "manifests" / "winback.yaml"
+    manifest.write_text(manifest.read_text().replace("WINBACK27-RET-50", "NO-SUCH-CLASS"))
+    code, outputs, log = Runner(tmp_path, project)("plan")
+    assert code == 1 and outputs["exit-code"] == "1", log
+    assert outputs["plan-file"] and "class-not-found" in (tmp_path / "step_summary").read_text()
+
+
+@needs_bash
+@pytest.mark.parametrize("exit_code", [1, 3, 4, 5])
+def test_a_failed_partial_or_in_doubt_apply_fails_the_step(tmp_path: Path, project: Path, exit_code: int) -> None:
+    (project / "reviewed.json").write_text("{}")
+    code, outputs, log = Runner(tmp_path, project, stub=exit_code)("apply", plan_file="reviewed.json")
+    assert code == exit_code and outputs["exit-code"] == str(exit_code), log
+    assert f"stub couponctl --no-color apply {project / 'reviewed.json'} --yes --report" in log
+
+
+@needs_bash
+def test_apply_without_the_reviewed_plan_fails_before_running(tmp_path: Path, project: Path) -> None:
+    code, outputs, log = Runner(tmp_path, project, stub=0)("apply", plan_file="missing.json")
+    assert code == 1 and outputs["exit-code"] == "1" and "stub couponctl" not in log
+    assert "does not exist" in log
+
+
+@needs_bash
+@pytest.mark.parametrize(("exit_code", "expected"), [(0, 0), (1, 1), (2, 2), (3, 3)])
+def test_validate_and_drift_pass_exit_codes_through(
+    tmp_path: Path, project: Path, exit_code: int, expected: int
+) -> None:
+    run = Runner(tmp_path, project, stub=exit_code)
+    assert run("validate")[0] == expected
+    code, outputs, _ = run("drift")
+    assert code == expected and outputs["has-drift"] == ("true" if exit_code == 2 else "false")
+    assert run("drift", fail_on_drift="false")[0] == (0 if exit_code == 2 else expected)
+
+
+@needs_bash
+def test_args_are_split_like_a_shell_without_expansion(tmp_path: Path, project: Path) -> None:
+    run = Runner(tmp_path, project, stub=0)
+    code, _, log = run("validate", args="""manifests/a.yaml "with space.yaml" '$HOME' ;echo""")
+    assert code == 0
+    assert "stub couponctl --no-color validate manifests/a.yaml with space.yaml $HOME ;echo" in log
+    code, outputs, log = run("validate", args='"unbalanced')
+    assert code == 1 and outputs["exit-code"] == "1" and "cannot split" in log
+    assert run("nonsense")[0] == 1
+
+
+@needs_bash
+def test_drift_for_real(tmp_path: Path, project: Path) -> None:
+    code, outputs, log = Runner(tmp_path, project)("drift")
+    assert code == 0, log
+    assert outputs["has-drift"] == "false"
+    assert Path(outputs["drift-file"]).read_text().startswith("<!-- couponctl:drift -->")
