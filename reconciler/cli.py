@@ -18,10 +18,12 @@ from reconciler.cli_journal import journal, lock
 from reconciler.cli_sandbox import sandbox
 from reconciler.cli_support import Settings, reports_errors
 from reconciler.errors import CouponctlError, ExitCode, RefusedError
+from reconciler.live import ScopeLive
 from reconciler.plan.model import Plan
 from reconciler.plan.render_markdown import render_markdown
 from reconciler.plan.render_text import render_text
 from reconciler.plan.serialize import plan_to_json
+from reconciler.progress import Progress, progress_mode
 from reconciler.providers.base import BatchResult, Outcome
 from reconciler.workflow import ApplyOptions, Project, apply_project, load_plan_file, load_project, plan_project
 
@@ -38,11 +40,12 @@ F = TypeVar("F", bound=Callable[..., Any])
     help="Directory holding couponctl.yaml (default: the current directory).",
 )
 @click.option("--color/--no-color", default=None, help="Colour the output (default: on a TTY, unless NO_COLOR).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only results and errors (no progress).")
+@click.option("-v", "--verbose", is_flag=True, help="Also print a line per issuing call, with its tracking id.")
 @click.pass_context
-def main(ctx: click.Context, directory: Path, color: bool | None, quiet: bool) -> None:
+def main(ctx: click.Context, directory: Path, color: bool | None, quiet: bool, verbose: bool) -> None:
     """couponctl: declare who gets which coupon; plan shows what is missing, apply issues it once."""
-    ctx.obj = Settings(directory, color, quiet)
+    ctx.obj = Settings(directory, color, quiet, verbose)
 
 
 paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
@@ -91,7 +94,7 @@ format_option = click.option(
 def plan(settings: Settings, paths: tuple[Path, ...], out: Path | None, fmt: str, detailed_exitcode: bool) -> None:
     """Read live state, diff it against the manifests, show what apply would issue. Never issues."""
     project = _load(settings, paths)
-    result = plan_project(project)
+    result = plan_project(project, _scope_progress(settings, project))
     click.echo(_render(result, fmt, settings.color))
     if out is not None:
         _save(out, result)
@@ -117,22 +120,45 @@ def show(settings: Settings, planfile: Path, fmt: str) -> None:
     click.echo(_render(load_plan_file(planfile), fmt, settings.color))
 
 
-class ProgressLines:
-    """One line per batch: plain and greppable, for CI logs."""
+def _scope_progress(settings: Settings, project: Project) -> Callable[[ScopeLive], None]:
+    """Progress over the scopes read (with the coupons read so far)."""
+    progress = Progress(
+        "reading live state", len(project.desired.scopes), "scopes", mode=progress_mode(quiet=settings.quiet)
+    )
+    coupons = 0
 
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
+    def scope_read(live: ScopeLive) -> None:
+        nonlocal coupons
+        coupons += live.coupons_read
+        progress.advance(1, f"({coupons:,} coupons, {live.scope})")
+        if progress.done >= progress.total:
+            progress.finish()
+
+    return scope_read
+
+
+class ApplyProgressReport:
+    """Progress over the items issued; with --verbose also one line per issuing call."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.verbose = settings.verbose
+        self.mode = progress_mode(quiet=settings.quiet)
+        self.progress: Progress | None = None
 
     def batch_done(self, result: BatchResult, done_items: int, total_items: int) -> None:
-        if self.quiet:
-            return
-        counts = {o: sum(1 for r in result.results if r.outcome is o) for o in Outcome}
-        click.echo(
-            f"[{done_items}/{total_items}] {result.batch.operation} {result.batch.scope}: "
-            f"{counts[Outcome.ISSUED]} issued, {counts[Outcome.FAILED]} failed, "
-            f"{counts[Outcome.IN_DOUBT]} in doubt"
-            + (f" (TrackingId {result.tracking_id})" if result.tracking_id else "")
-        )
+        if self.progress is None:
+            self.progress = Progress("issuing", total_items, "items", mode=self.mode)
+        if self.verbose:
+            counts = {o: sum(1 for r in result.results if r.outcome is o) for o in Outcome}
+            click.echo(
+                f"[{done_items}/{total_items}] {result.batch.operation} {result.batch.scope}: "
+                f"{counts[Outcome.ISSUED]} issued, {counts[Outcome.FAILED]} failed, "
+                f"{counts[Outcome.IN_DOUBT]} in doubt"
+                + (f" (TrackingId {result.tracking_id})" if result.tracking_id else "")
+            )
+        self.progress.advance(len(result.results))
+        if done_items >= total_items:
+            self.progress.finish()
 
 
 @main.command()
@@ -176,7 +202,8 @@ def apply(
         saved_name=str(planfile or ""),
         allow_over_limit=allow_over_limit,
         lock_timeout=lock_timeout,
-        progress=ProgressLines(settings.quiet),
+        progress=ApplyProgressReport(settings),
+        on_scope=_scope_progress(settings, project),
         on_resolved=resolved,
     )
     _applied, result = apply_project(project, options)

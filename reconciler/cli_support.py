@@ -19,9 +19,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Settings:
     """Global options shared by the commands."""
 
-    def __init__(self, directory: Path, color: bool | None, quiet: bool) -> None:
+    def __init__(self, directory: Path, color: bool | None, quiet: bool, verbose: bool = False) -> None:
         self.directory = directory
         self.quiet = quiet
+        self.verbose = verbose and not quiet
         self.color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
 
 

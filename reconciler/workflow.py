@@ -27,7 +27,7 @@ from reconciler.config_model import Config
 from reconciler.errors import PlanFileError, Problem, RefusedError
 from reconciler.live import JournalView, LiveState, ScopeLive
 from reconciler.manifest.build import load_desired
-from reconciler.manifest.model import DesiredState, Scope
+from reconciler.manifest.model import DesiredState, Scope, ScopeSpec
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.diff import diff
 from reconciler.plan.model import Plan
@@ -68,12 +68,26 @@ async def open_providers(
             await provider.aclose()
 
 
+ScopeRead = Callable[[ScopeLive], None]
+
+
 async def read_live(
-    desired: DesiredState, providers: Mapping[str, Provider], scopes: Sequence[Scope] | None = None
+    desired: DesiredState,
+    providers: Mapping[str, Provider],
+    scopes: Sequence[Scope] | None = None,
+    on_scope: ScopeRead | None = None,
 ) -> LiveState:
-    """Read the given scopes (default: every declared scope), scopes concurrently."""
+    """Read the given scopes (default: every declared scope), scopes concurrently; ``on_scope`` is told as
+    each scope is read."""
     specs = [desired.scopes[scope] for scope in sorted(desired.scopes if scopes is None else scopes)]
-    lives: list[ScopeLive] = await asyncio.gather(*(providers[s.scope.provider].read_scope(s) for s in specs))
+
+    async def read(spec: ScopeSpec) -> ScopeLive:
+        live = await providers[spec.scope.provider].read_scope(spec)
+        if on_scope is not None:
+            on_scope(live)
+        return live
+
+    lives: list[ScopeLive] = await asyncio.gather(*(read(spec) for spec in specs))
     return LiveState({live.scope: live for live in lives})
 
 
@@ -103,10 +117,12 @@ def open_journal(config: Config) -> Journal:
     return Journal(config.journal)
 
 
-async def make_plan(project: Project, providers: Mapping[str, Provider], journal: Journal) -> Plan:
+async def make_plan(
+    project: Project, providers: Mapping[str, Provider], journal: Journal, on_scope: ScopeRead | None = None
+) -> Plan:
     """Read live state, diff it against the manifests and the journal, check the policy, checksum it."""
     config = project.config
-    live = await read_live(project.desired, providers)
+    live = await read_live(project.desired, providers, on_scope=on_scope)
     now = datetime.now(UTC)
     plan = diff(project.desired, live, created_at=now, journal=journal_views(journal, set(project.desired.scopes)))
     plan = replace(
@@ -120,14 +136,14 @@ async def make_plan(project: Project, providers: Mapping[str, Provider], journal
     return with_checksum(plan)
 
 
-def plan_project(project: Project) -> Plan:
+def plan_project(project: Project, on_scope: ScopeRead | None = None) -> Plan:
     """``couponctl plan``: read-only; never calls an issuing endpoint, never writes the journal."""
 
     async def run() -> Plan:
         journal = open_journal(project.config)
         try:
             async with open_providers(project) as providers:
-                return await make_plan(project, providers, journal)
+                return await make_plan(project, providers, journal, on_scope)
         finally:
             journal.close()
 
@@ -152,6 +168,7 @@ class ApplyOptions:
     allow_over_limit: str | None = None
     lock_timeout: float = 0.0
     progress: ApplyProgress | None = None
+    on_scope: ScopeRead | None = None
     on_resolved: Callable[[list[Resolution]], None] = lambda resolutions: None
 
 
@@ -188,7 +205,7 @@ async def _apply_locked(
     settings = ResolveSettings(window_seconds=config.in_doubt_window_seconds)
     resolved_before = await resolve_in_doubt(journal, desired, providers, settings=settings)
     options.on_resolved(resolved_before)
-    fresh = await make_plan(project, providers, journal)
+    fresh = await make_plan(project, providers, journal, options.on_scope)
     skipped = 0
     if saved is not None:
         bound = bind(saved, fresh, options.saved_name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from importlib import resources
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from ..reliability.conftest import make_project, run
+from .test_end_to_end import EXAMPLE_ITEMS
 
 
 def report_schema() -> dict[str, object]:
@@ -63,7 +65,7 @@ def test_the_inventory_share_limit_names_the_scope(project: Path) -> None:
 
 def test_a_canary_batch_goes_first_and_is_verified(project: Path) -> None:
     set_config(project, canarySize=1)
-    result = run(project, "apply", "--yes")
+    result = run(project, "--verbose", "apply", "--yes")
     assert result.exit_code == 0, result.output
     batches = [line for line in result.stdout.splitlines() if line.startswith("[")]
     assert batches[0].startswith("[1/")  # the canary: one item alone
@@ -95,7 +97,7 @@ def test_journal_export_writes_the_ledger_as_csv_and_jsonl(project: Path) -> Non
     csv_text = run(project, "journal", "export").stdout
     header, *rows = csv_text.splitlines()
     assert header.startswith("run_id,actor,git_commit,plan_checksum")
-    assert len(rows) == 12
+    assert len(rows) == EXAMPLE_ITEMS
     lines = run(project, "journal", "export", "--format", "jsonl").stdout.splitlines()
     records = [json.loads(line) for line in lines]
     spring = [r for r in records if r["coupon_class"] == "SPRING27-ACQ-100"]
@@ -104,3 +106,14 @@ def test_journal_export_writes_the_ledger_as_csv_and_jsonl(project: Path) -> Non
     out = project / "ledger.csv"
     assert run(project, "journal", "export", "--out", str(out)).exit_code == 0
     assert out.read_text() == csv_text
+
+
+def test_progress_goes_to_stderr_and_quiet_silences_it(project: Path) -> None:
+    planned = run(project, "plan", "--format", "json")
+    assert re.search(r"reading live state: (\d+)/\1 scopes \(100%\)", planned.stderr)
+    json.loads(planned.stdout)  # stdout stays the plan alone
+    applied = run(project, "apply", "--yes")
+    assert re.search(r"issuing: (\d+)/\1 items \(100%\)", applied.stderr)
+    assert "[1/" not in applied.stdout  # per-call lines only with --verbose
+    quiet = run(project, "--quiet", "plan", "--format", "json")
+    assert quiet.stderr == ""
