@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from reconciler.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-EXAMPLE_ITEMS = 3 + 2 + 4 + 3  # accounts + emails + emails from the CSV (spring) + winback emails
+EXAMPLE_ITEMS = 3 + 2 + 4 + 3 + 3  # accounts + emails + emails from the CSV (spring) + winback emails + reseller uids
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_an_altered_saved_plan_is_refused(project: Path) -> None:
     saved = project / "plan.json"
     assert run(project, "plan", "--out", str(saved)).exit_code == 0
     data = json.loads(saved.read_text())
-    data["scopes"][0]["toIssue"][-1]["target"]["value"] = "intruder@example.com"
+    data["scopes"][-1]["toIssue"][-1]["target"]["value"] = "intruder@example.com"  # an msads scope: emails
     saved.write_text(json.dumps(data))
     refused = run(project, "apply", str(saved), "--yes")
     assert refused.exit_code == 3, refused.output

@@ -232,7 +232,7 @@ def test_local_environment_needs_no_credentials(tmp_path: Path, kind: str) -> No
 
 def test_examples_config_loads() -> None:
     config = load_config(Path(__file__).resolve().parents[2] / "examples")
-    assert set(config.providers) == {"msads-local"}
+    assert set(config.providers) == {"msads-local", "aliyun-local"}
     assert config.sandbox.seed == config.root / "sandbox-seed.yaml"
 
 

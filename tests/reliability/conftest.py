@@ -23,24 +23,26 @@ from reconciler.cli import main
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def declared_targets(project: Path) -> tuple[set[str], set[int]]:
-    """The emails and accounts the example's manifests declare (read independently of couponctl)."""
+def declared_targets(project: Path) -> tuple[set[str], set[int], set[int]]:
+    """The emails, accounts and (aliyun) uids the example's manifests declare (read independently of couponctl)."""
     emails: set[str] = set()
     accounts: set[int] = set()
+    uids: set[int] = set()
     for path in (project / "manifests").glob("*.yaml"):
         for doc in yaml.safe_load_all(path.read_text()):
             spec = doc["spec"]
             emails.update(e.lower() for e in spec.get("dispatch", {}).get("emails", []))
             accounts.update(spec.get("distribute", {}).get("accounts", []))
+            uids.update(int(entry["uid"]) for entry in spec.get("send", []))
             source = spec.get("dispatch", {}).get("emailsFrom")
             if source:
                 lines = (path.parent / source).read_text().splitlines()[1:]
                 emails.update(line.split(",")[0].lower() for line in lines if line)
-    return emails, accounts
+    return emails, accounts, uids
 
 
-def holders(project: Path) -> tuple[Counter[str], Counter[int]]:
-    """Straight from the sandbox's store: how many coupons each email and each account got."""
+def holders(project: Path) -> tuple[Counter[str], Counter[int], Counter[int]]:
+    """Straight from the sandbox's store: how many coupons each email, each account and each uid got."""
     db = sqlite3.connect(project / ".couponctl" / "sandbox.sqlite")
     try:
         emails = Counter(
@@ -59,18 +61,21 @@ def holders(project: Path) -> tuple[Counter[str], Counter[int]]:
                 )
             }
         )
+        uids = Counter({row[0]: row[1] for row in db.execute("SELECT uid, count(*) FROM aliyun_coupons GROUP BY 1")})
     finally:
         db.close()
-    return emails, accounts
+    return emails, accounts, uids
 
 
 def assert_exactly_once(project: Path) -> None:
-    emails, accounts = declared_targets(project)
-    got_emails, got_accounts = holders(project)
+    emails, accounts, uids = declared_targets(project)
+    got_emails, got_accounts, got_uids = holders(project)
     assert set(got_emails) == emails, "an undeclared email got a coupon, or a declared one none"
     assert set(got_accounts) == accounts, "an undeclared account got a coupon, or a declared one none"
+    assert set(got_uids) == uids, "an undeclared uid got a coupon, or a declared one none"
     assert all(n == 1 for n in got_emails.values()), f"paid twice: {got_emails.most_common(3)}"
     assert all(n == 1 for n in got_accounts.values()), f"paid twice: {got_accounts.most_common(3)}"
+    assert all(n == 1 for n in got_uids.values()), f"paid twice: {got_uids.most_common(3)}"
 
 
 def make_project(tmp_path: Path, *, faults: list[str], extra: dict[str, object] | None = None) -> Path:
@@ -78,7 +83,11 @@ def make_project(tmp_path: Path, *, faults: list[str], extra: dict[str, object] 
     shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns(".couponctl"))
     config = yaml.safe_load((project / "couponctl.yaml").read_text())
     config["sandbox"] = {**config.get("sandbox", {}), "faults": faults, "faultSeed": 7}
-    config.update(extra or {})
+    extra = dict(extra or {})
+    providers = extra.pop("providers", {})
+    assert isinstance(providers, dict)
+    config["providers"] = {**config["providers"], **providers}  # by name: the other providers stay
+    config.update(extra)
     (project / "couponctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return project
 
@@ -152,6 +161,8 @@ def serve_project(tmp_path: Path) -> Iterator[ServeProject]:
                 "dispatch:latency-ms=1500",
                 "--fault",
                 "distribute:latency-ms=1500",
+                "--fault",
+                "send:latency-ms=1500",
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -166,6 +177,7 @@ def serve_project(tmp_path: Path) -> Iterator[ServeProject]:
         url = line.split("serving at ")[1].split()[0]
         config = yaml.safe_load((project / "couponctl.yaml").read_text())
         config["providers"]["msads-local"]["endpoint"] = url
+        config["providers"]["aliyun-local"]["endpoint"] = url
         config["sandbox"].pop("faults", None)
         (project / "couponctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         return project, server
