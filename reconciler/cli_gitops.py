@@ -49,6 +49,7 @@ def drift(settings: Settings, paths: tuple[Path, ...], fmt: str) -> None:
 )
 @click.option(
     "--out",
+    metavar="DIR",
     type=click.Path(file_okay=False, path_type=Path),
     help="Write one manifest per class into DIR (long email lists as CSV beside it); default: print them.",
 )
