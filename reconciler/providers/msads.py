@@ -13,6 +13,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import httpx
@@ -358,15 +359,34 @@ def owner_search_request(owner: str, page_index: int) -> wire.JsonObject:
 # --- live state from coupons ----------------------------------------------------------------------------
 
 
-def coupon_status(coupon: wire.WireCoupon) -> str | None:
-    """redeemed / claimed / dispatched, the furthest a coupon went; None while it is still available."""
+def coupon_status(coupon: wire.WireCoupon, today: date | None = None) -> str | None:
+    """redeemed / claimed / dispatched, the furthest a coupon went; None while it is still available.
+
+    A claimed or dispatched coupon not redeemed by its EndDate (the last day it can be redeemed) is
+    ``expired``: its holder still counts as issued (nothing is sent again), and drift reports it as void.
+    """
     if coupon.is_redeemed:
         return "redeemed"
     if coupon.claim_account is not None or coupon.claim_date:
-        return "claimed"
-    if coupon.send_to_email or coupon.send_to_date:
-        return "dispatched"
-    return None
+        status = "claimed"
+    elif coupon.send_to_email or coupon.send_to_date:
+        status = "dispatched"
+    else:
+        return None
+    last_day = _day(coupon.end_date)
+    if last_day is not None and last_day < (today or datetime.now(UTC).date()):
+        return "expired"
+    return status
+
+
+def _day(text: str | None) -> date | None:
+    """The calendar day of an ISO-8601 date or date-time, leniently; None when absent or unreadable."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
 
 
 def coupon_targets(coupon: wire.WireCoupon) -> list[Target]:
@@ -384,8 +404,9 @@ def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_c
     mine = [c for c in coupons if c.class_name is None or c.class_name.casefold() == wanted]
     issued: dict[Target, list[IssuedCoupon]] = {}
     available = 0
+    today = datetime.now(UTC).date()
     for coupon in mine:
-        status = coupon_status(coupon)
+        status = coupon_status(coupon, today)
         if status is None:
             available += 1
             continue

@@ -87,6 +87,7 @@ class WireCoupon:
     claim_date: str | None
     redemption_account: int | None
     redemption_date: str | None
+    end_date: str | None = None
 
 
 def parse_long(value: object) -> int | None:
@@ -155,6 +156,7 @@ def parse_coupon(raw: object) -> WireCoupon:
         claim_date=_text(claim.get("ClaimDate")),
         redemption_account=parse_long(redemption.get("AccountId")),
         redemption_date=_text(redemption.get("RedemptionDate")),
+        end_date=_text(raw.get("EndDate")),
     )
 
 

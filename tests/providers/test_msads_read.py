@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import date
 from decimal import Decimal
 
 import httpx
@@ -12,7 +13,8 @@ import pytest
 from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
 from reconciler.live import FaceValue, ScopeLive
 from reconciler.manifest.model import Target
-from reconciler.providers.msads import MsAdsSettings
+from reconciler.providers.msads import MsAdsSettings, coupon_status
+from reconciler.providers.msads_wire import WireCoupon, parse_coupon
 
 from .msads_fakes import (
     ACCESS_TOKEN,
@@ -242,3 +244,23 @@ def test_search_ids_as_numbers_or_strings() -> None:
 def test_malformed_search_response_is_an_error() -> None:
     with pytest.raises(ProviderError, match="malformed SearchCoupons response"):
         read(Script(reply({"Coupons": "nope"})))
+
+
+def test_a_dispatched_coupon_past_its_end_date_is_expired_but_still_held() -> None:
+    def coupon(end: str | None, redeemed: bool = False) -> WireCoupon:
+        return parse_coupon(
+            {
+                "CouponCode": "C1",
+                "ClassName": "K",
+                "SendToEmail": "a@example.com",
+                "SendToDate": "2026-01-01T00:00:00",
+                "IsRedeemed": redeemed,
+                "EndDate": end,
+            }
+        )
+
+    today = date(2027, 7, 1)
+    assert coupon_status(coupon("2027-06-30T00:00:00"), today) == "expired"
+    assert coupon_status(coupon("2027-07-01T00:00:00"), today) == "dispatched"
+    assert coupon_status(coupon(None), today) == "dispatched"
+    assert coupon_status(coupon("2027-06-30T00:00:00", redeemed=True), today) == "redeemed"
