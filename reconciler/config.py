@@ -39,7 +39,7 @@ _REQUIRED = {"aliyun": ("accessKeyId", "accessKeySecret"), "msads": ("developerT
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 _DURATION = re.compile(r"([1-9][0-9]*)([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_NOT_OPTIONS = frozenset({"type", "environment", "endpoint"})
+_NOT_OPTIONS = frozenset({"type", "environment", "endpoint", "write"})
 
 
 def load_config(directory: Path) -> Config:
@@ -174,15 +174,22 @@ def journal_problems(document: Document) -> list[Problem]:
     return []
 
 
-def _provider(name: str, block: Mapping[str, Any]) -> ProviderConfig:
+def _flatten(block: Mapping[str, Any]) -> dict[str, Any]:
+    """``oauth: {clientId: ...}`` as ``oauth.clientId``; the keys that are not options left out."""
     flat: dict[str, Any] = {}
     for key, value in block.items():
         if key == "oauth":
             flat.update({f"oauth.{k}": v for k, v in value.items()})
         elif key not in _NOT_OPTIONS:
             flat[key] = value
+    return flat
+
+
+def _provider(name: str, block: Mapping[str, Any]) -> ProviderConfig:
+    flat = _flatten(block)
     credentials = {key: _secret_ref(value) for key, value in flat.items() if key in CREDENTIAL_KEYS}
     options = {key: _option(key, value) for key, value in flat.items() if key not in CREDENTIAL_KEYS}
+    write = {key: _secret_ref(value) for key, value in _flatten(block.get("write", {})).items()}
     return ProviderConfig(
         name=name,
         type=block["type"],
@@ -190,6 +197,7 @@ def _provider(name: str, block: Mapping[str, Any]) -> ProviderConfig:
         endpoint=block.get("endpoint"),
         credentials=credentials,
         options=options,
+        write_credentials=write,
     )
 
 

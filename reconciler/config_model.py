@@ -18,7 +18,8 @@ class ProviderConfig:
     ``endpoint`` overrides the base URL (e.g. a ``couponctl sandbox serve``).
     ``credentials`` maps a credential name (msads: developerToken, accessToken, oauth.clientId,
     oauth.clientSecret, oauth.refreshToken; aliyun: accessKeyId, accessKeySecret, securityToken) to its
-    ``${env:NAME}`` reference. ``options`` holds the remaining tuning keys (batch sizes, concurrency,
+    ``${env:NAME}`` reference: the read credentials. ``write_credentials`` (the ``write:`` block, same keys)
+    replace them for apply only. ``options`` holds the remaining tuning keys (batch sizes, concurrency,
     timeouts) as given.
     """
 
@@ -28,6 +29,7 @@ class ProviderConfig:
     endpoint: str | None
     credentials: Mapping[str, SecretRef]
     options: Mapping[str, object] = field(default_factory=dict)
+    write_credentials: Mapping[str, SecretRef] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

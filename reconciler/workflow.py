@@ -53,15 +53,17 @@ def load_project(directory: Path, paths: Sequence[Path] | None = None) -> Projec
 
 @asynccontextmanager
 async def open_providers(
-    project: Project, environ: Mapping[str, str] | None = None
+    project: Project, environ: Mapping[str, str] | None = None, *, write: bool = False
 ) -> AsyncIterator[dict[str, Provider]]:
-    """The providers the declared scopes use, closed on exit."""
+    """The providers the declared scopes use, closed on exit; with ``write``, with their write credentials."""
     environ = os.environ if environ is None else environ
     names = sorted({scope.provider for scope in project.desired.scopes})
     providers: dict[str, Provider] = {}
     try:
         for name in names:
-            providers[name] = build_provider(project.config.providers[name], project.config.sandbox, environ)
+            providers[name] = build_provider(
+                project.config.providers[name], project.config.sandbox, environ, write=write
+            )
         yield providers
     finally:
         for provider in providers.values():
@@ -182,7 +184,10 @@ def apply_project(project: Project, options: ApplyOptions) -> tuple[Plan, ApplyR
         lock = ApplyLock(journal.db, lease_seconds=project.config.lock_lease_seconds)
         holder = default_holder()
         try:
-            async with lock.held(holder, timeout=options.lock_timeout), open_providers(project) as providers:
+            async with (
+                open_providers(project, write=True) as providers,
+                lock.held(holder, timeout=options.lock_timeout),
+            ):
                 return await _apply_locked(project, options, journal, providers, lambda: lock.confirm(holder))
         finally:
             journal.close()

@@ -6,7 +6,7 @@ Options may be written flat (``oauth.tokenUrl: ...``) or nested (``oauth: {token
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -63,13 +63,32 @@ def build_provider(
     environ: Mapping[str, str],
     *,
     transport: httpx.AsyncBaseTransport | None = None,
+    write: bool = False,
 ) -> Provider:
-    """The provider ``config`` describes. ``transport`` replaces the network (tests)."""
+    """The provider ``config`` describes. ``transport`` replaces the network (tests).
+
+    With ``write`` (apply) the ``write:`` credentials replace the read ones; read-only commands never look
+    at them, so their environment variables need not even be set there.
+    """
+    config = for_writing(config) if write else config
     if config.type == "msads":
         return _build_msads(config, sandbox, environ, transport)
     if config.type == "aliyun":
         return _build_aliyun(config, sandbox, environ, transport)
     raise _config_error(config, "type", f"unknown provider type {config.type!r} (expected msads or aliyun)")
+
+
+def for_writing(config: ProviderConfig) -> ProviderConfig:
+    """The provider with its write credentials; outside environment ``local`` they must be configured."""
+    if not config.write_credentials and config.environment != "local":
+        raise _config_error(
+            config,
+            "write",
+            "apply needs write credentials: add a write: block with the credentials that may issue "
+            "(msads: oauth.refreshToken or accessToken; aliyun: accessKeyId and accessKeySecret), as "
+            "${env:NAME}; plan, drift and export use only the read ones",
+        )
+    return replace(config, credentials={**config.credentials, **config.write_credentials})
 
 
 def _build_msads(

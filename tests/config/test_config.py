@@ -241,3 +241,27 @@ def test_a_journal_url_from_the_environment_is_kept_as_a_reference(tmp_path: Pat
         "journal: ${env:COUPONCTL_JOURNAL_URL}\nproviders:\n  p:\n    type: msads\n    environment: local\n"
     )
     assert load_config(tmp_path).journal == "${env:COUPONCTL_JOURNAL_URL}"
+
+
+def test_write_credentials_are_kept_apart_from_the_read_ones(tmp_path: Path) -> None:
+    (tmp_path / "couponctl.yaml").write_text(
+        "providers:\n  p:\n    type: msads\n    environment: production\n"
+        "    developerToken: ${env:DEV}\n    oauth:\n      clientId: ${env:CID}\n      refreshToken: ${env:READ_RT}\n"
+        "    write:\n      oauth:\n        refreshToken: ${env:WRITE_RT}\n"
+    )
+    provider = load_config(tmp_path).providers["p"]
+    assert provider.credentials["oauth.refreshToken"] == SecretRef("READ_RT")
+    assert provider.write_credentials == {"oauth.refreshToken": SecretRef("WRITE_RT")}
+    assert "write" not in provider.options
+
+
+def test_a_literal_in_the_write_block_is_refused_and_not_echoed(tmp_path: Path) -> None:
+    (tmp_path / "couponctl.yaml").write_text(
+        "providers:\n  p:\n    type: aliyun\n    environment: production\n"
+        "    accessKeyId: ${env:AK}\n    accessKeySecret: ${env:SK}\n"
+        "    write:\n      accessKeyId: ${env:WAK}\n      accessKeySecret: LTAIliteralSecretValue\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path)
+    assert "providers.p.write.accessKeySecret" in str(raised.value)
+    assert "LTAIliteralSecretValue" not in str(raised.value)

@@ -7,7 +7,7 @@ import json
 import sys
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -269,3 +269,42 @@ def test_local_with_a_missing_variable_is_an_error(embedded: Embedded) -> None:
     with pytest.raises(ConfigError, match="MSADS_DEV"):
         build(config(STATIC, environment="local"), Recorder(), {})
     assert embedded.calls == []
+
+
+# --- read and write credentials -------------------------------------------------------------------------
+
+WRITE_ENV = {**ENV, "MSADS_WRITE_REFRESH": "rt-WRITE-value-5"}
+
+
+def with_write(cfg: ProviderConfig, write: Mapping[str, str]) -> ProviderConfig:
+    return replace(cfg, write_credentials={key: SecretRef(name) for key, name in write.items()})
+
+
+def refresh_token_sent(recorder: Recorder) -> str:
+    token_calls = [r for r in recorder.requests if r.url.path.endswith("/oauth2/v2.0/token")]
+    return parse_qs(token_calls[0].content.decode())["refresh_token"][0]
+
+
+def test_read_only_commands_use_the_read_credentials_even_when_write_ones_are_unset() -> None:
+    recorder = Recorder()
+    cfg = with_write(config(OAUTH), {"oauth.refreshToken": "MSADS_WRITE_REFRESH"})
+    read_once(build(cfg, recorder, ENV))  # MSADS_WRITE_REFRESH is not set: not needed to read
+    assert refresh_token_sent(recorder) == "rt-SECRET-value-4"
+
+
+def test_apply_uses_the_write_credentials() -> None:
+    recorder = Recorder()
+    cfg = with_write(config(OAUTH), {"oauth.refreshToken": "MSADS_WRITE_REFRESH"})
+    provider = build_provider(cfg, SANDBOX, WRITE_ENV, transport=httpx.MockTransport(recorder), write=True)
+    read_once(provider)
+    assert refresh_token_sent(recorder) == "rt-WRITE-value-5"
+
+
+def test_apply_without_write_credentials_refuses_and_names_what_is_missing() -> None:
+    with pytest.raises(ConfigError, match=r"providers\.msads-prod\.write") as caught:
+        build_provider(config(OAUTH), SANDBOX, ENV, transport=httpx.MockTransport(Recorder()), write=True)
+    assert "apply needs write credentials" in str(caught.value)
+    cfg = with_write(config(OAUTH), {"oauth.refreshToken": "MSADS_WRITE_REFRESH"})
+    with pytest.raises(ConfigError, match="MSADS_WRITE_REFRESH is not set") as unset:
+        build_provider(cfg, SANDBOX, ENV, transport=httpx.MockTransport(Recorder()), write=True)
+    assert "rt-" not in str(unset.value)
