@@ -42,7 +42,12 @@ def check_jsonschema(schema: str, *paths: Path) -> subprocess.CompletedProcess[s
 
 
 def test_there_are_three_example_workflows() -> None:
-    assert [p.name for p in WORKFLOWS] == ["couponctl-apply.yml", "couponctl-drift.yml", "couponctl-plan.yml"]
+    assert [p.name for p in WORKFLOWS] == [
+        "couponctl-apply.yml",
+        "couponctl-drift.yml",
+        "couponctl-plan.yml",
+        "couponctl-try-postgres.yml",
+    ]
 
 
 def test_workflows_and_action_match_githubs_published_schemas(tmp_path: Path) -> None:
