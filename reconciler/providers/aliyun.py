@@ -26,12 +26,13 @@ from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
 from reconciler.plan.model import PlanItem
 from reconciler.providers import acs_signature as acs
 from reconciler.providers import aliyun_wire as wire
-from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome
+from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome, chunks, failure_outcome, same_results
 from reconciler.providers.http import (
     Limiter,
     NotSentError,
     RetryPolicy,
     Sleep,
+    gather_all,
     redact,
     transport_failure,
     with_retries,
@@ -183,12 +184,7 @@ class AliyunProvider:
 
     async def _pages(self, seller: str, template: str | None, numbers: range) -> list[wire.CouponPage]:
         """The pages ``numbers``, fetched at once; the first failure cancels the others and is raised."""
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self._page(seller, template, n)) for n in numbers]
-        except ExceptionGroup as failed:
-            raise failed.exceptions[0] from None
-        return [task.result() for task in tasks]
+        return await gather_all(self._page(seller, template, n) for n in numbers)
 
     async def _page(self, seller: str, template: str | None, page_no: int) -> wire.CouponPage:
         params = wire.get_coupon_page_params(
@@ -231,8 +227,7 @@ class AliyunProvider:
         """SendCoupon batches of ``send_batch_size`` uids, order kept."""
         if any(i.target.kind is not TargetKind.UID or i.amount is None for i in items):
             raise ProviderError("aliyun issues to uids with an amount only", provider=self.name, operation="batches")
-        size = self._settings.send_batch_size
-        return [Batch(spec.scope, wire.SEND, tuple(items[i : i + size])) for i in range(0, len(items), size)]
+        return chunks(spec.scope, wire.SEND, items, self._settings.send_batch_size)
 
     async def issue(self, spec: ScopeSpec, batch: Batch) -> BatchResult:
         request_id = self._request_id()
@@ -246,7 +241,7 @@ class AliyunProvider:
                 rng=self._rng,
             )
         except ProviderError as err:
-            outcome = Outcome.IN_DOUBT if isinstance(err, OutcomeUnknownError) else Outcome.FAILED
+            outcome = failure_outcome(err)
             log.warning(
                 "issue: operation=%s items=%d outcome=%s request_id=%s error=%s",
                 batch.operation,
@@ -255,14 +250,14 @@ class AliyunProvider:
                 request_id,
                 err,
             )
-            results = _same(batch.items, outcome, err.code, str(err))
+            results = same_results(batch.items, outcome, err.code, str(err))
             return BatchResult(batch, results, tracking_id=err.tracking_id, request_id=request_id)
         envelope = reply.envelope
         try:
             results = self._item_results(batch, envelope)
         except wire.MalformedResponse as exc:
             message = f"answered, but the answer cannot be read per uid: {exc}"
-            results = _same(batch.items, Outcome.IN_DOUBT, "MalformedResponse", message)
+            results = same_results(batch.items, Outcome.IN_DOUBT, "MalformedResponse", message)
         return BatchResult(batch, results, tracking_id=envelope.request_id, request_id=request_id)
 
     def _send_params(self, batch: Batch, request_id: str) -> dict[str, str]:
@@ -369,10 +364,6 @@ class AliyunProvider:
 
     def _clean(self, text: str) -> str:
         return redact(text, self._credentials.secrets())
-
-
-def _same(items: Sequence[PlanItem], outcome: Outcome, code: str | None, message: str) -> tuple[ItemResult, ...]:
-    return tuple(ItemResult(item, outcome, code, message) for item in items)
 
 
 # --- live state from coupons ----------------------------------------------------------------------------

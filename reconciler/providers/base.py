@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from reconciler.errors import OutcomeUnknownError, ProviderError
 from reconciler.live import ScopeLive
 from reconciler.manifest.model import Scope, ScopeSpec
 from reconciler.plan.model import PlanItem
@@ -46,6 +47,21 @@ class BatchResult:
     results: tuple[ItemResult, ...]
     tracking_id: str | None = None
     request_id: str | None = None
+
+
+def chunks(scope: Scope, operation: str, items: Sequence[PlanItem], size: int) -> list[Batch]:
+    """``items`` in batches of at most ``size`` for ``operation``, order kept."""
+    return [Batch(scope, operation, tuple(items[i : i + size])) for i in range(0, len(items), size)]
+
+
+def same_results(items: Sequence[PlanItem], outcome: Outcome, code: str | None, message: str) -> tuple[ItemResult, ...]:
+    """One outcome for every item (a failure of the whole call)."""
+    return tuple(ItemResult(item, outcome, code, message) for item in items)
+
+
+def failure_outcome(error: ProviderError) -> Outcome:
+    """What a failed issuing call means for its items: IN_DOUBT when it may have been processed, else FAILED."""
+    return Outcome.IN_DOUBT if isinstance(error, OutcomeUnknownError) else Outcome.FAILED
 
 
 class Provider(Protocol):

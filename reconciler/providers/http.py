@@ -11,11 +11,11 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -171,6 +171,17 @@ async def with_retries(
                 raise
             log.info("retry: operation=%s failures=%d wait=%.2fs error=%s", err.operation, failures, wait, err)
             await sleep(wait)
+
+
+async def gather_all(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run ``calls`` at once and return their results in order; the first failure cancels the others and is
+    raised as itself (not as an ExceptionGroup)."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(call) for call in calls]
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
 
 
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -23,12 +23,13 @@ from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
 from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
 from reconciler.plan.model import PlanItem
 from reconciler.providers import msads_wire as wire
-from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome
+from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome, chunks, failure_outcome, same_results
 from reconciler.providers.http import (
     Limiter,
     NotSentError,
     RetryPolicy,
     Sleep,
+    gather_all,
     redact,
     retry_after_seconds,
     transport_failure,
@@ -174,12 +175,7 @@ class MsAdsProvider:
         self, request: Callable[[int], wire.JsonObject], indexes: range
     ) -> list[list[wire.WireCoupon]]:
         """The pages at ``indexes``, fetched at once; the first failure cancels the others and is raised."""
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self._search_page(request(i))) for i in indexes]
-        except ExceptionGroup as failed:
-            raise failed.exceptions[0] from None
-        return [task.result() for task in tasks]
+        return await gather_all(self._search_page(request(i)) for i in indexes)
 
     async def _search_page(self, body: wire.JsonObject) -> list[wire.WireCoupon]:
         reply = await with_retries(
@@ -208,8 +204,8 @@ class MsAdsProvider:
         if len(accounts) + len(emails) != len(items):
             raise ProviderError("msads issues to account ids and emails only", provider=self.name, operation="batches")
         return [
-            *_chunks(spec.scope, wire.DISTRIBUTE, accounts, self._settings.distribute_batch_size),
-            *_chunks(spec.scope, wire.DISPATCH, emails, self._settings.dispatch_batch_size),
+            *chunks(spec.scope, wire.DISTRIBUTE, accounts, self._settings.distribute_batch_size),
+            *chunks(spec.scope, wire.DISPATCH, emails, self._settings.dispatch_batch_size),
         ]
 
     async def issue(self, spec: ScopeSpec, batch: Batch) -> BatchResult:
@@ -223,7 +219,7 @@ class MsAdsProvider:
                 rng=self._rng,
             )
         except ProviderError as err:
-            outcome = Outcome.IN_DOUBT if isinstance(err, OutcomeUnknownError) else Outcome.FAILED
+            outcome = failure_outcome(err)
             log.warning(
                 "issue: operation=%s items=%d outcome=%s error=%s", batch.operation, len(batch.items), outcome, err
             )
@@ -252,7 +248,7 @@ class MsAdsProvider:
         result = wire.parse_distribute_response(body, count)
         if result.operation and not result.per_item:
             text = "; ".join(self._clean(str(e)) for e in result.operation)
-            return _same(batch.items, Outcome.FAILED, result.operation[0].code, text)
+            return same_results(batch.items, Outcome.FAILED, result.operation[0].code, text)
         # Operation errors beside per-account errors: the accounts not named may or may not have a coupon.
         rest = Outcome.IN_DOUBT if result.operation else Outcome.ISSUED
         return self._per_item(batch, result.per_item, rest)
@@ -337,16 +333,8 @@ class MsAdsProvider:
         return redact(text, (self._developer_token, *self._tokens.secrets()))
 
 
-def _chunks(scope: Scope, operation: str, items: Sequence[PlanItem], size: int) -> list[Batch]:
-    return [Batch(scope, operation, tuple(items[i : i + size])) for i in range(0, len(items), size)]
-
-
-def _same(items: Sequence[PlanItem], outcome: Outcome, code: str | None, message: str) -> tuple[ItemResult, ...]:
-    return tuple(ItemResult(item, outcome, code, message) for item in items)
-
-
 def _whole(batch: Batch, outcome: Outcome, code: str | None, message: str, tracking_id: str | None) -> BatchResult:
-    return BatchResult(batch, _same(batch.items, outcome, code, message), tracking_id=tracking_id)
+    return BatchResult(batch, same_results(batch.items, outcome, code, message), tracking_id=tracking_id)
 
 
 def owner_search_request(owner: str, page_index: int) -> wire.JsonObject:
