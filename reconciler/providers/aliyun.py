@@ -13,7 +13,7 @@ import logging
 import random
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -69,13 +69,6 @@ class AliyunSettings:
             raise ValueError("page_size and read_window must be positive")
         if not self.from_app:
             raise ValueError("from_app must not be empty")
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A 2xx answer: its envelope (the RequestId in it is the trace of the call)."""
-
-    envelope: wire.Envelope
 
 
 def _read_retryable(err: ProviderError) -> bool:
@@ -195,14 +188,13 @@ class AliyunProvider:
             request_id=self._request_id(),
             from_app=self._settings.from_app,
         )
-        reply = await with_retries(
+        envelope = await with_retries(
             lambda: self._call(wire.GET_PAGE, params),
             policy=self._settings.read_retry,
             retryable=_read_retryable,
             sleep=self._sleep,
             rng=self._rng,
         )
-        envelope = reply.envelope
         if envelope.success is not True:
             raise ApiFaultError(
                 f"refused: {self._clean(envelope.describe())}",
@@ -233,7 +225,7 @@ class AliyunProvider:
         request_id = self._request_id()
         try:
             params = self._send_params(batch, request_id)
-            reply = await with_retries(
+            envelope = await with_retries(
                 lambda: self._call(batch.operation, params),
                 policy=self._settings.issue_retry,
                 retryable=_issue_retryable,
@@ -252,7 +244,6 @@ class AliyunProvider:
             )
             results = same_results(batch.items, outcome, err.code, str(err))
             return BatchResult(batch, results, tracking_id=err.tracking_id, request_id=request_id)
-        envelope = reply.envelope
         try:
             results = self._item_results(batch, envelope)
         except wire.MalformedResponse as exc:
@@ -289,9 +280,17 @@ class AliyunProvider:
 
     # --- one call -------------------------------------------------------------------------------------
 
-    async def _call(self, action: str, params: dict[str, str]) -> Reply:
-        """One signed call (signed now, so that a retry carries a fresh nonce and timestamp)."""
-        request = self._signed_request(action, params)
+    async def _call(self, action: str, params: dict[str, str]) -> wire.Envelope:
+        """One signed call (signed now, so that a retry carries a fresh nonce and timestamp); its 2xx answer."""
+        request = signed_request(
+            self._client,
+            action,
+            params,
+            credentials=self._credentials,
+            signature=self._settings.signature,
+            moment=self._clock(),
+            nonce=self._nonce(),
+        )
         try:
             async with self._limiter:
                 response = await self._client.send(request)
@@ -301,7 +300,7 @@ class AliyunProvider:
         if not response.is_success:
             raise self._fault(action, response)
         try:
-            return Reply(wire.parse_envelope(response.json()))
+            return wire.parse_envelope(response.json())
         except (ValueError, wire.MalformedResponse):
             raise OutcomeUnknownError(
                 f"HTTP {response.status_code} with a body that is not a JSON object",
@@ -309,44 +308,6 @@ class AliyunProvider:
                 operation=action,
                 status=response.status_code,
             ) from None
-
-    def _signed_request(self, action: str, params: dict[str, str]) -> httpx.Request:
-        method = wire.METHODS[action]
-        empty: dict[str, str] = {}
-        query, body = (params, empty) if method == "GET" else (empty, params)
-        content = acs.form_body(body) if body else b""
-        content_type = acs.FORM_CONTENT_TYPE if body else None
-        moment = self._clock()
-        if self._settings.signature == "v1":
-            query = acs.sign_v1(
-                method=method,
-                action=action,
-                version=wire.VERSION,
-                query=query,
-                body=body,
-                credentials=self._credentials,
-                timestamp=acs.timestamp(moment),
-                nonce=self._nonce(),
-            )
-        request = self._client.build_request(method, "/", params=query, content=content or None)
-        if content_type is not None:
-            request.headers["Content-Type"] = content_type
-        if self._settings.signature == "v3":
-            headers = acs.sign_v3(
-                method=method,
-                host=request.headers["Host"],
-                path=request.url.path,
-                query=query,
-                body=content,
-                content_type=content_type,
-                action=action,
-                version=wire.VERSION,
-                credentials=self._credentials,
-                date=acs.timestamp(moment),
-                nonce=self._nonce(),
-            )
-            request.headers.update(headers)
-        return request
 
     def _fault(self, action: str, response: httpx.Response) -> ProviderError:
         try:
@@ -367,6 +328,59 @@ class AliyunProvider:
 
 
 # --- live state from coupons ----------------------------------------------------------------------------
+
+
+def signed_request(
+    client: httpx.AsyncClient,
+    action: str,
+    params: Mapping[str, str],
+    *,
+    credentials: acs.AcsCredentials,
+    signature: str,
+    moment: datetime,
+    nonce: str,
+    method: str | None = None,
+    version: str = wire.VERSION,
+) -> httpx.Request:
+    """One RPC call as the official SDK sends it, signed at ``moment`` with ``nonce``: GetCouponPage a GET with the
+    parameters in the query, the other actions a POST with a form body (``method`` overrides this); V3 puts the
+    action, version, date, nonce, body hash and Authorization in headers, V1 the common parameters and Signature in
+    the query."""
+    method = method or wire.METHODS.get(action, "POST")
+    empty: dict[str, str] = {}
+    query, body = (dict(params), empty) if method == "GET" else (empty, dict(params))
+    content = acs.form_body(body) if body else b""
+    content_type = acs.FORM_CONTENT_TYPE if body else None
+    if signature == "v1":
+        query = acs.sign_v1(
+            method=method,
+            action=action,
+            version=version,
+            query=query,
+            body=body,
+            credentials=credentials,
+            timestamp=acs.timestamp(moment),
+            nonce=nonce,
+        )
+    request = client.build_request(method, "/", params=query, content=content or None)
+    if content_type is not None:
+        request.headers["Content-Type"] = content_type
+    if signature == "v3":
+        headers = acs.sign_v3(
+            method=method,
+            host=request.headers["Host"],
+            path=request.url.path,
+            query=query,
+            body=content,
+            content_type=content_type,
+            action=action,
+            version=version,
+            credentials=credentials,
+            date=acs.timestamp(moment),
+            nonce=nonce,
+        )
+        request.headers.update(headers)
+    return request
 
 
 def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_calls: int = 0) -> ScopeLive:

@@ -1,5 +1,6 @@
-"""An in-process Alibaba Cloud sandbox for the tests, and a client that signs requests as the gateway expects them
-(built here from the signature primitives, independently of the provider, so that a test can bend any part)."""
+"""An in-process Alibaba Cloud sandbox for the tests, and requests signed as the SDK signs them (with the provider's
+``signed_request``; a test can bend any part before sending). The signing itself is held by the published vectors
+and by the official SDK's own requests (test_aliyun_sdk)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 
 from reconciler.providers import acs_signature as acs
+from reconciler.providers.aliyun import signed_request
 from reconciler.sandbox.embedded import EmbeddedTransport
 from reconciler.sandbox.faults import FaultPlan
 from reconciler.sandbox.seed import parse_seed
@@ -76,49 +78,26 @@ class AliyunSandbox:
         self.store = Store(None, clock=self.clock)
         self.store.load_seed(parse_seed(seed, "seed.yaml"))
         self.transport = EmbeddedTransport(self.store, faults)
+        self.client = httpx.AsyncClient(base_url=BASE_URL)  # only builds requests; they go to the transport
 
     def close(self) -> None:
+        asyncio.run(self.client.aclose())
         self.store.close()
 
     def request(self, action: str, params: Mapping[str, str], signing: Signing | None = None) -> httpx.Request:
         """A request signed as the SDK would sign it (V3 headers, or V1 common parameters)."""
         how = signing or Signing()
-        method = how.method or ("GET" if action == "GetCouponPage" else "POST")
-        moment = how.moment or datetime.fromtimestamp(self.clock(), UTC)
-        nonce = how.nonce or uuid.uuid4().hex
-        query, body = (dict(params), {}) if method == "GET" else ({}, dict(params))
-        content = acs.form_body(body) if body else b""
-        if how.signature == "v1":
-            query = acs.sign_v1(
-                method=method,
-                action=action,
-                version=how.version,
-                query=query,
-                body=body,
-                credentials=how.credentials,
-                timestamp=acs.timestamp(moment),
-                nonce=nonce,
-            )
-        request = httpx.Request(method, f"{BASE_URL}/", params=query, content=content or None)
-        if body:
-            request.headers["Content-Type"] = acs.FORM_CONTENT_TYPE
-        if how.signature == "v3":
-            request.headers.update(
-                acs.sign_v3(
-                    method=method,
-                    host=request.headers["Host"],
-                    path="/",
-                    query=query,
-                    body=content,
-                    content_type=acs.FORM_CONTENT_TYPE if body else None,
-                    action=action,
-                    version=how.version,
-                    credentials=how.credentials,
-                    date=acs.timestamp(moment),
-                    nonce=nonce,
-                )
-            )
-        return request
+        return signed_request(
+            self.client,
+            action,
+            params,
+            credentials=how.credentials,
+            signature=how.signature,
+            moment=how.moment or datetime.fromtimestamp(self.clock(), UTC),
+            nonce=how.nonce or uuid.uuid4().hex,
+            method=how.method,
+            version=how.version,
+        )
 
     def send(self, request: httpx.Request) -> httpx.Response:
         async def go() -> httpx.Response:
