@@ -158,7 +158,7 @@ class AliyunProvider:
         calls, page_no, full = 1, 2, len(first.coupons) >= size
         while full and (last is None or page_no <= last):
             numbers = range(page_no, page_no + window if last is None else min(last + 1, page_no + window))
-            pages = await self._pages(seller, template, numbers)
+            pages = await gather_all(self._page(seller, template, n) for n in numbers)
             calls += len(numbers)
             fresh = 0
             for page in pages:
@@ -174,10 +174,6 @@ class AliyunProvider:
                 )
             page_no = numbers.stop
         return list(coupons.values()), calls
-
-    async def _pages(self, seller: str, template: str | None, numbers: range) -> list[wire.CouponPage]:
-        """The pages ``numbers``, fetched at once; the first failure cancels the others and is raised."""
-        return await gather_all(self._page(seller, template, n) for n in numbers)
 
     async def _page(self, seller: str, template: str | None, page_no: int) -> wire.CouponPage:
         params = wire.get_coupon_page_params(
@@ -281,18 +277,19 @@ class AliyunProvider:
     # --- one call -------------------------------------------------------------------------------------
 
     async def _call(self, action: str, params: dict[str, str]) -> wire.Envelope:
-        """One signed call (signed now, so that a retry carries a fresh nonce and timestamp); its 2xx answer."""
-        request = signed_request(
-            self._client,
-            action,
-            params,
-            credentials=self._credentials,
-            signature=self._settings.signature,
-            moment=self._clock(),
-            nonce=self._nonce(),
-        )
+        """One call, signed once the limiter lets it go (so that its timestamp is fresh, and a retry carries a new
+        nonce); its 2xx answer."""
         try:
             async with self._limiter:
+                request = signed_request(
+                    self._client,
+                    action,
+                    params,
+                    credentials=self._credentials,
+                    signature=self._settings.signature,
+                    moment=self._clock(),
+                    nonce=self._nonce(),
+                )
                 response = await self._client.send(request)
         except httpx.TransportError as exc:
             raise transport_failure(exc, provider=self.name, operation=action) from exc
