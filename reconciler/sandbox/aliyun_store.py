@@ -13,7 +13,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -167,8 +167,7 @@ class AliyunTables:
                 db.execute("INSERT INTO aliyun_sellers VALUES (?)", (seller.id,))
                 db.executemany("INSERT INTO aliyun_users VALUES (?, ?)", ((seller.id, uid) for uid in seller.users))
                 for template in seller.templates:
-                    _insert_template(db, template)
-                    record = _template(db, template.id)
+                    record = _insert_template(db, template)
                     for coupon in template.coupons:
                         amount = template.amount if coupon.amount is None else coupon.amount
                         _insert_coupon(db, record, coupon.uid, amount, coupon.status, now=now, visible_at=now)
@@ -242,17 +241,10 @@ class AliyunTables:
                         f"template {template.id} has released {released} of its MaxRelease {template.max_release}; "
                         f"{len(entries)} more asked for",
                     )
-            ids = [
+            return [
                 _insert_coupon(db, template, uid, amount, "AVAILABLE", now=now, visible_at=visible_at)
                 for uid, amount in entries
             ]
-        return [c for c in (self.coupon(i, at=float("inf")) for i in ids) if c is not None]
-
-    def coupon(self, coupon_id: int, *, at: float | None = None) -> AliyunCoupon | None:
-        """The coupon as seen at ``at`` (default now; ``inf``: its true state), None if not there (yet)."""
-        moment = self._clock() if at is None else at
-        rows = self._read(f"{_COUPON} WHERE c.id = ? AND c.visible_at <= ?", (coupon_id, moment))
-        return _coupon(rows[0], moment, self._clock()) if rows else None
 
     def page(self, query: PageQuery) -> tuple[list[AliyunCoupon], int]:
         """One page of the seller's coupons as GetCouponPage sees them now (by coupon id), and how many match."""
@@ -270,7 +262,7 @@ class AliyunTables:
         rows = self._read(
             f"{_COUPON} WHERE {condition} ORDER BY c.id LIMIT ? OFFSET ?", (*params, query.limit, query.offset)
         )
-        return [_coupon(row, now, now) for row in rows], int(total)
+        return [_coupon(row, now) for row in rows], int(total)
 
     def discard(self, coupon_ids: Sequence[int], *, visible_at: float) -> list[int]:
         """Void the coupons (status ABANDONED). Returns the ids that do not exist, and then voids nothing."""
@@ -306,17 +298,15 @@ FROM aliyun_coupons c JOIN aliyun_templates t ON t.id = c.template_id
 """
 
 
-def _insert_template(db: sqlite3.Connection, t: TemplateSeed) -> None:
+def _insert_template(db: sqlite3.Connection, t: TemplateSeed) -> TemplateRecord:
+    """The template as stored: ABSOLUTE validity from the first second of ``start_date`` to the last of
+    ``end_date`` (UTC)."""
     start = None if t.start_date is None else day_start(t.start_date)
     end = None if t.end_date is None else day_start(t.end_date) + DAY_S - 1
-    db.execute(
-        "INSERT INTO aliyun_templates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (t.id, t.seller_id, t.amount, t.currency, t.per_limit, t.max_release, t.valid_days, start, end),
-    )
-
-
-def _template(db: sqlite3.Connection, template_id: int) -> TemplateRecord:
-    return TemplateRecord(*db.execute(f"{_TEMPLATE} WHERE id = ?", (template_id,)).fetchone())
+    limits = (t.per_limit, t.max_release, t.valid_days)
+    record = TemplateRecord(t.id, t.seller_id, t.amount, t.currency, *limits, start, end)
+    db.execute("INSERT INTO aliyun_templates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", astuple(record))
+    return record
 
 
 def _insert_coupon(
@@ -328,7 +318,7 @@ def _insert_coupon(
     *,
     now: float,
     visible_at: float,
-) -> int:
+) -> AliyunCoupon:
     """A new coupon of the template; valid from now for ValidDays, or over the template's own dates."""
     if template.valid_days is not None:
         start, end = now, now + template.valid_days * DAY_S
@@ -342,14 +332,16 @@ def _insert_coupon(
         (FIRST_COUPON_ID - 1, template.id, template.seller_id, uid, amount, status, start, end, now, visible_at),
     )
     assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    return AliyunCoupon(
+        cursor.lastrowid, template.id, template.seller_id, uid, amount, template.currency, status, start, end
+    )
 
 
-def _coupon(row: Row, seen_at: float, now: float) -> AliyunCoupon:
-    """A row as seen at ``seen_at``: a discard not visible yet is not shown; an available coupon past its end is
-    EXPIRED (judged at ``now``)."""
+def _coupon(row: Row, now: float) -> AliyunCoupon:
+    """A row as seen at ``now``: a discard not visible yet is not shown; an available coupon past its end is
+    EXPIRED."""
     (cid, template_id, seller_id, uid, amount, currency, status, start, end, discarded, discard_visible) = row
-    if discarded is not None and discard_visible <= seen_at:
+    if discarded is not None and discard_visible <= now:
         status = "ABANDONED"
     elif status == "AVAILABLE" and end < now:
         status = "EXPIRED"
