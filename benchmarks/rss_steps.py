@@ -1,0 +1,71 @@
+"""Where a plan's memory goes: the steps of ``make_plan`` run in-process, with the RSS after each.
+
+Runs against a couponctl project (its provider's credentials from the environment) and prints JSON: per step
+the current RSS, the peak RSS so far (VmHWM) and the CPU seconds the step took.
+
+    python benchmarks/rss_steps.py PROJECT_DIR
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler.live import LiveState
+from reconciler.plan.checksum import with_checksum
+from reconciler.plan.diff import diff
+from reconciler.plan.serialize import plan_to_json
+from reconciler.workflow import Project, live_digest, load_project, open_providers, read_live
+
+
+def memory_mb() -> tuple[float, float]:
+    """(VmRSS, VmHWM) of this process in MB."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+async def read(project: Project) -> LiveState:
+    async with open_providers(project) as providers:
+        return await read_live(project.desired, providers)
+
+
+def main(argv: list[str] | None = None) -> int:
+    directory = Path((argv or sys.argv[1:])[0])
+    steps: list[dict[str, Any]] = []
+    cpu = time.process_time()
+
+    def step(name: str) -> None:
+        nonlocal cpu
+        rss, peak = memory_mb()
+        now = time.process_time()
+        steps.append({"step": name, "rss_mb": rss, "peak_mb": peak, "cpu_s": now - cpu})
+        cpu = now
+
+    step("imports")
+    project = load_project(directory)
+    step(f"load_desired ({project.desired.target_count():,} targets)")
+    live = asyncio.run(read(project))
+    step(f"read_live ({sum(s.coupons_read for s in live.scopes.values()):,} coupons)")
+    plan = diff(project.desired, live, created_at=datetime.now(UTC))
+    step(f"diff ({plan.item_count:,} to issue)")
+    live_digest(live)
+    step("live_digest")
+    plan = with_checksum(plan)
+    step("with_checksum")
+    text = plan_to_json(plan)
+    step(f"plan_to_json ({len(text) / 1e6:,.0f} MB of JSON)")
+    json.dump(steps, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
