@@ -88,7 +88,11 @@ def for_writing(config: ProviderConfig) -> ProviderConfig:
             "(msads: oauth.refreshToken or accessToken; aliyun: accessKeyId and accessKeySecret), as "
             "${env:NAME}; plan, drift and export use only the read ones",
         )
-    return replace(config, credentials={**config.credentials, **config.write_credentials})
+    credentials = {**config.credentials, **config.write_credentials}
+    if config.type == "aliyun" and "accessKeyId" in config.write_credentials:
+        # An AccessKey and its STS token are one identity: a write AccessKey never takes the read token.
+        credentials = {k: v for k, v in credentials.items() if k != "securityToken" or k in config.write_credentials}
+    return replace(config, credentials=credentials)
 
 
 def _build_msads(

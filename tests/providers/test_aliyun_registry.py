@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,7 @@ from reconciler.live import ScopeLive
 from reconciler.manifest.model import Target
 from reconciler.providers.aliyun import AliyunProvider
 from reconciler.providers.base import BatchResult, Outcome, Provider
-from reconciler.providers.registry import build_provider
+from reconciler.providers.registry import build_provider, for_writing
 from reconciler.secrets import SecretRef
 
 from .aliyun_fakes import SPEC, Pages, uids, v1_valid, v3_valid
@@ -202,3 +203,23 @@ providers:
     assert isinstance(built, AliyunProvider)
     assert [len(b.items) for b in built.batches(SPEC, uids(*range(1, 26)))] == [20, 5]
     asyncio.run(built.aclose())
+
+
+def test_a_write_access_key_does_not_take_the_read_sts_token() -> None:
+    read_sts = {**KEYS, "securityToken": "ALIBABA_CLOUD_SECURITY_TOKEN"}
+    env = {**ENV, "WRITE_ID": "LTAI-writer", "WRITE_SECRET": "writer-SECRET", "WRITE_TOKEN": "writer-token"}
+
+    def written(write: Mapping[str, str]) -> httpx.Request:
+        refs = {key: SecretRef(name) for key, name in write.items()}
+        cfg = replace(config(read_sts), write_credentials=refs)
+        script = Pages([])
+        read(build(for_writing(cfg), script, env))
+        return script.requests[0]
+
+    permanent = written({"accessKeyId": "WRITE_ID", "accessKeySecret": "WRITE_SECRET"})
+    assert "x-acs-security-token" not in permanent.headers and v3_valid(permanent, "writer-SECRET")
+    sts = written({"accessKeyId": "WRITE_ID", "accessKeySecret": "WRITE_SECRET", "securityToken": "WRITE_TOKEN"})
+    assert sts.headers["x-acs-security-token"] == "writer-token"
+    reading = Pages([])
+    read(build(config(read_sts), reading, env))
+    assert reading.requests[0].headers["x-acs-security-token"] == "sts-SECRET-from-env"
