@@ -40,6 +40,8 @@ class ScopeLive:
     ``exists`` is False when the vendor knows no coupon of the class or template for the owner.
     ``available`` is the inventory still issuable (None when the vendor does not tell).
     ``issued`` maps each target to the coupons it holds (more than one if it was paid twice).
+    ``currency`` is what the scope's amounts are in when known without a face value (an aliyun template
+    with no coupon yet: its amounts are CNY).
     """
 
     scope: Scope
@@ -49,6 +51,7 @@ class ScopeLive:
     issued: Mapping[Target, tuple[IssuedCoupon, ...]]
     coupons_read: int = 0
     api_calls: int = 0
+    currency: str | None = None
 
 
 @dataclass(frozen=True)

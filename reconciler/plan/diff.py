@@ -80,11 +80,16 @@ def diff_scope(
 
     to_issue: list[PlanItem] = []
     in_doubt: list[PlanItem] = []
+    mismatched: list[HeldItem] = []
     satisfied = not_yet_visible = 0
     for target in sorted(declared):
         item = declared[target]
         held = issued.get(target)
-        if not held and target in record.issued:
+        if held and item.amount is not None and all(c.amount is not None and c.amount != item.amount for c in held):
+            amounts = ", ".join(sorted({str(c.amount) for c in held}))
+            note = f"declared amount {item.amount}, holds {amounts}: not issued again"
+            mismatched.append(HeldItem(target, _masked(held), note))
+        elif not held and target in record.issued:
             satisfied += 1
             not_yet_visible += 1
         elif not held and target in record.in_doubt:
@@ -100,6 +105,13 @@ def diff_scope(
             to_issue.append(PlanItem(target=target, manifest=item.manifest, amount=item.amount))
 
     unmanaged, removed = _undeclared_holders(declared, issued, record.managed)
+    if mismatched:
+        problems.append(
+            _warning(
+                "amount-mismatch",
+                f"{len(mismatched)} declared target(s) hold a coupon of another amount; nothing is issued to them",
+            )
+        )
     face_value = live.face_value if live else None
     available = live.available if live else None
     problems.extend(_inventory_problems(available, len(to_issue) + len(in_doubt)))
@@ -120,6 +132,8 @@ def diff_scope(
         exposure=_exposure(to_issue, face_value.amount if face_value else None),
         in_doubt=tuple(in_doubt),
         not_yet_visible=not_yet_visible,
+        mismatched=tuple(mismatched),
+        currency=face_value.currency if face_value else (live.currency if live else None),
     )
 
 
@@ -139,12 +153,7 @@ def _undeclared_holders(
     for target in sorted(issued):
         if target in declared:
             continue
-        coupons = tuple(
-            sorted(
-                (replace(c, code=mask_code(c.code)) for c in issued[target] if c.code not in accounted),
-                key=lambda c: c.code,
-            )
-        )
+        coupons = _masked(c for c in issued[target] if c.code not in accounted)
         if not coupons:
             continue
         if target in managed:
@@ -152,6 +161,11 @@ def _undeclared_holders(
         else:
             unmanaged.append(HeldItem(target, coupons, "issued outside the manifests"))
     return tuple(unmanaged), tuple(removed)
+
+
+def _masked(coupons: Iterable[IssuedCoupon]) -> tuple[IssuedCoupon, ...]:
+    """The coupons with their codes masked, sorted by (masked) code."""
+    return tuple(sorted((replace(c, code=mask_code(c.code)) for c in coupons), key=lambda c: c.code))
 
 
 def mask_code(code: str) -> str:

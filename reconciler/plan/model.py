@@ -55,6 +55,8 @@ class ScopePlan:
     ``exposure`` is the money ``to_issue`` would spend, in ``face_value.currency``.
     ``in_doubt`` are declared targets whose last issuing call has an unknown outcome and that live state
     does not show: apply issues them only if a fresh read, after the lag window, proves they were not issued.
+    ``mismatched`` are declared uids holding a coupon of another amount than declared: never issued again.
+    ``currency`` is what ``exposure`` is in (the face value's, or the scope's when there is none).
     ``not_yet_visible`` counts satisfied targets the journal records as issued but the vendor does not show yet.
     """
 
@@ -73,6 +75,8 @@ class ScopePlan:
     exposure: Decimal | None
     in_doubt: tuple[PlanItem, ...] = ()
     not_yet_visible: int = 0
+    mismatched: tuple[HeldItem, ...] = ()
+    currency: str | None = None
 
     @property
     def errors(self) -> tuple[PlanProblem, ...]:
@@ -123,7 +127,7 @@ class Plan:
         """Money the plan would spend, per currency, sorted by currency."""
         totals: dict[str, Decimal] = {}
         for scope_plan in self.scopes:
-            if scope_plan.exposure is not None and scope_plan.face_value is not None:
-                currency = scope_plan.face_value.currency
+            currency = scope_plan.currency or (scope_plan.face_value.currency if scope_plan.face_value else None)
+            if scope_plan.exposure is not None and currency is not None:
                 totals[currency] = totals.get(currency, Decimal(0)) + scope_plan.exposure
         return dict(sorted(totals.items()))

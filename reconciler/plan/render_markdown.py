@@ -158,6 +158,13 @@ def _scope_block(scope_plan: ScopePlan, style: _Style, limit: int | None) -> Ite
         "text",
     )
     yield from section(
+        "Amount mismatches",
+        "declared with another amount than held: never issued again",
+        scope_plan.mismatched,
+        lambda h: _held_line("≠", h, style),
+        "text",
+    )
+    yield from section(
         "Unmanaged holders",
         "information, not an action",
         scope_plan.unmanaged,
@@ -186,6 +193,8 @@ def _scope_counts(scope_plan: ScopePlan) -> str:
     ]
     if scope_plan.in_doubt:
         parts.append(f"{len(scope_plan.in_doubt):,} in doubt")
+    if scope_plan.mismatched:
+        parts.append(f"{len(scope_plan.mismatched):,} mismatched")
     if scope_plan.unmanaged:
         parts.append(f"{len(scope_plan.unmanaged):,} unmanaged")
     if scope_plan.removed:
@@ -224,6 +233,7 @@ def _longest_list(scope_plan: ScopePlan) -> int:
     return max(
         len(scope_plan.to_issue),
         len(scope_plan.in_doubt),
+        len(scope_plan.mismatched),
         len(scope_plan.unmanaged),
         len(scope_plan.removed),
         len(scope_plan.problems),

@@ -119,9 +119,9 @@ def item_text(item: PlanItem, face: FaceValue | None, target: str | None = None)
 
 
 def scope_exposure_text(scope_plan: ScopePlan) -> str:
-    if scope_plan.exposure is None or scope_plan.face_value is None:
+    if scope_plan.exposure is None or scope_plan.currency is None:
         return "unknown (no face value)" if scope_plan.to_issue else "none"
-    return format_money(scope_plan.exposure, scope_plan.face_value.currency)
+    return format_money(scope_plan.exposure, scope_plan.currency)
 
 
 # --- the text renderer ---------------------------------------------------------------------------------
@@ -187,6 +187,12 @@ def _scope_lines(scope_plan: ScopePlan, paint: _Paint, limit: int) -> Iterator[s
         lambda i: paint(f"  ? in doubt {item_text(i, face)} (issued only if proved not issued)", fg="yellow"),
     )
     yield f"  satisfied:  {satisfied_text(scope_plan.satisfied)}{not_yet_visible_text(scope_plan)}"
+    yield from _limited(
+        scope_plan.mismatched,
+        limit,
+        "mismatched",
+        lambda h: paint(f"  ≠ mismatch: {h.target} {held_coupons_text(h, codes=True)} ({h.note})", fg="yellow"),
+    )
     yield from _limited(
         scope_plan.unmanaged,
         limit,

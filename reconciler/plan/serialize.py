@@ -55,6 +55,7 @@ class PlanSummary:
     warnings: int
     in_doubt: int
     violations: int
+    mismatched: int
 
 
 def summarize(plan: Plan) -> PlanSummary:
@@ -63,7 +64,7 @@ def summarize(plan: Plan) -> PlanSummary:
         scope_count=len(scopes),
         item_count=plan.item_count,
         exposure=plan.exposure(),
-        unpriced_scopes=sum(1 for s in scopes if s.to_issue and (s.exposure is None or s.face_value is None)),
+        unpriced_scopes=sum(1 for s in scopes if s.to_issue and (s.exposure is None or s.currency is None)),
         satisfied=sum(s.satisfied for s in scopes),
         unmanaged=sum(len(s.unmanaged) for s in scopes),
         removed=sum(len(s.removed) for s in scopes),
@@ -71,6 +72,7 @@ def summarize(plan: Plan) -> PlanSummary:
         warnings=sum(len(s.warnings) for s in scopes),
         in_doubt=plan.in_doubt_count,
         violations=len(plan.violations),
+        mismatched=sum(len(s.mismatched) for s in scopes),
     )
 
 
@@ -145,6 +147,7 @@ def _summary_to_dict(summary: PlanSummary) -> JsonObject:
         "warningCount": summary.warnings,
         "inDoubtCount": summary.in_doubt,
         "violationCount": summary.violations,
+        "mismatchedCount": summary.mismatched,
     }
 
 
@@ -167,6 +170,8 @@ def _scope_to_dict(plan: ScopePlan) -> JsonObject:
         "exposure": _optional_decimal(plan.exposure),
         "inDoubt": [_item_to_dict(i) for i in sorted(plan.in_doubt, key=_item_key)],
         "notYetVisible": plan.not_yet_visible,
+        "mismatched": [_held_to_dict(h) for h in sorted(plan.mismatched, key=lambda h: h.target)],
+        "currency": plan.currency,
     }
 
 
@@ -383,6 +388,8 @@ def _scope_from_dict(data: JsonObject) -> ScopePlan:
         exposure=_decimal_from(data["exposure"]),
         in_doubt=tuple(_item_from_dict(i) for i in data["inDoubt"]),
         not_yet_visible=data["notYetVisible"],
+        mismatched=tuple(_held_from_dict(h) for h in data["mismatched"]),
+        currency=data["currency"],
     )
 
 

@@ -410,6 +410,7 @@ def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_c
         issued={target: tuple(held) for target, held in issued.items()},
         coupons_read=len(coupons),
         api_calls=api_calls,
+        currency=wire.DEFAULT_CURRENCY,
     )
 
 

@@ -64,6 +64,7 @@ def scope_plan(
         removed=removed,
         problems=problems,
         exposure=exposure,
+        currency=face_value.currency if face_value else None,
     )
 
 

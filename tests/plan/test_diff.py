@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from reconciler.live import JournalView, LiveState
+from reconciler.live import IssuedCoupon, JournalView, LiveState, ScopeLive
 from reconciler.manifest.model import Expect, Target
 from reconciler.plan.diff import diff
 from reconciler.plan.model import Plan
@@ -159,3 +159,34 @@ def test_an_in_doubt_target_that_live_state_shows_is_satisfied() -> None:
         journal={SCOPE: JournalView(in_doubt=frozenset({A1}), managed=frozenset({A1}))},
     )
     assert plan.scopes[0].in_doubt == () and plan.scopes[0].satisfied == 1
+
+
+U1, U2, U3 = Target.uid(1918000000883), Target.uid(1918000000884), Target.uid(1918000000885)
+
+
+def test_a_uid_holding_a_coupon_of_another_amount_is_a_mismatch_never_issued_again() -> None:
+    scope_live = ScopeLive(
+        SCOPE,
+        True,
+        None,
+        None,
+        {
+            U1: (IssuedCoupon("C-1", "AVAILABLE", Decimal(50), "CNY"),),
+            U2: (IssuedCoupon("C-2", "EXHAUSTED", Decimal(10), "CNY"),),
+        },
+        currency="CNY",
+    )
+    plan = diff(desired([U1, U2, U3], amounts=True), LiveState({SCOPE: scope_live}), created_at=NOW)
+    scope = plan.scopes[0]
+    assert [h.target for h in scope.mismatched] == [U1]
+    assert "declared amount 10, holds 50" in scope.mismatched[0].note
+    assert [i.target for i in scope.to_issue] == [U3]
+    assert scope.satisfied == 1
+    assert [p.code for p in scope.warnings] == ["amount-mismatch"]
+
+
+def test_a_scope_without_a_face_value_takes_its_currency_for_exposure() -> None:
+    scope_live = ScopeLive(SCOPE, True, None, None, {}, currency="CNY")
+    plan = diff(desired([U1, U2], amounts=True), LiveState({SCOPE: scope_live}), created_at=NOW)
+    assert plan.exposure() == {"CNY": Decimal(20)}
+    assert plan.scopes[0].currency == "CNY"
