@@ -68,7 +68,7 @@ def test_get_coupon_page_is_a_signed_get_with_query_parameters() -> None:
     assert request.headers["x-acs-action"] == "GetCouponPage"
     assert request.headers["x-acs-content-sha256"] == EMPTY_SHA256
     assert "content-type" not in request.headers and v3_valid(request)
-    assert live == ScopeLive(SCOPE, True, None, None, {}, coupons_read=0, api_calls=1)
+    assert live == ScopeLive(SCOPE, True, None, None, {}, coupons_read=0, api_calls=1, currency="CNY")
 
 
 def test_v1_signs_a_get_in_the_query() -> None:
