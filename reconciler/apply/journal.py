@@ -81,6 +81,9 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE items ADD COLUMN currency TEXT;
     """,
+    """
+    ALTER TABLE items ADD COLUMN request_id TEXT;
+    """,
 )
 
 PENDING = "PENDING"
@@ -217,6 +220,7 @@ class Journal:
                 r.code,
                 r.message,
                 result.tracking_id,
+                result.request_id,
                 now,
                 batch_id,
                 r.item.target.kind.value,
@@ -226,7 +230,7 @@ class Journal:
         ]
         with self.db.transaction():
             self.db.executemany(
-                "UPDATE items SET state = ?, code = ?, message = ?, tracking_id = ?, updated_at = ?"
+                "UPDATE items SET state = ?, code = ?, message = ?, tracking_id = ?, request_id = ?, updated_at = ?"
                 " WHERE batch_id = ? AND target_kind = ? AND target_value = ? AND state = 'PENDING'",
                 rows,
             )
@@ -296,7 +300,7 @@ class Journal:
         rows = self.db.execute(
             "SELECT r.id, r.actor, r.git_commit, r.plan_checksum, r.override_reason, i.provider, i.owner,"
             " i.coupon_class, i.target_kind, i.target_value, i.amount, i.currency, i.operation, i.state, i.code,"
-            " i.tracking_id, i.created_at, i.updated_at, i.resolved_by, i.resolution_reason"
+            " i.tracking_id, i.request_id, i.created_at, i.updated_at, i.resolved_by, i.resolution_reason"
             " FROM items i JOIN runs r ON r.id = i.run_id ORDER BY i.id"
         )
         return [dict(zip(LEDGER_COLUMNS, row, strict=True)) for row in rows]
@@ -354,6 +358,7 @@ LEDGER_COLUMNS = (
     "state",
     "code",
     "tracking_id",
+    "request_id",
     "intent_at",
     "outcome_at",
     "resolved_by",

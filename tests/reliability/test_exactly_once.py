@@ -31,6 +31,8 @@ def test_dropped_answers_and_500s_never_pay_twice(tmp_path: Path, fast_apply: di
             "distribute:drop-after-commit=0.3",
             "dispatch:error-500=0.2",
             "distribute:error-500=0.2",
+            "send:drop-after-commit=0.3",
+            "send:error-500=0.2",
         ],
         extra={
             **fast_apply,
@@ -40,13 +42,18 @@ def test_dropped_answers_and_500s_never_pay_twice(tmp_path: Path, fast_apply: di
                     "environment": "local",
                     "dispatchBatchSize": 2,
                     "distributeBatchSize": 1,
-                }
+                },
+                "aliyun-local": {"type": "aliyun", "environment": "local", "sendBatchSize": 1},
             },
         },
     )
     codes = apply_until_done(project)
     assert codes[-1] == 0
     assert len(codes) > 1, "the faults should have failed at least one first attempt"
+    faults_met = sqlite3.connect(project / ".couponctl" / "sandbox.sqlite").execute(
+        "SELECT DISTINCT endpoint, outcome FROM calls WHERE outcome IN ('dropped', 'error-500')"
+    )
+    assert {endpoint for endpoint, _ in faults_met} == {"dispatch", "distribute", "send"}  # every vendor met them
     assert_exactly_once(project)
     plan = json.loads(run(project, "plan", "--format", "json").stdout)
     assert plan["summary"]["itemCount"] == 0 and plan["summary"]["warningCount"] == 0
