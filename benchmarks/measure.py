@@ -38,6 +38,7 @@ class Run:
     sys_s: float
     max_rss_mb: float
     server_cpu_s: float = 0.0
+    other_cpu_s: float = 0.0
     calls: Mapping[str, int] = field(default_factory=dict)
     stdout: Path | None = None
 
@@ -55,10 +56,12 @@ def run_measured(
     server: Sandbox | None = None,
     timeout_s: float = 3600.0,
 ) -> Run:
-    """Run ``argv`` to its end; its wall, CPU and peak RSS, and (with ``server``) the sandbox's CPU and calls."""
+    """Run ``argv`` to its end; its wall, CPU and peak RSS, (with ``server``) the sandbox's CPU and calls, and
+    the CPU every other process of the machine used meanwhile (other engineers' test runs share the cores)."""
     full_env = {**os.environ, **(env or {})}
     before_calls = server.calls() if server else {}
     before_cpu = server.cpu_s() if server else 0.0
+    before_busy = machine_busy_s()
     out = stdout.open("wb") if stdout else subprocess.DEVNULL
     err_path = stdout.with_suffix(".stderr") if stdout else None
     err = err_path.open("w+b") if err_path else tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
@@ -83,6 +86,7 @@ def run_measured(
             out.close()  # type: ignore[union-attr]
         err.close()
     server_cpu = (server.cpu_s() - before_cpu) if server else 0.0
+    busy = machine_busy_s() - before_busy
     after_calls = server.calls() if server else {}
     calls = {k: after_calls.get(k, 0) - before_calls.get(k, 0) for k in after_calls}
     if stderr.strip():
@@ -98,9 +102,17 @@ def run_measured(
         sys_s=usage.ru_stime,
         max_rss_mb=usage.ru_maxrss / 1024,
         server_cpu_s=server_cpu,
+        other_cpu_s=max(0.0, busy - usage.ru_utime - usage.ru_stime - server_cpu),
         calls={k: v for k, v in calls.items() if v},
         stdout=stdout,
     )
+
+
+def machine_busy_s() -> float:
+    """CPU seconds every core of the machine spent busy since boot (the ``cpu`` line of /proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / CLK_TCK
 
 
 def proc_cpu_s(pid: int) -> float:
