@@ -12,6 +12,7 @@ Code, Message, Recommend}``. docs/sandbox.md lists which behaviours are inferred
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -100,10 +101,15 @@ def unknown_action(tracking_id: str) -> Reply:
     return gateway_reply(GatewayError(404, "InvalidAction.NotFound", message), tracking_id)
 
 
-def throttled(tracking_id: str) -> Reply:
-    return gateway_reply(
+def throttled(tracking_id: str, retry_after_s: float = 0.0) -> Reply:
+    """HTTP 400 Throttling.User with ``x-acs-retry-after`` in milliseconds (as the SDK's tests send it) when the
+    window will admit a call again; the SDK raises ThrottlingException on that header."""
+    reply = gateway_reply(
         GatewayError(400, "Throttling.User", "Request was denied due to user flow control."), tracking_id
     )
+    if retry_after_s > 0:
+        reply.headers["x-acs-retry-after"] = str(math.ceil(retry_after_s * 1000))
+    return reply
 
 
 def internal_error(tracking_id: str) -> Reply:

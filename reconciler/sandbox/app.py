@@ -45,7 +45,7 @@ class Endpoint:
     name: str
     paths: tuple[str, ...]
     answer: Answer
-    throttled: Callable[[str], Reply]
+    throttled: Callable[[str, float], Reply]  # (tracking id, seconds until the window admits a call)
     internal_error: Callable[[str], Reply]
     redact: Callable[[bytes], str]
 
@@ -126,7 +126,7 @@ def _handler(store: Store, plan: FaultPlan, endpoint: Endpoint) -> Callable[[Req
         raw = await request.body()
         processed = False
         if not plan.admit(endpoint.name):
-            reply, outcome = endpoint.throttled(tracking_id), "throttled"
+            reply, outcome = endpoint.throttled(tracking_id, plan.retry_after_s(endpoint.name)), "throttled"
         elif plan.fail_before_commit(endpoint.name):
             reply, outcome = endpoint.internal_error(tracking_id), "error-500"
         else:

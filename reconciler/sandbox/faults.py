@@ -179,6 +179,18 @@ class FaultPlan:
             window.append(now)
             return True
 
+    def retry_after_s(self, endpoint: str) -> float:
+        """Seconds until the throttle window of ``endpoint`` admits a call again (0 when it does now)."""
+        rule = self._rule(endpoint, FaultKind.THROTTLE_RPM)
+        if rule is None:
+            return 0.0
+        now = self._clock()
+        with self._lock:
+            window = self._windows.get(rule.endpoint)
+            if not window or len(window) < rule.value:
+                return 0.0
+            return max(0.0, window[0] + 60 - now)
+
     def fail_before_commit(self, endpoint: str) -> bool:
         return self._draw(endpoint, FaultKind.ERROR_500)
 

@@ -402,7 +402,8 @@ OPERATIONS = (
 )
 
 
-def throttled(tracking_id: str) -> Reply:
+def throttled(tracking_id: str, retry_after_s: float = 0.0) -> Reply:
+    """429 with code 117; like the service (as documented), no Retry-After: callers wait out the 60 s window."""
     return Reply.of_fault(wire.CALL_RATE_EXCEEDED.fault(), tracking_id)
 
 

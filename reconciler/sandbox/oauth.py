@@ -66,7 +66,8 @@ def _error(status: int, error: str, description: str, tracking_id: str) -> Reply
     return Reply(status, body, headers=dict(NO_STORE))
 
 
-def throttled(tracking_id: str) -> Reply:
+def throttled(tracking_id: str, retry_after_s: float = 0.0) -> Reply:
+    """429 with code 117; like the service (as documented), no Retry-After: callers wait out the 60 s window."""
     return _error(429, "temporarily_unavailable", "Too many requests; retry later.", tracking_id)
 
 
