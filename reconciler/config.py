@@ -29,6 +29,8 @@ DEFAULT_PLAN_TTL_SECONDS = 24 * 3600
 DEFAULT_IN_DOUBT_WINDOW_SECONDS = 60
 DEFAULT_LOCK_LEASE_SECONDS = 60
 DEFAULT_ISSUE_CONCURRENCY = 4
+#: A provider with an endpoint may leave its environment out: a real endpoint, so real credentials.
+DEFAULT_ENVIRONMENT = "production"
 LOCAL = "local"
 
 CREDENTIAL_KEYS = frozenset(
@@ -103,13 +105,13 @@ def credential_problems(document: Document) -> list[Problem]:
         return []
     problems: list[Problem] = []
     for name, block in providers.items():
-        if isinstance(block, dict) and block.get("environment") in ("sandbox", "production"):
+        if isinstance(block, dict) and block.get("environment", DEFAULT_ENVIRONMENT) in ("sandbox", "production"):
             problems.extend(_missing_credentials(document, ("providers", name), block))
     return problems
 
 
 def _missing_credentials(document: Document, path: NodePath, block: Mapping[str, Any]) -> list[Problem]:
-    environment = block["environment"]
+    environment = block.get("environment", DEFAULT_ENVIRONMENT)
     required = f"is required for environment {environment}"
     missing = [(*path, key) for key in _REQUIRED.get(str(block.get("type")), ()) if key not in block]
     if block.get("type") == "msads" and "accessToken" not in block:
@@ -193,7 +195,7 @@ def _provider(name: str, block: Mapping[str, Any]) -> ProviderConfig:
     return ProviderConfig(
         name=name,
         type=block["type"],
-        environment=block["environment"],
+        environment=block.get("environment", DEFAULT_ENVIRONMENT),
         endpoint=block.get("endpoint"),
         credentials=credentials,
         options=options,

@@ -265,3 +265,14 @@ def test_a_literal_in_the_write_block_is_refused_and_not_echoed(tmp_path: Path) 
         load_config(tmp_path)
     assert "providers.p.write.accessKeySecret" in str(raised.value)
     assert "LTAIliteralSecretValue" not in str(raised.value)
+
+
+def test_the_environment_may_be_left_out_when_an_endpoint_is_given(tmp_path: Path) -> None:
+    (tmp_path / "couponctl.yaml").write_text(
+        "providers:\n  reseller:\n    type: aliyun\n    endpoint: http://127.0.0.1:8765\n"
+        "    accessKeyId: ${env:AK}\n    accessKeySecret: ${env:SK}\n"
+    )
+    assert load_config(tmp_path).providers["reseller"].environment == "production"
+    (tmp_path / "couponctl.yaml").write_text("providers:\n  reseller:\n    type: aliyun\n")
+    with pytest.raises(ConfigError, match="environment"):
+        load_config(tmp_path)
