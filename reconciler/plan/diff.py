@@ -81,9 +81,10 @@ def diff_scope(
     to_issue: list[PlanItem] = []
     in_doubt: list[PlanItem] = []
     mismatched: list[HeldItem] = []
+    held_twice: list[tuple[Target, tuple[IssuedCoupon, ...]]] = []
     satisfied = not_yet_visible = 0
-    for target in sorted(declared):
-        item = declared[target]
+    # Declared order, not sorted: only the (few) lists that go into the plan are sorted, below.
+    for target, item in declared.items():
         held = issued.get(target)
         if held and item.amount is not None and all(c.amount is not None and c.amount != item.amount for c in held):
             amounts = ", ".join(sorted({str(c.amount) for c in held}))
@@ -97,12 +98,15 @@ def diff_scope(
         elif held:
             satisfied += 1
             if len(held) > 1:
-                codes = ", ".join(sorted(mask_code(c.code) for c in held))
-                problems.append(
-                    _warning("held-more-than-once", f"{target} holds {len(held)} coupons of this class: {codes}")
-                )
+                held_twice.append((target, held))
         else:
             to_issue.append(PlanItem(target=target, manifest=item.manifest, amount=item.amount))
+    to_issue.sort(key=_item_order)
+    in_doubt.sort(key=_item_order)
+    mismatched.sort(key=_held_order)
+    for target, held in sorted(held_twice):
+        codes = ", ".join(sorted(mask_code(c.code) for c in held))
+        problems.append(_warning("held-more-than-once", f"{target} holds {len(held)} coupons of this class: {codes}"))
 
     unmanaged, removed = _undeclared_holders(declared, issued, record.managed)
     if mismatched:
@@ -147,12 +151,13 @@ def _undeclared_holders(
     A coupon already accounted for by a declared target (an emailed coupon later redeemed by some
     account) does not make its other holders undeclared.
     """
+    undeclared = sorted(target for target in issued if target not in declared)
+    if not undeclared:
+        return (), ()
     accounted = {c.code for target, coupons in issued.items() if target in declared for c in coupons}
     unmanaged: list[HeldItem] = []
     removed: list[HeldItem] = []
-    for target in sorted(issued):
-        if target in declared:
-            continue
+    for target in undeclared:
         coupons = _masked(c for c in issued[target] if c.code not in accounted)
         if not coupons:
             continue
@@ -161,6 +166,14 @@ def _undeclared_holders(
         else:
             unmanaged.append(HeldItem(target, coupons, "issued outside the manifests"))
     return tuple(unmanaged), tuple(removed)
+
+
+def _item_order(item: PlanItem) -> Target:
+    return item.target
+
+
+def _held_order(held: HeldItem) -> Target:
+    return held.target
 
 
 def _masked(coupons: Iterable[IssuedCoupon]) -> tuple[IssuedCoupon, ...]:
