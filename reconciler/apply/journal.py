@@ -84,6 +84,9 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE items ADD COLUMN request_id TEXT;
     """,
+    """
+    CREATE INDEX items_batch_target ON items (batch_id, target_kind, target_value);
+    """,
 )
 
 PENDING = "PENDING"

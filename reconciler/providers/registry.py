@@ -32,6 +32,7 @@ from reconciler.secrets import Secret
 CONFIG_FILE = "couponctl.yaml"
 USER_AGENT = f"couponctl/{__version__}"
 LOGIN_HOST = "https://login.microsoftonline.com"
+DEFAULT_CONCURRENCY = 8
 LOCAL_BASE_URL = "http://sandbox.local"
 CREDENTIAL_KEYS = ("developerToken", "accessToken", "oauth.clientId", "oauth.clientSecret", "oauth.refreshToken")
 ALIYUN_CREDENTIAL_KEYS = ("accessKeyId", "accessKeySecret", "securityToken")
@@ -107,7 +108,7 @@ def _build_msads(
         raise _config_error(config, "environment", f"unknown environment {config.environment!r} ({choices})")
     options = _Options(config)
     in_process = config.environment == "local" and config.endpoint is None
-    settings, http, oauth_tenant, token_url = _read_options(options, default_rate=0.0 if in_process else 10.0)
+    settings, http, oauth_tenant, token_url = _read_options(options)
     creds = _credentials(config, sandbox, environ, options.problems)
     if creds is None or options.problems:
         raise ConfigError(options.problems)
@@ -159,7 +160,7 @@ def _build_aliyun(
         raise _config_error(config, "environment", message)
     options = _Options(config)
     in_process = config.environment == "local" and config.endpoint is None
-    http, read_retry, issue_retry = _http_options(options, default_rate=0.0 if in_process else 10.0)
+    http, read_retry, issue_retry = _http_options(options)
     signature = options.text("signature") or "v3"
     if signature not in SIGNATURES:
         options.problems.append(_problem(config, "options.signature", f"must be one of: {', '.join(SIGNATURES)}"))
@@ -222,10 +223,12 @@ def _resolve(
     return values, unset
 
 
-def _http_options(options: _Options, *, default_rate: float) -> tuple[HttpSettings, RetryPolicy, RetryPolicy]:
+def _http_options(options: _Options) -> tuple[HttpSettings, RetryPolicy, RetryPolicy]:
     """Timeouts, concurrency, rate, and the read and issue retry policies, as every provider type reads them;
-    ``default_rate`` is the request rate limit when none is configured (0: none, for the in-process sandbox)."""
-    concurrency = options.integer("concurrency", 4, minimum=1)
+    No client-side rate limit unless ``requestsPerSecond`` is set: neither vendor documents one for these
+    operations, and both answer a call over their limit with a throttle that proves nothing was processed
+    (waited out and retried). ``concurrency`` bounds the calls in flight."""
+    concurrency = options.integer("concurrency", DEFAULT_CONCURRENCY, minimum=1)
     read_retry = RetryPolicy(
         attempts=options.integer("readAttempts", 5, minimum=1),
         base_delay=options.number("retryBaseDelaySeconds", 0.5),
@@ -245,14 +248,14 @@ def _http_options(options: _Options, *, default_rate: float) -> tuple[HttpSettin
         write_timeout=timeout,
         pool_timeout=timeout,
         concurrency=concurrency,
-        requests_per_second=options.number("requestsPerSecond", default_rate),
+        requests_per_second=options.number("requestsPerSecond", 0.0),
     )
     return http, read_retry, issue_retry
 
 
-def _read_options(options: _Options, *, default_rate: float) -> tuple[MsAdsSettings, HttpSettings, str, str | None]:
+def _read_options(options: _Options) -> tuple[MsAdsSettings, HttpSettings, str, str | None]:
     """The msads tuning options, and the HTTP ones (:func:`_http_options`)."""
-    http, read_retry, issue_retry = _http_options(options, default_rate=default_rate)
+    http, read_retry, issue_retry = _http_options(options)
     settings = MsAdsSettings(
         customer_id=options.identifier("customerId"),
         customer_account_id=options.identifier("customerAccountId"),
