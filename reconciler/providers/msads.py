@@ -103,6 +103,7 @@ class MsAdsProvider:
         self._settings = settings or MsAdsSettings()
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._open_walks = 0  # SearchCoupons walks in progress: they share the search window
 
     def __repr__(self) -> str:
         return f"MsAdsProvider(name={self.name!r}, base_url={str(self._client.base_url)!r})"
@@ -141,9 +142,24 @@ class MsAdsProvider:
         return lives
 
     async def _search_all(self, request: Callable[[int], wire.JsonObject]) -> tuple[list[wire.WireCoupon], int]:
-        """Every coupon ``request(page_index)`` finds: windows of pages fetched at once (1, 2, 4, … up to
-        ``search_window``), until the first page shorter than PAGE_SIZE. Coupons seen twice (pages shifting)
-        are kept once."""
+        """Every coupon ``request(page_index)`` finds, until the first page shorter than PAGE_SIZE.
+
+        Nothing tells how many pages there are, so every page fetched past the last one is a wasted call. The
+        ``search_window`` slots are shared by every walk in progress: while several scopes are being read each
+        fetches one page at a time (no call wasted); a walk fetches windows of pages at once (1, 2, 4, …) only
+        when fewer walks than slots remain, and only then may overshoot its last page. Coupons seen twice
+        (pages shifting) are kept once.
+        """
+        self._open_walks += 1
+        try:
+            return await self._walk(request)
+        finally:
+            self._open_walks -= 1
+
+    def _window_limit(self) -> int:
+        return max(1, self._settings.search_window // max(1, self._open_walks))
+
+    async def _walk(self, request: Callable[[int], wire.JsonObject]) -> tuple[list[wire.WireCoupon], int]:
         coupons: dict[str, wire.WireCoupon] = {}
         anonymous: list[wire.WireCoupon] = []
         index, window, calls = 0, 1, 0
@@ -169,7 +185,7 @@ class MsAdsProvider:
                         operation=wire.SEARCH,
                     )
             index += window
-            window = min(window * 2, self._settings.search_window)
+            window = min(window * 2, self._window_limit())
 
     async def _search_pages(
         self, request: Callable[[int], wire.JsonObject], indexes: range

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ import pytest
 
 from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
 from reconciler.live import FaceValue, ScopeLive
-from reconciler.manifest.model import Target
+from reconciler.manifest.model import Scope, Target
 from reconciler.providers.msads import MsAdsSettings, coupon_status
 from reconciler.providers.msads_wire import WireCoupon, parse_coupon
 
@@ -264,3 +265,36 @@ def test_a_dispatched_coupon_past_its_end_date_is_expired_but_still_held() -> No
     assert coupon_status(coupon("2027-07-01T00:00:00"), today) == "dispatched"
     assert coupon_status(coupon(None), today) == "dispatched"
     assert coupon_status(coupon("2027-06-30T00:00:00", redeemed=True), today) == "redeemed"
+
+
+def test_scopes_read_together_share_the_window_and_waste_no_call() -> None:
+    """Three 650-coupon classes (7 pages each) read at once with a window of 3: one page at a time per class while
+    all three are open, so 21 calls, the minimum (alone, each would fetch 0 | 1-2 | 3-5 | 6-8: 2 wasted)."""
+    classes = {f"K{n}": [coupon(f"K{n}-{i:04d}", class_name=f"K{n}") for i in range(650)] for n in range(3)}
+    requests: list[dict[str, object]] = []
+
+    async def serve(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        requests.append(body)
+        await asyncio.sleep(0)  # let the other walks run, as a network would
+        name = next(p["Value"] for p in body["Predicates"] if p["Field"] == "CouponClassName")
+        start = body["PageInfo"]["Index"] * body["PageInfo"]["Size"]
+        return reply({"Coupons": classes[name][start : start + body["PageInfo"]["Size"]]})
+
+    provider = make_provider(serve, settings=MsAdsSettings(search_window=3, read_retry=FAST_READS))
+    specs = [replace(SPEC, scope=Scope(SPEC.scope.provider, SPEC.scope.owner, name)) for name in classes]
+
+    async def read_all() -> list[ScopeLive]:
+        try:
+            return list(await asyncio.gather(*(provider.read_scope(spec) for spec in specs)))
+        finally:
+            await provider.aclose()
+
+    lives = asyncio.run(read_all())
+    assert [live.coupons_read for live in lives] == [650, 650, 650]
+    assert len(requests) == 21
+
+    alone = make_provider(serve, settings=MsAdsSettings(search_window=3, read_retry=FAST_READS))
+    requests.clear()
+    asyncio.run(alone.read_scope(specs[0]))
+    assert len(requests) == 9  # a walk on its own uses the whole window, and may overshoot
