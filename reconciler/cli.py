@@ -22,7 +22,7 @@ from reconciler.live import ScopeLive
 from reconciler.plan.model import Plan
 from reconciler.plan.render_markdown import render_markdown
 from reconciler.plan.render_text import render_text
-from reconciler.plan.serialize import plan_to_json
+from reconciler.plan.serialize import write_plan_json
 from reconciler.progress import Progress, progress_mode
 from reconciler.providers.base import BatchResult, Outcome
 from reconciler.workflow import ApplyOptions, Project, apply_project, load_plan_file, load_project, plan_project
@@ -69,12 +69,17 @@ def validate(settings: Settings, paths: tuple[Path, ...]) -> None:
     )
 
 
-def _render(plan: Plan, fmt: str, color: bool) -> str:
+def _show(plan: Plan, fmt: str, color: bool) -> None:
+    """Print the plan; JSON is streamed as it is produced (a large plan is never one string)."""
     if fmt == "json":
-        return plan_to_json(plan)
-    if fmt == "markdown":
-        return render_markdown(plan)
-    return render_text(plan, color=color)
+        stream = sys.stdout
+        write_plan_json(plan, stream)
+        stream.write("\n")
+        stream.flush()
+    elif fmt == "markdown":
+        click.echo(render_markdown(plan))
+    else:
+        click.echo(render_text(plan, color=color))
 
 
 format_option = click.option(
@@ -95,7 +100,7 @@ def plan(settings: Settings, paths: tuple[Path, ...], out: Path | None, fmt: str
     """Read live state, diff it against the manifests, show what apply would issue. Never issues."""
     project = _load(settings, paths)
     result = plan_project(project, _scope_progress(settings, project))
-    click.echo(_render(result, fmt, settings.color))
+    _show(result, fmt, settings.color)
     if out is not None:
         _save(out, result)
         if not settings.quiet:
@@ -107,7 +112,13 @@ def plan(settings: Settings, paths: tuple[Path, ...], out: Path | None, fmt: str
 
 
 def _save(out: Path, result: Plan) -> None:
-    _write(out, plan_to_json(result))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8") as file:
+            write_plan_json(result, file)
+            file.write("\n")
+    except OSError as exc:
+        raise CouponctlError(f"cannot write {out}: {exc}") from exc
 
 
 @main.command()
@@ -117,7 +128,7 @@ def _save(out: Path, result: Plan) -> None:
 @reports_errors
 def show(settings: Settings, planfile: Path, fmt: str) -> None:
     """Render a saved plan."""
-    click.echo(_render(load_plan_file(planfile), fmt, settings.color))
+    _show(load_plan_file(planfile), fmt, settings.color)
 
 
 def _scope_progress(settings: Settings, project: Project) -> Callable[[ScopeLive], None]:

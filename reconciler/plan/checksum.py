@@ -11,18 +11,19 @@ import hashlib
 import json
 from dataclasses import replace
 
+from reconciler.plan.jsonstream import Lazy, iter_json
 from reconciler.plan.model import Plan
 from reconciler.plan.serialize import JsonObject, plan_content
 
 
-def checksum_content(plan: Plan) -> JsonObject:
+def checksum_content(plan: Plan, *, lazy: bool = False) -> JsonObject:
     """What the checksum covers: the plan's JSON without ``createdAt`` and ``checksum``.
 
     Lists whose order carries no meaning (manifests, problems, the coupons a target holds, which come in
     the vendor's paging order) are sorted, so that reading the same live state twice hashes the same.
     Scopes and items are already sorted by :func:`plan_content`.
     """
-    content = plan_content(plan)
+    content = plan_content(plan, lazy=lazy)
     content["scopes"] = [_canonical_scope(s) for s in content["scopes"]]
     return content
 
@@ -33,8 +34,12 @@ def canonical_json(value: object) -> bytes:
 
 
 def plan_checksum(plan: Plan) -> str:
-    """sha256 (hex) of the canonical JSON of :func:`checksum_content`."""
-    return hashlib.sha256(canonical_json(checksum_content(plan))).hexdigest()
+    """sha256 (hex) of the canonical JSON of :func:`checksum_content`, hashed as it is produced (the bytes
+    of :func:`canonical_json`, never all in memory at once)."""
+    digest = hashlib.sha256()
+    for chunk in iter_json(checksum_content(plan, lazy=True), sort_keys=True):
+        digest.update(chunk.encode("utf-8"))
+    return digest.hexdigest()
 
 
 def with_checksum(plan: Plan) -> Plan:
@@ -48,10 +53,15 @@ def verify_checksum(plan: Plan) -> bool:
 
 
 def _canonical_scope(scope: JsonObject) -> JsonObject:
-    held_lists = {
-        key: [{**held, "coupons": _sorted(held["coupons"])} for held in scope[key]] for key in ("unmanaged", "removed")
-    }
+    held_lists = {key: _with_sorted_coupons(scope[key]) for key in ("unmanaged", "removed")}
     return {**scope, **held_lists, "manifests": sorted(scope["manifests"]), "problems": _sorted(scope["problems"])}
+
+
+def _with_sorted_coupons(holders: list[JsonObject] | Lazy) -> list[JsonObject] | Lazy:
+    if isinstance(holders, Lazy):
+        items = holders.items
+        return Lazy(lambda: ({**held, "coupons": _sorted(held["coupons"])} for held in items()))
+    return [{**held, "coupons": _sorted(held["coupons"])} for held in holders]
 
 
 def _sorted(values: list[JsonObject]) -> list[JsonObject]:

@@ -7,13 +7,13 @@ scope and every item list by target. :func:`plan_content` is what the checksum c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from jsonschema import Draft202012Validator, ValidationError
 
@@ -21,6 +21,7 @@ from reconciler import __version__
 from reconciler.errors import PlanFileError, Problem
 from reconciler.live import FaceValue, IssuedCoupon
 from reconciler.manifest.model import Scope, Target, TargetKind
+from reconciler.plan.jsonstream import Lazy, iter_json
 from reconciler.plan.model import (
     PLAN_FORMAT_VERSION,
     HeldItem,
@@ -81,11 +82,23 @@ def summarize(plan: Plan) -> PlanSummary:
 
 def plan_to_json(plan: Plan) -> str:
     """The plan as indented JSON, without a trailing newline."""
-    return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False)
+    return "".join(iter_plan_json(plan))
 
 
-def plan_to_dict(plan: Plan) -> JsonObject:
-    content = plan_content(plan)
+def iter_plan_json(plan: Plan) -> Iterator[str]:
+    """The chunks of :func:`plan_to_json`, built item by item: a large plan is never one string or one dict."""
+    return iter_json(plan_to_dict(plan, lazy=True), indent=2)
+
+
+def write_plan_json(plan: Plan, out: TextIO) -> None:
+    """Write :func:`plan_to_json` to ``out`` (no trailing newline) as it is produced."""
+    for chunk in iter_plan_json(plan):
+        out.write(chunk)
+
+
+def plan_to_dict(plan: Plan, *, lazy: bool = False) -> JsonObject:
+    """The plan as JSON data; with ``lazy`` its item lists are produced only while written."""
+    content = plan_content(plan, lazy=lazy)
     return {
         "kind": content.pop("kind"),
         "formatVersion": content.pop("formatVersion"),
@@ -96,8 +109,9 @@ def plan_to_dict(plan: Plan) -> JsonObject:
     }
 
 
-def plan_content(plan: Plan) -> JsonObject:
-    """Everything in the JSON but ``createdAt`` and ``checksum``: what two identical diffs share."""
+def plan_content(plan: Plan, *, lazy: bool = False) -> JsonObject:
+    """Everything in the JSON but ``createdAt`` and ``checksum``: what two identical diffs share. With ``lazy``
+    the item lists (to issue, in doubt, unmanaged, removed, mismatched) are :class:`Lazy` arrays."""
     return {
         "kind": PLAN_KIND,
         "formatVersion": plan.format_version,
@@ -108,7 +122,7 @@ def plan_content(plan: Plan) -> JsonObject:
         "policyDigest": plan.policy_digest,
         "violations": list(plan.violations),
         "summary": _summary_to_dict(summarize(plan)),
-        "scopes": [_scope_to_dict(s) for s in sorted(plan.scopes, key=lambda s: s.scope)],
+        "scopes": [_scope_to_dict(s, lazy) for s in sorted(plan.scopes, key=lambda s: s.scope)],
     }
 
 
@@ -151,7 +165,11 @@ def _summary_to_dict(summary: PlanSummary) -> JsonObject:
     }
 
 
-def _scope_to_dict(plan: ScopePlan) -> JsonObject:
+def _array(lazy: bool, make: Callable[[], Iterable[JsonObject]]) -> list[JsonObject] | Lazy:
+    return Lazy(make) if lazy else list(make())
+
+
+def _scope_to_dict(plan: ScopePlan, lazy: bool = False) -> JsonObject:
     return {
         "provider": plan.scope.provider,
         "providerType": plan.provider_type,
@@ -162,17 +180,21 @@ def _scope_to_dict(plan: ScopePlan) -> JsonObject:
         "available": plan.available,
         "featureId": plan.feature_id,
         "sendNotification": plan.send_notification,
-        "toIssue": [_item_to_dict(i) for i in sorted(plan.to_issue, key=_item_key)],
+        "toIssue": _array(lazy, lambda: (_item_to_dict(i) for i in sorted(plan.to_issue, key=_item_key))),
         "satisfied": plan.satisfied,
-        "unmanaged": [_held_to_dict(h) for h in sorted(plan.unmanaged, key=lambda h: h.target)],
-        "removed": [_held_to_dict(h) for h in sorted(plan.removed, key=lambda h: h.target)],
+        "unmanaged": _array(lazy, lambda: (_held_to_dict(h) for h in sorted(plan.unmanaged, key=_held_key))),
+        "removed": _array(lazy, lambda: (_held_to_dict(h) for h in sorted(plan.removed, key=_held_key))),
         "problems": [_problem_to_dict(p) for p in plan.problems],
         "exposure": _optional_decimal(plan.exposure),
-        "inDoubt": [_item_to_dict(i) for i in sorted(plan.in_doubt, key=_item_key)],
+        "inDoubt": _array(lazy, lambda: (_item_to_dict(i) for i in sorted(plan.in_doubt, key=_item_key))),
         "notYetVisible": plan.not_yet_visible,
-        "mismatched": [_held_to_dict(h) for h in sorted(plan.mismatched, key=lambda h: h.target)],
+        "mismatched": _array(lazy, lambda: (_held_to_dict(h) for h in sorted(plan.mismatched, key=_held_key))),
         "currency": plan.currency,
     }
+
+
+def _held_key(held: HeldItem) -> Target:
+    return held.target
 
 
 def _item_key(item: PlanItem) -> tuple[Target, str]:
