@@ -94,18 +94,17 @@ async def read_live(
 
 
 def live_digest(live: LiveState) -> str:
-    """sha256 of what the vendor showed for every scope read: holders, inventory, face value."""
-    content = [
-        {
-            "scope": str(scope),
-            "exists": state.exists,
-            "available": state.available,
-            "face": None if state.face_value is None else [str(state.face_value.amount), state.face_value.currency],
-            "holders": sorted(f"{t}={','.join(sorted(c.code for c in held))}" for t, held in state.issued.items()),
-        }
-        for scope, state in sorted(live.scopes.items())
-    ]
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    """sha256 of what the vendor showed for every scope read: holders, inventory, face value (hashed as it
+    is walked: a scope of a million holders is never one string)."""
+    digest = hashlib.sha256()
+    for scope, state in sorted(live.scopes.items()):
+        face = None if state.face_value is None else [str(state.face_value.amount), state.face_value.currency]
+        digest.update(json.dumps([str(scope), state.exists, state.available, face]).encode())
+        for target in sorted(state.issued):
+            codes = ",".join(sorted(c.code for c in state.issued[target]))
+            digest.update(f"\n{target.kind.value}:{target.value}={codes}".encode())
+        digest.update(b"\n--\n")
+    return digest.hexdigest()
 
 
 def journal_views(journal: Journal, scopes: set[Scope], current_run: str | None = None) -> dict[Scope, JournalView]:
