@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
 
@@ -105,6 +106,13 @@ def parse_long(value: object) -> int | None:
 def _decimal(value: object) -> Decimal | None:
     if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, int | float | str):
+        return _exact_decimal(value)  # a class's coupons share their amounts: convert each value once
+    raise MalformedResponse(f"expected a number, got {value!r}")
+
+
+@lru_cache(maxsize=4096)
+def _exact_decimal(value: int | float | str) -> Decimal:
     try:
         number = Decimal(str(value))
     except InvalidOperation:
