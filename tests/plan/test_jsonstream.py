@@ -41,3 +41,15 @@ def test_lazy_arrays_are_written_like_lists_and_produced_each_time() -> None:
     assert "".join(iter_json(value, indent=2)) == expected
     assert "".join(iter_json(value, indent=2)) == expected
     assert made == [0, 1, 2, 0, 1, 2]
+
+
+@pytest.mark.parametrize("count", [0, 1, 999, 1000, 1001, 2500])
+@pytest.mark.parametrize("indent", [None, 2])
+def test_lazy_arrays_of_any_length_nested_at_any_depth_match_json_dumps(count: int, indent: int | None) -> None:
+    rows = [{"target": {"kind": "email", "value": f"u{n}@example.com"}, "n": n} for n in range(count)]
+    value = {"scopes": [{"name": "a", "items": Lazy(lambda: iter(rows)), "tail": [1, 2]}]}
+    separators = None if indent is not None else (",", ":")
+    expected = json.dumps(
+        {"scopes": [{"name": "a", "items": rows, "tail": [1, 2]}]}, indent=indent, separators=separators
+    )
+    assert "".join(iter_json(value, indent=indent)) == expected
