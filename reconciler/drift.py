@@ -20,14 +20,13 @@ and never writes the journal.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from reconciler import __version__
+from reconciler import __version__, aio
 from reconciler.errors import ExitCode
 from reconciler.live import IssuedCoupon, JournalView, LiveState
 from reconciler.manifest.model import DesiredItem, DesiredState, Scope, Target
@@ -210,7 +209,7 @@ def check_drift(project: Project, *, now: datetime | None = None) -> Drift:
             live = await read_live(project.desired, providers)
         return detect_drift(project.desired, live, checked_at=now or datetime.now(UTC), journal=views)
 
-    return asyncio.run(run())
+    return aio.run(run())
 
 
 def _journal_views(project: Project) -> dict[Scope, JournalView]:

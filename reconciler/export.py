@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from reconciler import __version__
+from reconciler import __version__, aio
 from reconciler.config_model import Config
 from reconciler.errors import CouponctlError
 from reconciler.live import ScopeLive
@@ -315,7 +315,7 @@ def read_export(
         finally:
             await provider.aclose()
 
-    return source, asyncio.run(run())
+    return source, aio.run(run())
 
 
 async def _read(provider: Provider, owner: str, classes: Sequence[str]) -> list[ScopeLive]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from reconciler import __version__
+from reconciler import __version__, aio
 from reconciler.apply.binding import bind, check_saved
 from reconciler.apply.context import ci_actor, git_commit
 from reconciler.apply.executor import ApplyProgress, Execution, execute, plan_batches
@@ -148,7 +148,7 @@ def plan_project(project: Project, on_scope: ScopeRead | None = None) -> Plan:
         finally:
             journal.close()
 
-    return asyncio.run(run())
+    return aio.run(run())
 
 
 def load_plan_file(path: Path) -> Plan:
@@ -191,7 +191,7 @@ def apply_project(project: Project, options: ApplyOptions) -> tuple[Plan, ApplyR
         finally:
             journal.close()
 
-    return asyncio.run(run())
+    return aio.run(run())
 
 
 async def _apply_locked(

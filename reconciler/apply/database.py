@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ Params = Sequence[object]
 
 #: A lock key every couponctl writer of one PostgreSQL journal takes inside its write transactions.
 _PG_WRITE_LOCK = 0x636F75706F6E  # "coupon"
+WAL_ATTEMPTS = 100
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -66,10 +68,22 @@ class SqliteDatabase:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._wal()
             self._db.execute("PRAGMA synchronous=FULL")
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal {path}: {exc}") from exc
+
+    def _wal(self) -> None:
+        """Switch to WAL. The switch takes an exclusive lock without waiting on the busy timeout, so processes
+        opening a new journal at the same moment retry it for a few seconds."""
+        for attempt in range(WAL_ATTEMPTS):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == WAL_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05)
 
     def execute(self, sql: str, params: Params = ()) -> list[Row]:
         return self._db.execute(sql, params).fetchall()
