@@ -26,7 +26,7 @@ from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
 from reconciler.plan.model import PlanItem
 from reconciler.providers import acs_signature as acs
 from reconciler.providers import aliyun_wire as wire
-from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome, chunks, failure_outcome, same_results
+from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome, chunks, failed_batch, unreadable_batch
 from reconciler.providers.http import (
     Limiter,
     NotSentError,
@@ -229,22 +229,12 @@ class AliyunProvider:
                 rng=self._rng,
             )
         except ProviderError as err:
-            outcome = failure_outcome(err)
-            log.warning(
-                "issue: operation=%s items=%d outcome=%s request_id=%s error=%s",
-                batch.operation,
-                len(batch.items),
-                outcome,
-                request_id,
-                err,
-            )
-            results = same_results(batch.items, outcome, err.code, str(err))
-            return BatchResult(batch, results, tracking_id=err.tracking_id, request_id=request_id)
+            return failed_batch(batch, err, request_id=request_id)
         try:
             results = self._item_results(batch, envelope)
         except wire.MalformedResponse as exc:
             message = f"answered, but the answer cannot be read per uid: {exc}"
-            results = same_results(batch.items, Outcome.IN_DOUBT, "MalformedResponse", message)
+            return unreadable_batch(batch, message, tracking_id=envelope.request_id, request_id=request_id)
         return BatchResult(batch, results, tracking_id=envelope.request_id, request_id=request_id)
 
     def _send_params(self, batch: Batch, request_id: str) -> dict[str, str]:

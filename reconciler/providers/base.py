@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -11,6 +12,8 @@ from reconciler.errors import OutcomeUnknownError, ProviderError
 from reconciler.live import ScopeLive
 from reconciler.manifest.model import Scope, ScopeSpec
 from reconciler.plan.model import PlanItem
+
+log = logging.getLogger(__name__)
 
 
 class Outcome(StrEnum):
@@ -62,6 +65,30 @@ def same_results(items: Sequence[PlanItem], outcome: Outcome, code: str | None, 
 def failure_outcome(error: ProviderError) -> Outcome:
     """What a failed issuing call means for its items: IN_DOUBT when it may have been processed, else FAILED."""
     return Outcome.IN_DOUBT if isinstance(error, OutcomeUnknownError) else Outcome.FAILED
+
+
+def failed_batch(batch: Batch, error: ProviderError, *, request_id: str | None = None) -> BatchResult:
+    """The result of an issuing call that failed as a whole (logged): every item IN_DOUBT when the call may
+    have been processed, else FAILED."""
+    outcome = failure_outcome(error)
+    log.warning(
+        "issue: operation=%s items=%d outcome=%s request_id=%s error=%s",
+        batch.operation,
+        len(batch.items),
+        outcome,
+        request_id,
+        error,
+    )
+    results = same_results(batch.items, outcome, error.code, str(error))
+    return BatchResult(batch, results, tracking_id=error.tracking_id, request_id=request_id)
+
+
+def unreadable_batch(
+    batch: Batch, message: str, *, tracking_id: str | None, request_id: str | None = None
+) -> BatchResult:
+    """The vendor answered but its answer cannot be read per item: every item IN_DOUBT."""
+    results = same_results(batch.items, Outcome.IN_DOUBT, "MalformedResponse", message)
+    return BatchResult(batch, results, tracking_id=tracking_id, request_id=request_id)
 
 
 class Provider(Protocol):

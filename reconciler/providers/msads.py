@@ -23,7 +23,16 @@ from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
 from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
 from reconciler.plan.model import PlanItem
 from reconciler.providers import msads_wire as wire
-from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome, chunks, failure_outcome, same_results
+from reconciler.providers.base import (
+    Batch,
+    BatchResult,
+    ItemResult,
+    Outcome,
+    chunks,
+    failed_batch,
+    same_results,
+    unreadable_batch,
+)
 from reconciler.providers.http import (
     Limiter,
     NotSentError,
@@ -235,16 +244,12 @@ class MsAdsProvider:
                 rng=self._rng,
             )
         except ProviderError as err:
-            outcome = failure_outcome(err)
-            log.warning(
-                "issue: operation=%s items=%d outcome=%s error=%s", batch.operation, len(batch.items), outcome, err
-            )
-            return _whole(batch, outcome, err.code, str(err), err.tracking_id)
+            return failed_batch(batch, err)
         try:
             results = self._item_results(batch, reply.body)
         except wire.MalformedResponse as exc:
             message = f"processed, but the response cannot be read per item: {exc}"
-            return _whole(batch, Outcome.IN_DOUBT, "MalformedResponse", message, reply.tracking_id)
+            return unreadable_batch(batch, message, tracking_id=reply.tracking_id)
         return BatchResult(batch, results, tracking_id=reply.tracking_id)
 
     def _issue_body(self, spec: ScopeSpec, batch: Batch) -> wire.JsonObject:
@@ -347,10 +352,6 @@ class MsAdsProvider:
 
     def _clean(self, text: str) -> str:
         return redact(text, (self._developer_token, *self._tokens.secrets()))
-
-
-def _whole(batch: Batch, outcome: Outcome, code: str | None, message: str, tracking_id: str | None) -> BatchResult:
-    return BatchResult(batch, same_results(batch.items, outcome, code, message), tracking_id=tracking_id)
 
 
 def owner_search_request(owner: str, page_index: int) -> wire.JsonObject:
