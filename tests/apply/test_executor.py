@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
 
-from reconciler.apply.executor import execute
+from reconciler.apply.executor import Execution, execute
 from reconciler.apply.journal import ISSUED, PENDING, Journal
 from reconciler.errors import RefusedError
-from reconciler.manifest.model import Target
+from reconciler.live import ScopeLive
+from reconciler.manifest.model import ScopeSpec, Target
 from reconciler.plan.model import PlanItem
-from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome
+from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome, Provider
 
 from ..plan.diff_factories import SCOPE, desired
 
@@ -31,7 +33,13 @@ class SlowProvider:
         self.most_in_flight = 0
         self.pending_when_sent: list[int] = []
 
-    async def issue(self, spec: object, batch: Batch) -> BatchResult:
+    async def read_scope(self, spec: ScopeSpec) -> ScopeLive:
+        raise AssertionError("the executor never reads")
+
+    def batches(self, spec: ScopeSpec, items: Sequence[PlanItem]) -> list[Batch]:
+        raise AssertionError("the executor is given its batches")
+
+    async def issue(self, spec: ScopeSpec, batch: Batch) -> BatchResult:
         pending = self.journal.items(states=(PENDING,))
         self.pending_when_sent.append(sum(1 for i in pending if i.target in {x.target for x in batch.items}))
         self.in_flight += 1
@@ -40,15 +48,35 @@ class SlowProvider:
         self.in_flight -= 1
         return BatchResult(batch, tuple(ItemResult(i, Outcome.ISSUED) for i in batch.items), "T")
 
+    async def aclose(self) -> None:
+        pass
+
 
 def batches() -> list[Batch]:
     return [Batch(SCOPE, "DispatchCoupons", (PlanItem(t, "m"),)) for t in TARGETS]
 
 
-def run(journal: Journal, provider: SlowProvider, **kwargs: object) -> object:
+def run(
+    journal: Journal,
+    provider: SlowProvider,
+    *,
+    concurrency: int,
+    before_call: Callable[[], None] = lambda: None,
+    after_first: Callable[[BatchResult], Awaitable[None]] | None = None,
+) -> Execution:
     run_id = journal.start_run("sum", "0.1", None, None)
+    providers: dict[str, Provider] = {"msads-local": provider}
     return asyncio.run(
-        execute(run_id, batches(), desired(TARGETS), {"msads-local": provider}, journal, **kwargs)  # type: ignore[arg-type]
+        execute(
+            run_id,
+            batches(),
+            desired(TARGETS),
+            providers,
+            journal,
+            concurrency=concurrency,
+            before_call=before_call,
+            after_first=after_first,
+        )
     )
 
 
@@ -65,7 +93,7 @@ def test_calls_in_flight_never_exceed_the_concurrency(tmp_path: Path) -> None:
     provider = SlowProvider(journal)
     execution = run(journal, provider, concurrency=3)
     assert provider.most_in_flight == 3
-    assert [r.batch.items[0].target for r in execution.batches] == TARGETS  # type: ignore[attr-defined]
+    assert [r.batch.items[0].target for r in execution.batches] == TARGETS
 
 
 def test_the_canary_goes_alone_and_its_check_can_stop_the_rest(tmp_path: Path) -> None:
@@ -79,7 +107,7 @@ def test_the_canary_goes_alone_and_its_check_can_stop_the_rest(tmp_path: Path) -
 
     execution = run(journal, provider, concurrency=5, after_first=canary)
     assert seen == [0]
-    assert execution.stopped == "canary not visible"  # type: ignore[attr-defined]
+    assert execution.stopped == "canary not visible"
     assert len(journal.items()) == 1
 
 
@@ -94,8 +122,8 @@ def test_a_lost_lock_stops_new_batches_and_keeps_what_was_sent(tmp_path: Path) -
             raise RefusedError("lock lost")
 
     execution = run(journal, provider, concurrency=2, before_call=before_call)
-    assert execution.stopped == "lock lost"  # type: ignore[attr-defined]
-    assert len(execution.batches) == 4  # type: ignore[attr-defined]
+    assert execution.stopped == "lock lost"
+    assert len(execution.batches) == 4
     assert len(journal.items()) == 4
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.apply.database import JournalError
 from reconciler.apply.journal import (
     FAILED,
     IN_DOUBT,
@@ -17,7 +18,6 @@ from reconciler.apply.journal import (
     RESOLVED_ISSUED,
     RESOLVED_NOT_ISSUED,
     Journal,
-    JournalError,
 )
 from reconciler.manifest.model import Scope, Target
 from reconciler.plan.model import PlanItem

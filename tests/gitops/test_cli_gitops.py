@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -37,14 +38,18 @@ def database(project: Path) -> Path:
     return project / ".couponctl" / "sandbox.sqlite"
 
 
-def issue_by_hand(project: Path, *, emails: list[str] = (), accounts: dict[str, list[int]] | None = None) -> None:
+def issue_by_hand(project: Path, *, emails: Sequence[str] = (), accounts: dict[str, list[int]] | None = None) -> None:
     """Issue coupons straight through the sandbox API, as someone outside couponctl would."""
 
     async def go() -> None:
         transport = embedded_transport(database(project), project / "sandbox-seed.yaml")
         async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.local") as client:
             if emails:
-                body = {"SendToEmails": list(emails), "CustomerId": OWNER, "CouponClassName": "SPRING27-ACQ-100"}
+                body: dict[str, object] = {
+                    "SendToEmails": list(emails),
+                    "CustomerId": OWNER,
+                    "CouponClassName": "SPRING27-ACQ-100",
+                }
                 reply = await client.post("/CustomerBilling/v13/Coupons/Dispatch", json=body, headers=HEADERS)
                 assert reply.json() == {"PartialErrors": []}
             for class_name, ids in (accounts or {}).items():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 import httpx
@@ -24,7 +24,8 @@ DEV_TOKEN = "dev-token-SECRET-0123456789"
 ACCESS_TOKEN = "access-token-SECRET-abcdefghij"
 
 Reply = httpx.Response | Exception
-Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
+# What httpx.MockTransport accepts: a plain or an async handler.
+Handler = Callable[[httpx.Request], httpx.Response] | Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 
 
 def reply(body: object = None, status: int = 200, *, tracking: str | None = "TRK-1", **headers: str) -> httpx.Response:

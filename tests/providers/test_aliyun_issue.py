@@ -92,7 +92,7 @@ def test_only_uids_with_an_amount_can_be_batched(item: PlanItem) -> None:
 def test_settings_are_checked() -> None:
     for bad in ({"signature": "v2"}, {"send_batch_size": 0}, {"send_batch_size": 1001}, {"from_app": ""}):
         with pytest.raises(ValueError):
-            AliyunSettings(**bad)  # type: ignore[arg-type]
+            AliyunSettings(**bad)
 
 
 # --- the request ----------------------------------------------------------------------------------------

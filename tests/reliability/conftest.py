@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -78,16 +78,16 @@ def assert_exactly_once(project: Path) -> None:
     assert all(n == 1 for n in got_uids.values()), f"paid twice: {got_uids.most_common(3)}"
 
 
-def make_project(tmp_path: Path, *, faults: list[str], extra: dict[str, object] | None = None) -> Path:
+def make_project(tmp_path: Path, *, faults: list[str], extra: Mapping[str, object] | None = None) -> Path:
     project = tmp_path / "project"
     shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns(".couponctl"))
     config = yaml.safe_load((project / "couponctl.yaml").read_text())
     config["sandbox"] = {**config.get("sandbox", {}), "faults": faults, "faultSeed": 7}
-    extra = dict(extra or {})
-    providers = extra.pop("providers", {})
+    rest = dict(extra or {})
+    providers = rest.pop("providers", {})
     assert isinstance(providers, dict)
     config["providers"] = {**config["providers"], **providers}  # by name: the other providers stay
-    config.update(extra)
+    config.update(rest)
     (project / "couponctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return project
 
@@ -133,7 +133,7 @@ def wait_for_pending(location: str | Path, deadline_s: float = 30) -> None:
     raise AssertionError("the apply never sent an issuing call")
 
 
-ServeProject = Callable[[dict[str, object]], tuple[Path, "subprocess.Popen[str]"]]
+ServeProject = Callable[[Mapping[str, object]], tuple[Path, "subprocess.Popen[str]"]]
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ def serve_project(tmp_path: Path) -> Iterator[ServeProject]:
     whose issuing calls take 1.5 s (so that processes overlap)."""
     servers: list[subprocess.Popen[str]] = []
 
-    def start(extra: dict[str, object]) -> tuple[Path, subprocess.Popen[str]]:
+    def start(extra: Mapping[str, object]) -> tuple[Path, subprocess.Popen[str]]:
         project = make_project(tmp_path, faults=[], extra=extra)
         database = project / ".couponctl" / "sandbox.sqlite"
         database.parent.mkdir(parents=True)

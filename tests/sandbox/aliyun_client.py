@@ -50,7 +50,7 @@ aliyun:
       templates: [{{id: {OTHER_TEMPLATE}, amount: 5}}]
 """
 
-Bend = Callable[[httpx.Request], None]
+Bend = Callable[[httpx.Request], object]  # what it returns is ignored
 
 
 def users(*entries: tuple[int, object]) -> dict[str, str]:

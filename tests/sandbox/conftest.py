@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.sandbox.embedded import EmbeddedTransport
 from reconciler.sandbox.faults import FaultPlan
-from reconciler.sandbox.seed import parse_seed
+from reconciler.sandbox.seed import MsadsSeed, parse_seed
 from reconciler.sandbox.store import Store
 
 BASE_URL = "http://sandbox.local"
@@ -70,13 +70,20 @@ class Clock:
         self.now += seconds
 
 
+def msads_seed(text: str) -> MsadsSeed:
+    """The Microsoft Advertising section of a seed that must have one."""
+    msads = parse_seed(text, "seed.yaml").msads
+    assert msads is not None, "the seed has no msads section"
+    return msads
+
+
 class Sandbox:
     """The application over an in-memory store, called through the embedded transport."""
 
     def __init__(self, faults: FaultPlan | None = None, seed: str = SEED) -> None:
         self.clock = Clock()
         self.store = Store(None, clock=self.clock)
-        self.store.load(parse_seed(seed, "seed.yaml").msads)
+        self.store.load(msads_seed(seed))
         self.transport = EmbeddedTransport(self.store, faults)
 
     def post(

@@ -13,10 +13,9 @@ import pytest
 
 from reconciler.sandbox.app import create_app
 from reconciler.sandbox.faults import FaultPlan
-from reconciler.sandbox.seed import parse_seed
 from reconciler.sandbox.server import BackgroundServer
 from reconciler.sandbox.store import Store
-from tests.sandbox.conftest import SEED
+from tests.sandbox.conftest import SEED, msads_seed
 
 bingads_auth = pytest.importorskip("bingads.authorization")
 bingads_client = pytest.importorskip("bingads.service_client")
@@ -27,7 +26,7 @@ exceptions = pytest.importorskip("openapi_client.exceptions")
 @pytest.fixture
 def server() -> Iterator[BackgroundServer]:
     store = Store(None)
-    store.load(parse_seed(SEED, "seed.yaml").msads)
+    store.load(msads_seed(SEED))
     with BackgroundServer(create_app(store)) as running:
         yield running
     store.close()
@@ -156,7 +155,7 @@ def test_sdk_sees_403_faults(server: BackgroundServer, monkeypatch: pytest.Monke
 
 def test_sdk_against_an_injected_500(monkeypatch: pytest.MonkeyPatch) -> None:
     store = Store(None)
-    store.load(parse_seed(SEED, "seed.yaml").msads)
+    store.load(msads_seed(SEED))
     with BackgroundServer(create_app(store, FaultPlan.parse(["search:error-500=1"]))) as running:
         client = sdk_client(running.url, monkeypatch)
         with pytest.raises(exceptions.ServiceException) as caught:

@@ -21,6 +21,7 @@ def problems(text: str) -> list[tuple[int, str, str]]:
 
 def test_the_example_seed() -> None:
     seed = load_seed(EXAMPLE_SEED).msads
+    assert seed is not None
     assert seed.developer_token == "BBD37VB98"
     assert [t.token for t in seed.access_tokens] == ["sandbox-access-token", "other-customer-token"]
     assert seed.access_tokens[0].customers is None and seed.access_tokens[1].customers == frozenset({251186999})
@@ -51,6 +52,7 @@ aliyun: {accessKeys: [{id: k, secret: s}], sellers: []}   # the other simulator'
 """,
         "seed.yaml",
     ).msads
+    assert seed is not None
     assert seed.customers[0].accounts == (AccountSeed(10, "X0000010", 1, 1), AccountSeed(11, "F0000011", 1, 2))
 
 

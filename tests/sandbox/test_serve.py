@@ -16,10 +16,9 @@ import pytest
 from reconciler.sandbox.app import create_app
 from reconciler.sandbox.embedded import embedded_transport, sandbox_credentials
 from reconciler.sandbox.faults import FaultPlan
-from reconciler.sandbox.seed import parse_seed
 from reconciler.sandbox.server import BackgroundServer
 from reconciler.sandbox.store import Store
-from tests.sandbox.conftest import AUTH, DISPATCH, SEARCH, SEED, pred
+from tests.sandbox.conftest import AUTH, DISPATCH, SEARCH, SEED, msads_seed, pred
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_SEED = ROOT / "examples" / "sandbox-seed.yaml"
@@ -30,7 +29,7 @@ SEARCH_100 = {"Predicates": [pred("CustomerId", "100")], "PageInfo": {"Index": 0
 @pytest.fixture
 def store() -> Iterator[Store]:
     store = Store(None)
-    store.load(parse_seed(SEED, "seed.yaml").msads)
+    store.load(msads_seed(SEED))
     yield store
     store.close()
 

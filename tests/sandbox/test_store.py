@@ -11,14 +11,13 @@ import pytest
 from reconciler.errors import SandboxError
 from reconciler.sandbox.bootstrap import open_store
 from reconciler.sandbox.records import CouponQuery
-from reconciler.sandbox.seed import parse_seed
 from reconciler.sandbox.store import Store
-from tests.sandbox.conftest import SEED
+from tests.sandbox.conftest import SEED, msads_seed
 
 
 def loaded(path: Path | None = None) -> Store:
     store = Store(path)
-    store.load(parse_seed(SEED, "seed.yaml").msads)
+    store.load(msads_seed(SEED))
     return store
 
 
