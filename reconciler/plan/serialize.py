@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, Protocol
 
 from jsonschema import Draft202012Validator, ValidationError
 
@@ -90,7 +90,13 @@ def iter_plan_json(plan: Plan) -> Iterator[str]:
     return iter_json(plan_to_dict(plan, lazy=True), indent=2)
 
 
-def write_plan_json(plan: Plan, out: TextIO) -> None:
+class TextSink(Protocol):
+    """Anything with ``write(str)``: a text file, stdout, a hash or a counter."""
+
+    def write(self, text: str, /) -> object: ...
+
+
+def write_plan_json(plan: Plan, out: TextSink) -> None:
     """Write :func:`plan_to_json` to ``out`` (no trailing newline) as it is produced."""
     for chunk in iter_plan_json(plan):
         out.write(chunk)
