@@ -8,7 +8,6 @@ the current RSS, the peak RSS so far (VmHWM) and the CPU seconds the step took.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
@@ -16,10 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler import aio
 from reconciler.live import LiveState
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.diff import diff
-from reconciler.plan.serialize import plan_to_json
+from reconciler.plan.serialize import write_plan_json
 from reconciler.workflow import Project, live_digest, load_project, open_providers, read_live
 
 
@@ -38,6 +38,17 @@ async def read(project: Project) -> LiveState:
         return await read_live(project.desired, providers)
 
 
+class Sink:
+    """A text stream that only counts what is written to it (the plan's JSON, as the CLI streams it)."""
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+    def write(self, text: str) -> int:
+        self.chars += len(text)
+        return len(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     directory = Path((argv or sys.argv[1:])[0])
     steps: list[dict[str, Any]] = []
@@ -53,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     step("imports")
     project = load_project(directory)
     step(f"load_desired ({project.desired.target_count():,} targets)")
-    live = asyncio.run(read(project))
+    live = aio.run(read(project))  # as couponctl runs its async core (reconciler/aio.py)
     step(f"read_live ({sum(s.coupons_read for s in live.scopes.values()):,} coupons)")
     plan = diff(project.desired, live, created_at=datetime.now(UTC))
     step(f"diff ({plan.item_count:,} to issue)")
@@ -61,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     step("live_digest")
     plan = with_checksum(plan)
     step("with_checksum")
-    text = plan_to_json(plan)
-    step(f"plan_to_json ({len(text) / 1e6:,.0f} MB of JSON)")
+    sink = Sink()
+    write_plan_json(plan, sink)
+    step(f"write_plan_json ({sink.chars / 1e6:,.0f} MB of JSON, streamed)")
     json.dump(steps, sys.stdout)
     return 0
 

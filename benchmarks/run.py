@@ -125,7 +125,7 @@ def stage_read(args: argparse.Namespace, work: Path, load: wl.Workload, base: Pa
             sizes,
             developer_token=wl.DEVELOPER_TOKEN,
             access_token=wl.ACCESS_TOKEN,
-            concurrency=args.concurrency,
+            concurrency=out["workload"]["concurrency"],  # what couponctl reads with (client_settings)
             latency_s=latency_s,
         )
         oracle_server_cpu = sandbox.cpu_s() - cpu0
@@ -144,29 +144,8 @@ def stage_read(args: argparse.Namespace, work: Path, load: wl.Workload, base: Pa
         out["plan"] = {**run_dict(plan), **plan_summary(plan_out)}
         log(f"plan: {plan.wall_s:.1f} s wall, {plan.cpu_s:.1f} s CPU, {plan.total_calls} calls, exit {plan.returncode}")
 
-        if args.no_sdk:
-            return
-        log("SDK read, one page after another")
-        sdk_out = work / "sdk-read.json"
-        sdk = measure.run_measured(
-            [
-                sys.executable,
-                str(HERE / "sdk_read.py"),
-                "--url",
-                sandbox.url,
-                "--scopes",
-                str(work / "read-scopes.json"),
-                "--developer-token",
-                wl.DEVELOPER_TOKEN,
-                "--access-token",
-                wl.ACCESS_TOKEN,
-            ],
-            stdout=sdk_out,
-            server=sandbox,
-        )
-        summary = json.loads(sdk_out.read_text(encoding="utf-8"))
-        out["sdk_read"] = {**run_dict(sdk), "missing": summary["missing"], "script_seconds": summary["seconds"]}
-        log(f"SDK read: {sdk.wall_s:.1f} s wall, {sdk.total_calls} calls")
+        if not args.no_sdk:
+            stage_sdk_read(work, sandbox, out)
 
         if args.profile:
             log("couponctl plan again under cProfile (untimed)")
@@ -180,6 +159,31 @@ def stage_read(args: argparse.Namespace, work: Path, load: wl.Workload, base: Pa
             wl.point_project_at(project, sandbox.url)
             measure.run_measured(couponctl(project, "plan", "--format", "json"), env=env, server=sandbox)
         out["server_profile"] = report.profile_top(work / "server.prof")
+
+
+def stage_sdk_read(work: Path, sandbox: measure.Sandbox, out: dict[str, Any]) -> None:
+    """(b) the SDK script, page after page, against the served store of the read stage."""
+    log("SDK read, one page after another")
+    sdk_out = work / "sdk-read.json"
+    sdk = measure.run_measured(
+        [
+            sys.executable,
+            str(HERE / "sdk_read.py"),
+            "--url",
+            sandbox.url,
+            "--scopes",
+            str(work / "read-scopes.json"),
+            "--developer-token",
+            wl.DEVELOPER_TOKEN,
+            "--access-token",
+            wl.ACCESS_TOKEN,
+        ],
+        stdout=sdk_out,
+        server=sandbox,
+    )
+    summary = json.loads(sdk_out.read_text(encoding="utf-8"))
+    out["sdk_read"] = {**run_dict(sdk), "missing": summary["missing"], "script_seconds": summary["seconds"]}
+    log(f"SDK read: {sdk.wall_s:.1f} s wall, {sdk.total_calls} calls")
 
 
 def stage_apply(args: argparse.Namespace, work: Path, load: wl.Workload, base: Path, out: dict[str, Any]) -> None:
@@ -298,9 +302,10 @@ def run_dict(run: measure.Run) -> dict[str, Any]:
     }
 
 
-def prepare(args: argparse.Namespace, work: Path, load: wl.Workload, out: dict[str, Any]) -> Path:
-    """The base store (reused when the workload is the same) and the project and scope files."""
-    key = {"sizes": asdict(load.sizes), "version": 1}
+def prepare_store(args: argparse.Namespace, work: Path, load: wl.Workload, out: dict[str, Any]) -> Path:
+    """The base store, reused when the workload is the same."""
+    # through JSON, as the stamp is read back (asdict gives a tuple of class sizes, the stamp a list)
+    key = json.loads(json.dumps({"sizes": asdict(load.sizes), "version": 1}))
     base_dir = work / "base"
     stamp = base_dir / "workload.json"
     base = base_dir / "sandbox.sqlite"
@@ -314,6 +319,11 @@ def prepare(args: argparse.Namespace, work: Path, load: wl.Workload, out: dict[s
         (base_dir / "timings.json").write_text(json.dumps(timings))
         stamp.write_text(json.dumps(key))
         out["seeding"] = timings
+    return base
+
+
+def prepare_project(args: argparse.Namespace, work: Path, load: wl.Workload) -> Path:
+    """The couponctl project and the SDK scripts' scope files."""
     project = work / "project"
     shutil.rmtree(project, ignore_errors=True)
     wl.write_project(load, project, concurrency=args.concurrency)
@@ -329,7 +339,7 @@ def prepare(args: argparse.Namespace, work: Path, load: wl.Workload, out: dict[s
     ]
     (work / "read-scopes.json").write_text(json.dumps(read_scopes))
     (work / "issue-scopes.json").write_text(json.dumps(scopes))
-    return base
+    return project
 
 
 STAGE_KEYS = {
@@ -349,7 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="sizes divided by 10: a smoke run")
     parser.add_argument("--workdir", type=Path, default=HERE / ".work", help="generated files (default: %(default)s)")
     parser.add_argument("--latency-ms", type=int, default=20)
-    parser.add_argument("--concurrency", type=int, default=4, help="couponctl's provider concurrency (default 4)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help="couponctl's provider concurrency, written into the project (default: none written, couponctl's own)",
+    )
     parser.add_argument("--only", default="read,apply,diff,rss", help="stages to run (default: %(default)s)")
     parser.add_argument("--diff-targets", type=int, help="synthetic targets of the diff stage (default 1,000,000)")
     parser.add_argument("--rss-targets", type=int, help="desired targets of the RSS stage (default 1,000,000)")
@@ -367,9 +381,14 @@ def main(argv: list[str] | None = None) -> int:
     work = args.workdir.resolve() / ("quick" if args.quick else "full")
     work.mkdir(parents=True, exist_ok=True)
     load = wl.build_workload(wl.Sizes.quick() if args.quick else wl.Sizes.full())
+    started = time.perf_counter()
+    project = prepare_project(args, work, load)
+    client = wl.client_settings(project)
+    command = "python benchmarks/run.py" + (" --quick" if args.quick else "")
+    command += f" --concurrency {args.concurrency}" if args.concurrency is not None else ""
     out: dict[str, Any] = {
         "machine": machine(),
-        "command": "python benchmarks/run.py" + (" --quick" if args.quick else ""),
+        "command": command,
         "workload": {
             "classes": len(load.classes),
             "class_sizes": list(load.sizes.class_sizes),
@@ -379,7 +398,11 @@ def main(argv: list[str] | None = None) -> int:
             "missing_accounts": sum(len(c.missing_accounts) for c in load.classes),
             "missing_emails": sum(len(c.missing_emails) for c in load.classes),
             "latency_ms": args.latency_ms,
-            "concurrency": args.concurrency,
+            # resolved from the generated project by couponctl's own config code, defaults included
+            "concurrency": client["concurrency"],
+            "concurrency_given": args.concurrency is not None,
+            "requests_per_second": client["requests_per_second"],
+            "search_window": client["search_window"],
         },
     }
     previous = work / "results.json"
@@ -393,8 +416,7 @@ def main(argv: list[str] | None = None) -> int:
             for key in stage_keys(stages):
                 if key not in skipped:
                     out.pop(key, None)
-    started = time.perf_counter()
-    base = prepare(args, work, load, out)
+    base = prepare_store(args, work, load, out)
     steps: list[tuple[str, Callable[[], None]]] = [
         ("read", lambda: stage_read(args, work, load, base, out)),
         ("apply", lambda: stage_apply(args, work, load, base, out)),
@@ -404,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, step in steps:
         if name not in stages:
             continue
+        out.get("failed_stages", {}).pop(name, None)  # a failure kept from an earlier run
         try:
             step()
         except Exception as exc:  # one stage failing must not lose the others' numbers

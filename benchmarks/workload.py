@@ -30,6 +30,7 @@ AMOUNT = 50
 CURRENCY = "USD"
 DEV_TOKEN_ENV = "BENCH_MSADS_DEVELOPER_TOKEN"
 ACCESS_TOKEN_ENV = "BENCH_MSADS_ACCESS_TOKEN"
+PLACEHOLDER_URL = "http://127.0.0.1:9"  # until point_project_at names the served sandbox
 
 
 @dataclass(frozen=True)
@@ -214,13 +215,15 @@ def write_project(
     workload: Workload,
     directory: Path,
     *,
-    concurrency: int = 4,
-    requests_per_second: float = 0.0,
+    concurrency: int | None = None,
     email_lists: Sequence[Sequence[str]] | None = None,
 ) -> Path:
-    """A couponctl project declaring every class's targets; ``endpoint`` is set by :func:`point_project_at`.
+    """A couponctl project declaring every class's targets; ``endpoint`` is set by :func:`point_project_at`
+    (until then a placeholder, so that the project loads).
 
-    ``email_lists`` replaces each class's emails (the 1,000,000-target RSS run)."""
+    ``concurrency`` None leaves it out of couponctl.yaml: couponctl's own default applies (see
+    :func:`client_settings`). Neither is ``requestsPerSecond`` written: couponctl has no client-side rate limit
+    by default. ``email_lists`` replaces each class's emails (the 1,000,000-target RSS run)."""
     (directory / "manifests").mkdir(parents=True, exist_ok=True)
     (directory / "lists").mkdir(parents=True, exist_ok=True)
     for c in workload.classes:
@@ -250,8 +253,9 @@ def write_project(
             ]
         lines += ["  dispatch:", f"    emailsFrom: ../lists/c{c.index:02d}.csv"]
         (directory / "manifests" / f"c{c.index:02d}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    settings = {"concurrency": concurrency, "requestsPerSecond": requests_per_second}
+    settings = {} if concurrency is None else {"concurrency": concurrency}
     (directory / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
+    point_project_at(directory, PLACEHOLDER_URL)
     return directory
 
 
@@ -268,10 +272,29 @@ providers:
     endpoint: {url}
     developerToken: ${{env:{DEV_TOKEN_ENV}}}
     accessToken: ${{env:{ACCESS_TOKEN_ENV}}}
-    concurrency: {settings["concurrency"]}
-    requestsPerSecond: {settings["requestsPerSecond"]}
 """
+    text += "".join(f"    {key}: {value}\n" for key, value in settings.items())
     (directory / "couponctl.yaml").write_text(text, encoding="utf-8")
+
+
+def client_settings(directory: Path) -> dict[str, float]:
+    """The read settings couponctl runs this project's provider with: ``concurrency`` (calls in flight),
+    ``requests_per_second`` (0: no client-side limit) and ``search_window``, resolved by couponctl's own
+    config loader and the option reader ``build_provider`` uses (private, on purpose: so that the floor
+    divides by what couponctl actually does, defaults included, not by what the rig believes them to be)."""
+    from reconciler.config import load_config
+    from reconciler.providers.registry import _Options, _read_options
+
+    config = load_config(directory).providers[PROVIDER]
+    options = _Options(config)
+    settings, http, _, _ = _read_options(options)
+    if options.problems:
+        raise RuntimeError(f"the benchmark project's provider options are invalid: {options.problems}")
+    return {
+        "concurrency": http.concurrency,
+        "requests_per_second": http.requests_per_second,
+        "search_window": settings.search_window,
+    }
 
 
 def credentials_env() -> dict[str, str]:
