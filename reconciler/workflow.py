@@ -17,7 +17,7 @@ from reconciler import __version__, aio
 from reconciler.apply.binding import bind, check_saved
 from reconciler.apply.context import ci_actor, git_commit
 from reconciler.apply.executor import ApplyProgress, Execution, execute, plan_batches
-from reconciler.apply.journal import Journal
+from reconciler.apply.journal import Journal, Money
 from reconciler.apply.lock import ApplyLock, default_holder
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
@@ -245,7 +245,7 @@ async def _apply_locked(
         providers,
         journal,
         concurrency=config.issue_concurrency,
-        faces={s.scope: s.face_value for s in fresh.scopes},
+        money={s.scope: Money(s.face_value.amount if s.face_value else None, s.currency) for s in fresh.scopes},
         before_call=confirm_lock,
         after_first=verify_canary if config.canary_size else None,
         progress=options.progress,

@@ -7,9 +7,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from reconciler.apply.journal import Journal
+from reconciler.apply.journal import Journal, Money
 from reconciler.errors import CouponctlError
-from reconciler.live import FaceValue
 from reconciler.manifest.model import DesiredState, Scope
 from reconciler.plan.model import Plan
 from reconciler.providers.base import Batch, BatchResult, Provider
@@ -55,7 +54,7 @@ async def execute(
     journal: Journal,
     *,
     concurrency: int = 1,
-    faces: Mapping[Scope, FaceValue | None] | None = None,
+    money: Mapping[Scope, Money] | None = None,
     before_call: Callable[[], None] = lambda: None,
     after_first: Callable[[BatchResult], Awaitable[None]] | None = None,
     progress: ApplyProgress | None = None,
@@ -82,7 +81,7 @@ async def execute(
         except CouponctlError as exc:
             stopped.append(str(exc))
             return
-        batch_id = journal.record_intent(run_id, batch, (faces or {}).get(batch.scope))
+        batch_id = journal.record_intent(run_id, batch, (money or {}).get(batch.scope))
         result = await providers[batch.scope.provider].issue(desired.scopes[batch.scope], batch)
         journal.record_outcome(batch_id, result)
         results[number] = result

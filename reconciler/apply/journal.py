@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from reconciler.apply.database import DDL_TYPES, Database, JournalError, open_database
-from reconciler.live import FaceValue
 from reconciler.manifest.model import Scope, Target, TargetKind
 from reconciler.providers.base import Batch, BatchResult, Outcome
 
@@ -179,15 +179,16 @@ class Journal:
         with self.db.transaction():
             self.db.execute("UPDATE runs SET ended_at = ?, outcome = ? WHERE id = ?", (_now(), outcome, run_id))
 
-    def record_intent(self, run_id: str, batch: Batch, face: FaceValue | None = None) -> str:
+    def record_intent(self, run_id: str, batch: Batch, money: Money | None = None) -> str:
         """Commit one PENDING row per item of the batch, with the money at stake; returns the batch id.
 
-        An item's amount is its own (aliyun) or the class's face value (msads).
+        An item's amount is its own (aliyun) or the class's face value (msads); ``money`` holds the scope's
+        face amount (if any) and currency, from the plan.
         """
         batch_id = uuid.uuid4().hex
         now = _now()
         scope = batch.scope
-        currency = face.currency if face else None
+        unit_amount, currency = money or Money()
         rows = [
             (
                 run_id,
@@ -198,7 +199,7 @@ class Journal:
                 scope.coupon_class,
                 item.target.kind.value,
                 item.target.value,
-                _amount_text(item.amount if item.amount is not None else (face.amount if face else None)),
+                _amount_text(item.amount if item.amount is not None else unit_amount),
                 currency,
                 PENDING,
                 now,
@@ -367,6 +368,13 @@ LEDGER_COLUMNS = (
     "resolved_by",
     "resolution_reason",
 )
+
+
+class Money(NamedTuple):
+    """What one coupon of a scope is worth, as far as the plan knows: its face amount and currency."""
+
+    amount: Decimal | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

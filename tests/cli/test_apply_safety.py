@@ -104,6 +104,7 @@ def test_journal_export_writes_the_ledger_as_csv_and_jsonl(project: Path) -> Non
     assert {(r["amount"], r["currency"], r["state"]) for r in spring} == {("100", "USD", "ISSUED")}
     assert all(r["tracking_id"] and r["plan_checksum"] for r in records)
     sent = [r for r in records if r["provider"] == "aliyun-local"]
+    assert {(r["amount"], r["currency"]) for r in sent} == {("100", "CNY")}  # their own amounts, in CNY
     assert sent and all(r["request_id"] for r in sent)  # SendCoupon's own RequestId, per call
     assert len({r["request_id"] for r in sent}) == len({r["tracking_id"] for r in sent})
     out = project / "ledger.csv"
