@@ -61,7 +61,8 @@ def bind(saved: Plan, fresh: Plan, saved_name: str) -> BoundPlan:
     Items of ``saved`` that are already satisfied are skipped; the apply issues the fresh items, all of
     which the reviewer saw. The result carries the saved plan's checksum and id: that is what was reviewed.
     """
-    extra = _to_issue(fresh) - _reviewed(saved)
+    fresh_items = _to_issue(fresh)
+    extra = fresh_items - _reviewed(saved)
     if extra:
         lines = explain_difference(saved, fresh)
         shown = "\n".join(f"  - {line}" for line in lines[:MAX_EXPLAINED])
@@ -70,5 +71,5 @@ def bind(saved: Plan, fresh: Plan, saved_name: str) -> BoundPlan:
             f"{saved_name} no longer matches the manifests and live state: {len(extra)} item(s) to issue "
             f"were not in the reviewed plan. Make and review a new plan.\n{shown}{more}".rstrip()
         )
-    skipped = len(_to_issue(saved) - _to_issue(fresh))
+    skipped = len(_to_issue(saved) - fresh_items)
     return BoundPlan(plan=replace(fresh, checksum=saved.checksum, plan_id=saved.plan_id), skipped=skipped)
