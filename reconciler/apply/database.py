@@ -131,8 +131,9 @@ class PostgresDatabase:
 
             self._psycopg = psycopg
             self._db = psycopg.connect(url, autocommit=True, connect_timeout=10)
-            with self.transaction():
-                self._db.execute("CREATE TABLE IF NOT EXISTS couponctl_schema (version INTEGER NOT NULL)")
+            if not self._schema_table_exists():  # creating it needs rights a read-only user lacks
+                with self.transaction():
+                    self._db.execute("CREATE TABLE IF NOT EXISTS couponctl_schema (version INTEGER NOT NULL)")
         except ImportError as exc:
             raise JournalError("a postgresql:// journal needs psycopg: pip install 'psycopg[binary]'") from exc
         except Exception as exc:  # psycopg.Error and connection failures alike; never echo the URL
@@ -158,6 +159,10 @@ class PostgresDatabase:
         with self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_WRITE_LOCK,))
             yield
+
+    def _schema_table_exists(self) -> bool:
+        row = self._db.execute("SELECT to_regclass('couponctl_schema')").fetchone()
+        return row is not None and row[0] is not None
 
     def schema_version(self) -> int:
         row = self._db.execute("SELECT max(version) FROM couponctl_schema").fetchone()

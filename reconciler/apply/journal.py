@@ -138,20 +138,29 @@ class Journal:
             raise JournalError(f"cannot prepare the journal {self.db.location}: {type(exc).__name__}: {exc}") from exc
 
     def _migrate(self) -> None:
-        """Apply the missing migrations, each in its own transaction; safe when processes race to do it."""
+        """Apply the missing migrations, each in its own transaction; safe when processes race to do it.
+
+        A journal already at this version is opened without writing anything, so the read-only credentials
+        of plan and drift can open a shared journal.
+        """
+        if self._current_version() == len(MIGRATIONS):
+            return
         types = DDL_TYPES[self.db.dialect]
         for number, script in enumerate(MIGRATIONS):
             with self.db.transaction():
-                version = self.db.schema_version()
-                if version > len(MIGRATIONS):
-                    raise JournalError(
-                        f"the journal {self.db.location} has schema version {version}, newer than this couponctl knows"
-                    )
-                if version > number:
+                if self._current_version() > number:
                     continue
                 for statement in filter(str.strip, script.format(**types).split(";")):
                     self.db.execute(statement)
                 self.db.set_schema_version(number + 1)
+
+    def _current_version(self) -> int:
+        version = self.db.schema_version()
+        if version > len(MIGRATIONS):
+            raise JournalError(
+                f"the journal {self.db.location} has schema version {version}, newer than this couponctl knows"
+            )
+        return version
 
     def close(self) -> None:
         self.db.close()

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from reconciler.apply.database import JournalError
@@ -143,3 +144,24 @@ def test_a_postgres_url_in_an_environment_variable_is_resolved_and_never_shown(p
     with pytest.raises(JournalError) as caught:
         Journal("postgresql://user:s3cret-pass@127.0.0.1:1/none")
     assert "s3cret-pass" not in str(caught.value) and "***" in str(caught.value)
+
+
+def test_a_current_postgres_journal_opens_with_read_only_rights(postgres_url: str) -> None:
+    """plan and drift run with read-only credentials: opening a migrated journal must write nothing."""
+    Journal(postgres_url).close()
+    schema = postgres_url.rsplit("%3D", 1)[1]
+    admin = psycopg.connect(postgres_url, autocommit=True)
+    role = f"ro_{schema[-12:]}"
+    admin.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        admin.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+        read_only = postgres_url.replace("postgresql://postgres@", f"postgresql://{role}@", 1)
+        journal = Journal(read_only)
+        assert journal.overlay({SCOPE}) == {}
+        assert journal.db.schema_version() == len(MIGRATIONS)
+        journal.close()
+    finally:
+        admin.execute(f"DROP OWNED BY {role}")
+        admin.execute(f"DROP ROLE {role}")
+        admin.close()
