@@ -15,7 +15,14 @@ from reconciler.manifest.loader import NodePath, field_name, load_yaml
 from reconciler.manifest.model import DesiredItem, DesiredState, Expect, Position, Scope, ScopeSpec, Target
 from reconciler.manifest.parse import Manifest, parse_manifest
 from reconciler.manifest.schema import manifest_validator, schema_problems
-from reconciler.manifest.validate import check_names, check_provider, check_settings, duplicate_target, email_error
+from reconciler.manifest.validate import (
+    check_aliyun_expect,
+    check_names,
+    check_provider,
+    check_settings,
+    duplicate_target,
+    email_error,
+)
 
 MAX_PROBLEMS_PER_EMAILS_FILE = 100
 """After this many problems in one emails file, the rest are counted, not listed."""
@@ -41,6 +48,7 @@ def load_desired(config: Config, paths: Sequence[Path] | None = None) -> Desired
             manifests.append(manifest)
     problems.extend(check_names(manifests))
     problems.extend(check_settings(manifests))
+    problems.extend(check_aliyun_expect(manifests))
     items: dict[Scope, dict[Target, DesiredItem]] = {}
     for manifest in manifests:
         if manifest.scope is not None:

@@ -98,6 +98,15 @@ def sends(manifest: Manifest) -> Iterator[tuple[NodePath, str, Decimal]]:
             yield (*path, index, "uid"), uid, amount
 
 
+def send_amounts(manifest: Manifest) -> Iterator[tuple[NodePath, Decimal]]:
+    """The well-formed amounts of ``spec.send``, each with the path of its ``amount``."""
+    path = (*_SPEC, "send")
+    for index, entry in _items(manifest.spec, path[1:]):
+        amount = _positive(_get(entry, "amount"))
+        if amount is not None:
+            yield (*path, index, "amount"), amount
+
+
 def digits(value: object) -> str | None:
     """A non-negative integer or a digit string, as digits without leading zeros; else None."""
     if isinstance(value, bool):

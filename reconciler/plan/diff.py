@@ -195,14 +195,34 @@ def _inventory_problems(available: int | None, needed: int) -> Iterable[PlanProb
 
 
 def _expect_problems(spec: ScopeSpec, live: ScopeLive | None) -> Iterable[PlanProblem]:
+    """``expect`` against what the vendor tells of the scope.
+
+    When the vendor tells a face value (msads: the class's), amount and currency are compared with it. When it
+    tells none (aliyun: ResellerTrade has no call that reads a template, and each uid's coupon has its own
+    amount), nothing is guessed: ``expect.amount`` was checked against the declared amounts by ``validate``, and
+    ``expect.currency`` is compared with the currency each coupon read reports (a template's coupons are all in
+    its currency). A template with no coupon yet has nothing to compare.
+    """
     expect = spec.expect
-    if expect is None or live is None or live.face_value is None:
+    if expect is None or live is None:
         return
     face = live.face_value
-    if expect.amount is not None and expect.amount != face.amount:
-        yield _error("expect-mismatch", f"manifests expect amount {expect.amount}, the class has {face.amount}")
-    if expect.currency is not None and expect.currency.upper() != face.currency.upper():
-        yield _error("expect-mismatch", f"manifests expect currency {expect.currency}, the class has {face.currency}")
+    if face is not None:
+        if expect.amount is not None and expect.amount != face.amount:
+            yield _error("expect-mismatch", f"manifests expect amount {expect.amount}, the class has {face.amount}")
+        if expect.currency is not None and expect.currency.upper() != face.currency.upper():
+            message = f"manifests expect currency {expect.currency}, the class has {face.currency}"
+            yield _error("expect-mismatch", message)
+    elif expect.currency is not None:
+        wanted = expect.currency.upper()
+        others = sorted(
+            {c.currency for held in live.issued.values() for c in held if c.currency and c.currency.upper() != wanted}
+        )
+        if others:
+            yield _error(
+                "expect-mismatch",
+                f"manifests expect currency {expect.currency}, coupons of this template are in {', '.join(others)}",
+            )
 
 
 def _exposure(items: list[PlanItem], face_amount: Decimal | None) -> Decimal | None:

@@ -12,16 +12,14 @@ import asyncio
 import logging
 import random
 import uuid
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import httpx
 
 from reconciler.errors import ApiFaultError, OutcomeUnknownError, ProviderError, ThrottledError
-from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
+from reconciler.live import IssuedCoupon, ScopeLive
 from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
 from reconciler.plan.model import PlanItem
 from reconciler.providers import acs_signature as acs
@@ -375,6 +373,10 @@ def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_c
 
     ``exists`` is always True: ResellerTrade has no operation that reads a template, so a template with no coupon
     yet cannot be told from an unknown one (SendCoupon refuses the latter). ``available`` is unknown (None).
+    ``face_value`` is None: a template's face value cannot be read, and each uid's coupon has its own amount, so
+    none is guessed from the coupons issued (a manifest's ``expect.amount`` is checked against its declared
+    amounts by ``validate`` instead). ``currency`` is the one the template's coupons report, when they report
+    exactly one; else CNY, what ResellerTrade amounts are in.
     """
     mine = [
         c
@@ -392,25 +394,14 @@ def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_c
             issued_at=coupon.start_time,
         )
         issued.setdefault(Target.uid(coupon.user_id), []).append(held)
+    reported = {c.currency for c in mine if c.currency}
     return ScopeLive(
         scope=scope,
         exists=True,
-        face_value=face_value(mine),
+        face_value=None,
         available=None,
         issued={target: tuple(held) for target, held in issued.items()},
         coupons_read=len(coupons),
         api_calls=api_calls,
-        currency=wire.DEFAULT_CURRENCY,
+        currency=reported.pop() if len(reported) == 1 else wire.DEFAULT_CURRENCY,
     )
-
-
-def face_value(coupons: Sequence[wire.WireCoupon]) -> FaceValue | None:
-    """The most common (amount, currency) among the template's coupons; the first seen wins a tie."""
-    faces: Counter[tuple[Decimal, str]] = Counter()
-    for c in coupons:
-        if c.amount is not None:
-            faces[(c.amount, c.currency or wire.DEFAULT_CURRENCY)] += 1
-    if not faces:
-        return None
-    (amount, currency), _ = faces.most_common(1)[0]
-    return FaceValue(amount, currency)

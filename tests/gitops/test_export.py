@@ -117,11 +117,11 @@ def test_aliyun_uids_are_sent_with_their_amounts(tmp_path: Path) -> None:
     live = ScopeLive(
         Scope("reseller", "3944837183", "295873"),
         True,
-        FaceValue(Decimal("100.50"), "CNY"),
+        None,  # aliyun: no face value (no call reads a template; none is guessed from the amounts)
         None,
         {
             Target.uid(1918000000884): (IssuedCoupon("A2", "AVAILABLE", amount=Decimal("20.10")),),
-            Target.uid(1918000000883): (IssuedCoupon("A1", "EXHAUSTED"),),
+            Target.uid(1918000000883): (IssuedCoupon("A1", "EXHAUSTED", amount=Decimal("100.50")),),
         },
     )
     export = export_manifests(ALIYUN, [live], generated_at=WHEN)
@@ -129,6 +129,7 @@ def test_aliyun_uids_are_sent_with_their_amounts(tmp_path: Path) -> None:
     assert export.files[0].name == "template-295873.yaml"
     assert '  sellerId: "3944837183"\n  templateId: "295873"\n' in text
     assert "    - {uid: 1918000000883, amount: 100.50}\n    - {uid: 1918000000884, amount: 20.10}\n" in text
+    assert "expect" not in text
     declared = load(tmp_path, {f.name: f.text for f in export.files})
     assert {t.kind for t in declared[live.scope]} == {TargetKind.UID}
 

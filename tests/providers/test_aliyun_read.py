@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
-from reconciler.live import FaceValue, ScopeLive
+from reconciler.live import ScopeLive
 from reconciler.manifest.model import Target
 from reconciler.providers import aliyun_wire as wire
 from reconciler.providers.acs_signature import EMPTY_SHA256
@@ -113,8 +113,24 @@ def test_every_status_counts_as_issued_and_shows_with_its_amount() -> None:
         "CNY",
         "2026-06-01 20:00:00",
     )
-    assert live.face_value == FaceValue(Decimal(100), "CNY")
+    assert live.face_value is None and live.currency == "CNY"
     assert live.available is None and live.exists is True and live.coupons_read == 5
+
+
+def test_no_face_value_is_guessed_from_the_amounts_issued() -> None:
+    """Each uid's coupon has its own amount and no call reads a template: not even a majority makes a face value."""
+    amounts = [150.0, 200.0, 200.0, 200.0]
+    live = live_from_coupons(SCOPE, [wire.parse_coupon(coupon(i, 10 + i, amount=a)) for i, a in enumerate(amounts)])
+    assert live.face_value is None
+    assert sorted(c.amount or 0 for held in live.issued.values() for c in held) == [150, 200, 200, 200]
+
+
+def test_the_scope_currency_is_the_one_its_coupons_report_else_cny() -> None:
+    usd = {**coupon(1, 11), "Currency": {"CurrencyCode": "USD"}}
+    unreported = {**coupon(2, 12), "Currency": None}
+    assert live_from_coupons(SCOPE, [wire.parse_coupon(c) for c in (usd, unreported)]).currency == "USD"
+    assert live_from_coupons(SCOPE, []).currency == "CNY"
+    assert live_from_coupons(SCOPE, [wire.parse_coupon(unreported)]).currency == "CNY"
 
 
 def test_coupons_of_another_template_or_seller_are_left_out() -> None:
