@@ -144,17 +144,17 @@ def _scope_block(scope_plan: ScopePlan, style: _Style, limit: int | None) -> Ite
     )
     yield f"- Manifests: {', '.join(_code(m) for m in scope_plan.manifests) or '(none)'}"
     section = _Sections(style, limit)
-    face = scope_plan.face_value
+    currency = scope_plan.currency
     for title, problems in (("Errors", scope_plan.errors), ("Warnings", scope_plan.warnings)):
         yield from section(title, "", problems, lambda p: f"- {_code(p.code)}: {style.prose(p.message)}", None)
     yield from section(
-        "To issue", "", scope_plan.to_issue, lambda i: f"+ {item_text(i, face, style.target(i.target))}", "diff"
+        "To issue", "", scope_plan.to_issue, lambda i: f"+ {item_text(i, currency, style.target(i.target))}", "diff"
     )
     yield from section(
         "In doubt",
         "issued only if a fresh read proves the earlier call issued nothing",
         scope_plan.in_doubt,
-        lambda i: f"? {item_text(i, face, style.target(i.target))}",
+        lambda i: f"? {item_text(i, currency, style.target(i.target))}",
         "text",
     )
     yield from section(

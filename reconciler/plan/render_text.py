@@ -105,16 +105,16 @@ def delivery_text(scope_plan: ScopePlan) -> str:
     return f"{feature}notification emails {'on' if scope_plan.send_notification else 'off'}"
 
 
-def amount_text(item: PlanItem, face: FaceValue | None) -> str:
-    """The amount to send (aliyun) with the currency when known; empty when the class fixes it (msads)."""
+def amount_text(item: PlanItem, currency: str | None) -> str:
+    """The amount to send (aliyun) with the scope's currency when known; empty when the class fixes it (msads)."""
     if item.amount is None:
         return ""
-    return format_money(item.amount, face.currency) if face else str(item.amount)
+    return format_money(item.amount, currency) if currency else str(item.amount)
 
 
-def item_text(item: PlanItem, face: FaceValue | None, target: str | None = None) -> str:
+def item_text(item: PlanItem, currency: str | None, target: str | None = None) -> str:
     """``account:180535609  [manifest]`` or ``uid:1918000000883  CNY 100.00  [manifest]``."""
-    amount = amount_text(item, face)
+    amount = amount_text(item, currency)
     return f"{target or item.target}{'  ' + amount if amount else ''}  [{item.manifest}]"
 
 
@@ -176,15 +176,15 @@ def _scope_lines(scope_plan: ScopePlan, paint: _Paint, limit: int) -> Iterator[s
     yield f"  manifests:  {', '.join(scope_plan.manifests) or '(none)'}"
     if delivery_matters(scope_plan):
         yield f"  delivery:   {delivery_text(scope_plan)}"
-    face = scope_plan.face_value
+    currency = scope_plan.currency
     yield from _limited(
-        scope_plan.to_issue, limit, "to issue", lambda i: paint(f"  + issue {item_text(i, face)}", fg="green")
+        scope_plan.to_issue, limit, "to issue", lambda i: paint(f"  + issue {item_text(i, currency)}", fg="green")
     )
     yield from _limited(
         scope_plan.in_doubt,
         limit,
         "in doubt",
-        lambda i: paint(f"  ? in doubt {item_text(i, face)} (issued only if proved not issued)", fg="yellow"),
+        lambda i: paint(f"  ? in doubt {item_text(i, currency)} (issued only if proved not issued)", fg="yellow"),
     )
     yield f"  satisfied:  {satisfied_text(scope_plan.satisfied)}{not_yet_visible_text(scope_plan)}"
     yield from _limited(
