@@ -16,7 +16,7 @@ from reconciler.apply.verify import Verdict
 from reconciler.cli_gitops import drift, export
 from reconciler.cli_journal import journal, lock
 from reconciler.cli_sandbox import sandbox
-from reconciler.cli_support import Settings, reports_errors
+from reconciler.cli_support import CouponctlGroup, Settings, enable_debug_log, reports_errors
 from reconciler.errors import CouponctlError, ExitCode, RefusedError
 from reconciler.live import ScopeLive
 from reconciler.plan.model import Plan
@@ -30,29 +30,44 @@ from reconciler.workflow import ApplyOptions, Project, apply_project, load_plan_
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CouponctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="couponctl")
 @click.option(
     "-C",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("."),
-    help="Directory holding couponctl.yaml (default: the current directory).",
+    help="Run as if started in DIR (paths on the command line are relative to it); the project is the nearest "
+    "of DIR and its parents that holds couponctl.yaml.",
 )
-@click.option("--color/--no-color", default=None, help="Colour the output (default: on a TTY, unless NO_COLOR).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only results and errors (no progress).")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Force colour on (even when piped) or off. Default: on a terminal, unless NO_COLOR is set.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only results and errors (no progress, no notes).")
 @click.option("-v", "--verbose", is_flag=True, help="Also print a line per issuing call, with its tracking id.")
+@click.option("--debug", is_flag=True, help="Also print couponctl's internal log lines on stderr (for bug reports).")
 @click.pass_context
-def main(ctx: click.Context, directory: Path, color: bool | None, quiet: bool, verbose: bool) -> None:
-    """couponctl: declare who gets which coupon; plan shows what is missing, apply issues it once."""
-    ctx.obj = Settings(directory, color, quiet, verbose)
+def main(ctx: click.Context, directory: Path, color: bool | None, quiet: bool, verbose: bool, debug: bool) -> None:
+    """couponctl: declare who gets which coupon; plan shows what is missing, apply issues it once.
+
+    Exit codes: 0 success or nothing to do, 1 error (bad input or usage, config, API), 2 changes present
+    (plan --detailed-exitcode) or drift found, 3 refused, 4 partial, 5 in doubt.
+    """
+    settings = Settings(directory, color, quiet, verbose)
+    ctx.obj = settings
+    ctx.color = settings.color
+    if debug:
+        enable_debug_log()
 
 
 paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 
 
 def _load(settings: Settings, paths: tuple[Path, ...]) -> Project:
-    return load_project(settings.directory, list(paths) or None)
+    settings.announce_root()
+    return load_project(settings.directory, settings.paths(paths))
 
 
 @main.command()
@@ -65,7 +80,8 @@ def validate(settings: Settings, paths: tuple[Path, ...]) -> None:
     desired = project.desired
     click.echo(
         f"valid: {len(desired.scopes)} scope(s), {desired.target_count()} target(s) "
-        f"in {len({m for s in desired.scopes.values() for m in s.manifests})} manifest(s)"
+        f"in {len({m for s in desired.scopes.values() for m in s.manifests})} manifest(s) "
+        f"(project {project.config.root})"
     )
 
 
@@ -102,6 +118,7 @@ def plan(settings: Settings, paths: tuple[Path, ...], out: Path | None, fmt: str
     result = plan_project(project, _scope_progress(settings, project))
     _show(result, fmt, settings.color)
     if out is not None:
+        out = settings.path(out)
         _save(out, result)
         if not settings.quiet:
             click.echo(f"saved plan to {out} (checksum {result.checksum[:12]})", err=True)
@@ -128,7 +145,7 @@ def _save(out: Path, result: Plan) -> None:
 @reports_errors
 def show(settings: Settings, planfile: Path, fmt: str) -> None:
     """Render a saved plan."""
-    _show(load_plan_file(planfile), fmt, settings.color)
+    _show(load_plan_file(settings.path(planfile)), fmt, settings.color)
 
 
 def _scope_progress(settings: Settings, project: Project) -> Callable[[ScopeLive], None]:
@@ -192,6 +209,7 @@ def apply(
 ) -> None:
     """Issue what is missing: exactly the reviewed PLANFILE's items, or a fresh plan after confirmation."""
     project = _load(settings, ())
+    planfile = settings.path(planfile) if planfile is not None else None
     saved = load_plan_file(planfile) if planfile is not None else None
 
     def confirm(fresh: Plan) -> bool:
@@ -222,7 +240,7 @@ def apply(
         click.echo("No changes. Nothing to issue.")
         return
     if report is not None:
-        _write(report, report_to_json(result))
+        _write(settings.path(report), report_to_json(result))
     _report(result)
     sys.exit(result.exit_code)
 

@@ -27,7 +27,8 @@ def drift(settings: Settings, paths: tuple[Path, ...], fmt: str) -> None:
     """Report drift in the declared scopes: coupons held by targets no manifest names, and declared targets whose
     every coupon is void or expired. Exit 0: none, 2: drift found, 1: error. Read-only: never issues, never
     writes the journal."""
-    report = check_drift(load_project(settings.directory, list(paths) or None))
+    settings.announce_root()
+    report = check_drift(load_project(settings.directory, settings.paths(paths)))
     if fmt == "json":
         click.echo(drift_to_json(report))
     elif fmt == "markdown":
@@ -72,7 +73,7 @@ def export(settings: Settings, provider_name: str, owner: str, classes: tuple[st
     if out is None:
         click.echo(export_stream(result), nl=False)
     else:
-        for path in write_export(result, out):
+        for path in write_export(result, settings.path(out)):
             if not settings.quiet:
                 click.echo(f"wrote {path}")
     if not settings.quiet:

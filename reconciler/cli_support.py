@@ -1,29 +1,81 @@
-"""What every command shares: global settings and the mapping of errors to messages and exit codes."""
+"""What every command shares: global settings, where the project is, the exit-code contract for usage errors,
+quiet ends on closed pipes, and the mapping of errors to messages and exit codes."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
+import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from reconciler.errors import CouponctlError, ExitCode, InputError
+from reconciler.config import CONFIG_FILE
+from reconciler.errors import ConfigError, CouponctlError, ExitCode, InputError, Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Settings:
-    """Global options shared by the commands."""
+def find_project_root(start: Path) -> Path | None:
+    """The nearest directory, ``start`` or one of its parents, that holds couponctl.yaml (as git finds .git)."""
+    for directory in (start, *start.parents):
+        if (directory / CONFIG_FILE).is_file():
+            return directory
+    return None
 
-    def __init__(self, directory: Path, color: bool | None, quiet: bool, verbose: bool = False) -> None:
-        self.directory = directory
+
+class Settings:
+    """Global options shared by the commands.
+
+    ``cwd`` is where relative paths on the command line start: ``-C DIR`` works as if couponctl had been
+    started in DIR (as ``git -C`` does). ``directory`` is the project root: the nearest of ``cwd`` and its
+    parents that holds couponctl.yaml.
+    """
+
+    def __init__(
+        self, directory: Path, color: bool | None, quiet: bool, verbose: bool = False, *, cwd: Path | None = None
+    ) -> None:
+        self.cwd = (cwd or Path.cwd()) / directory if not directory.is_absolute() else directory
+        self.cwd = Path(os.path.normpath(self.cwd))
+        self.found_root = find_project_root(self.cwd)
         self.quiet = quiet
         self.verbose = verbose and not quiet
         self.color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+
+    @property
+    def directory(self) -> Path:
+        """The project root; a ConfigError when neither ``cwd`` nor any parent holds couponctl.yaml."""
+        if self.found_root is None:
+            raise ConfigError(
+                [
+                    Problem(
+                        str(self.cwd / CONFIG_FILE),
+                        0,
+                        0,
+                        "",
+                        "not found, nor in any parent directory: run couponctl inside a project, or pass -C DIR",
+                    )
+                ]
+            )
+        return self.found_root
+
+    def path(self, given: Path) -> Path:
+        """A path from the command line, made absolute against ``cwd``."""
+        return given if given.is_absolute() else Path(os.path.normpath(self.cwd / given))
+
+    def paths(self, given: Sequence[Path]) -> list[Path] | None:
+        """Manifest paths from the command line (absolute), or None for the configured ``manifests``."""
+        return [self.path(p) for p in given] or None
+
+    def announce_root(self) -> None:
+        """Say where the project root is when it is not where the user stands (stderr; not with --quiet)."""
+        if self.found_root is not None and self.found_root != self.cwd and not self.quiet:
+            click.echo(f"couponctl: project {self.found_root}", err=True)
 
 
 def reports_errors(command: F) -> F:
@@ -49,3 +101,90 @@ def reports_errors(command: F) -> F:
             sys.exit(ExitCode.ERROR)
 
     return wrapper  # type: ignore[return-value]
+
+
+class _PipeSafeWriter(io.RawIOBase):
+    """A file descriptor that swallows a closed pipe: once the reader is gone (``couponctl plan | head``),
+    the rest of the output is dropped and the command finishes its work and exits with its own code."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self.broken = False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self._fd)
+
+    def write(self, data: Any) -> int:
+        size = len(memoryview(data))
+        if self.broken:
+            return size
+        try:
+            return os.write(self._fd, data)
+        except BrokenPipeError:
+            self.broken = True
+            return size
+
+    def close(self) -> None:  # the descriptor belongs to the process, not to this wrapper
+        self.broken = True
+        super().close()
+
+
+def _guard_stream(stream: Any) -> Any:
+    """``stream`` over a pipe-safe writer, when it is a real descriptor (not a test runner's buffer)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return stream
+    raw = _PipeSafeWriter(fd)
+    return io.TextIOWrapper(
+        io.BufferedWriter(raw),
+        encoding=stream.encoding,
+        errors=stream.errors,
+        line_buffering=stream.line_buffering or os.isatty(fd),
+        write_through=True,
+    )
+
+
+class CouponctlGroup(click.Group):
+    """The root command. Exit codes are a contract: 2 means "changes present" or "drift found", so a usage
+    error (an unknown option, command or value) exits 1, never click's 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        _flush_quietly()
+        sys.stdout, sys.stderr = _guard_stream(sys.stdout), _guard_stream(sys.stderr)
+        try:
+            code = super().main(*args, **kwargs)
+        except click.ClickException as exc:  # UsageError, BadParameter, NoSuchOption, ...
+            exc.show()
+            code = ExitCode.ERROR
+        except click.Abort:
+            click.echo("aborted", err=True)
+            code = ExitCode.ERROR
+        finally:
+            _flush_quietly()
+        sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+def _flush_quietly() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            stream.flush()
+
+
+def enable_debug_log() -> None:
+    """Show couponctl's log records on stderr, one ``debug:`` line each (they never hold a secret)."""
+    logger = logging.getLogger("reconciler")
+    logger.handlers = [h for h in logger.handlers if not getattr(h, "couponctl_debug", False)]
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+    handler.couponctl_debug = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)

@@ -13,6 +13,8 @@ from typing import TextIO
 BAR_WIDTH = 28
 TTY_INTERVAL_S = 0.1
 PLAIN_INTERVAL_S = 5.0
+MIN_RATE_ELAPSED_S = 1.0
+"""Rates and ETAs are shown once this much time has passed: before, they measure noise."""
 
 
 def _duration(seconds: float) -> str:
@@ -64,8 +66,13 @@ class Progress:
         rate = self.done / elapsed
         share = self.done / self.total if self.total else 1.0
         eta = (self.total - self.done) / rate if rate > 0 and self.done < self.total else 0.0
-        text = f"{self.label}: {self.done:,}/{self.total:,} {self.unit} ({share:.0%}), {rate:,.1f}/s"
-        text += f", ETA {_duration(eta)}" if self.done < self.total else f", {_duration(elapsed)}"
+        text = f"{self.label}: {self.done:,}/{self.total:,} {self.unit} ({share:.0%})"
+        if elapsed >= MIN_RATE_ELAPSED_S:  # a rate over a few milliseconds is noise (and absurdly large)
+            text += f", {rate:,.1f}/s"
+            if self.done < self.total:
+                text += f", ETA {_duration(eta)}"
+        if self.done >= self.total:
+            text += f", {_duration(elapsed)}"
         if self.mode == "bar":
             filled = int(BAR_WIDTH * share)
             text = f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {text}"

@@ -215,7 +215,8 @@ async def _apply_locked(
         bound = bind(saved, fresh, options.saved_name)
         fresh, skipped = bound.plan, bound.skipped
     if fresh.has_errors:
-        raise RefusedError("the plan has errors (see above); nothing was issued")
+        errors = [f"  {s.scope}: error ({e.code}): {e.message}" for s in fresh.scopes for e in s.errors]
+        raise RefusedError("the plan has errors; nothing was issued:\n" + "\n".join(errors))
     if not fresh.has_changes:
         return fresh, None
     if fresh.violations and not options.allow_over_limit:

@@ -48,3 +48,19 @@ def test_quiet_prints_nothing_and_a_pipe_gets_lines() -> None:
     progress.finish()
     assert out.getvalue() == ""
     assert progress_mode(quiet=False, stream=io.StringIO()) == "lines"
+
+
+def test_no_rate_is_shown_before_a_second_has_passed() -> None:
+    # A million items in a millisecond is not a rate anyone can act on: it is shown as plain counts.
+    clock, out = Clock(), io.StringIO()
+    progress = Progress("issuing", 1_000_000, "items", mode="lines", stream=out, clock=clock)
+    clock.now += 0.001
+    progress.advance(1_218)
+    clock.now += 0.002
+    progress.advance(1_000_000 - 1_218)
+    assert out.getvalue().splitlines() == [
+        "issuing: 1,218/1,000,000 items (0%)",
+        "issuing: 1,000,000/1,000,000 items (100%), 0s",
+    ]
+    clock.now += 1.997
+    assert progress.line() == "issuing: 1,000,000/1,000,000 items (100%), 500,000.0/s, 2s"

@@ -11,6 +11,7 @@ from pathlib import Path
 from reconciler.errors import Problem
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+"""Manifest files in a directory end with one of these, in any case (``*.YAML`` too)."""
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -51,11 +52,21 @@ def find_manifests(root: Path, entries: Sequence[str | Path]) -> tuple[list[Sour
                 problems.append(Problem(text, 0, 0, "", "the pattern matches no manifest file"))
         else:
             path = normalized(root, entry)
-            if not path.exists():
-                problems.append(Problem(text, 0, 0, "", "no such file or directory"))
             files = list(_expand(path))
+            shown = display_path(path, root) if Path(text).is_absolute() else text
+            if not path.exists():
+                problems.append(Problem(shown, 0, 0, "", "no such file or directory"))
+            elif path.is_dir() and not files:
+                problems.append(
+                    Problem(shown, 0, 0, "", "holds no manifest file (*.yaml or *.yml, searched recursively)")
+                )
         found.update(files)
     return sorted(SourceFile(display_path(p, root), p) for p in found), problems
+
+
+def is_manifest_name(name: str) -> bool:
+    """A file a directory search reads: a YAML suffix in any case, not hidden."""
+    return name.lower().endswith(MANIFEST_SUFFIXES) and not name.startswith(".")
 
 
 def _expand(path: Path) -> Iterator[Path]:
@@ -66,5 +77,5 @@ def _expand(path: Path) -> Iterator[Path]:
     for directory, dirnames, filenames in os.walk(path):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):
+            if is_manifest_name(name):
                 yield Path(directory, name)

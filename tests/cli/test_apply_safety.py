@@ -83,7 +83,7 @@ def test_journal_commands_list_show_and_resolve(project: Path) -> None:
     not_in_doubt = run(project, "journal", "resolve", "1", "--as", "not-issued", "--reason", "test")
     assert not_in_doubt.exit_code == 1 and "not in doubt" in not_in_doubt.stderr
     missing_reason = run(project, "journal", "resolve", "1", "--as", "issued")
-    assert missing_reason.exit_code == 2  # click: --reason is required
+    assert missing_reason.exit_code == 1  # a usage error: --reason is required
     assert run(project, "journal", "show", "nope").exit_code == 1
 
 

@@ -9,11 +9,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import yaml
 
 from reconciler.config import load_config, parse_duration
 from reconciler.errors import ConfigError
 from reconciler.secrets import SecretRef
+from tests.expected import lines_match
 
 INVALID = Path(__file__).parent / "invalid"
 
@@ -26,12 +26,10 @@ def write(directory: Path, text: str) -> Path:
 @pytest.mark.parametrize("mode", sorted(p.name for p in INVALID.iterdir() if p.is_dir()))
 def test_invalid_config(mode: str) -> None:
     directory = INVALID / mode
-    if mode == "syntax-error" and not yaml.__with_libyaml__:
-        pytest.skip("the message is libyaml's")
     with pytest.raises(ConfigError) as raised:
         load_config(directory)
     expected = (directory / "expected.txt").read_text().splitlines()
-    assert [str(p) for p in raised.value.problems] == expected
+    assert lines_match([str(p) for p in raised.value.problems], expected), raised.value.problems
 
 
 @pytest.mark.parametrize(

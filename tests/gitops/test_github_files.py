@@ -147,7 +147,7 @@ def action_script() -> str:
 class Runner:
     """Runs the action's main step as GitHub would: bash, inputs in the environment, output files."""
 
-    def __init__(self, tmp_path: Path, workdir: Path, stub: int | None = None) -> None:
+    def __init__(self, tmp_path: Path, workdir: Path, stub: int | None = None, stub_says: bool = True) -> None:
         self.tmp = tmp_path
         self.workdir = workdir
         self.outputs = tmp_path / "github_output"
@@ -157,7 +157,8 @@ class Runner:
             stub_dir = tmp_path / "stub"
             stub_dir.mkdir()
             fake = stub_dir / "couponctl"
-            fake.write_text(f'#!/bin/sh\necho "stub couponctl $*"\nexit {stub}\n')
+            say = 'echo "stub couponctl $*"' if stub_says else 'echo "stub couponctl $*" >&2'
+            fake.write_text(f"#!/bin/sh\n{say}\nexit {stub}\n")
             fake.chmod(0o755)
             path.insert(0, str(stub_dir))
         self.path = os.pathsep.join(path)
@@ -282,3 +283,26 @@ def test_drift_for_real(tmp_path: Path, project: Path) -> None:
     assert code == 0, log
     assert outputs["has-drift"] == "false"
     assert Path(outputs["drift-file"]).read_text().startswith("<!-- couponctl:drift -->")
+
+
+@needs_bash
+def test_a_typo_in_plan_args_fails_the_step_instead_of_passing_as_changes(tmp_path: Path, project: Path) -> None:
+    code, outputs, log = Runner(tmp_path, project)("plan", args="--formt json")
+    assert code == 1 and outputs["exit-code"] == "1", log
+    assert "plan-file" not in outputs and "has-changes" not in outputs
+
+
+@needs_bash
+def test_exit_2_without_a_plan_file_is_an_error_not_changes(tmp_path: Path, project: Path) -> None:
+    # Whatever exits 2 (an older couponctl's usage error, a crash in a wrapper): no plan written, no success.
+    code, outputs, log = Runner(tmp_path, project, stub=2)("plan")
+    assert code == 1 and outputs["exit-code"] == "1", log
+    assert "wrote no plan" in log and "has-changes" not in outputs
+
+
+@needs_bash
+@pytest.mark.parametrize("fail_on_drift", ["true", "false"])
+def test_exit_2_without_a_drift_report_is_an_error_not_drift(tmp_path: Path, project: Path, fail_on_drift: str) -> None:
+    code, outputs, log = Runner(tmp_path, project, stub=2, stub_says=False)("drift", fail_on_drift=fail_on_drift)
+    assert code == 1 and outputs["exit-code"] == "1", log
+    assert outputs["has-drift"] == "false" and "wrote no drift report" in log

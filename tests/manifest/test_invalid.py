@@ -10,16 +10,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import yaml
 
 from reconciler.config import load_config
 from reconciler.config_model import Config
 from reconciler.errors import ManifestError
 from reconciler.manifest.build import load_desired
+from tests.expected import lines_match
 
 HERE = Path(__file__).parent
 INVALID = HERE / "invalid"
-LIBYAML_MESSAGES = {"yaml-syntax"}
 
 
 def case_config(directory: Path) -> Config:
@@ -31,11 +30,9 @@ def case_config(directory: Path) -> Config:
 
 @pytest.mark.parametrize("mode", sorted(p.name for p in INVALID.iterdir() if p.is_dir()))
 def test_invalid_manifests(mode: str) -> None:
-    if mode in LIBYAML_MESSAGES and not yaml.__with_libyaml__:
-        pytest.skip("the message is libyaml's")
     directory = INVALID / mode
     with pytest.raises(ManifestError) as raised:
         load_desired(case_config(directory))
     expected = (directory / "expected.txt").read_text(encoding="utf-8").splitlines()
-    assert [str(p) for p in raised.value.problems] == expected
-    assert str(raised.value) == "\n".join(expected)
+    assert lines_match([str(p) for p in raised.value.problems], expected), raised.value.problems
+    assert str(raised.value) == "\n".join(str(p) for p in raised.value.problems)

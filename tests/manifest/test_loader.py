@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import yaml
 
 from reconciler.manifest import loader
 from reconciler.manifest.loader import field_name, load_yaml, parse_yaml
@@ -92,11 +92,23 @@ def test_unsupported_tags_are_refused(text: str, tag: str) -> None:
     assert problems(text) == [f"f.yaml:1:4: a: unsupported YAML tag {tag}"]
 
 
-def test_deep_nesting_is_refused_before_it_is_parsed() -> None:
-    depth = 1_000_000  # libyaml's own composer would crash the process on this
+def test_nesting_one_level_too_deep_is_refused_at_the_level() -> None:
+    depth = loader.MAX_DEPTH + 1  # well inside what any YAML parser accepts: couponctl's own rule refuses it
     assert problems("a: " + "[" * depth + "]" * depth) == [
         f"f.yaml:1:{loader.MAX_DEPTH + 3}: nested deeper than {loader.MAX_DEPTH} levels"
     ]
+    block = "a:\n" + "".join("  " * i + "b:\n" for i in range(depth)) + "  " * depth + "x\n"
+    assert problems(block) == [f"f.yaml:{depth + 1}:{2 * depth - 1}: nested deeper than {loader.MAX_DEPTH} levels"]
+
+
+@pytest.mark.parametrize("opening", ["[", "{a: "])
+def test_absurd_nesting_is_refused_without_crashing(opening: str) -> None:
+    # A million levels: whichever refuses first (couponctl's own depth rule, or the parser's guard), the file is
+    # refused with one located problem and nothing is built; the process does not crash or recurse.
+    depth = 1_000_000
+    found = problems("a: " + opening * depth)
+    assert len(found) == 1
+    assert re.fullmatch(r"f\.yaml:1:\d+: .+", found[0]), found
 
 
 def test_complex_keys_are_refused() -> None:
@@ -107,10 +119,10 @@ def test_forbidden_character_names_its_position() -> None:
     assert problems("a: b\nc: d\x01\n") == ["f.yaml:2:5: character U+0001 is not allowed in YAML"]
 
 
-@pytest.mark.skipif(not yaml.__with_libyaml__, reason="messages are libyaml's")
 def test_syntax_error_has_line_and_column_and_no_snippet() -> None:
     got = problems("a: 1\nb: [secret-value\nc: 3\n")
-    assert got == ["f.yaml:3:2: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence)"]
+    assert len(got) == 1 and got[0].startswith("f.yaml:3:2: YAML syntax error: ")
+    assert "secret-value" not in got[0]
 
 
 def test_invalid_utf8_names_file_line_and_byte(tmp_path: Path) -> None:
