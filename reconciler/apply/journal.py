@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -248,6 +248,39 @@ class Journal:
                 rows,
             )
 
+    def records_of(self, providers: Collection[str]) -> Records:
+        """How many items, in how many runs, the journal holds for these providers."""
+        if not providers:
+            return Records(0, 0)
+        marks = ", ".join("?" for _ in providers)
+        rows = self.db.execute(
+            f"SELECT count(*), count(DISTINCT run_id) FROM items WHERE provider IN ({marks})", sorted(providers)
+        )
+        return Records(int(rows[0][0]), int(rows[0][1]))
+
+    def forget(self, providers: Collection[str]) -> Records:
+        """Delete every item of these providers, and the runs left without items, in one transaction.
+
+        Only for a simulator's providers whose store was emptied: their records would count coupons that no
+        longer exist. Returns what was deleted (the runs counted are those that had such items).
+        """
+        if not providers:
+            return Records(0, 0)
+        marks = ", ".join("?" for _ in providers)
+        names = sorted(providers)
+        with self.db.transaction():
+            runs = [
+                row[0]
+                for row in self.db.execute(f"SELECT DISTINCT run_id FROM items WHERE provider IN ({marks})", names)
+            ]
+            deleted = self.db.execute_count(f"DELETE FROM items WHERE provider IN ({marks})", names)
+            for run_id in runs:
+                self.db.execute(
+                    "DELETE FROM runs WHERE id = ? AND NOT EXISTS (SELECT 1 FROM items WHERE run_id = ?)",
+                    (run_id, run_id),
+                )
+        return Records(deleted, len(runs))
+
     def runs(self, limit: int = 20) -> list[RunInfo]:
         rows = self.db.execute(
             "SELECT id, plan_checksum, started_at, ended_at, outcome FROM runs ORDER BY started_at DESC LIMIT ?",
@@ -377,6 +410,13 @@ LEDGER_COLUMNS = (
     "resolved_by",
     "resolution_reason",
 )
+
+
+class Records(NamedTuple):
+    """A count of journal records: items, and the runs they belong to."""
+
+    items: int
+    runs: int
 
 
 class Money(NamedTuple):

@@ -165,3 +165,17 @@ def test_a_current_postgres_journal_opens_with_read_only_rights(postgres_url: st
         admin.execute(f"DROP OWNED BY {role}")
         admin.execute(f"DROP ROLE {role}")
         admin.close()
+
+
+def test_forgetting_a_simulator_s_providers_keeps_every_other_record(journal: Journal) -> None:
+    other = Scope("msads-prod", "251186883", "SPRING27-ACQ-100")
+    local_only = journal.start_run("one", "0.1", None, None)
+    journal.record_intent(local_only, batch(A, B))
+    mixed = journal.start_run("two", "0.1", None, None)
+    journal.record_intent(mixed, batch(C))
+    journal.record_intent(mixed, Batch(other, "DispatchCoupons", (PlanItem(A, "m"),)))
+    assert journal.records_of(["msads-local"]) == (3, 2)
+    assert journal.forget(["msads-local"]) == (3, 2)
+    assert [(i.scope, i.target) for i in journal.items()] == [(other, A)]
+    assert [r.id for r in journal.runs()] == [mixed]  # the run left without items is gone, the other stays
+    assert journal.records_of(["msads-local"]) == (0, 0) and journal.forget([]) == (0, 0)
