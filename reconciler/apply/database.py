@@ -7,6 +7,7 @@ written once, with ``?`` placeholders and ``{id}``/``{float}`` type tokens in DD
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import time
@@ -67,11 +68,22 @@ class SqliteDatabase:
         self.location = str(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise JournalError(
+                f"cannot open the journal {path}: cannot create its directory {path.parent}: {_os_cause(exc)}"
+            ) from None
+        if path.is_dir():
+            raise JournalError(f"cannot open the journal {path}: it is a directory, not a SQLite file")
+        try:
             self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"cannot open the journal {path}: {_sqlite_cause(path, exc)}") from None
+        try:
             self._wal()
             self._db.execute("PRAGMA synchronous=FULL")
         except (OSError, sqlite3.Error) as exc:
-            raise JournalError(f"cannot open the journal {path}: {exc}") from exc
+            self._db.close()
+            raise JournalError(f"cannot open the journal {path}: {_sqlite_cause(path, exc)}") from None
 
     def _wal(self) -> None:
         """Switch to WAL. The switch takes an exclusive lock without waiting on the busy timeout, so processes
@@ -115,8 +127,53 @@ class SqliteDatabase:
         self._db.close()
 
 
+def _os_cause(exc: OSError) -> str:
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        return "a file is in the way of the directory"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return exc.strerror or type(exc).__name__
+
+
+def _sqlite_cause(path: Path, exc: OSError | sqlite3.Error) -> str:
+    """Why SQLite could not open ``path``, in couponctl's words (the error codes, never SQLite's wording)."""
+    if isinstance(exc, OSError):
+        return _os_cause(exc)
+    name = getattr(exc, "sqlite_errorname", "")
+    if name == "SQLITE_NOTADB":
+        return "the file is not a SQLite database"
+    if name.startswith("SQLITE_CORRUPT"):
+        return "the database file is damaged"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return "the database is locked by another process"
+    if name.startswith(("SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH")) or (
+        name.startswith("SQLITE_CANTOPEN") and not _readable_and_writable(path)
+    ):
+        return f"permission denied: the file and its directory {path.parent} must be readable and writable"
+    if name.startswith("SQLITE_CANTOPEN"):
+        return "the file cannot be opened"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _readable_and_writable(path: Path) -> bool:
+    wanted = os.R_OK | os.W_OK
+    directory_ok = os.access(path.parent, wanted | os.X_OK)
+    return directory_ok and (not path.exists() or os.access(path, wanted))
+
+
+#: The schema a PostgreSQL journal's tables live in, unless the URL's search_path names another.
+PG_SCHEMA = "couponctl"
+#: Every table couponctl keeps in a PostgreSQL journal (moved together from the previous layout).
+PG_TABLES = ("couponctl_schema", "runs", "items", "locks", "lock_events")
+
+
 class PostgresDatabase:
     """PostgreSQL through psycopg 3, autocommit outside explicit transactions.
+
+    The tables live in a schema of their own, ``couponctl``, unless the URL sets a ``search_path`` (libpq's
+    ``options=-csearch_path=NAME``): then in its first schema, so that one database can hold several journals.
+    A journal of a previous couponctl, kept in the connection's default schema (``public``), is moved into
+    ``couponctl`` in one transaction the first time a login that owns its tables opens it.
 
     A write transaction takes a transaction-scoped advisory lock first, so journal writers (and lock
     takers) on every runner are serialized like SQLite's BEGIN IMMEDIATE.
@@ -128,16 +185,117 @@ class PostgresDatabase:
         self.location = redact_url(url)
         try:
             import psycopg
-
-            self._psycopg = psycopg
-            self._db = psycopg.connect(url, autocommit=True, connect_timeout=10)
-            if not self._schema_table_exists():  # creating it needs rights a read-only user lacks
-                with self.transaction():
-                    self._db.execute("CREATE TABLE IF NOT EXISTS couponctl_schema (version INTEGER NOT NULL)")
         except ImportError as exc:
             raise JournalError("a postgresql:// journal needs psycopg: pip install 'psycopg[binary]'") from exc
+        self._psycopg = psycopg
+        try:
+            self._db = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except Exception as exc:  # psycopg.Error and connection failures alike; never echo the URL
-            raise JournalError(f"cannot open the journal {self.location}: {type(exc).__name__}") from None
+            raise JournalError(f"cannot open the journal {self.location}: {connect_failure(exc, url)}") from None
+        try:
+            self.schema = self._prepare()
+        except JournalError:
+            self._db.close()
+            raise
+        except Exception as exc:
+            self._db.close()
+            raise JournalError(f"cannot open the journal {self.location}: {_pg_cause(exc)}") from None
+
+    def _prepare(self) -> str:
+        """Find (or create) the journal's schema, move a previous version's tables into it, and make it the
+        connection's search_path. Writes nothing when the journal is already in place (read-only logins)."""
+        explicit, schema, legacy = self._where()
+        if not explicit and legacy is not None:
+            self._move(legacy, schema)
+        elif not self._schema_exists(schema):
+            self._create_schema(schema)
+        if not self._has_right(schema):
+            user = self._one("SELECT current_user")
+            raise JournalError(
+                f"cannot open the journal {self.location}: the login {user} may not use schema {schema} "
+                f"(GRANT USAGE ON SCHEMA {schema} TO {user}, and SELECT on its tables to read the journal)"
+            )
+        self._db.execute(self._psycopg.sql.SQL("SET search_path TO {}").format(self._psycopg.sql.Identifier(schema)))
+        if not self._has_table(schema, "couponctl_schema"):  # creating it needs rights a read-only user lacks
+            with self.transaction():
+                self._db.execute("CREATE TABLE IF NOT EXISTS couponctl_schema (version INTEGER NOT NULL)")
+        return schema
+
+    def _where(self) -> tuple[bool, str, str | None]:
+        """Whether the URL chose the schema, the journal's schema, and the schema of a previous version's
+        journal to move (when the URL chose none)."""
+        setting, source = self._db.execute(
+            "SELECT setting, source FROM pg_settings WHERE name = 'search_path'"
+        ).fetchone() or ("", "default")
+        if source == "client":  # set by the URL's options (or PGOPTIONS): the first schema named is the journal's
+            first = first_schema(str(setting)) or PG_SCHEMA
+            return True, str(self._one("SELECT current_user")) if first == "$user" else first, None
+        current = self._one("SELECT current_schema()")
+        legacy = current if current and current != PG_SCHEMA and self._has_table(current, "couponctl_schema") else None
+        return False, PG_SCHEMA, legacy
+
+    def _move(self, legacy: str, schema: str) -> None:
+        """Move a previous version's tables from ``legacy`` into ``schema``, all in one transaction."""
+        sql = self._psycopg.sql
+        try:
+            with self.transaction():
+                if not self._has_table(legacy, "couponctl_schema"):  # another process moved them meanwhile
+                    return
+                if self._has_table(schema, "couponctl_schema"):
+                    raise JournalError(
+                        f"cannot open the journal {self.location}: its database holds two couponctl journals, one "
+                        f"in schema {schema} and one in schema {legacy} (an earlier couponctl kept its tables there, "
+                        "and one ran after they were moved). Compare them, keep one and drop the other's tables "
+                        f"({', '.join(PG_TABLES)}); nothing was changed"
+                    )
+                self._db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+                for table in PG_TABLES:
+                    if self._has_table(legacy, table):
+                        self._db.execute(
+                            sql.SQL("ALTER TABLE {}.{} SET SCHEMA {}").format(
+                                sql.Identifier(legacy), sql.Identifier(table), sql.Identifier(schema)
+                            )
+                        )
+        except self._psycopg.Error as exc:
+            raise JournalError(
+                f"cannot open the journal {self.location}: its tables are in schema {legacy}, where an earlier "
+                f"couponctl kept them, and moving them into schema {schema} failed ({_pg_cause(exc)}); nothing "
+                "was moved. Open it once with the login that owns them (the apply job's), e.g. "
+                "`couponctl journal list`"
+            ) from None
+
+    def _create_schema(self, schema: str) -> None:
+        sql = self._psycopg.sql
+        try:
+            with self.transaction():
+                self._db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        except self._psycopg.Error as exc:
+            user = self._one("SELECT current_user")
+            raise JournalError(
+                f"cannot open the journal {self.location}: it has no schema {schema} yet and creating it failed "
+                f"({_pg_cause(exc)}); let the login {user} create it (GRANT CREATE ON DATABASE ...), or create it "
+                f"for that login (CREATE SCHEMA {schema} AUTHORIZATION {user})"
+            ) from None
+
+    def _one(self, query: str, params: Params = ()) -> Any:
+        row = self._db.execute(query, params).fetchone()
+        return row[0] if row else None
+
+    def _schema_exists(self, schema: str) -> bool:
+        return bool(self._one("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)", (schema,)))
+
+    def _has_right(self, schema: str) -> bool:
+        return bool(self._one("SELECT has_schema_privilege(%s, 'USAGE')", (schema,)))
+
+    def _has_table(self, schema: str, table: str) -> bool:
+        """From the catalog, which needs no right on the schema."""
+        return bool(
+            self._one(
+                "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p'))",
+                (schema, table),
+            )
+        )
 
     @staticmethod
     def _sql(sql: str) -> str:
@@ -160,10 +318,6 @@ class PostgresDatabase:
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_WRITE_LOCK,))
             yield
 
-    def _schema_table_exists(self) -> bool:
-        row = self._db.execute("SELECT to_regclass('couponctl_schema')").fetchone()
-        return row is not None and row[0] is not None
-
     def schema_version(self) -> int:
         row = self._db.execute("SELECT max(version) FROM couponctl_schema").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
@@ -174,6 +328,72 @@ class PostgresDatabase:
 
     def close(self) -> None:
         self._db.close()
+
+
+def first_schema(search_path: str) -> str | None:
+    """The first schema of a search_path setting: unquoted names fold to lower case, ``"$user"`` stays."""
+    entry = search_path.split(",", 1)[0].strip()
+    if len(entry) >= 2 and entry[0] == entry[-1] == '"':
+        return entry[1:-1].replace('""', '"') or None
+    return entry.lower() or None
+
+
+#: What the server or libpq says when a connection fails, mapped to couponctl's causes. libpq reports no
+#: SQLSTATE for a failed connection, so its message (English unless the server localizes it) is all there is;
+#: anything not recognized is given as it is (it never holds the password).
+_CONNECT_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r'database "[^"]*" does not exist'), "database missing"),
+    (re.compile(r'role "[^"]*" does not exist'), "login refused: no such role"),
+    (re.compile(r"password authentication failed|authentication failed"), "login refused: authentication failed"),
+    (re.compile(r"no password supplied|password is required"), "login refused: a password is needed"),
+    (re.compile(r"no pg_hba\.conf entry"), "login refused: the server's pg_hba.conf admits no such login"),
+    (re.compile(r"not permitted to log in|permission denied for database"), "login refused: no right to connect"),
+    (re.compile(r"Connection refused"), "connection refused"),
+    (re.compile(r"timeout expired|timed out"), "connection timed out"),
+    (re.compile(r"could not translate host name|failed to resolve host|Name or service not known"), "host not found"),
+)
+
+
+def connect_failure(exc: BaseException, url: str) -> str:
+    """Why a PostgreSQL journal could not be reached, with what to check: never the password."""
+    target = _conninfo(url)
+    user, database = target.get("user") or "(default user)", target.get("dbname") or "(default database)"
+    server = f"{target.get('host') or 'localhost'}:{target.get('port') or 5432}"
+    text = str(exc)
+    cause = next((cause for pattern, cause in _CONNECT_CAUSES if pattern.search(text)), None)
+    if cause is None:
+        detail = text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
+        return f"cannot connect to {server} ({detail})"
+    if cause == "database missing":
+        return f"database missing: the server at {server} has no database {database} (create it, or fix the URL)"
+    if cause.startswith("login refused"):
+        return f"{cause}: the server at {server} refused the login {user} to database {database}"
+    if cause == "connection refused":
+        return f"connection refused: nothing accepts connections at {server} (is the server running there?)"
+    if cause == "connection timed out":
+        return f"connection timed out: no answer from {server}"
+    return f"host not found: {target.get('host') or server}"
+
+
+def _conninfo(url: str) -> dict[str, str]:
+    """The URL's parts (host, port, user, dbname), without failing on an odd URL."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        return {k: str(v) for k, v in conninfo_to_dict(url).items() if k != "password" and v is not None}
+    except Exception:
+        parts = urlsplit(url)
+        found = {"host": parts.hostname, "port": parts.port, "user": parts.username, "dbname": parts.path[1:]}
+        return {k: str(v) for k, v in found.items() if v}
+
+
+def _pg_cause(exc: BaseException) -> str:
+    """A PostgreSQL error after connecting, named by its SQLSTATE where that says enough."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if sqlstate == "42501":
+        return f"permission denied: {message}"
+    return f"{type(exc).__name__}: {message}"
 
 
 def redact_url(url: str) -> str:
