@@ -283,7 +283,8 @@ def error_for(
     """The typed error for a non-2xx answer.
 
     ``Throttling*`` (HTTP 400 as observed, or any 429) and the other 4xx prove nothing was processed; any 5xx,
-    and any status the gateway is not known to send, may have been processed.
+    and any status the gateway is not known to send, may have been processed: a 5xx is in doubt whatever its
+    body says, a ``Throttling`` code included.
     """
     code = error.code
     text = clean(": ".join(p for p in (code, error.message) if p) or f"HTTP {status} without an error body")
@@ -293,6 +294,8 @@ def error_for(
             message, provider=provider, operation=operation, status=status, code=code, tracking_id=error.request_id
         )
 
+    if status >= 500:
+        return make(OutcomeUnknownError, f"server error, outcome unknown: {text}")
     if status == 429 or (code or "").startswith(THROTTLING):
         # No documented wait comes with a throttle: without x-acs-retry-after, the retry policy's backoff is used.
         return ThrottledError(
@@ -304,8 +307,6 @@ def error_for(
             code=code,
             tracking_id=error.request_id,
         )
-    if status >= 500:
-        return make(OutcomeUnknownError, f"server error, outcome unknown: {text}")
     if 400 <= status < 500 and (status in (401, 403) or (code or "").startswith(AUTH_CODE_PREFIXES)):
         return make(AuthError, f"authentication failed: {text}")
     if 400 <= status < 500:

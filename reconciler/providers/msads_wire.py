@@ -285,7 +285,8 @@ def fault_error(
     """The typed error for a non-2xx response.
 
     Throttling (429 or code 117) and auth (401 or 105/109/116/3101) and other 4xx prove nothing was processed;
-    any 5xx, and any status the vendor does not document, may have been processed.
+    any 5xx, and any status the vendor does not document, may have been processed: a 5xx is in doubt whatever
+    its body says (a throttle code in a 500 proves nothing about what the server did before it failed).
     """
     codes = fault.codes()
     first = fault.errors[0] if fault.errors else None
@@ -296,6 +297,8 @@ def fault_error(
     def error(kind: type[ProviderError], message: str, code: str | None) -> ProviderError:
         return kind(message, provider=provider, operation=operation, status=status, code=code, tracking_id=tracking_id)
 
+    if status >= 500:
+        return error(OutcomeUnknownError, f"server error, outcome unknown: {text}", code)
     if status == 429 or CALL_RATE_EXCEEDED in codes:
         return ThrottledError(
             f"throttled: {text}",
@@ -306,8 +309,6 @@ def fault_error(
             status=status,
             tracking_id=tracking_id,
         )
-    if status >= 500:
-        return error(OutcomeUnknownError, f"server error, outcome unknown: {text}", code)
     auth = sorted(codes & AUTH_CODES)
     if status == 401 or auth:
         return error(AuthError, f"authentication failed: {text}", str(auth[0]) if auth else code)

@@ -200,6 +200,15 @@ def test_throttling_that_never_ends_is_failed_not_in_doubt() -> None:
     assert result.tracking_id == "GW-ERR-1" and result.request_id == "req-1"
 
 
+@pytest.mark.parametrize(("code", "status"), [("Throttling", 503), ("Throttling.User", 500), ("Throttling.Api", 502)])
+def test_a_5xx_is_in_doubt_even_when_its_code_says_throttling(code: str, status: int) -> None:
+    script = Script(gateway_error(code, status), sent("1"))
+    sleeps = Sleeps()
+    result = issue(script, send_batch(1, 2), sleeps=sleeps)
+    assert outcomes(result) == [Outcome.IN_DOUBT, Outcome.IN_DOUBT]
+    assert len(script.requests) == 1 and sleeps.waits == []
+
+
 def test_a_429_is_throttling_too() -> None:
     script = Script(reply(None, 429), sent("1"))
     assert outcomes(issue(script, send_batch(1))) == [Outcome.ISSUED]

@@ -254,6 +254,16 @@ def test_issue_is_never_retried_unless_proved_unprocessed(failure: httpx.Respons
     assert sleeps.waits == []
 
 
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_a_5xx_is_in_doubt_even_when_its_body_says_throttled(status: int) -> None:
+    # A 5xx proves nothing about what the server processed before it failed: never retried, whatever the code.
+    sleeps = Sleeps()
+    script = Script(fault("AdApiFaultDetail", 117, status, Retry_After="1"), reply({"PartialErrors": []}))
+    result = issue(script, dispatch(emails(2)), sleeps=sleeps)
+    assert outcomes(result) == [Outcome.IN_DOUBT, Outcome.IN_DOUBT]
+    assert len(script.requests) == 1 and sleeps.waits == []
+
+
 def test_issue_throttled_is_retried_after_retry_after() -> None:
     sleeps = Sleeps()
     throttled = fault("AdApiFaultDetail", 117, 429, Retry_After="12")
