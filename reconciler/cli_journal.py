@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -15,6 +17,7 @@ from reconciler.apply.journal import (
     RESOLVED_NOT_ISSUED,
     Journal,
     JournalItem,
+    RunInfo,
 )
 from reconciler.apply.ledger import FORMATS, render_ledger
 from reconciler.apply.lock import ApplyLock
@@ -24,17 +27,62 @@ from reconciler.errors import CouponctlError
 
 
 def _journal(settings: Settings) -> Journal:
+    settings.announce_root()
     return Journal(load_config(settings.directory).journal)
 
 
-def _item_line(item: JournalItem) -> str:
-    extra = f" [{item.code}]" if item.code else ""
-    resolution = f" — {item.resolved_by}: {item.resolution_reason}" if item.resolved_by else ""
-    tracking = f" TrackingId {item.tracking_id}" if item.tracking_id else ""
-    return (
-        f"  #{item.id} {item.state:<19} {item.operation} {item.scope} {item.target}{extra}{tracking}"
-        f" ({item.updated_at}){resolution}"
-    )
+def _item_lines(items: Sequence[JournalItem]) -> list[str]:
+    """One line per item, led by its id as `journal resolve` takes it (#5), the ids padded to one width."""
+    width = max((len(f"#{item.id}") for item in items), default=0)
+    lines = []
+    for item in items:
+        extra = f" [{item.code}]" if item.code else ""
+        resolution = f" — {item.resolved_by}: {item.resolution_reason}" if item.resolved_by else ""
+        tracking = f" TrackingId {item.tracking_id}" if item.tracking_id else ""
+        lines.append(
+            f"  {f'#{item.id}':<{width}} {item.state:<19} {item.operation} {item.scope} {item.target}{extra}"
+            f"{tracking} ({item.updated_at}){resolution}"
+        )
+    return lines
+
+
+def _when(timestamp: str | None) -> str:
+    """An ISO timestamp from the journal, to the second, in UTC."""
+    if not timestamp:
+        return "-"
+    try:
+        return datetime.fromisoformat(timestamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    except ValueError:
+        return timestamp
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()) -> list[str]:
+    """Lines of a plain-text table: a header, then columns padded to their widest cell (``right``: the
+    indexes of columns aligned to the right, such as counts)."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [
+            cell.rjust(width) if index in right else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(padded).rstrip()
+
+    return [line(header), *(line(row) for row in rows)]
+
+
+def _run_row(run: RunInfo) -> list[str]:
+    return [
+        run.id,
+        _when(run.started_at),
+        run.outcome or "unfinished",
+        str(run.items),
+        run.actor or "-",
+        run.plan_checksum[:12],
+    ]
+
+
+RUN_HEADER = ("RUN", "STARTED (UTC)", "OUTCOME", "ITEMS", "ACTOR", "PLAN")
 
 
 @click.group()
@@ -47,12 +95,33 @@ def journal() -> None:
 @click.pass_obj
 @reports_errors
 def list_runs(settings: Settings, limit: int) -> None:
-    """The latest apply runs."""
+    """The latest apply runs, newest first."""
     runs = _journal(settings).runs(limit)
     if not runs:
         click.echo("No runs recorded.")
-    for run in runs:
-        click.echo(f"{run.id}  {run.started_at}  {run.outcome or 'unfinished':<10} plan {run.plan_checksum[:12]}")
+        return
+    for line in table(RUN_HEADER, [_run_row(run) for run in runs], right=(3,)):
+        click.echo(line)
+
+
+def find_run(journal: Journal, given: str) -> RunInfo:
+    """The one run whose id is, or starts with, ``given``; an error naming the candidates otherwise."""
+    prefix = given.strip()
+    if not prefix:
+        raise CouponctlError("which run? give its id, or the start of it (see `couponctl journal list`)")
+    runs = journal.runs_starting_with(prefix)
+    if not runs:
+        raise CouponctlError(
+            f"no run id starts with {prefix!r} in the journal {journal.db.location} (see `couponctl journal list`)"
+        )
+    exact = [run for run in runs if run.id == prefix.lower()]
+    if len(runs) > 1 and not exact:
+        shown = [f"  {run.id} (started {_when(run.started_at)}, {run.outcome or 'unfinished'})" for run in runs[:10]]
+        more = [f"  ... and {len(runs) - 10} more"] if len(runs) > 10 else []
+        raise CouponctlError(
+            "\n".join([f"{prefix!r} is the start of {len(runs)} run ids; give more of it:", *shown, *more])
+        )
+    return exact[0] if exact else runs[0]
 
 
 @journal.command("show")
@@ -60,12 +129,16 @@ def list_runs(settings: Settings, limit: int) -> None:
 @click.pass_obj
 @reports_errors
 def show_run(settings: Settings, run_id: str) -> None:
-    """Every item of one run."""
-    items = _journal(settings).items(run_id=run_id)
+    """Every item of one run. RUN_ID may be any unique start of the id."""
+    opened = _journal(settings)
+    run = find_run(opened, run_id)
+    for line in table(RUN_HEADER, [_run_row(run)], right=(3,)):
+        click.echo(line)
+    items = opened.items(run_id=run.id)
     if not items:
-        raise CouponctlError(f"no run {run_id!r} in the journal (see `couponctl journal list`)")
-    for item in items:
-        click.echo(_item_line(item))
+        click.echo("  (no items: nothing was issued in this run)")
+    for line in _item_lines(items):
+        click.echo(line)
 
 
 @journal.command("in-doubt")
@@ -77,23 +150,41 @@ def in_doubt(settings: Settings) -> None:
     if not items:
         click.echo("Nothing in doubt.")
         return
-    for item in items:
-        click.echo(_item_line(item))
+    for line in _item_lines(items):
+        click.echo(line)
     raise SystemExit(5)
 
 
+def item_id(text: str) -> int:
+    """An item id as `couponctl journal in-doubt` prints it (``#5``) or bare (``5``)."""
+    given = text.strip()
+    digits = given[1:] if given.startswith("#") else given
+    if not digits.isascii() or not digits.isdigit():
+        raise click.BadParameter(
+            f"{given!r} is not an item id: give it as `couponctl journal in-doubt` prints it (#5) or as 5"
+        )
+    return int(digits)
+
+
+def _item_ids(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(item_id(value) for value in values)
+
+
 @journal.command("resolve")
-@click.argument("item_ids", nargs=-1, required=True, type=int)
+@click.argument("item_ids", metavar="ID...", nargs=-1, required=True, callback=_item_ids)
 @click.option("--as", "state", type=click.Choice(["issued", "not-issued"]), required=True, help="What really happened.")
 @click.option("--reason", required=True, help="Why you know (recorded with your name).")
 @click.pass_obj
 @reports_errors
 def resolve(settings: Settings, item_ids: tuple[int, ...], state: str, reason: str) -> None:
-    """Resolve in-doubt items by hand. `not-issued` lets the next apply issue them again: be sure."""
+    """Resolve in-doubt items by hand. `not-issued` lets the next apply issue them again: be sure.
+
+    Each ID as `couponctl journal in-doubt` prints it: #5 (quote it in a shell, where # starts a comment) or 5.
+    """
     if not reason.strip():
         raise CouponctlError("--reason must say why (it is recorded)")
     resolved_state = RESOLVED_ISSUED if state == "issued" else RESOLVED_NOT_ISSUED
-    by = ci_actor(os.environ) or "unknown"
+    by = ci_actor(os.environ)
     changed = _journal(settings).resolve(list(item_ids), resolved_state, by=by, reason=reason.strip())
     if changed != len(item_ids):
         raise CouponctlError(
@@ -114,6 +205,7 @@ def export_ledger(settings: Settings, fmt: str, out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
         return
+    out = settings.path(out)  # relative to where couponctl runs, like every path on the command line
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
@@ -145,5 +237,5 @@ def lock_status(settings: Settings) -> None:
 @reports_errors
 def lock_break(settings: Settings, reason: str) -> None:
     """Remove a lock whose holder died. Its in-flight items are resolved by the next apply."""
-    lease = _lock(settings).break_lock(ci_actor(os.environ) or "unknown", reason)
+    lease = _lock(settings).break_lock(ci_actor(os.environ), reason)
     click.echo("The lock was free." if lease is None else f"Broke the lock held by {lease.holder}")

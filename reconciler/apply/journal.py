@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
 
-from reconciler.apply.database import DDL_TYPES, Database, JournalError, open_database
+from reconciler.apply.database import DDL_TYPES, Database, JournalError, Row, open_database
 from reconciler.manifest.model import Scope, Target, TargetKind
 from reconciler.providers.base import Batch, BatchResult, Outcome
 
@@ -108,6 +108,18 @@ class RunInfo:
     started_at: str
     ended_at: str | None
     outcome: str | None
+    actor: str | None = None
+    items: int = 0
+
+
+#: The columns of RunInfo, as selected from ``runs`` (the item count counted from ``items``).
+_RUN_COLUMNS = (
+    "id, plan_checksum, started_at, ended_at, outcome, actor, (SELECT count(*) FROM items WHERE items.run_id = runs.id)"
+)
+
+
+def _run(row: Row) -> RunInfo:
+    return RunInfo(row[0], row[1], row[2], row[3], row[4], row[5], int(row[6]))
 
 
 def _amount_text(amount: Decimal | None) -> str | None:
@@ -282,11 +294,17 @@ class Journal:
         return Records(deleted, len(runs))
 
     def runs(self, limit: int = 20) -> list[RunInfo]:
+        """The latest runs, newest first."""
+        rows = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))
+        return [_run(row) for row in rows]
+
+    def runs_starting_with(self, prefix: str) -> list[RunInfo]:
+        """The runs whose id starts with ``prefix`` (ids are lower-case hex), oldest first."""
+        pattern = prefix.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
         rows = self.db.execute(
-            "SELECT id, plan_checksum, started_at, ended_at, outcome FROM runs ORDER BY started_at DESC LIMIT ?",
-            (limit,),
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE id LIKE ? ESCAPE '!' ORDER BY started_at", (pattern,)
         )
-        return [RunInfo(*row) for row in rows]
+        return [_run(row) for row in rows]
 
     # --- reading the journal back: overlay for the planner, in-doubt items, runs ---
 

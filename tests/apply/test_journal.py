@@ -179,3 +179,16 @@ def test_forgetting_a_simulator_s_providers_keeps_every_other_record(journal: Jo
     assert [(i.scope, i.target) for i in journal.items()] == [(other, A)]
     assert [r.id for r in journal.runs()] == [mixed]  # the run left without items is gone, the other stays
     assert journal.records_of(["msads-local"]) == (0, 0) and journal.forget([]) == (0, 0)
+
+
+def test_runs_are_found_by_the_start_of_their_id_with_their_actor_and_item_count(journal: Journal) -> None:
+    first = journal.start_run("one", "0.1", "alice", None)
+    journal.record_intent(first, batch(A, B))
+    second = journal.start_run("two", "0.1", None, None)
+    assert [r.id for r in journal.runs_starting_with(first[:6])] == [first] or first[:6] == second[:6]
+    assert {r.id for r in journal.runs_starting_with("")} == {first, second}
+    assert journal.runs_starting_with(first.upper()) == journal.runs_starting_with(first)
+    assert journal.runs_starting_with("%") == [] and journal.runs_starting_with("_") == []  # no wildcards
+    found = journal.runs_starting_with(first)
+    assert [(r.actor, r.items) for r in found] == [("alice", 2)]
+    assert [(r.id, r.items) for r in journal.runs()] == [(second, 0), (first, 2)]

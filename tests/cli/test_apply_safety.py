@@ -75,7 +75,7 @@ def test_a_canary_batch_goes_first_and_is_verified(project: Path) -> None:
 def test_journal_commands_list_show_and_resolve(project: Path) -> None:
     assert run(project, "apply", "--yes").exit_code == 0
     listed = run(project, "journal", "list")
-    run_id = listed.stdout.split()[0]
+    run_id = listed.stdout.splitlines()[1].split()[0]  # under the header
     assert "success" in listed.stdout
     shown = run(project, "journal", "show", run_id)
     assert shown.exit_code == 0 and "ISSUED" in shown.stdout and "owner@example.com" in shown.stdout
