@@ -17,8 +17,11 @@ from reconciler.cli_gitops import drift, export
 from reconciler.cli_journal import journal, lock
 from reconciler.cli_sandbox import sandbox
 from reconciler.cli_support import CouponctlGroup, Settings, enable_debug_log, reports_errors
+from reconciler.config import load_config
+from reconciler.config_model import Config
 from reconciler.errors import CouponctlError, ExitCode, RefusedError
 from reconciler.live import ScopeLive
+from reconciler.plan.masking import mask_key
 from reconciler.plan.model import Plan
 from reconciler.plan.render_markdown import render_markdown
 from reconciler.plan.render_text import render_text
@@ -85,15 +88,16 @@ def validate(settings: Settings, paths: tuple[Path, ...]) -> None:
     )
 
 
-def _show(plan: Plan, fmt: str, color: bool) -> None:
-    """Print the plan; JSON is streamed as it is produced (a large plan is never one string)."""
+def _show(plan: Plan, fmt: str, color: bool, config: Config | None) -> None:
+    """Print the plan; JSON is streamed as it is produced (a large plan is never one string). Markdown masks emails
+    with digests keyed by the project's mask key (``config``'s; unkeyed outside a project)."""
     if fmt == "json":
         stream = sys.stdout
         write_plan_json(plan, stream)
         stream.write("\n")
         stream.flush()
     elif fmt == "markdown":
-        click.echo(render_markdown(plan))
+        click.echo(render_markdown(plan, mask_key=mask_key(config)))
     else:
         click.echo(render_text(plan, color=color))
 
@@ -116,7 +120,7 @@ def plan(settings: Settings, paths: tuple[Path, ...], out: Path | None, fmt: str
     """Read live state, diff it against the manifests, show what apply would issue. Never issues."""
     project = _load(settings, paths)
     result = plan_project(project, _scope_progress(settings, project))
-    _show(result, fmt, settings.color)
+    _show(result, fmt, settings.color, project.config)
     if out is not None:
         out = settings.path(out)
         _save(out, result)
@@ -145,7 +149,8 @@ def _save(out: Path, result: Plan) -> None:
 @reports_errors
 def show(settings: Settings, planfile: Path, fmt: str) -> None:
     """Render a saved plan."""
-    _show(load_plan_file(settings.path(planfile)), fmt, settings.color)
+    config = load_config(settings.found_root) if fmt == "markdown" and settings.found_root is not None else None
+    _show(load_plan_file(settings.path(planfile)), fmt, settings.color, config)
 
 
 def _scope_progress(settings: Settings, project: Project) -> Callable[[ScopeLive], None]:

@@ -15,6 +15,7 @@ from reconciler.config import load_config
 from reconciler.drift import check_drift
 from reconciler.drift_render import drift_to_json, render_drift_markdown, render_drift_text
 from reconciler.export import EMAILS_INLINE_MAX, export_manifests, export_stream, read_export, write_export
+from reconciler.plan.masking import mask_key
 from reconciler.workflow import load_project
 
 
@@ -28,11 +29,12 @@ def drift(settings: Settings, paths: tuple[Path, ...], fmt: str) -> None:
     every coupon is void or expired. Exit 0: none, 2: drift found, 1: error. Read-only: never issues, never
     writes the journal."""
     settings.announce_root()
-    report = check_drift(load_project(settings.directory, settings.paths(paths)))
+    project = load_project(settings.directory, settings.paths(paths))
+    report = check_drift(project)
     if fmt == "json":
         click.echo(drift_to_json(report))
     elif fmt == "markdown":
-        click.echo(render_drift_markdown(report), nl=False)
+        click.echo(render_drift_markdown(report, mask_key=mask_key(project.config)), nl=False)
     else:
         click.echo(render_drift_text(report))
     sys.exit(report.exit_code)

@@ -69,3 +69,5 @@ class Config:
     canary_size: int = 0
     lock_lease_seconds: float = 60.0
     issue_concurrency: int = 4
+    mask_key: SecretRef | None = None
+    """``maskKey``: the secret that keys the digests beside masked emails in Markdown (reconciler.plan.masking)."""

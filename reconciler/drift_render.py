@@ -1,13 +1,14 @@
 """The drift report as text (terminals, CI logs), JSON (machines) and Markdown (an issue or a job summary).
 
 All three are stable: the same report, the same output. Coupon codes are masked to their last four characters
-everywhere (a code can be redeemed by whoever reads it); the Markdown also masks emails (``o***@example.com``)
-unless asked otherwise and stays under ``max_chars`` by shortening the lists, with a pointer to the JSON.
+everywhere (a code can be redeemed by whoever reads it); the Markdown also masks emails, with a short keyed digest
+beside each mask so that different addresses never look the same (``o***@example.com (id 3fa2)``, see
+:mod:`reconciler.plan.masking`), unless asked otherwise, and stays under ``max_chars`` by shortening the lists,
+with a pointer to the JSON.
 """
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 import re
@@ -17,8 +18,8 @@ from typing import Any
 from reconciler.drift import DRIFT_FORMAT_VERSION, Drift, DriftItem, DriftKind, ScopeDrift
 from reconciler.live import IssuedCoupon
 from reconciler.manifest.model import Target, TargetKind
+from reconciler.plan.masking import UNKEYED, EmailMasker, addresses_in
 from reconciler.plan.model import PlanProblem
-from reconciler.plan.render_markdown import EMAIL, mask_email
 from reconciler.plan.render_text import plural
 from reconciler.plan.serialize import decimal_text, format_timestamp
 
@@ -189,29 +190,43 @@ def _problem_to_dict(problem: PlanProblem) -> dict[str, str]:
 # --- Markdown --------------------------------------------------------------------------------------------
 
 
-def render_drift_markdown(drift: Drift, *, mask_emails: bool = True, max_chars: int = 65_000) -> str:
+def render_drift_markdown(
+    drift: Drift, *, mask_emails: bool = True, mask_key: bytes = UNKEYED, max_chars: int = 65_000
+) -> str:
     """An issue body or job summary of at most ``max_chars`` characters: summary first, a block per scope.
+    ``mask_key`` keys the digests beside masked emails (:func:`reconciler.plan.masking.mask_key`).
 
     When everything does not fit, every list is cut to the same, largest length that fits.
     """
-    full = _markdown(drift, mask_emails, None)
+    masker = EmailMasker(mask_key, _addresses(drift)) if mask_emails else None
+    full = _markdown(drift, masker, None)
     if len(full) <= max_chars:
         return full
     low, high = 0, max((len(items) for s in drift.scopes for _, items in _lists(s)), default=0)
-    if len(_markdown(drift, mask_emails, 0)) > max_chars:
-        text = _markdown(drift, mask_emails, 0)
+    if len(_markdown(drift, masker, 0)) > max_chars:
+        text = _markdown(drift, masker, 0)
         return text[: max_chars - 1] + "…"
     while low < high:
         middle = (low + high + 1) // 2
-        if len(_markdown(drift, mask_emails, middle)) <= max_chars:
+        if len(_markdown(drift, masker, middle)) <= max_chars:
             low = middle
         else:
             high = middle - 1
-    return _markdown(drift, mask_emails, low)
+    return _markdown(drift, masker, low)
 
 
-def _markdown(drift: Drift, mask: bool, limit: int | None) -> str:
-    target = functools.partial(_target, mask=mask)
+def _addresses(drift: Drift) -> Iterator[str]:
+    """Every address the report may show: email targets and addresses in problem messages."""
+    for scope in drift.scopes:
+        yield from addresses_in(p.message for p in (*scope.errors, *scope.warnings))
+        for _, items in _lists(scope):
+            yield from (i.target.value for i in items if i.target.kind is TargetKind.EMAIL)
+
+
+def _markdown(drift: Drift, masker: EmailMasker | None, limit: int | None) -> str:
+    def target(target: Target) -> str:
+        return _target(target, masker)
+
     shortened = limit is not None and any(len(items) > limit for s in drift.scopes for _, items in _lists(s))
     blocks = [
         f"{MARKER}\n### couponctl drift\n\n**{verdict(drift)}**",
@@ -229,18 +244,20 @@ def _markdown(drift: Drift, mask: bool, limit: int | None) -> str:
     ]
     if shortened:
         blocks.append(f"> [!NOTE]\n> This report is shortened to fit. The full report is {FULL_REPORT}.")
-    blocks += ["\n".join(_scope_block(s, target, mask, limit)) for s in drift.scopes]
+    blocks += ["\n".join(_scope_block(s, target, masker, limit)) for s in drift.scopes]
     return "\n\n".join(blocks) + "\n"
 
 
-def _scope_block(scope: ScopeDrift, target: Callable[[Target], str], mask: bool, limit: int | None) -> Iterator[str]:
+def _scope_block(
+    scope: ScopeDrift, target: Callable[[Target], str], masker: EmailMasker | None, limit: int | None
+) -> Iterator[str]:
     opened = " open" if scope.has_drift or scope.errors else ""
     yield f"<details{opened}>"
     yield f"<summary><b>{html.escape(str(scope.scope))}</b> · {html.escape(_scope_counts(scope))}</summary>"
     yield ""
     yield f"- Provider type `{scope.provider_type}` · manifests: {', '.join(scope.manifests) or '(none)'}"
     for problem in (*scope.errors, *scope.warnings):
-        yield f"- {problem.severity.value} `{problem.code}`: {_prose(problem.message, mask)}"
+        yield f"- {problem.severity.value} `{problem.code}`: {_prose(problem.message, masker)}"
     for line in _information(scope):
         yield f"- {line}"
     for kind, items in _lists(scope):
@@ -258,12 +275,12 @@ def _scope_block(scope: ScopeDrift, target: Callable[[Target], str], mask: bool,
     yield "</details>"
 
 
-def _target(target: Target, mask: bool) -> str:
-    if mask and target.kind is TargetKind.EMAIL:
-        return f"{target.kind.value}:{mask_email(target.value)}"
+def _target(target: Target, masker: EmailMasker | None) -> str:
+    if masker is not None and target.kind is TargetKind.EMAIL:
+        return f"{target.kind.value}:{masker(target.value)}"
     return str(target)
 
 
-def _prose(text: str, mask: bool) -> str:
-    text = EMAIL.sub(lambda m: mask_email(m.group(0)), text) if mask else text
+def _prose(text: str, masker: EmailMasker | None) -> str:
+    text = masker.text(text) if masker is not None else text
     return html.escape(text).replace("`", "'").replace("|", "\\|")

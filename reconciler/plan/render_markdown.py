@@ -1,8 +1,10 @@
 """The plan as a pull-request comment: summary table first, one collapsible block per scope.
 
-Emails are masked (``o***@example.com``) unless asked otherwise, and held coupons are listed by status,
-not by code (a code can be redeemed): the full detail lives in the JSON plan. The comment is kept under ``max_chars`` by
-shortening the per-scope lists, with a pointer to the full plan. Stable: the same plan, the same text.
+Emails are masked unless asked otherwise, with a short keyed digest beside each mask so that reviewers can tell
+addresses apart (``o***@example.com (id 3fa2)``, see :mod:`reconciler.plan.masking`), and held coupons are listed
+by status, not by code (a code can be redeemed): the full detail lives in the JSON plan. The comment is kept under
+``max_chars`` by shortening the per-scope lists, with a pointer to the full plan. Stable: the same plan and key,
+the same text.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from reconciler.manifest.model import Target, TargetKind
+from reconciler.plan.masking import EMAIL, UNKEYED, EmailMasker, addresses_in, mask_email
 from reconciler.plan.model import HeldItem, Plan, ScopePlan
 from reconciler.plan.render_text import (
     delivery_matters,
@@ -32,7 +35,7 @@ from reconciler.plan.serialize import format_timestamp, summarize
 T = TypeVar("T")
 
 MARKER = "<!-- couponctl:plan -->"
-EMAIL = re.compile(r"[^\s@<>()\[\]`'\",;:]+@[^\s@<>()\[\]`'\",;:]+\.[A-Za-z]{2,}")
+__all__ = ["EMAIL", "MARKER", "mask_email", "render_markdown"]
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~#!])")
 
 
@@ -40,15 +43,18 @@ def render_markdown(
     plan: Plan,
     *,
     mask_emails: bool = True,
+    mask_key: bytes = UNKEYED,
     max_chars: int = 65_000,
     full_plan_hint: str | None = None,
 ) -> str:
-    """The comment text, at most ``max_chars`` characters.
+    """The comment text, at most ``max_chars`` characters. ``mask_key`` keys the digests beside masked emails
+    (:func:`reconciler.plan.masking.mask_key` gives the project's).
 
     When the whole plan does not fit, every list in every scope is cut to the same, largest length that
     fits; if even empty lists do not fit, trailing scopes are left out. Both say where the full plan is.
     """
-    style = _Style(mask_emails, full_plan_hint or "the JSON plan (`couponctl plan --out FILE`)")
+    masker = EmailMasker(mask_key, _addresses(plan)) if mask_emails else None
+    style = _Style(masker, full_plan_hint or "the JSON plan (`couponctl plan --out FILE`)")
     full = _compose(plan, style, item_limit=None, scope_limit=None)
     if len(full) <= max_chars:
         return full
@@ -61,25 +67,32 @@ def render_markdown(
     return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
 
 
-def mask_email(address: str) -> str:
-    """``owner@example.com`` -> ``o***@example.com``."""
-    local, _, domain = address.rpartition("@")
-    return f"{local[:1]}***@{domain}"
+def _addresses(plan: Plan) -> Iterator[str]:
+    """Every address the comment may show: email targets, and addresses in messages, notes and violations."""
+    yield from addresses_in(plan.violations)
+    for scope_plan in plan.scopes:
+        yield from addresses_in(p.message for p in scope_plan.problems)
+        for items in (scope_plan.to_issue, scope_plan.in_doubt):
+            yield from (i.target.value for i in items if i.target.kind is TargetKind.EMAIL)
+        for held in (*scope_plan.mismatched, *scope_plan.unmanaged, *scope_plan.removed):
+            if held.target.kind is TargetKind.EMAIL:
+                yield held.target.value
+            yield from addresses_in((held.note,))
 
 
 @dataclass(frozen=True, slots=True)
 class _Style:
-    mask_emails: bool
+    masker: EmailMasker | None
     full_plan: str
 
     def target(self, target: Target) -> str:
-        if self.mask_emails and target.kind is TargetKind.EMAIL:
-            return f"{target.kind.value}:{mask_email(target.value)}"
+        if self.masker is not None and target.kind is TargetKind.EMAIL:
+            return f"{target.kind.value}:{self.masker(target.value)}"
         return str(target)
 
     def text(self, text: str) -> str:
         """Free text (messages, notes) with emails masked; raw, for code blocks."""
-        return EMAIL.sub(lambda m: mask_email(m.group(0)), text) if self.mask_emails else text
+        return self.masker.text(text) if self.masker is not None else text
 
     def prose(self, text: str) -> str:
         """Free text for Markdown paragraphs: masked, HTML-safe, Markdown-escaped."""
