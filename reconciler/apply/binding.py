@@ -4,7 +4,7 @@ items the saved plan showed (to issue, or in doubt pending a read)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from reconciler.apply.journal import Journal
 from reconciler.errors import RefusedError
@@ -14,6 +14,8 @@ from reconciler.plan.explain import explain_difference
 from reconciler.plan.model import Plan, PlanItem
 
 MAX_EXPLAINED = 50
+FUTURE_TOLERANCE_SECONDS = 60.0
+"""How far in the future a saved plan's creation time may lie before it is refused (clock jitter, not skew)."""
 
 ItemKey = tuple[Scope, Target, str | None]
 
@@ -38,10 +40,25 @@ def _reviewed(plan: Plan) -> set[ItemKey]:
     return {_key(s.scope, i) for s in plan.scopes for i in (*s.to_issue, *s.in_doubt)}
 
 
-def check_saved(saved: Plan, saved_name: str, journal: Journal, now: datetime) -> None:
-    """Refuse (exit 3) an altered, expired or already applied saved plan."""
+def check_saved(
+    saved: Plan, saved_name: str, journal: Journal, now: datetime, *, plan_ttl_seconds: float | None = None
+) -> None:
+    """Refuse (exit 3) an altered, expired, future-dated or already applied saved plan. ``plan_ttl_seconds`` is
+    the project's planTTL: an expiry further away than that was set by a clock ahead of this one."""
     if not verify_checksum(saved):
         raise RefusedError(f"{saved_name}: the plan's checksum does not match its content; it was altered")
+    tolerance = timedelta(seconds=FUTURE_TOLERANCE_SECONDS)
+    too_far = (
+        plan_ttl_seconds is not None
+        and saved.expires_at is not None
+        and saved.expires_at > now + timedelta(seconds=plan_ttl_seconds) + tolerance
+    )
+    if saved.created_at > now + tolerance or too_far:
+        raise RefusedError(
+            f"{saved_name} is dated {saved.created_at.isoformat()}, after now ({now.isoformat()}): a plan from the "
+            "future was made on a machine whose clock is ahead, and its age cannot be judged; make and review a "
+            "new plan"
+        )
     if saved.expires_at is not None and now >= saved.expires_at:
         raise RefusedError(
             f"{saved_name} expired at {saved.expires_at.isoformat()} (plans live planTTL after they are made); "

@@ -99,7 +99,7 @@ def test_the_lowest_job_installs_exactly_the_claimed_lower_bounds() -> None:
 
 def _bound(name: str) -> str:
     (requirement,) = [r for r in PYPROJECT["project"]["optional-dependencies"]["test"] if requirement_name(r) == name]
-    return requirement[len(name) :].split("#")[0].strip()
+    return str(requirement[len(name) :]).split("#")[0].strip()
 
 
 def test_a_scheduled_job_runs_the_suite_on_the_newest_and_the_lowest_versions() -> None:
