@@ -70,23 +70,24 @@ class EmailMasker:
     def __init__(self, key: bytes, addresses: Iterable[str], *, digest: Digest = keyed_digest) -> None:
         self._key = key
         self._digest = digest
-        groups: dict[str, dict[str, str]] = {}
+        self._digests: dict[str, str] = {}
+        groups: dict[str, list[str]] = {}
         for address in addresses:
             normal = address.lower()
-            group = groups.setdefault(mask_email(normal), {})
-            if normal not in group:
-                group[normal] = digest(key, normal)
-        self._length = _prefix_length(groups.values())
+            if normal not in self._digests:
+                self._digests[normal] = digest(key, normal)
+                groups.setdefault(mask_email(normal), []).append(normal)
+        crowded = [group for group in groups.values() if len(group) > 1]
+        self._length, distinct = _prefix_length([[self._digests[a] for a in group] for group in crowded])
+        self._suffixes = {} if distinct else _suffixes(crowded, self._digests, self._length)
         self._shown: dict[str, str] = {}
-        for mask, group in groups.items():
-            for address, suffix in _suffixes(group, self._length).items():
-                self._shown[address] = f"{mask} (id {suffix})"
 
     def __call__(self, address: str) -> str:
         normal = address.lower()
         shown = self._shown.get(normal)
         if shown is None:
-            shown = f"{mask_email(normal)} (id {self._digest(self._key, normal)[: self._length]})"
+            hashed = self._digests.get(normal) or self._digest(self._key, normal)
+            shown = f"{mask_email(normal)} (id {hashed[: self._length]}{self._suffixes.get(normal, '')})"
             self._shown[normal] = shown
         return shown
 
@@ -106,25 +107,27 @@ def addresses_in(texts: Iterable[str]) -> Iterable[str]:
         yield from EMAIL.findall(text)
 
 
-def _prefix_length(groups: Iterable[Mapping[str, str]]) -> int:
-    """The shortest prefix, at least MIN_DIGEST_CHARS, that sets apart the digests within every group."""
-    crowded = [list(g.values()) for g in groups if len(g) > 1]
+def _prefix_length(crowded: list[list[str]]) -> tuple[int, bool]:
+    """The shortest prefix, at least MIN_DIGEST_CHARS, that sets apart the digests within every group of
+    addresses sharing a mask, and whether it does (it may not, even at full length, in a tiny digest space)."""
     full = max((len(d) for digests in crowded for d in digests), default=MIN_DIGEST_CHARS)
     length = MIN_DIGEST_CHARS
-    while length < full and any(len({d[:length] for d in digests}) < len(digests) for digests in crowded):
+    while True:
+        distinct = all(len({d[:length] for d in digests}) == len(digests) for digests in crowded)
+        if distinct or length >= full:
+            return length, distinct
         length += 1
-    return length
 
 
-def _suffixes(group: Mapping[str, str], length: int) -> dict[str, str]:
-    """Per address of one mask group, its digest prefix; ``-1``, ``-2``... where even that is shared."""
-    by_prefix: dict[str, list[str]] = {}
-    for address, digest in group.items():
-        by_prefix.setdefault(digest[:length], []).append(address)
-    shown = {}
-    for prefix, addresses in by_prefix.items():
-        if len(addresses) == 1:
-            shown[addresses[0]] = prefix
-        else:
-            shown.update({a: f"{prefix}-{n}" for n, a in enumerate(sorted(addresses), start=1)})
-    return shown
+def _suffixes(crowded: list[list[str]], digests: Mapping[str, str], length: int) -> dict[str, str]:
+    """``-1``, ``-2``... for addresses of one mask whose digests share even the ``length`` shown, in address
+    order; empty unless the digest space is tiny."""
+    suffixes: dict[str, str] = {}
+    for addresses in crowded:
+        by_prefix: dict[str, list[str]] = {}
+        for address in addresses:
+            by_prefix.setdefault(digests[address][:length], []).append(address)
+        for sharing in by_prefix.values():
+            if len(sharing) > 1:
+                suffixes.update({a: f"-{n}" for n, a in enumerate(sorted(sharing), start=1)})
+    return suffixes
