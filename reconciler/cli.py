@@ -28,7 +28,15 @@ from reconciler.plan.render_text import render_text
 from reconciler.plan.serialize import write_plan_json
 from reconciler.progress import Progress, progress_mode
 from reconciler.providers.base import BatchResult, Outcome
-from reconciler.workflow import ApplyOptions, Project, apply_project, load_plan_file, load_project, plan_project
+from reconciler.workflow import (
+    ApplyOptions,
+    Project,
+    apply_project,
+    load_plan_file,
+    load_project,
+    plan_project,
+    project_for_plan,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -213,9 +221,10 @@ def apply(
     allow_over_limit: str | None,
 ) -> None:
     """Issue what is missing: exactly the reviewed PLANFILE's items, or a fresh plan after confirmation."""
-    project = _load(settings, ())
     planfile = settings.path(planfile) if planfile is not None else None
     saved = load_plan_file(planfile) if planfile is not None else None
+    settings.announce_root()
+    project = load_project(settings.directory) if saved is None else project_for_plan(settings.directory, saved)
 
     def confirm(fresh: Plan) -> bool:
         if saved is None and not settings.quiet:

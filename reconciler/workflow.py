@@ -27,6 +27,7 @@ from reconciler.config_model import Config
 from reconciler.errors import PlanFileError, Problem, RefusedError
 from reconciler.live import JournalView, LiveState, ScopeLive
 from reconciler.manifest.build import load_desired
+from reconciler.manifest.discover import find_manifests
 from reconciler.manifest.model import DesiredState, Scope, ScopeSpec
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.diff import diff
@@ -39,16 +40,30 @@ from reconciler.providers.registry import build_provider
 
 @dataclass(frozen=True)
 class Project:
-    """A loaded couponctl.yaml and the desired state of its manifests."""
+    """A loaded couponctl.yaml and the desired state of its manifests; ``selection`` names the manifest files
+    (relative to the root) when only some were loaded, None for the whole project."""
 
     config: Config
     desired: DesiredState
+    selection: tuple[str, ...] | None = None
 
 
 def load_project(directory: Path, paths: Sequence[Path] | None = None) -> Project:
-    """Load and validate config and manifests, offline; raise with every problem at once."""
+    """Load and validate config and manifests, offline; raise with every problem at once. With ``paths`` only
+    those manifests are loaded, and the project remembers which files they were."""
     config = load_config(directory)
-    return Project(config, load_desired(config, paths or None))
+    desired = load_desired(config, paths or None)
+    if not paths:
+        return Project(config, desired)
+    files, _ = find_manifests(config.root, list(paths))
+    return Project(config, desired, tuple(f.display for f in files))
+
+
+def project_for_plan(directory: Path, saved: Plan) -> Project:
+    """The project as the saved plan saw it: the whole of it, or exactly the manifest files of a partial plan."""
+    if saved.selection is None:
+        return load_project(directory)
+    return load_project(directory, [Path(p) for p in saved.selection])
 
 
 @asynccontextmanager
@@ -133,6 +148,7 @@ async def make_plan(
         live_digest=live_digest(live),
         policy_digest=policy_digest(config.policy),
         violations=violations(config.policy, plan),
+        selection=project.selection,
     )
     return with_checksum(plan)
 
@@ -205,7 +221,7 @@ async def _apply_locked(
     started = datetime.now(UTC)
     saved = options.saved_plan
     if saved is not None:
-        check_saved(saved, options.saved_name, journal, started)
+        check_saved(saved, options.saved_name, journal, started, plan_ttl_seconds=config.plan_ttl_seconds)
     settings = ResolveSettings(window_seconds=config.in_doubt_window_seconds)
     resolved_before = await resolve_in_doubt(journal, desired, providers, settings=settings)
     options.on_resolved(resolved_before)

@@ -93,7 +93,9 @@ class Plan:
 
     ``plan_id`` makes every saved plan single-use; ``expires_at`` bounds how long it may be applied;
     ``live_digest`` and ``policy_digest`` bind it to the live state read and the policy in force;
-    ``violations`` are policy limits the plan exceeds (apply refuses unless explicitly allowed).
+    ``violations`` are policy limits the plan exceeds (apply refuses unless explicitly allowed);
+    ``selection`` is None for a plan of the whole project, else the manifest files (relative to the project
+    root) it was limited to: apply reads exactly those again, like Terraform's ``-target``.
     """
 
     format_version: int
@@ -106,6 +108,12 @@ class Plan:
     live_digest: str = ""
     policy_digest: str = ""
     violations: tuple[str, ...] = ()
+    selection: tuple[str, ...] | None = None
+
+    @property
+    def partial(self) -> bool:
+        """Limited to some manifests: scopes and targets the other manifests declare were not planned."""
+        return self.selection is not None
 
     @property
     def item_count(self) -> int:

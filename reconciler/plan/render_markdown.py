@@ -28,6 +28,7 @@ from reconciler.plan.render_text import (
     item_text,
     plural,
     scope_exposure_text,
+    selection_text,
     verdict,
 )
 from reconciler.plan.serialize import format_timestamp, summarize
@@ -119,6 +120,9 @@ def _first_scopes(plan: Plan, count: int) -> tuple[ScopePlan, ...]:
 def _head(plan: Plan, style: _Style, shortened: bool) -> Iterator[str]:
     summary = summarize(plan)
     yield f"{MARKER}\n### couponctl plan\n\n**{verdict(plan)}**"
+    if plan.selection is not None:
+        words = " ".join(selection_text(plan.selection).split())  # one line, whatever a file name holds
+        yield f"**Partial plan:** {style.prose(words)}"
     yield "\n".join(
         [
             "| Scopes | To issue | Exposure | Satisfied | Unmanaged | Removed | Errors | Warnings |",

@@ -67,6 +67,19 @@ def verdict(plan: Plan) -> str:
     return f"Plan: {plan.item_count:,} to issue ({exposure_text(summarize(plan))}). Nothing will be revoked."
 
 
+MAX_SELECTION_SHOWN = 5
+
+
+def selection_text(selection: Sequence[str]) -> str:
+    """What a partial plan covers, in words shared by every renderer."""
+    shown = ", ".join(selection[:MAX_SELECTION_SHOWN])
+    more = f" and {len(selection) - MAX_SELECTION_SHOWN:,} more" if len(selection) > MAX_SELECTION_SHOWN else ""
+    return (
+        f"limited to {plural(len(selection), 'manifest file')} ({shown}{more}); what other manifests declare was "
+        "not planned and is not applied"
+    )
+
+
 def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
     return f"{count:,} {noun if count == 1 else plural_noun or noun + 's'}"
 
@@ -149,6 +162,8 @@ def _summary_lines(plan: Plan, summary: PlanSummary, paint: _Paint) -> Iterator[
         f"couponctl plan, made {format_timestamp(plan.created_at)} by couponctl {plan.tool_version}{checksum}",
         bold=True,
     )
+    if plan.selection is not None:
+        yield paint(f"  partial:    {selection_text(plan.selection)}", fg="yellow", bold=True)
     busy = sum(1 for s in plan.scopes if s.to_issue)
     yield (
         f"  to issue:   {plural(summary.item_count, 'coupon')} in {busy:,} of {plural(summary.scope_count, 'scope')}"

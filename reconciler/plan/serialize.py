@@ -127,6 +127,7 @@ def plan_content(plan: Plan, *, lazy: bool = False) -> JsonObject:
         "liveDigest": plan.live_digest,
         "policyDigest": plan.policy_digest,
         "violations": list(plan.violations),
+        "selection": None if plan.selection is None else list(plan.selection),
         "summary": _summary_to_dict(summarize(plan)),
         "scopes": [_scope_to_dict(s, lazy) for s in sorted(plan.scopes, key=lambda s: s.scope)],
     }
@@ -261,12 +262,8 @@ def plan_from_json(text: str, source_name: str) -> Plan:
         raise PlanFileError([Problem(source_name, exc.lineno, exc.colno, "", f"not valid JSON: {exc.msg}")]) from None
     _check(source_name, _foreign_problems(data))
     _check(source_name, _schema_problems(data))
-    created_at = _parse_timestamp(data["createdAt"])
-    if created_at is None:
-        _fail(source_name, [("createdAt", f"{data['createdAt']!r} is not a valid date and time")])
-    expires_at = None if data["expiresAt"] is None else _parse_timestamp(data["expiresAt"])
-    if data["expiresAt"] is not None and expires_at is None:
-        _fail(source_name, [("expiresAt", f"{data['expiresAt']!r} is not a valid date and time")])
+    created_at = _timestamp_field(source_name, data, "createdAt")
+    expires_at = None if data["expiresAt"] is None else _timestamp_field(source_name, data, "expiresAt")
     plan = Plan(
         format_version=data["formatVersion"],
         tool_version=data["toolVersion"],
@@ -278,9 +275,20 @@ def plan_from_json(text: str, source_name: str) -> Plan:
         live_digest=data["liveDigest"],
         policy_digest=data["policyDigest"],
         violations=tuple(data["violations"]),
+        selection=None if data.get("selection") is None else tuple(data["selection"]),
     )
     _check(source_name, _summary_problems(data["summary"], plan))
     return plan
+
+
+def _timestamp_field(source_name: str, data: dict[str, Any], name: str) -> datetime:
+    """A plan's timestamp: ISO 8601 with a time zone (a time without one could be any instant)."""
+    parsed = _parse_timestamp(data[name])
+    if parsed is None:
+        _fail(source_name, [(name, f"{data[name]!r} is not a valid date and time")])
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        _fail(source_name, [(name, f"{data[name]!r} has no time zone (plans write UTC with +00:00 or Z)")])
+    return parsed
 
 
 def _parse_timestamp(text: str) -> datetime | None:
