@@ -248,6 +248,7 @@ def apply(
         progress=ApplyProgressReport(settings),
         on_scope=_scope_progress(settings, project),
         on_resolved=resolved,
+        on_note=lambda note: None if settings.quiet else click.echo(note, err=True),
     )
     _applied, result = apply_project(project, options)
     if result is None:

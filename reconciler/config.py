@@ -152,6 +152,7 @@ def _build(root: Path, path: Path, data: Mapping[str, Any]) -> Config:
         issue_concurrency=data.get("issueConcurrency", DEFAULT_ISSUE_CONCURRENCY),
         lock_lease_seconds=float(parse_duration(data.get("lockLease", DEFAULT_LOCK_LEASE_SECONDS))),
         mask_key=_secret_ref(data["maskKey"]) if "maskKey" in data else None,
+        journal_in_checkout=bool(data.get("journalInCheckout", False)),
     )
 
 

@@ -70,4 +70,6 @@ class Config:
     lock_lease_seconds: float = 60.0
     issue_concurrency: int = 4
     mask_key: SecretRef | None = None
+    journal_in_checkout: bool = False
+    """``journalInCheckout``: a journal file inside the checkout is known to outlive CI runs."""
     """``maskKey``: the secret that keys the digests beside masked emails in Markdown (reconciler.plan.masking)."""

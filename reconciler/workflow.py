@@ -9,13 +9,14 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reconciler import __version__, aio
 from reconciler.apply.binding import bind, check_saved
 from reconciler.apply.context import ci_actor, git_commit
+from reconciler.apply.durability import check_journal_outlives_ci
 from reconciler.apply.executor import ApplyProgress, Execution, execute, plan_batches
 from reconciler.apply.journal import Journal, Money
 from reconciler.apply.lock import ApplyLock, default_holder
@@ -31,7 +32,7 @@ from reconciler.manifest.discover import find_manifests
 from reconciler.manifest.model import DesiredState, Scope, ScopeSpec
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.diff import diff
-from reconciler.plan.model import Plan
+from reconciler.plan.model import JournalStamp, Plan
 from reconciler.plan.serialize import plan_from_json
 from reconciler.policy import policy_digest, violations
 from reconciler.providers.base import BatchResult, Provider
@@ -149,6 +150,7 @@ async def make_plan(
         policy_digest=policy_digest(config.policy),
         violations=violations(config.policy, plan),
         selection=project.selection,
+        journal=JournalStamp(*astuple(journal.identity())),
     )
     return with_checksum(plan)
 
@@ -187,6 +189,7 @@ class ApplyOptions:
     progress: ApplyProgress | None = None
     on_scope: ScopeRead | None = None
     on_resolved: Callable[[list[Resolution]], None] = lambda resolutions: None
+    on_note: Callable[[str], None] = lambda note: None
 
 
 def apply_project(project: Project, options: ApplyOptions) -> tuple[Plan, ApplyReport | None]:
@@ -194,8 +197,16 @@ def apply_project(project: Project, options: ApplyOptions) -> tuple[Plan, ApplyR
     policy, confirm, issue journal-first, then re-read and report every item. Returns the plan applied and
     the report (None when there was nothing to issue)."""
 
+    check_journal_outlives_ci(project.config, {scope.provider for scope in project.desired.scopes}, os.environ)
+
     async def run() -> tuple[Plan, ApplyReport | None]:
         journal = open_journal(project.config)
+        if journal.is_new:
+            options.on_note(
+                f"note: the journal {journal.db.location} is new: it holds no record of earlier applies. If there "
+                "were some (another working copy, another runner, a lost file), stop: what they left in doubt "
+                "would be paid again"
+            )
         lock = ApplyLock(journal.db, lease_seconds=project.config.lock_lease_seconds)
         holder = default_holder()
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from reconciler.apply.database import JournalLostError
 from reconciler.apply.journal import Journal
 from reconciler.errors import RefusedError
 from reconciler.manifest.model import Scope, Target
@@ -64,11 +65,38 @@ def check_saved(
             f"{saved_name} expired at {saved.expires_at.isoformat()} (plans live planTTL after they are made); "
             "make and review a new plan"
         )
+    check_same_journal(saved, saved_name, journal)
     earlier = journal.run_with_checksum(saved.checksum)
     if earlier is not None:
         raise RefusedError(
             f"{saved_name} was already applied (run {earlier.id}, started {earlier.started_at}, "
             f"outcome {earlier.outcome or 'unfinished'}); a plan is applied once: make and review a new plan"
+        )
+
+
+def check_same_journal(saved: Plan, saved_name: str, journal: Journal) -> None:
+    """Refuse a plan made against another journal, or against a later state of this one: a lost, replaced or
+    restored journal has forgotten what it alone knew (items in doubt, issued but not visible yet)."""
+    if saved.journal is None:
+        raise JournalLostError(
+            f"{saved_name} does not say which journal it was made against (made by an older couponctl?); make and "
+            "review a new plan"
+        )
+    now = journal.identity()
+    where = journal.db.location
+    if now.id != saved.journal.id:
+        raise JournalLostError(
+            f"{saved_name} was made against another journal (journal {saved.journal.id[:12]} with "
+            f"{saved.journal.runs} run(s)); {where} is journal {now.id[:12] or '(none)'} with {now.runs} run(s). "
+            "A lost, replaced or per-runner journal forgets what earlier applies left in doubt, and they would be "
+            "paid again: nothing was done. Apply with the journal the plan was made against (a shared journal for "
+            "CI runners: README, PostgreSQL), or make and review a new plan against this one"
+        )
+    if now.runs < saved.journal.runs:
+        raise JournalLostError(
+            f"{saved_name} was made against {where} when it held {saved.journal.runs} run(s); it now holds "
+            f"{now.runs}: it was restored from an older copy (a SQLite file copied without its -wal?) and has "
+            "forgotten runs, so nothing was done. Restore the complete journal, or make and review a new plan"
         )
 
 

@@ -87,6 +87,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX items_batch_target ON items (batch_id, target_kind, target_value);
     """,
+    """
+    CREATE TABLE journal_identity (id TEXT NOT NULL, created_at TEXT NOT NULL);
+    INSERT INTO journal_identity (id, created_at) VALUES ({random_id}, {now_text});
+    """,
 )
 
 PENDING = "PENDING"
@@ -99,6 +103,12 @@ RESOLVED_NOT_ISSUED = "RESOLVED_NOT_ISSUED"
 HOLDING_STATES = (ISSUED, RESOLVED_ISSUED)
 
 _STATE_OF: dict[Outcome, str] = {Outcome.ISSUED: ISSUED, Outcome.FAILED: FAILED, Outcome.IN_DOUBT: IN_DOUBT}
+
+
+@dataclass(frozen=True, slots=True)
+class JournalIdentity:
+    id: str
+    runs: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +163,10 @@ class Journal:
         """Apply the missing migrations, each in its own transaction; safe when processes race to do it.
 
         A journal already at this version is opened without writing anything, so the read-only credentials
-        of plan and drift can open a shared journal.
+        of plan and drift can open a shared journal. ``is_new`` tells whether this open created it.
         """
-        if self._current_version() == len(MIGRATIONS):
+        self.is_new = self._current_version() == 0
+        if not self.is_new and self._current_version() == len(MIGRATIONS):
             return
         types = DDL_TYPES[self.db.dialect]
         for number, script in enumerate(MIGRATIONS):
@@ -176,6 +187,13 @@ class Journal:
 
     def close(self) -> None:
         self.db.close()
+
+    def identity(self) -> JournalIdentity:
+        """Which journal this is (a random id made with it) and how many runs it holds: a plan records both, and
+        apply refuses a plan made against another journal, or against a later state of this one."""
+        rows = self.db.execute("SELECT id FROM journal_identity")
+        runs = int(self.db.execute("SELECT count(*) FROM runs")[0][0])
+        return JournalIdentity(str(rows[0][0]) if rows else "", runs)
 
     def start_run(
         self,
@@ -199,6 +217,7 @@ class Journal:
     def finish_run(self, run_id: str, outcome: str) -> None:
         with self.db.transaction():
             self.db.execute("UPDATE runs SET ended_at = ?, outcome = ? WHERE id = ?", (_now(), outcome, run_id))
+        self.db.checkpoint()  # a finished run is in the main file: a copy of the file alone holds it
 
     def record_intent(self, run_id: str, batch: Batch, money: Money | None = None) -> str:
         """Commit one PENDING row per item of the batch, with the money at stake; returns the batch id.

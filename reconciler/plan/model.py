@@ -87,6 +87,14 @@ class ScopePlan:
         return tuple(p for p in self.problems if p.severity is Severity.WARNING)
 
 
+@dataclass(frozen=True, slots=True)
+class JournalStamp:
+    """The journal a plan was made against: its identity, and how many runs it held."""
+
+    id: str
+    runs: int
+
+
 @dataclass(frozen=True)
 class Plan:
     """The whole plan, scopes sorted. ``checksum`` is computed over everything but itself and created_at.
@@ -95,7 +103,8 @@ class Plan:
     ``live_digest`` and ``policy_digest`` bind it to the live state read and the policy in force;
     ``violations`` are policy limits the plan exceeds (apply refuses unless explicitly allowed);
     ``selection`` is None for a plan of the whole project, else the manifest files (relative to the project
-    root) it was limited to: apply reads exactly those again, like Terraform's ``-target``.
+    root) it was limited to: apply reads exactly those again, like Terraform's ``-target``; ``journal`` is the
+    identity of the journal the plan was made against and how many runs it held then.
     """
 
     format_version: int
@@ -109,6 +118,7 @@ class Plan:
     policy_digest: str = ""
     violations: tuple[str, ...] = ()
     selection: tuple[str, ...] | None = None
+    journal: JournalStamp | None = None
 
     @property
     def partial(self) -> bool:

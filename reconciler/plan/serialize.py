@@ -25,6 +25,7 @@ from reconciler.plan.jsonstream import Lazy, iter_json
 from reconciler.plan.model import (
     PLAN_FORMAT_VERSION,
     HeldItem,
+    JournalStamp,
     Plan,
     PlanItem,
     PlanProblem,
@@ -128,6 +129,7 @@ def plan_content(plan: Plan, *, lazy: bool = False) -> JsonObject:
         "policyDigest": plan.policy_digest,
         "violations": list(plan.violations),
         "selection": None if plan.selection is None else list(plan.selection),
+        "journal": None if plan.journal is None else {"id": plan.journal.id, "runs": plan.journal.runs},
         "summary": _summary_to_dict(summarize(plan)),
         "scopes": [_scope_to_dict(s, lazy) for s in sorted(plan.scopes, key=lambda s: s.scope)],
     }
@@ -276,6 +278,7 @@ def plan_from_json(text: str, source_name: str) -> Plan:
         policy_digest=data["policyDigest"],
         violations=tuple(data["violations"]),
         selection=None if data.get("selection") is None else tuple(data["selection"]),
+        journal=None if data.get("journal") is None else JournalStamp(data["journal"]["id"], data["journal"]["runs"]),
     )
     _check(source_name, _summary_problems(data["summary"], plan))
     return plan
