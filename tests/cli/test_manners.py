@@ -4,6 +4,7 @@ the user unless asked for."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from reconciler.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 COUPONCTL = [sys.executable, "-m", "reconciler"]
+INSTALLED = Path(sys.executable).parent / "couponctl"  # the console script, as a shell completes it
 
 
 @pytest.fixture
@@ -143,3 +145,24 @@ def test_apply_quiet_still_shows_the_errors(project: Path) -> None:
     manifest.write_text(manifest.read_text().replace("couponClass: WINBACK27", "couponClass: NOSUCH27"))
     result = run(project, "--quiet", "apply", "--yes")
     assert result.exit_code == 3 and "class-not-found" in result.stderr
+
+
+def test_shell_completion_completes_commands_and_options() -> None:
+    def complete(words: str, cword: int) -> str:
+        env = {**os.environ, "_COUPONCTL_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+        done = subprocess.run([str(INSTALLED)], env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "plain,plan" in complete("couponctl pl", 1).splitlines()
+    assert "plain,--format" in complete("couponctl plan --fo", 2).splitlines()
+    source = subprocess.run(
+        [str(INSTALLED)], env={**os.environ, "_COUPONCTL_COMPLETE": "bash_source"}, capture_output=True, text=True
+    )
+    assert source.returncode == 0 and "complete " in source.stdout
+
+
+def test_the_readme_documents_the_global_options() -> None:
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    for option in ("-C DIR", "--color", "-q/--quiet", "-v/--verbose", "--debug", "_COUPONCTL_COMPLETE"):
+        assert option in readme, option
