@@ -14,6 +14,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from reconciler.config_model import Config, Policy, ProviderConfig, SandboxConfig
+from reconciler.containment import outside_reason
 from reconciler.errors import ConfigError, InputError, Problem
 from reconciler.manifest.discover import normalized
 from reconciler.manifest.loader import Document, MiB, NodePath, load_yaml
@@ -65,6 +66,7 @@ def load_config(directory: Path) -> Config:
         + credential_problems(document)
         + fault_problems(document)
         + journal_problems(document)
+        + path_problems(document, root)
     )
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: (p.line, p.column, p.field, p.message)))
@@ -156,6 +158,16 @@ def _build(root: Path, path: Path, data: Mapping[str, Any]) -> Config:
     )
 
 
+def glob_prefix(pattern: str) -> str:
+    """The part of a glob pattern before its first wildcard component (``manifests/*/x.yaml`` -> ``manifests``)."""
+    parts = []
+    for part in Path(pattern).parts:
+        if any(c in part for c in "*?["):
+            break
+        parts.append(part)
+    return str(Path(*parts)) if parts else "."
+
+
 def _decimal_or_none(value: int | Decimal | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
@@ -167,6 +179,34 @@ def _journal(root: Path, state_dir: Path, journal: str | None) -> str:
     if "://" in journal or _ENV_REF.fullmatch(journal.strip()):
         return journal.strip()
     return str(normalized(root, journal))
+
+
+def path_problems(document: Document, root: Path) -> list[Problem]:
+    """Every file and directory the config names lies inside the project (containment.py); a glob of
+    ``manifests`` may not start outside it, and what it matches is checked as it is expanded.
+
+    Two are exempt: a journal given as ``${env:NAME}`` (the operator's, not the repository's, e.g. a persistent
+    disk of a self-hosted runner), and ``sandbox.database``, the simulated vendor's own store, which several
+    projects may share and which holds nothing of the project's."""
+    data = document.data if isinstance(document.data, dict) else {}
+    named: list[tuple[tuple[str | int, ...], object]] = [(("stateDir",), data.get("stateDir"))]
+    sandbox = data.get("sandbox")
+    if isinstance(sandbox, dict):
+        named.append((("sandbox", "seed"), sandbox.get("seed")))
+    journal = data.get("journal")
+    if isinstance(journal, str) and "://" not in journal and not _ENV_REF.fullmatch(journal.strip()):
+        named.append((("journal",), journal))
+    manifests = data.get("manifests")
+    if isinstance(manifests, list):
+        named += [(("manifests", index), entry) for index, entry in enumerate(manifests)]
+    problems = []
+    for path, value in named:
+        if isinstance(value, str) and value:
+            literal = glob_prefix(value) if path[0] == "manifests" else value
+            reason = outside_reason(root, literal)
+            if reason is not None:
+                problems.append(document.problem(path, reason))
+    return problems
 
 
 def journal_problems(document: Document) -> list[Problem]:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from reconciler.config_model import Config
+from reconciler.containment import outside_reason
 from reconciler.errors import InputError, ManifestError, Problem
 from reconciler.manifest import parse
 from reconciler.manifest.discover import display_path, find_manifests, normalized
@@ -97,7 +98,11 @@ def _declare_file(
 ) -> list[Problem]:
     """Add the addresses of one emailsFrom file (relative to the manifest's file). The hot loop of a
     large list: one regex match, one dict operation and three small frozen objects per address."""
-    file = normalized(normalized(root, manifest.document.file).parent, file_name)
+    base = normalized(root, manifest.document.file).parent
+    refused = outside_reason(root, file_name, base=base)
+    if refused is not None:
+        return [manifest.document.problem(path, f"emails file {refused}")]
+    file = normalized(base, file_name)
     display = display_path(file, root)
     if not file.is_file():
         state = "is not a file" if file.exists() else "does not exist"
@@ -106,7 +111,7 @@ def _declare_file(
     problems: list[Problem] = []
     try:
         for line, column, address in read_emails(file, display):
-            error = email_error(address)
+            error = email_error(address, reveal=False)
             if error:
                 problems.append(Problem(display, line, column, field, error))
                 continue

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.containment import escapes, outside_reason
 from reconciler.errors import Problem
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -40,10 +41,19 @@ def find_manifests(root: Path, entries: Sequence[str | Path]) -> tuple[list[Sour
     """The manifest files ``entries`` name, sorted and without repeats, and a problem per entry that
     names nothing: a missing path, or a glob that matches no file. Directories are searched
     recursively for *.yaml and *.yml, skipping names that start with a dot; files named directly or
-    matched by a glob are read whatever their suffix."""
+    matched by a glob are read whatever their suffix. Every file lies inside ``root`` once symlinks are
+    followed and is a regular file (reconciler.containment): anything else is a problem, never read."""
     found: set[Path] = set()
     problems: list[Problem] = []
     for entry in entries:
+        if not _GLOB_CHARS.intersection(str(entry)):
+            # Absolute: a command-line path (made absolute from where couponctl runs); it must still lie inside.
+            absolute = Path(entry).is_absolute()
+            refused = escapes(root, Path(entry)) if absolute else outside_reason(root, entry)
+            if refused is not None:
+                shown = display_path(Path(entry), root) if absolute else str(entry)
+                problems.append(Problem(shown, 0, 0, "", refused))
+                continue
         text = str(entry)
         if _GLOB_CHARS.intersection(text):
             matches = [normalized(root, m) for m in glob.glob(text, root_dir=root, recursive=True)]
@@ -60,7 +70,12 @@ def find_manifests(root: Path, entries: Sequence[str | Path]) -> tuple[list[Sour
                 problems.append(
                     Problem(shown, 0, 0, "", "holds no manifest file (*.yaml or *.yml, searched recursively)")
                 )
-        found.update(files)
+        for file in files:
+            refused = escapes(root, file)
+            if refused is None:
+                found.add(file)
+            else:
+                problems.append(Problem(display_path(file, root), 0, 0, "", refused))
     return sorted(SourceFile(display_path(p, root), p) for p in found), problems
 
 

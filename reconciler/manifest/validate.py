@@ -17,13 +17,20 @@ MAX_EMAIL_LENGTH = 254
 MAX_LOCAL_PART_LENGTH = 64
 
 
-def email_error(address: str) -> str | None:
-    """Why ``address`` is not a usable email address, or None when it is."""
+def email_error(address: str, *, reveal: bool = True) -> str | None:
+    """Why ``address`` is not a usable email address, or None when it is. With ``reveal`` False (a line of a list
+    file, which may be anything, a secret included) the address is shown only as a masked preview."""
     if not address:
         return "the email address is empty"
     if len(address) > MAX_EMAIL_LENGTH or address.find("@") > MAX_LOCAL_PART_LENGTH or not _EMAIL.fullmatch(address):
-        return f"invalid email address {address!r}"
+        return f"invalid email address {address!r}" if reveal else f"invalid email address {masked_preview(address)}"
     return None
+
+
+def masked_preview(text: str) -> str:
+    """Enough to find the line, nothing to read: its first character (when a letter or digit) and its length."""
+    first = text[0] if text[:1].isascii() and text[:1].isalnum() else "?"
+    return f"'{first}***' ({len(text)} characters)"
 
 
 def check_provider(manifest: Manifest, providers: Iterable[str]) -> list[Problem]:

@@ -85,7 +85,7 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     text = """\
 manifests: [teams/, "extra/*.yaml"]
 stateDir: state
-journal: ../shared/journal.sqlite
+journal: shared/../journals/journal.sqlite
 sandbox: {seed: seeds/sandbox.yaml, database: db/sandbox.sqlite}
 providers: {}
 """
@@ -93,7 +93,7 @@ providers: {}
     root = tmp_path.resolve()
     assert config.manifests == ("teams/", "extra/*.yaml")
     assert config.state_dir == root / "state"
-    assert config.journal == str(root.parent / "shared" / "journal.sqlite")
+    assert config.journal == str(root / "journals" / "journal.sqlite")
     assert config.sandbox.seed == root / "seeds" / "sandbox.yaml"
     assert config.sandbox.database == root / "db" / "sandbox.sqlite"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -53,10 +54,11 @@ providers:
 
 
 def make(directory: Path, seed: Path, database: Path, manifest: str | None) -> Path:
+    """A project on the shared sandbox ``database``; its seed is a file of its own (a project reads only its own
+    files), for the first project that seeds the database."""
     (directory / "manifests").mkdir(parents=True)
-    (directory / "couponctl.yaml").write_text(
-        CONFIG.format(seed=json.dumps(str(seed)), database=json.dumps(str(database)))
-    )
+    shutil.copy(seed, directory / "seed.yaml")
+    (directory / "couponctl.yaml").write_text(CONFIG.format(seed="seed.yaml", database=json.dumps(str(database))))
     if manifest is not None:
         (directory / "manifests" / "reseller.yaml").write_text(manifest)
     return directory

@@ -13,7 +13,7 @@ from reconciler.config import load_config
 from reconciler.config_model import Config
 from reconciler.errors import ManifestError
 from reconciler.manifest.build import load_desired
-from reconciler.manifest.model import DesiredState, Expect, Position, Scope, ScopeSpec, Target
+from reconciler.manifest.model import DesiredState, Expect, Scope, ScopeSpec, Target
 
 PROJECT = Path(__file__).parent / "valid" / "project"
 SPRING = Scope("msads-local", "251186883", "SPRING27-ACQ-100")
@@ -124,15 +124,17 @@ def test_works_offline_without_credentials(tmp_path: Path, monkeypatch: pytest.M
     assert load_desired(load_config(project)).target_count() == 10
 
 
-def test_manifests_outside_the_root_keep_an_absolute_path(tmp_path: Path, config: Config) -> None:
+def test_manifests_outside_the_root_are_refused_unread(tmp_path: Path, config: Config) -> None:
     outside = tmp_path / "elsewhere.yaml"
     outside.write_text(
         "apiVersion: couponctl/v1\nkind: CouponAssignment\nmetadata: {name: x}\n"
         "spec: {provider: msads-local, customerId: 1, couponClass: C, distribute: {accounts: [5]}}\n"
     )
-    desired = load_desired(config, [outside])
-    (item,) = desired.items[Scope("msads-local", "1", "C")].values()
-    assert item.position == Position(outside.as_posix(), 4, 86)
+    assert not outside.resolve().is_relative_to(config.root.resolve())
+    with pytest.raises(ManifestError) as raised:
+        load_desired(config, [outside])
+    (problem,) = raised.value.problems
+    assert "leads outside the project root" in problem.message and "CouponAssignment" not in str(problem)
 
 
 def test_examples_project_loads() -> None:
