@@ -28,6 +28,7 @@ from reconciler.plan.render_text import render_text
 from reconciler.plan.serialize import write_plan_json
 from reconciler.progress import Progress, progress_mode
 from reconciler.providers.base import BatchResult, Outcome
+from reconciler.redaction import ScrubbingWriter, scrub
 from reconciler.workflow import (
     ApplyOptions,
     Project,
@@ -144,8 +145,9 @@ def _save(out: Path, result: Plan) -> None:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w", encoding="utf-8") as file:
-            write_plan_json(result, file)
-            file.write("\n")
+            scrubbed = ScrubbingWriter(file)
+            write_plan_json(result, scrubbed)
+            scrubbed.write("\n")
     except OSError as exc:
         raise CouponctlError(f"cannot write {out}: {exc}") from exc
 
@@ -280,7 +282,7 @@ def _report(report: ApplyReport) -> None:
 def _write(path: Path, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text + "\n", encoding="utf-8")
+        path.write_text(scrub(text) + "\n", encoding="utf-8")
     except OSError as exc:
         raise CouponctlError(f"cannot write {path}: {exc}") from exc
 

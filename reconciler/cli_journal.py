@@ -24,6 +24,7 @@ from reconciler.apply.lock import ApplyLock
 from reconciler.cli_support import Settings, reports_errors
 from reconciler.config import load_config
 from reconciler.errors import CouponctlError
+from reconciler.redaction import scrub
 
 
 def _journal(settings: Settings) -> Journal:
@@ -207,7 +208,7 @@ def export_ledger(settings: Settings, fmt: str, out: Path | None) -> None:
         return
     out = settings.path(out)  # relative to where couponctl runs, like every path on the command line
     try:
-        out.write_text(text, encoding="utf-8")
+        out.write_text(scrub(text), encoding="utf-8")
     except OSError as exc:
         raise CouponctlError(f"cannot write {out}: {exc}") from exc
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from reconciler import redaction
 from reconciler.config import CONFIG_FILE
 from reconciler.errors import ConfigError, CouponctlError, ExitCode, InputError, Problem
 
@@ -136,18 +137,38 @@ class _PipeSafeWriter(io.RawIOBase):
         super().close()
 
 
+class _ScrubbingText(io.TextIOWrapper):
+    """A text stream that scrubs registered secrets (reconciler.redaction) from everything written to it."""
+
+    def write(self, text: str) -> int:
+        super().write(redaction.scrub(text))
+        return len(text)
+
+    def close(self) -> None:
+        """Let go of the stream underneath without closing it: it belongs to the process (or a test runner)."""
+        with contextlib.suppress(ValueError, OSError):  # ValueError: detached already
+            self.flush()
+            self.detach()
+
+
 def _guard_stream(stream: Any) -> Any:
-    """``stream`` over a pipe-safe writer, when it is a real descriptor (not a test runner's buffer)."""
+    """``stream`` scrubbed of secrets; over a pipe-safe writer when it is a real descriptor. A stream without a
+    binary buffer (already replaced by a caller) is kept as it is."""
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):
+        fd = None
+    if fd is not None:
+        buffer: Any = io.BufferedWriter(_PipeSafeWriter(fd))
+    elif isinstance(getattr(stream, "buffer", None), io.IOBase | io.BytesIO):
+        buffer = stream.buffer  # a test runner's capture: scrubbed, written to the same bytes
+    else:
         return stream
-    raw = _PipeSafeWriter(fd)
-    return io.TextIOWrapper(
-        io.BufferedWriter(raw),
+    return _ScrubbingText(
+        buffer,
         encoding=stream.encoding,
         errors=stream.errors,
-        line_buffering=stream.line_buffering or os.isatty(fd),
+        line_buffering=stream.line_buffering or (fd is not None and os.isatty(fd)),
         write_through=True,
     )
 

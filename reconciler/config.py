@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from reconciler.config_model import Config, Policy, ProviderConfig, SandboxConfig
 from reconciler.containment import outside_reason
@@ -209,10 +209,18 @@ def path_problems(document: Document, root: Path) -> list[Problem]:
     return problems
 
 
+def _has_query_password(url: str) -> bool:
+    return any(k.lower() in ("password", "passwd", "pwd", "sslpassword") for k, _ in parse_qsl(urlsplit(url).query))
+
+
 def journal_problems(document: Document) -> list[Problem]:
     """A journal URL must not carry a password in the file: it belongs in an environment variable."""
     journal = document.data.get("journal") if isinstance(document.data, dict) else None
-    if isinstance(journal, str) and "://" in journal and urlsplit(journal).password is not None:
+    if (
+        isinstance(journal, str)
+        and "://" in journal
+        and (urlsplit(journal).password is not None or _has_query_password(journal))
+    ):
         message = "a journal URL with a password must come from the environment: journal: ${env:NAME}"
         return [document.problem(("journal",), message)]
     return []

@@ -30,6 +30,7 @@ from reconciler.manifest.validate import email_error
 from reconciler.plan.serialize import decimal_text, format_timestamp
 from reconciler.providers.base import Exporter, Provider
 from reconciler.providers.registry import build_provider
+from reconciler.redaction import scrub
 
 #: More emails than this go to an ``emailsFrom`` CSV file instead of the manifest (when writing files).
 EMAILS_INLINE_MAX = 200
@@ -116,7 +117,7 @@ def write_export(export: Export, directory: Path) -> list[Path]:
     try:
         directory.mkdir(parents=True, exist_ok=True)
         for path, file in zip(paths, export.files, strict=True):
-            path.write_text(file.text, encoding="utf-8")
+            path.write_text(scrub(file.text), encoding="utf-8")
     except OSError as exc:
         raise CouponctlError(f"cannot write the export to {directory}: {exc}") from exc
     return paths

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from reconciler import redaction
+
 
 class Secret:
     """A credential value. ``str``/``repr`` show a mask; only :meth:`reveal` gives the value."""
@@ -13,6 +15,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        redaction.register(value)  # whatever happens to it later, it never reaches output
 
     def reveal(self) -> str:
         return self._value

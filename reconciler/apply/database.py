@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from reconciler import redaction
 from reconciler.errors import CouponctlError, ExitCode
 
 Row = tuple[Any, ...]
@@ -450,15 +451,19 @@ def _pg_cause(exc: BaseException) -> str:
 
 
 def redact_url(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL without its password, for messages: in the userinfo and in the query (``?password=``)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc
+    if parts.password is not None:
+        host = parts.hostname or ""
+        netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
+        if parts.port:
+            netloc += f":{parts.port}"
+    query = _QUERY_PASSWORD.sub(lambda m: f"{m.group(1)}=***", parts.query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_QUERY_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd|sslpassword)=[^&]*")
 
 
 def resolve_location(location: str, environ: Mapping[str, str]) -> str:
@@ -467,6 +472,14 @@ def resolve_location(location: str, environ: Mapping[str, str]) -> str:
     if match is None:
         return location
     value = environ.get(match.group(1))
+    redaction.register(value)
+    if value:
+        redaction.register_url(value)
+        if "://" not in value and not os.path.isabs(value):
+            raise JournalError(
+                f"the journal is {location}, but the environment variable {match.group(1)} does not hold a journal "
+                "location (a postgresql:// URL or an absolute path); its value is not shown"
+            )
     if not value:
         raise JournalError(f"the journal is {location}, but the environment variable {match.group(1)} is not set")
     return value
@@ -475,6 +488,7 @@ def resolve_location(location: str, environ: Mapping[str, str]) -> str:
 def open_database(location: str, environ: Mapping[str, str]) -> Database:
     """A PostgreSQL journal for ``postgresql://`` (or ``postgres://``) URLs, else a SQLite file."""
     resolved = resolve_location(location, environ)
+    redaction.register_url(resolved)
     if resolved.startswith(("postgresql://", "postgres://")):
         return PostgresDatabase(resolved)
     if "://" in resolved:

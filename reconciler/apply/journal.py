@@ -18,6 +18,7 @@ from typing import NamedTuple
 from reconciler.apply.database import DDL_TYPES, Database, JournalError, Row, open_database
 from reconciler.manifest.model import Scope, Target, TargetKind
 from reconciler.providers.base import Batch, BatchResult, Outcome
+from reconciler.redaction import scrub
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -261,8 +262,8 @@ class Journal:
         rows = [
             (
                 _STATE_OF[r.outcome],
-                r.code,
-                r.message,
+                None if r.code is None else scrub(r.code),
+                None if r.message is None else scrub(r.message),  # vendor text: never a secret in the journal
                 result.tracking_id,
                 result.request_id,
                 now,
