@@ -21,6 +21,7 @@ from reconciler.config import load_config
 from reconciler.config_model import Config
 from reconciler.errors import CouponctlError, ExitCode, RefusedError
 from reconciler.live import ScopeLive
+from reconciler.plan.diff import held_message
 from reconciler.plan.masking import mask_key
 from reconciler.plan.model import Plan
 from reconciler.plan.render_markdown import render_markdown
@@ -272,6 +273,13 @@ def _report(report: ApplyReport) -> None:
     click.echo(f"Apply {report.outcome}: {counts}{skipped}. Run {report.run_id}.")
     if report.stopped:
         click.echo(f"Stopped before the remaining batches: {report.stopped}")
+    for paid in report.paid_twice:
+        click.echo(f"  PAID MORE THAN ONCE: {paid.scope} {held_message(paid.held)}")
+    if report.paid_twice:
+        click.echo(
+            f"{len(report.paid_twice)} target(s) hold more than one coupon of a class: coupons cannot be revoked; "
+            "check with the vendor (`couponctl drift` lists them, `couponctl journal export` what was recorded)."
+        )
     if report.count(Verdict.IN_DOUBT):
         click.echo(
             "In-doubt items may have been issued: they are blocked until a read shows them or the lag window "

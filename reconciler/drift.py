@@ -6,7 +6,10 @@ Drift is
   hand, by another tool, by a script);
 - **void** targets: declared targets whose every coupon is void (expired, abandoned) by the provider type's
   statuses (:data:`VOID_STATUSES`). The planner counts such a target as satisfied and never issues it again on
-  its own: a person decides.
+  its own: a person decides;
+- targets **paid more than once**: any target (declared or not) that was issued more than one coupon of the
+  scope's class, with the coupons' masked codes and dates. Coupons cannot be revoked: a person checks with the
+  vendor, and finance with the ledger.
 
 Reported, but not drift: holders *removed* from the manifests (couponctl issued to them; a reviewed change),
 targets the journal records as issued that the vendor does not show yet (its reads lag), declared targets still
@@ -30,7 +33,7 @@ from reconciler import __version__, aio
 from reconciler.errors import ExitCode
 from reconciler.live import IssuedCoupon, JournalView, LiveState
 from reconciler.manifest.model import DesiredItem, DesiredState, Scope, Target
-from reconciler.plan.diff import NO_RECORD, diff_scope, mask_code
+from reconciler.plan.diff import HELD_MORE_THAN_ONCE, NO_RECORD, diff_scope, held_more_than_once, mask_code
 from reconciler.plan.model import HeldItem, PlanProblem, Severity
 from reconciler.workflow import Project, journal_views, open_journal, open_providers, read_live
 
@@ -46,12 +49,15 @@ VOID_STATUSES: Mapping[str, frozenset[str]] = {
 
 #: Plan errors that are about issuing (not about the live state matching the manifests): not drift errors.
 _ISSUING_ONLY_PROBLEMS = frozenset({"inventory-shortfall"})
+#: Plan warnings that drift reports as drift, in their own list (not again as warnings).
+_DRIFT_WARNINGS = frozenset({HELD_MORE_THAN_ONCE})
 
 
 class DriftKind(StrEnum):
     UNMANAGED = "unmanaged"
     VOID = "void"
     REMOVED = "removed"
+    HELD_TWICE = "held-more-than-once"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +78,9 @@ class DriftItem:
 class ScopeDrift:
     """The drift of one declared scope.
 
-    ``unmanaged`` and ``void`` are drift; ``removed``, ``pending`` (declared targets not issued yet, or in doubt)
-    and ``not_visible`` (issued per the journal, not shown by the vendor yet) are information.
+    ``unmanaged``, ``void`` and ``held_twice`` (targets paid more than once) are drift; ``removed``, ``pending``
+    (declared targets not issued yet, or in doubt) and ``not_visible`` (issued per the journal, not shown by the
+    vendor yet) are information.
     """
 
     scope: Scope
@@ -82,6 +89,7 @@ class ScopeDrift:
     unmanaged: tuple[DriftItem, ...] = ()
     void: tuple[DriftItem, ...] = ()
     removed: tuple[DriftItem, ...] = ()
+    held_twice: tuple[DriftItem, ...] = ()
     pending: int = 0
     not_visible: int = 0
     errors: tuple[PlanProblem, ...] = ()
@@ -89,7 +97,7 @@ class ScopeDrift:
 
     @property
     def has_drift(self) -> bool:
-        return bool(self.unmanaged or self.void)
+        return bool(self.unmanaged or self.void or self.held_twice)
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,12 @@ class Drift:
         return any(s.errors for s in self.scopes)
 
     def count(self, kind: DriftKind) -> int:
-        field = {DriftKind.UNMANAGED: "unmanaged", DriftKind.VOID: "void", DriftKind.REMOVED: "removed"}[kind]
+        field = {
+            DriftKind.UNMANAGED: "unmanaged",
+            DriftKind.VOID: "void",
+            DriftKind.REMOVED: "removed",
+            DriftKind.HELD_TWICE: "held_twice",
+        }[kind]
         return sum(len(getattr(s, field)) for s in self.scopes)
 
     @property
@@ -149,10 +162,15 @@ def detect_drift(
                 unmanaged=tuple(_held(DriftKind.UNMANAGED, h) for h in planned.unmanaged),
                 void=_void_targets(declared, scope_live.issued if scope_live else {}, void),
                 removed=tuple(_held(DriftKind.REMOVED, h) for h in planned.removed),
+                held_twice=tuple(
+                    _held(DriftKind.HELD_TWICE, h) for h in held_more_than_once(scope_live.issued if scope_live else {})
+                ),
                 pending=len(planned.to_issue) + len(planned.in_doubt),
                 not_visible=planned.not_yet_visible,
                 errors=tuple(p for p in planned.errors if p.code not in _ISSUING_ONLY_PROBLEMS),
-                warnings=tuple(p for p in planned.problems if p.severity is Severity.WARNING),
+                warnings=tuple(
+                    p for p in planned.problems if p.severity is Severity.WARNING and p.code not in _DRIFT_WARNINGS
+                ),
             )
         )
     return Drift(checked_at=checked_at, tool_version=__version__, scopes=tuple(scopes))

@@ -18,6 +18,7 @@ from typing import Any
 from reconciler.drift import DRIFT_FORMAT_VERSION, Drift, DriftItem, DriftKind, ScopeDrift
 from reconciler.live import IssuedCoupon
 from reconciler.manifest.model import Target, TargetKind
+from reconciler.plan.diff import coupon_date
 from reconciler.plan.masking import UNKEYED, EmailMasker, addresses_in
 from reconciler.plan.model import PlanProblem
 from reconciler.plan.render_text import plural
@@ -28,10 +29,14 @@ MARKER = "<!-- couponctl:drift -->"
 DEFAULT_ITEM_LIMIT = 50
 FULL_REPORT = "the JSON report (`couponctl drift --format json`)"
 
-_MARKS = {DriftKind.UNMANAGED: "~", DriftKind.VOID: "x", DriftKind.REMOVED: "!"}
+_MARKS = {DriftKind.UNMANAGED: "~", DriftKind.VOID: "x", DriftKind.REMOVED: "!", DriftKind.HELD_TWICE: "="}
 _TITLES = {
     DriftKind.UNMANAGED: ("Unmanaged holders", "issued outside the manifests"),
     DriftKind.VOID: ("Void targets", "declared, but every coupon they hold is void (expired, abandoned)"),
+    DriftKind.HELD_TWICE: (
+        "Paid more than once",
+        "issued more than one coupon of the class; coupons cannot be revoked: check with the vendor and the ledger",
+    ),
     DriftKind.REMOVED: ("Removed from manifests", "couponctl issued to them; information, not drift"),
 }
 
@@ -49,11 +54,15 @@ def verdict(drift: Drift) -> str:
         parts.append(plural(drift.count(DriftKind.UNMANAGED), "unmanaged holder"))
     if drift.count(DriftKind.VOID):
         parts.append(plural(drift.count(DriftKind.VOID), "void target"))
+    if drift.count(DriftKind.HELD_TWICE):
+        parts.append(f"{plural(drift.count(DriftKind.HELD_TWICE), 'target')} paid more than once")
     return f"Drift: {', '.join(parts)}. Nothing is issued or revoked on its own: review and update the manifests."
 
 
-def _coupons_text(coupons: Sequence[IssuedCoupon]) -> str:
-    return f"holds {plural(len(coupons), 'coupon')}: " + ", ".join(f"{c.code} {c.status}" for c in coupons)
+def _coupons_text(coupons: Sequence[IssuedCoupon], *, dates: bool = False) -> str:
+    """``holds 2 coupons: ****AAAA claimed, ****BBBB claimed``; with ``dates``, each coupon's issue date too."""
+    shown = (f"{c.code} {c.status}" + (f" (issued {coupon_date(c)})" if dates else "") for c in coupons)
+    return f"holds {plural(len(coupons), 'coupon')}: " + ", ".join(shown)
 
 
 def _scope_counts(scope: ScopeDrift) -> str:
@@ -61,6 +70,8 @@ def _scope_counts(scope: ScopeDrift) -> str:
     for kind, items in ((DriftKind.UNMANAGED, scope.unmanaged), (DriftKind.VOID, scope.void)):
         if items:
             parts.append(f"{len(items):,} {kind.value}")
+    if scope.held_twice:
+        parts.append(f"{len(scope.held_twice):,} paid more than once")
     if scope.removed:
         parts.append(f"{len(scope.removed):,} removed")
     if scope.pending:
@@ -73,7 +84,12 @@ def _scope_counts(scope: ScopeDrift) -> str:
 
 
 def _lists(scope: ScopeDrift) -> tuple[tuple[DriftKind, tuple[DriftItem, ...]], ...]:
-    return ((DriftKind.UNMANAGED, scope.unmanaged), (DriftKind.VOID, scope.void), (DriftKind.REMOVED, scope.removed))
+    return (
+        (DriftKind.UNMANAGED, scope.unmanaged),
+        (DriftKind.VOID, scope.void),
+        (DriftKind.HELD_TWICE, scope.held_twice),
+        (DriftKind.REMOVED, scope.removed),
+    )
 
 
 def _information(scope: ScopeDrift) -> list[str]:
@@ -93,6 +109,7 @@ def render_drift_text(drift: Drift, *, item_limit: int = DEFAULT_ITEM_LIMIT) -> 
     lines = [
         f"couponctl drift · {plural(len(drift.scopes), 'scope')} checked · {format_timestamp(drift.checked_at)}",
         f"  unmanaged holders: {drift.count(DriftKind.UNMANAGED):,} · void targets: {drift.count(DriftKind.VOID):,}"
+        f" · paid more than once: {drift.count(DriftKind.HELD_TWICE):,}"
         f" · removed (information): {drift.count(DriftKind.REMOVED):,}",
     ]
     for scope in drift.scopes:
@@ -115,7 +132,8 @@ def render_drift_text(drift: Drift, *, item_limit: int = DEFAULT_ITEM_LIMIT) -> 
 
 def _item_line(item: DriftItem, target: str) -> str:
     manifest = f"  [{item.manifest}]" if item.manifest else ""
-    return f"{_MARKS[item.kind]} {target} {_coupons_text(item.coupons)}{manifest}"
+    coupons = _coupons_text(item.coupons, dates=item.kind is DriftKind.HELD_TWICE)
+    return f"{_MARKS[item.kind]} {target} {coupons}{manifest}"
 
 
 # --- JSON ------------------------------------------------------------------------------------------------
@@ -134,6 +152,7 @@ def drift_to_dict(drift: Drift) -> dict[str, Any]:
             "unmanagedCount": drift.count(DriftKind.UNMANAGED),
             "voidCount": drift.count(DriftKind.VOID),
             "removedCount": drift.count(DriftKind.REMOVED),
+            "heldMoreThanOnceCount": drift.count(DriftKind.HELD_TWICE),
             "pendingCount": sum(s.pending for s in drift.scopes),
             "notVisibleCount": sum(s.not_visible for s in drift.scopes),
             "errorCount": sum(len(s.errors) for s in drift.scopes),
@@ -159,6 +178,7 @@ def _scope_to_dict(scope: ScopeDrift) -> dict[str, Any]:
         "unmanaged": [_item_to_dict(i) for i in scope.unmanaged],
         "void": [_item_to_dict(i) for i in scope.void],
         "removed": [_item_to_dict(i) for i in scope.removed],
+        "heldMoreThanOnce": [_item_to_dict(i) for i in scope.held_twice],
         "pending": scope.pending,
         "notVisible": scope.not_visible,
         "problems": [_problem_to_dict(p) for p in (*scope.errors, *scope.warnings)],
@@ -176,6 +196,7 @@ def _item_to_dict(item: DriftItem) -> dict[str, Any]:
                 "amount": None if c.amount is None else decimal_text(c.amount),
                 "currency": c.currency,
                 "issuedAt": c.issued_at,
+                "issueDate": None if c.issue_date is None else coupon_date(c),
             }
             for c in item.coupons
         ],
@@ -232,9 +253,10 @@ def _markdown(drift: Drift, masker: EmailMasker | None, limit: int | None) -> st
         f"{MARKER}\n### couponctl drift\n\n**{verdict(drift)}**",
         "\n".join(
             [
-                "| Scopes | Unmanaged | Void | Removed (information) | To issue | Errors |",
-                "| ---: | ---: | ---: | ---: | ---: | ---: |",
+                "| Scopes | Unmanaged | Void | Paid more than once | Removed (information) | To issue | Errors |",
+                "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
                 f"| {len(drift.scopes):,} | {drift.count(DriftKind.UNMANAGED):,} | {drift.count(DriftKind.VOID):,} "
+                f"| {drift.count(DriftKind.HELD_TWICE):,} "
                 f"| {drift.count(DriftKind.REMOVED):,} | {sum(s.pending for s in drift.scopes):,} "
                 f"| {sum(len(s.errors) for s in drift.scopes):,} |",
             ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from reconciler.manifest.model import Scope, Target
@@ -24,6 +25,12 @@ class IssuedCoupon:
 
     ``status`` is the vendor's word for its state (msads: dispatched / claimed / redeemed;
     aliyun: AVAILABLE / EXHAUSTED / ABANDONED / EXPIRED). ``amount`` is its face value when known.
+    ``issued_at`` is the date the vendor shows with it, as it shows it.
+
+    ``issue_date`` is when the coupon was issued as the vendor's own fields date it (timezone-aware), None when
+    they do not date its issue; which fields do is the provider's knowledge (``reconciler.providers``).
+    ``received`` is False when the target only redeemed a coupon issued to another (an emailed coupon redeemed by
+    an account): the target holds it, but it was not paid to it. Neither is saved in a plan, nor compared.
     """
 
     code: str
@@ -31,6 +38,8 @@ class IssuedCoupon:
     amount: Decimal | None = None
     currency: str | None = None
     issued_at: str | None = None
+    issue_date: datetime | None = field(default=None, compare=False)
+    received: bool = field(default=True, compare=False)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from reconciler.apply.journal import Journal, Money
 from reconciler.apply.lock import ApplyLock, default_holder
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
-from reconciler.apply.verify import verdicts
+from reconciler.apply.verify import paid_twice, verdicts
 from reconciler.config import load_config
 from reconciler.config_model import Config
 from reconciler.errors import PlanFileError, Problem, RefusedError
@@ -329,4 +329,5 @@ async def _read_after_write(
         items=tuple(verdicts(execution.batches, reread.scopes, resolutions)),
         skipped=skipped,
         stopped=execution.stopped,
+        paid_twice=paid_twice(reread.scopes),
     )

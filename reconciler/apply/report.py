@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.apply.resolve import Resolution
-from reconciler.apply.verify import ItemVerdict, Verdict
+from reconciler.apply.verify import ItemVerdict, PaidTwice, Verdict
 from reconciler.errors import ExitCode
+from reconciler.plan.diff import coupon_date
 
 REPORT_KIND = "CouponApplyReport"
 REPORT_FORMAT_VERSION = 1
@@ -17,7 +18,10 @@ REPORT_FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class ApplyReport:
-    """One apply: the run, the plan it applied, each item's verdict, and earlier in-doubt items resolved."""
+    """One apply: the run, the plan it applied, each item's verdict, and earlier in-doubt items resolved.
+
+    ``paid_twice`` are the targets the read-after-write found holding more than one coupon of a class.
+    """
 
     run_id: str
     plan_checksum: str
@@ -28,6 +32,7 @@ class ApplyReport:
     skipped: int
     resolved_before: tuple[Resolution, ...] = ()
     stopped: str | None = None
+    paid_twice: tuple[PaidTwice, ...] = ()
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for item in self.items if item.verdict is verdict)
@@ -86,6 +91,24 @@ def report_to_dict(report: ApplyReport) -> dict[str, Any]:
                 "trackingId": item.tracking_id,
             }
             for item in report.items
+        ],
+        "heldMoreThanOnce": [
+            {
+                "provider": p.scope.provider,
+                "owner": p.scope.owner,
+                "couponClass": p.scope.coupon_class,
+                "target": {"kind": p.held.target.kind.value, "value": p.held.target.value},
+                "coupons": [
+                    {
+                        "code": c.code,
+                        "status": c.status,
+                        "issuedAt": c.issued_at,
+                        "issueDate": None if c.issue_date is None else coupon_date(c),
+                    }
+                    for c in p.held.coupons
+                ],
+            }
+            for p in report.paid_twice
         ],
     }
 

@@ -10,6 +10,8 @@ from reconciler.apply.journal import RESOLVED_ISSUED
 from reconciler.apply.resolve import Resolution
 from reconciler.live import ScopeLive
 from reconciler.manifest.model import Scope, Target
+from reconciler.plan.diff import held_more_than_once
+from reconciler.plan.model import HeldItem
 from reconciler.providers.base import BatchResult, Outcome
 
 
@@ -61,3 +63,18 @@ def verdicts(
                 verdict = Verdict.IN_DOUBT
             found.append(ItemVerdict(scope, target, batch.batch.operation, verdict, code, message, batch.tracking_id))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class PaidTwice:
+    """A target of a scope that was issued more than one coupon of its class (codes masked, with their dates)."""
+
+    scope: Scope
+    held: HeldItem
+
+
+def paid_twice(reread: Mapping[Scope, ScopeLive]) -> tuple[PaidTwice, ...]:
+    """Every target of the scopes read that holds more than one coupon issued to it, by scope then target."""
+    return tuple(
+        PaidTwice(scope, held) for scope in sorted(reread) for held in held_more_than_once(reread[scope].issued)
+    )

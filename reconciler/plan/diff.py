@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from reconciler import __version__
@@ -24,6 +24,8 @@ from reconciler.plan.model import (
 )
 
 NO_RECORD = JournalView()
+HELD_MORE_THAN_ONCE = "held-more-than-once"
+HELD_NOTE = "paid more than once: coupons cannot be revoked; check with the vendor"
 
 
 def diff(
@@ -81,7 +83,6 @@ def diff_scope(
     to_issue: list[PlanItem] = []
     in_doubt: list[PlanItem] = []
     mismatched: list[HeldItem] = []
-    held_twice: list[tuple[Target, tuple[IssuedCoupon, ...]]] = []
     satisfied = not_yet_visible = 0
     # Declared order, not sorted: only the (few) lists that go into the plan are sorted, below.
     for target, item in declared.items():
@@ -97,16 +98,12 @@ def diff_scope(
             in_doubt.append(PlanItem(target=target, manifest=item.manifest, amount=item.amount))
         elif held:
             satisfied += 1
-            if len(held) > 1:
-                held_twice.append((target, held))
         else:
             to_issue.append(PlanItem(target=target, manifest=item.manifest, amount=item.amount))
     to_issue.sort(key=_item_order)
     in_doubt.sort(key=_item_order)
     mismatched.sort(key=_held_order)
-    for target, held in sorted(held_twice):
-        codes = ", ".join(sorted(mask_code(c.code) for c in held))
-        problems.append(_warning("held-more-than-once", f"{target} holds {len(held)} coupons of this class: {codes}"))
+    problems.extend(_warning(HELD_MORE_THAN_ONCE, held_message(held)) for held in held_more_than_once(issued))
 
     unmanaged, removed = _undeclared_holders(declared, issued, record.managed)
     if mismatched:
@@ -139,6 +136,35 @@ def diff_scope(
         mismatched=tuple(mismatched),
         currency=face_value.currency if face_value else (live.currency if live else None),
     )
+
+
+def held_more_than_once(issued: Mapping[Target, tuple[IssuedCoupon, ...]]) -> tuple[HeldItem, ...]:
+    """The targets that were issued more than one coupon of the scope: money paid more than once. Sorted by target,
+    codes masked. A coupon the target only redeemed (issued to someone else) does not count."""
+    found: list[HeldItem] = []
+    for target, held in issued.items():
+        if len(held) < 2:
+            continue
+        received = {c.code: c for c in held if c.received}
+        if len(received) > 1:
+            found.append(HeldItem(target, _masked(received.values()), HELD_NOTE))
+    return tuple(sorted(found, key=_held_order))
+
+
+def held_message(held: HeldItem) -> str:
+    """``account:1 holds 2 coupons of this class: ****AAAA, ****BBBB (issued 2027-03-02T10:00:00Z, …)``: the masked
+    codes, then their dates in the same order."""
+    codes = ", ".join(c.code for c in held.coupons)
+    dates = ", ".join(coupon_date(c) for c in held.coupons)
+    return f"{held.target} holds {len(held.coupons)} coupons of this class: {codes} (issued {dates})"
+
+
+def coupon_date(coupon: IssuedCoupon) -> str:
+    """When it was issued, as the vendor's fields date it (UTC, to the second); else the date the vendor shows with
+    it, as shown; else ``date unknown``."""
+    if coupon.issue_date is not None:
+        return coupon.issue_date.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return coupon.issued_at or "date unknown"
 
 
 def _undeclared_holders(

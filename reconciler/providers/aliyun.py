@@ -14,7 +14,7 @@ import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 
@@ -368,6 +368,30 @@ def signed_request(
     return request
 
 
+#: GetCouponPage writes times in Beijing time, without a zone (docs/sandbox.md; the notes' examples).
+BEIJING = timezone(timedelta(hours=8), "CST")
+
+
+def parse_start_time(text: str | None) -> datetime | None:
+    """A GetCouponPage time (``2026-06-01 20:00:00``, Beijing time) as an aware datetime, or None."""
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+    except ValueError:
+        return None
+
+
+def dates_issue(coupons: Sequence[wire.WireCoupon]) -> bool:
+    """Whether the template's coupons are dated by their sending: GetCouponPage has no issue date, but a coupon of
+    a template with RELATIVE validity is valid from its sending, so its ``StartTime`` is when it was sent. A
+    template with ABSOLUTE validity gives every coupon the template's start instead, and ResellerTrade has no call that
+    reads a template's validity type: couponctl takes ``StartTime`` as the issue date only when the template's
+    coupons show at least two different ones (an ABSOLUTE template's never do). Inferred, not documented."""
+    starts = {c.start_time for c in coupons if parse_start_time(c.start_time) is not None}
+    return len(starts) >= 2
+
+
 def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_calls: int = 0) -> ScopeLive:
     """The live state of one template from its coupons: every uid holding one, whatever its Status.
 
@@ -384,6 +408,7 @@ def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_c
         if c.template_id in (None, scope.coupon_class) and c.seller_id in (None, scope.owner) and c.user_id is not None
     ]
     issued: dict[Target, list[IssuedCoupon]] = {}
+    dated = dates_issue(mine)
     for coupon in mine:
         assert coupon.user_id is not None
         held = IssuedCoupon(
@@ -392,6 +417,7 @@ def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_c
             amount=coupon.amount,
             currency=coupon.currency or wire.DEFAULT_CURRENCY,
             issued_at=coupon.start_time,
+            issue_date=parse_start_time(coupon.start_time) if dated else None,
         )
         issued.setdefault(Target.uid(coupon.user_id), []).append(held)
     reported = {c.currency for c in mine if c.currency}

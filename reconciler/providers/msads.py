@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -403,6 +404,46 @@ def coupon_targets(coupon: wire.WireCoupon) -> list[Target]:
     return targets
 
 
+def receiving_targets(coupon: wire.WireCoupon) -> list[Target]:
+    """The targets the coupon was issued to: the email DispatchCoupons sent it to and the account that claimed it
+    (DistributeCoupons); the redeeming account only when it is neither (it redeemed a code it got some other way).
+    An account that redeemed a coupon emailed to someone holds it, but was not paid it."""
+    targets = [Target.email(coupon.send_to_email)] if coupon.send_to_email else []
+    if coupon.claim_account is not None:
+        targets.append(Target.account(coupon.claim_account))
+    if not targets and coupon.redemption_account is not None:
+        targets.append(Target.account(coupon.redemption_account))
+    return targets
+
+
+def issue_date(coupon: wire.WireCoupon) -> datetime | None:
+    """When the coupon was issued, as its own fields date it: ``SendToDate`` (set by DispatchCoupons) or
+    ``ClaimInfo.ClaimDate`` (a DistributeCoupons claim), the earlier of the two. None when neither is there or
+    readable: a redemption date dates a redemption, not an issue.
+
+    The wire format is not documented (notes 2.0): ISO-8601, read leniently; a time without a zone is taken as
+    UTC (the sandbox writes UTC with ``Z``), a bare date as its midnight (UTC), fractions beyond microseconds are
+    cut. A date cut to the day or the second is earlier than the issue, never later.
+    """
+    found = [moment for text in (coupon.send_to_date, coupon.claim_date) if (moment := parse_moment(text))]
+    return min(found, default=None)
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def parse_moment(text: str | None) -> datetime | None:
+    """An ISO-8601 date-time or date as an aware datetime (UTC when it names no zone), or None."""
+    if not text:
+        return None
+    cleaned = _FRACTION.sub(r"\1", text.strip())
+    try:
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_calls: int = 0) -> ScopeLive:
     """The live state of one scope from its coupons (coupons of another class are ignored)."""
     wanted = scope.coupon_class.casefold()
@@ -421,9 +462,12 @@ def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_c
             amount=coupon.amount,
             currency=coupon.currency,
             issued_at=coupon.send_to_date or coupon.claim_date or coupon.redemption_date,
+            issue_date=issue_date(coupon),
         )
-        for target in coupon_targets(coupon):
-            issued.setdefault(target, []).append(held)
+        targets = coupon_targets(coupon)
+        receivers = receiving_targets(coupon)
+        for target in targets:
+            issued.setdefault(target, []).append(held if target in receivers else replace(held, received=False))
     return ScopeLive(
         scope=scope,
         exists=bool(mine),

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from reconciler.sandbox.aliyun_auth import GatewayError, RpcRequest, authenticate
 from reconciler.sandbox.aliyun_store import AliyunCoupon, PageQuery, SendRefused
+from reconciler.sandbox.faults import Effects
 from reconciler.sandbox.store import Store
 from reconciler.sandbox.wire import JsonObject, Reply
 
@@ -60,7 +61,7 @@ NOT_YOUR_TEMPLATE = "ERROR_3102"
 AMOUNT_TOO_HIGH = "InvalidAmount"
 COUPON_NOT_FOUND = "CouponNotFound"
 
-Run = Callable[[Store, Mapping[str, str], float], Result]
+Run = Callable[[Store, Mapping[str, str], Effects], Result]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +73,14 @@ class Action:
     run: Run
 
 
-def handle(store: Store, action: Action, request: RpcRequest, tracking_id: str, lag_s: float) -> Reply:
+def handle(store: Store, action: Action, request: RpcRequest, tracking_id: str, effects: Effects) -> Reply:
     """Check the version and the signature, then run the action; refusals become their answers."""
     params = parameters(request)
     request_id = params.get("RequestId") or tracking_id
     try:
         _check_version(request)
         authenticate(store.aliyun, request, store.now())
-        result = action.run(store, params, lag_s)
+        result = action.run(store, params, effects)
     except GatewayError as error:
         return gateway_reply(error, tracking_id)
     except Refusal as refusal:
@@ -257,7 +258,7 @@ def _known_seller(store: Store, seller_id: int) -> None:
         raise Refusal(NO_AUTHORITY, f"No authority over seller {seller_id}.")
 
 
-def send_coupon(store: Store, params: Mapping[str, str], lag_s: float) -> Result:
+def send_coupon(store: Store, params: Mapping[str, str], effects: Effects) -> Result:
     """One coupon of the template per (uid, amount), all or none."""
     seller_id = _required_long(params, "SellerId")
     template_id = _required_long(params, "TemplateId")
@@ -279,14 +280,14 @@ def send_coupon(store: Store, params: Mapping[str, str], lag_s: float) -> Result
         text = ", ".join(str(uid) for uid in above)
         raise Refusal(AMOUNT_TOO_HIGH, f"The amount for uid {text} is above the template's {template.amount:g}.")
     try:
-        coupons = tables.send(template, entries, visible_at=now + lag_s)
+        coupons = tables.send(template, entries, visible_at=now + effects.lag_s)
     except SendRefused as refused:
         raise Refusal(LIMIT_EXCEEDED, f"The issuance limit is exceeded: {refused}.") from None
     data = [{"Amount": c.amount, "Uid": c.uid, "UserId": c.uid, "YouhuiId": c.id} for c in coupons]
     return Result(data, len(data), len(data))
 
 
-def get_coupon_page(store: Store, params: Mapping[str, str], lag_s: float) -> Result:
+def get_coupon_page(store: Store, params: Mapping[str, str], effects: Effects) -> Result:
     """One page of the seller's coupons (of a template, of some uids), by coupon id; TotalCount counts all."""
     seller_id = _required_long(params, "SellerId")
     page_no = _required_long(params, "PageNo")
@@ -302,18 +303,19 @@ def get_coupon_page(store: Store, params: Mapping[str, str], lag_s: float) -> Re
         uids=uids,
         offset=(page_no - 1) * page_size,
         limit=page_size,
+        hidden=effects.hidden,
     )
     coupons, total = store.aliyun.page(query)
     data = [coupon_json(c) for c in coupons]
     return Result(data, len(data), total)
 
 
-def discard_coupon_list(store: Store, params: Mapping[str, str], lag_s: float) -> Result:
+def discard_coupon_list(store: Store, params: Mapping[str, str], effects: Effects) -> Result:
     """Void coupons (status ABANDONED): all of them, or none when one does not exist."""
     ids = _longs(params, "CouponList")
     if not ids:
         raise _missing("CouponList")
-    missing = store.aliyun.discard(ids, visible_at=store.now() + lag_s)
+    missing = store.aliyun.discard(ids, visible_at=store.now() + effects.lag_s)
     if missing:
         text = ", ".join(str(i) for i in missing)
         raise Refusal(COUPON_NOT_FOUND, f"There is no coupon {text}.", data=False)

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from reconciler.sandbox.aliyun_seed import AliyunSeed, TemplateSeed
+from reconciler.sandbox.records import Hidden, hidden_condition, hidden_parameters
 
 Row = tuple[Any, ...]
 Transaction = Callable[[], AbstractContextManager[sqlite3.Connection]]
@@ -126,6 +127,7 @@ class PageQuery:
     uids: tuple[int, ...] = ()
     offset: int = 0
     limit: int = 20
+    hidden: Hidden | None = None
 
 
 class SendRefused(Exception):
@@ -257,6 +259,9 @@ class AliyunTables:
         if query.uids:
             where.append(f"c.uid IN ({', '.join('?' * len(query.uids))})")
             params.extend(query.uids)
+        if query.hidden is not None:  # before paging and counting: TotalCount counts what the reads show
+            where.append(hidden_condition("c.id"))
+            params.extend(hidden_parameters(query.hidden))
         condition = " AND ".join(where)
         (total,) = self._read(f"SELECT count(*) FROM aliyun_coupons c WHERE {condition}", params)[0]
         rows = self._read(

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.sandbox import aliyun_api, msads_api, oauth
 from reconciler.sandbox.aliyun_auth import RpcRequest
-from reconciler.sandbox.faults import ConnectionDropped, FaultPlan
+from reconciler.sandbox.faults import ConnectionDropped, Effects, FaultPlan
 from reconciler.sandbox.records import CallRecord
 from reconciler.sandbox.store import Store
 from reconciler.sandbox.wire import Reply
@@ -35,7 +35,7 @@ LOGGED_HEADERS = ("customerid", "customeraccountid", "user-agent", "content-type
 CREDENTIAL_HEADERS = ("authorization", "developertoken")
 MAX_LOGGED_BODY = 65536
 
-Answer = Callable[[Store, Request, bytes, str, float], Reply]
+Answer = Callable[[Store, Request, bytes, str, Effects], Reply]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +51,8 @@ class Endpoint:
 
 
 def _operation(operation: msads_api.Operation) -> Endpoint:
-    def answer(store: Store, request: Request, raw: bytes, tracking_id: str, lag_s: float) -> Reply:
-        return msads_api.handle(store, operation, request.headers, raw, tracking_id, lag_s)
+    def answer(store: Store, request: Request, raw: bytes, tracking_id: str, effects: Effects) -> Reply:
+        return msads_api.handle(store, operation, request.headers, raw, tracking_id, effects)
 
     return Endpoint(
         name=operation.endpoint,
@@ -65,7 +65,7 @@ def _operation(operation: msads_api.Operation) -> Endpoint:
 
 
 def _token_endpoint() -> Endpoint:
-    def answer(store: Store, request: Request, raw: bytes, tracking_id: str, lag_s: float) -> Reply:
+    def answer(store: Store, request: Request, raw: bytes, tracking_id: str, effects: Effects) -> Reply:
         return oauth.token(store, request.headers, raw, tracking_id)
 
     return Endpoint("token", oauth.TOKEN_PATHS, answer, oauth.throttled, oauth.internal_error, oauth.redact)
@@ -76,9 +76,9 @@ def endpoints() -> tuple[Endpoint, ...]:
 
 
 def _aliyun_endpoint(action: aliyun_api.Action) -> Endpoint:
-    def answer(store: Store, request: Request, raw: bytes, tracking_id: str, lag_s: float) -> Reply:
+    def answer(store: Store, request: Request, raw: bytes, tracking_id: str, effects: Effects) -> Reply:
         rpc: RpcRequest = request.state.rpc  # parsed once, by the route that picked this action
-        return aliyun_api.handle(store, action, rpc, tracking_id, lag_s)
+        return aliyun_api.handle(store, action, rpc, tracking_id, effects)
 
     return Endpoint(action.endpoint, ("/",), answer, aliyun_api.throttled, aliyun_api.internal_error, aliyun_api.redact)
 
@@ -146,7 +146,7 @@ def _answer(
     store: Store, plan: FaultPlan, endpoint: Endpoint, request: Request, raw: bytes, tracking_id: str
 ) -> tuple[Reply, str]:
     try:
-        reply = endpoint.answer(store, request, raw, tracking_id, plan.lag_s(endpoint.name))
+        reply = endpoint.answer(store, request, raw, tracking_id, plan.effects(endpoint.name))
     except Exception:
         logger.exception("sandbox: %s failed (TrackingId %s)", endpoint.name, tracking_id)
         return endpoint.internal_error(tracking_id), "internal-error"

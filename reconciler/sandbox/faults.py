@@ -11,10 +11,15 @@ endpoint wins over ``*`` for the same kind). KIND is one of:
 - ``error-500=0.1``: that share of calls fail with a 500 before anything is committed;
 - ``drop-after-commit=0.3``: that share of calls commit, then the client gets no answer;
 - ``lag-s=5``: what the endpoint changes becomes visible to reads (Search, GetCouponPage) that many seconds later
-  (the read endpoint, ``search`` or ``getpage``, or ``*``: what every endpoint of its vendor changes).
+  (the read endpoint, ``search`` or ``getpage``, or ``*``: what every endpoint of its vendor changes);
+- ``hide-share=0.1``: that share of coupons never shows in the reads of the endpoint (``search``, ``getpage``, or
+  ``*`` for both), as SearchCoupons "may not return every coupon". Which coupons are hidden is drawn per coupon
+  from the fault seed and the coupon (msads: its code; aliyun: its CouponId), so a hidden coupon stays hidden in
+  every read, and the issuing calls still take and count it.
 
 Random draws come from one generator per rule, seeded from the fault seed, the rule's endpoint and kind:
-the same calls in the same order meet the same faults.
+the same calls in the same order meet the same faults. ``hide-share`` draws per coupon instead (a hash of the fault
+seed, the rule's endpoint and the coupon), whatever the order of the calls.
 """
 
 from __future__ import annotations
@@ -29,10 +34,13 @@ from enum import StrEnum
 from typing import NoReturn
 
 from reconciler.errors import InputError, Problem
+from reconciler.sandbox.records import Hidden
 
 ENDPOINTS = ("search", "distribute", "dispatch", "redeem", "token", "send", "getpage", "discard")
 # The read endpoint whose ``lag-s`` delays what an endpoint changes (default: search).
 _READER = {"send": "getpage", "discard": "getpage"}
+# The endpoints that read coupons: the only ones ``hide-share`` applies to.
+READERS = ("search", "getpage")
 ANY = "*"
 
 
@@ -42,9 +50,19 @@ class FaultKind(StrEnum):
     ERROR_500 = "error-500"
     DROP_AFTER_COMMIT = "drop-after-commit"
     LAG_S = "lag-s"
+    HIDE_SHARE = "hide-share"
 
 
-_SHARES = (FaultKind.ERROR_500, FaultKind.DROP_AFTER_COMMIT)
+_SHARES = (FaultKind.ERROR_500, FaultKind.DROP_AFTER_COMMIT, FaultKind.HIDE_SHARE)
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What the faults do to the state one call reads or writes: how long what it changes stays invisible to
+    reads (``lag_s``), and which coupons its reads do not show (``hidden``, None when none)."""
+
+    lag_s: float = 0.0
+    hidden: Hidden | None = None
 
 
 class ConnectionDropped(BaseException):
@@ -86,7 +104,10 @@ def parse_fault_spec(text: str) -> FaultSpec:
     if value != value or value in (float("inf"), float("-inf")):
         _bad(text, f"{kind.value} needs a finite number")
     if kind in _SHARES and not 0 <= value <= 1:
-        _bad(text, f"{kind.value} is a share of calls, from 0 to 1")
+        what = "coupons" if kind is FaultKind.HIDE_SHARE else "calls"
+        _bad(text, f"{kind.value} is a share of {what}, from 0 to 1")
+    if kind is FaultKind.HIDE_SHARE and endpoint not in (*READERS, ANY):
+        _bad(text, f"hide-share applies to the reads: {', '.join(READERS)} or *, not {endpoint!r}")
     if kind is FaultKind.THROTTLE_RPM and (value < 1 or value != int(value)):
         _bad(text, "throttle-rpm is a whole number of calls a minute, at least 1")
     if value < 0:
@@ -163,6 +184,19 @@ class FaultPlan:
         rule = self._rules.get((endpoint, FaultKind.LAG_S)) or self._rules.get((reader, FaultKind.LAG_S))
         rule = rule or self._rules.get((ANY, FaultKind.LAG_S))
         return 0.0 if rule is None else rule.value
+
+    def hidden(self, endpoint: str) -> Hidden | None:
+        """The coupons the reads of ``endpoint`` do not show (None: it shows every coupon it may see)."""
+        if endpoint not in READERS:
+            return None
+        rule = self._rule(endpoint, FaultKind.HIDE_SHARE)
+        if rule is None or rule.value <= 0:
+            return None
+        return Hidden(rule.value, f"{self.seed}/{rule.endpoint}/{FaultKind.HIDE_SHARE.value}/")
+
+    def effects(self, endpoint: str) -> Effects:
+        """The read lag of what ``endpoint`` changes and the coupons its reads hide."""
+        return Effects(self.lag_s(endpoint), self.hidden(endpoint))
 
     def admit(self, endpoint: str) -> bool:
         """Count the call against the throttle window; False when it must be refused as throttled."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from reconciler.sandbox import wire
 from reconciler.sandbox.auth import Principal, authenticate
+from reconciler.sandbox.faults import Effects
 from reconciler.sandbox.records import CouponQuery, CouponRecord
 from reconciler.sandbox.store import Store
 from reconciler.sandbox.wire import JsonObject, Reply
@@ -36,7 +37,7 @@ ORDER_FIELDS = {"CouponClassName": "class_name", "CouponStartDate": "start_date"
 ADDITIONAL_FIELDS = {"None", "TaxCertificate", "AccountMode", "CouponClaimInfo", "ParentCustomerNumber"}
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
-Run = Callable[[Store, Principal, JsonObject, float], JsonObject]
+Run = Callable[[Store, Principal, JsonObject, Effects], JsonObject]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +50,12 @@ class Operation:
 
 
 def handle(
-    store: Store, operation: Operation, headers: Mapping[str, str], raw: bytes, tracking_id: str, lag_s: float
+    store: Store, operation: Operation, headers: Mapping[str, str], raw: bytes, tracking_id: str, effects: Effects
 ) -> Reply:
     """Authenticate, parse the JSON body and run the operation; a refusal becomes its fault reply."""
     try:
         principal = authenticate(store, headers)
-        return Reply(200, operation.run(store, principal, _json_body(raw), lag_s))
+        return Reply(200, operation.run(store, principal, _json_body(raw), effects))
     except wire.Fault as fault:
         return Reply.of_fault(fault, tracking_id)
 
@@ -105,8 +106,9 @@ def _check_access(store: Store, principal: Principal, customer_id: int) -> None:
 # --- SearchCoupons ----------------------------------------------------------------------------------------
 
 
-def search_coupons(store: Store, principal: Principal, body: JsonObject, lag_s: float) -> JsonObject:
+def search_coupons(store: Store, principal: Principal, body: JsonObject, effects: Effects) -> JsonObject:
     customers, query, claim_info = _search_query(body)
+    query = replace(query, hidden=effects.hidden)
     for customer_id in customers:
         _check_access(store, principal, customer_id)
     if len(customers) > 1:  # CustomerId = a AND CustomerId = b: nothing can match
@@ -269,7 +271,7 @@ def coupon_json(coupon: CouponRecord, *, claim_info: bool) -> JsonObject:
 # --- DispatchCoupons --------------------------------------------------------------------------------------
 
 
-def dispatch_coupons(store: Store, principal: Principal, body: JsonObject, lag_s: float) -> JsonObject:
+def dispatch_coupons(store: Store, principal: Principal, body: JsonObject, effects: Effects) -> JsonObject:
     """Each email gets one available coupon of the class; per-email refusals are BatchErrors (by Index)."""
     emails = _list(body, "SendToEmails", MAX_DISPATCH_EMAILS)
     customer_id = wire.parse_long(body.get("CustomerId"))
@@ -287,7 +289,7 @@ def dispatch_coupons(store: Store, principal: Principal, body: JsonObject, lag_s
             valid.append((index, email.strip()))
         else:
             errors.append(wire.INVALID_INPUT.batch_error(index, f"{email!r} is not a valid email address."))
-    served = store.dispatch(coupon_class.id, valid, visible_at=store.now() + lag_s)
+    served = store.dispatch(coupon_class.id, valid, visible_at=store.now() + effects.lag_s)
     exhausted = _exhausted(class_name)
     errors += [wire.EXECUTION_ERROR.batch_error(index, exhausted) for index, _ in valid if index not in served]
     return {"PartialErrors": [e.to_json() for e in sorted(errors, key=lambda e: e.index)]}
@@ -300,7 +302,7 @@ def _exhausted(class_name: str) -> str:
 # --- DistributeCoupons ------------------------------------------------------------------------------------
 
 
-def distribute_coupons(store: Store, principal: Principal, body: JsonObject, lag_s: float) -> JsonObject:
+def distribute_coupons(store: Store, principal: Principal, body: JsonObject, effects: Effects) -> JsonObject:
     """Each account claims one available coupon of the class; PartialErrors is aligned with AccountIds."""
     account_ids: list[int] = []
     for index, value in enumerate(_list(body, "AccountIds")):
@@ -336,7 +338,7 @@ def distribute_coupons(store: Store, principal: Principal, body: JsonObject, lag
         eligible,
         feature_id=wire.parse_int32(feature_id),
         notify=notify,
-        visible_at=store.now() + lag_s,
+        visible_at=store.now() + effects.lag_s,
     )
     for index, _ in eligible:
         if index not in served:
@@ -347,7 +349,7 @@ def distribute_coupons(store: Store, principal: Principal, body: JsonObject, lag
 # --- RedeemCoupon -----------------------------------------------------------------------------------------
 
 
-def redeem_coupon(store: Store, principal: Principal, body: JsonObject, lag_s: float) -> JsonObject:
+def redeem_coupon(store: Store, principal: Principal, body: JsonObject, effects: Effects) -> JsonObject:
     """Redeem a coupon to an account the caller reaches, within the coupon's StartDate..EndDate."""
     account_id = wire.parse_long(body.get("AccountId"))
     if account_id is None:
@@ -376,7 +378,7 @@ def redeem_coupon(store: Store, principal: Principal, body: JsonObject, lag_s: f
         expiration=expiration,
         activation=now if coupon.spend_threshold == 0 else None,
         balance=coupon.amount,
-        visible_at=now + lag_s,
+        visible_at=now + effects.lag_s,
     )
     if not redeemed:
         raise wire.EXECUTION_ERROR.fault("The coupon has already been redeemed.")

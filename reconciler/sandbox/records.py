@@ -3,6 +3,7 @@ access tokens and logged calls."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -65,6 +66,38 @@ class CouponRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Hidden:
+    """The coupons a read does not show (the ``hide-share`` fault): those whose draw, a hash of ``salt`` and the
+    coupon's key (msads: its code; aliyun: its CouponId), falls below ``share``. The same coupon is hidden from every
+    read, for good."""
+
+    share: float
+    salt: str
+
+    def hides(self, key: object) -> bool:
+        return draw(f"{self.salt}{key}") < self.share
+
+
+#: The SQL function over :func:`draw` that the stores register, to filter reads for a :class:`Hidden` rule.
+DRAW_FUNCTION = "fault_draw"
+
+
+def hidden_condition(key: str) -> str:
+    """A WHERE condition true for the coupons a :class:`Hidden` rule shows, ``key`` the SQL expression of the
+    coupon's key (parameters: :func:`hidden_parameters`)."""
+    return f"{DRAW_FUNCTION}(? || {key}) >= ?"
+
+
+def hidden_parameters(hidden: Hidden) -> tuple[str, float]:
+    return (hidden.salt, hidden.share)
+
+
+def draw(text: str) -> float:
+    """A number in [0, 1) that depends only on ``text`` (the first 8 bytes of its SHA-256)."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64
+
+
+@dataclass(frozen=True, slots=True)
 class CouponQuery:
     """SearchCoupons after validation: every non-empty condition must hold (AND)."""
 
@@ -76,6 +109,7 @@ class CouponQuery:
     descending: bool = False
     offset: int = 0
     limit: int = 100
+    hidden: Hidden | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from typing import Any
 from reconciler.errors import SandboxError
 from reconciler.sandbox import aliyun_store
 from reconciler.sandbox.records import (
+    DRAW_FUNCTION,
     AccessToken,
     Account,
     CallRecord,
@@ -36,6 +37,9 @@ from reconciler.sandbox.records import (
     CouponQuery,
     CouponRecord,
     Redemption,
+    draw,
+    hidden_condition,
+    hidden_parameters,
 )
 from reconciler.sandbox.seed import ClassSeed, MsadsSeed, OAuthClientSeed, Seed
 
@@ -156,6 +160,7 @@ class Store:
             self._db = sqlite3.connect(
                 ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None
             )
+            self._db.create_function(DRAW_FUNCTION, 1, draw, deterministic=True)
             self._db.execute("PRAGMA busy_timeout = 10000")
             self._db.execute("PRAGMA foreign_keys = ON")
             if path is not None:
@@ -282,6 +287,9 @@ class Store:
         for day in query.start_on_or_after:
             where.append("c.start_date >= ?")
             params.append(day.isoformat())
+        if query.hidden is not None:  # hidden before paging, so that pages stay full and never skip a coupon
+            where.append(hidden_condition("c.code"))
+            params.extend(hidden_parameters(query.hidden))
         # Pages are found on the indexes first (ids only, so skipping OFFSET rows stays cheap), then read whole.
         sql = f"SELECT c.id FROM coupons c WHERE {' AND '.join(where)} ORDER BY {_order(query)} LIMIT ? OFFSET ?"
         ids = [row[0] for row in self._read(sql, (*params, query.limit, query.offset))]
@@ -415,6 +423,7 @@ class Store:
 
 
 # --- helpers --------------------------------------------------------------------------------------------
+
 
 _SELECT = """
 SELECT c.id, c.code, c.class_name, c.owner_id, c.coupon_type, c.amount, c.spend_threshold, c.currency,

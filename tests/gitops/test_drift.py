@@ -74,7 +74,9 @@ def test_a_declared_target_whose_every_coupon_expired_is_void_drift() -> None:
 
 def test_a_target_with_one_live_coupon_beside_a_void_one_is_not_void() -> None:
     report = check(desired([ANA]), with_holders({ANA: held(("C1AAAAAA", "expired"), ("C2BBBBBB", "redeemed"))}))
-    assert not report.has_drift
+    assert report.scopes[0].void == () and report.count(DriftKind.VOID) == 0
+    # ... but it was paid twice, and that is drift (invariant 10)
+    assert [i.target for i in report.scopes[0].held_twice] == [ANA]
 
 
 def test_void_statuses_are_per_provider_type_and_case_insensitive() -> None:
@@ -122,10 +124,24 @@ def test_targets_issued_per_the_journal_but_not_visible_yet_are_information() ->
     assert report.scopes[0].not_visible == 1 and report.scopes[0].pending == 0
 
 
-def test_a_target_held_twice_is_a_warning_not_drift() -> None:
+def test_a_target_held_twice_is_drift_not_a_mere_warning() -> None:
     report = check(desired([ANA]), live({ANA: ["CODE0000AAAA", "CODE0000BBBB"]}))
-    assert not report.has_drift
-    assert [p.code for p in report.scopes[0].warnings] == ["held-more-than-once"]
+    assert report.has_drift and report.exit_code == 2
+    (item,) = report.scopes[0].held_twice
+    assert item.kind is DriftKind.HELD_TWICE and item.target == ANA
+    assert [c.code for c in item.coupons] == ["****AAAA", "****BBBB"]
+    assert report.scopes[0].warnings == ()  # reported once, as drift
+
+
+def test_an_undeclared_target_paid_twice_is_drift_and_a_coupon_it_only_redeemed_does_not_count() -> None:
+    emailed = IssuedCoupon("CODE0000CCCC", "redeemed")
+    own = IssuedCoupon("CODE0000DDDD", "claimed")
+    redeemed_only = IssuedCoupon("CODE0000CCCC", "redeemed", received=False)
+    report = check(desired([ANA]), with_holders({ANA: (emailed,), ACC: (own, redeemed_only)}))
+    assert report.scopes[0].held_twice == ()  # ACC claimed one and redeemed ANA's: paid once
+    other = IssuedCoupon("CODE0000EEEE", "claimed")
+    twice = check(desired([ANA]), with_holders({ANA: (emailed,), STRAY: (own, other)}))
+    assert [i.target for i in twice.scopes[0].held_twice] == [STRAY] and twice.exit_code == 2
 
 
 def test_same_inputs_same_report_scopes_sorted() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta, timezone
 
 from reconciler.drift import Drift, detect_drift
 from reconciler.drift_render import MARKER, drift_to_json, render_drift_markdown, render_drift_text
@@ -58,6 +59,7 @@ def test_json_is_complete_and_stable_with_codes_masked() -> None:
         "unmanagedCount": 1,
         "voidCount": 1,
         "removedCount": 0,
+        "heldMoreThanOnceCount": 0,
         "pendingCount": 1,
         "notVisibleCount": 0,
         "errorCount": 0,
@@ -92,3 +94,42 @@ def test_markdown_stays_under_the_limit_with_a_pointer_and_is_stable() -> None:
     assert "shortened to fit" in text and "more: see the JSON report" in text
     assert text == render_drift_markdown(big, max_chars=20_000)
     assert len(render_drift_markdown(big)) <= 65_000
+
+
+def paid_twice() -> Drift:
+    first = IssuedCoupon("TWICECODE0001111", "claimed", issued_at="2027-03-02T10:00:00Z", issue_date=MOMENT)
+    second = IssuedCoupon("TWICECODE0002222", "claimed", issued_at="2027-03-02T10:00:07Z", issue_date=LATER)
+    live = ScopeLive(SCOPE, True, USD100, 10, {ANA: (second, first)})
+    return detect_drift(desired([ANA]), LiveState({SCOPE: live}), checked_at=NOW)
+
+
+MOMENT = datetime(2027, 3, 2, 10, 0, tzinfo=UTC)
+LATER = datetime(2027, 3, 2, 18, 0, 7, tzinfo=timezone(timedelta(hours=8)))
+
+
+def test_a_target_paid_twice_is_drift_in_every_format_with_masked_codes_and_dates() -> None:
+    drift = paid_twice()
+    assert drift.exit_code == 2
+    text = render_drift_text(drift)
+    line = (
+        "= email:ana@example.com holds 2 coupons: ****1111 claimed (issued 2027-03-02T10:00:00Z),"
+        " ****2222 claimed (issued 2027-03-02T10:00:07Z)"
+    )
+    assert line in text
+    assert "paid more than once: 1" in text
+    assert text.splitlines()[-1].startswith("Drift: 1 target paid more than once.")
+    data = json.loads(drift_to_json(drift))
+    assert data["summary"]["heldMoreThanOnceCount"] == 1 and data["summary"]["hasDrift"] is True
+    assert data["summary"]["warningCount"] == 0  # drift, not again a warning
+    (held,) = data["scopes"][0]["heldMoreThanOnce"]
+    assert held["target"] == {"kind": "email", "value": "ana@example.com"}
+    assert [(c["code"], c["issueDate"]) for c in held["coupons"]] == [
+        ("****1111", "2027-03-02T10:00:00Z"),
+        ("****2222", "2027-03-02T10:00:07Z"),
+    ]
+    markdown = render_drift_markdown(drift)
+    assert "| 1 | 0 | 0 | 1 | 0 | 0 | 0 |" in markdown
+    assert "**Paid more than once (1)**" in markdown
+    line_pattern = r"^= email:a\*\*\*@example\.com \(id [0-9a-f]{4}\) holds 2 coupons: \*{4}1111 claimed"
+    assert re.search(line_pattern, markdown, re.M)
+    assert "TWICECODE" not in text + drift_to_json(drift) + markdown and "ana@example.com" not in markdown

@@ -190,3 +190,26 @@ def test_a_scope_without_a_face_value_takes_its_currency_for_exposure() -> None:
     plan = diff(desired([U1, U2], amounts=True), LiveState({SCOPE: scope_live}), created_at=NOW)
     assert plan.exposure() == {"CNY": Decimal(20)}
     assert plan.scopes[0].currency == "CNY"
+
+
+def test_a_target_paid_twice_is_warned_about_with_masked_codes_and_dates_declared_or_not() -> None:
+    first = IssuedCoupon("SECRETCODE1111", "claimed", issue_date=datetime(2027, 3, 2, 10, 0, 0, 900, tzinfo=UTC))
+    second = IssuedCoupon("SECRETCODE2222", "dispatched", issued_at="2027-03-02 18:00:07")  # not an issue date
+    third = IssuedCoupon("SECRETCODE3333", "claimed")
+    holders = {A1: (second, first), E2: (third, IssuedCoupon("SECRETCODE4444", "claimed"))}
+    plan = diff(desired([A1]), LiveState({SCOPE: ScopeLive(SCOPE, True, None, 10, holders)}), created_at=NOW)
+    messages = [p.message for p in plan.scopes[0].warnings if p.code == "held-more-than-once"]
+    assert messages == [
+        "account:180535609 holds 2 coupons of this class: ****1111, ****2222"
+        " (issued 2027-03-02T10:00:00Z, 2027-03-02 18:00:07)",
+        "email:ana@example.com holds 2 coupons of this class: ****3333, ****4444 (issued date unknown, date unknown)",
+    ]
+    assert "SECRETCODE" not in str(plan)
+
+
+def test_a_coupon_the_target_only_redeemed_does_not_make_it_paid_twice() -> None:
+    own = IssuedCoupon("C0000001", "claimed")
+    redeemed = IssuedCoupon("C0000002", "redeemed", received=False)  # emailed to someone else, redeemed here
+    scope_live = ScopeLive(SCOPE, True, None, 10, {A1: (own, redeemed)})
+    plan = diff(desired([A1]), LiveState({SCOPE: scope_live}), created_at=NOW)
+    assert plan.scopes[0].warnings == ()

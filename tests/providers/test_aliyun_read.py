@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
@@ -267,3 +268,19 @@ def test_send_coupon_params_flatten_in_order() -> None:
         "FromApp",
     ]
     assert params["UserAmountModelList.2.Amount"] == "0.5"
+
+
+def test_start_time_dates_an_issue_only_when_the_template_s_coupons_start_at_different_times() -> None:
+    relative = [coupon(1, 11), coupon(2, 12)]
+    relative[1]["StartTime"] = "2026-06-02 08:30:00"  # valid from its sending: RELATIVE validity
+    live = live_from_coupons(SCOPE, [wire.parse_coupon(c) for c in relative])
+    (first,) = live.issued[Target.uid(11)]
+    (second,) = live.issued[Target.uid(12)]
+    assert first.issue_date == datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # Beijing time, UTC+8
+    assert second.issue_date == datetime(2026, 6, 2, 0, 30, tzinfo=UTC)
+    assert first.issued_at == "2026-06-01 20:00:00"  # what the vendor shows, as it shows it
+    # every coupon starting at the same time: ABSOLUTE validity, the template's start, not an issue date
+    absolute = live_from_coupons(SCOPE, [wire.parse_coupon(c) for c in (coupon(1, 11), coupon(2, 12))])
+    assert all(c.issue_date is None for held in absolute.issued.values() for c in held)
+    lone = live_from_coupons(SCOPE, [wire.parse_coupon(coupon(1, 11))])
+    assert lone.issued[Target.uid(11)][0].issue_date is None

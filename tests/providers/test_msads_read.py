@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import httpx
 import pytest
 
 from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
-from reconciler.live import FaceValue, ScopeLive
+from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
 from reconciler.manifest.model import Scope, Target
 from reconciler.providers.msads import MsAdsSettings, coupon_status
 from reconciler.providers.msads_wire import WireCoupon, parse_coupon
@@ -298,3 +298,30 @@ def test_scopes_read_together_share_the_window_and_waste_no_call() -> None:
     requests.clear()
     asyncio.run(alone.read_scope(specs[0]))
     assert len(requests) == 9  # a walk on its own uses the whole window, and may overshoot
+
+
+def test_a_coupon_is_dated_by_send_to_date_or_claim_date_and_paid_only_to_whom_it_was_issued() -> None:
+    dispatched = coupon("D1", email="ana@example.com")
+    dispatched["SendToDate"] = "2027-02-01T10:00:00.1234567Z"  # more digits than Python reads: cut, never rounded up
+    redeemed_elsewhere = coupon("X1", email="bo@example.com", redeemed_by=8)
+    claimed = coupon("C1", claimed_by=7)
+    naive = coupon("N1", email="cy@example.com")
+    naive["SendToDate"] = "2027-02-03"  # a bare date: its midnight, UTC
+    unreadable = coupon("U1", email="di@example.com")
+    unreadable["SendToDate"] = "first of February"
+    redeemed_only = coupon("R1", redeemed_by=9)  # a code redeemed with no dispatch or claim behind it
+    live = read(Script(reply({"Coupons": [dispatched, redeemed_elsewhere, claimed, naive, unreadable, redeemed_only]})))
+
+    def only(target: Target) -> IssuedCoupon:
+        (held,) = live.issued[target]
+        return held
+
+    assert only(Target.email("ana@example.com")).issue_date == datetime(2027, 2, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    assert only(Target.account(7)).issue_date == datetime(2027, 2, 2, tzinfo=UTC)  # ClaimInfo.ClaimDate
+    assert only(Target.email("cy@example.com")).issue_date == datetime(2027, 2, 3, tzinfo=UTC)
+    assert only(Target.email("di@example.com")).issue_date is None
+    # a redemption date dates a redemption: the redeemed-only coupon holds no issue date, but its redeemer got it
+    assert only(Target.account(9)).issue_date is None and only(Target.account(9)).received
+    # account 8 redeemed a coupon emailed to bo: it holds it, but was not paid it
+    assert only(Target.email("bo@example.com")).received and not only(Target.account(8)).received
+    assert only(Target.account(7)).received

@@ -8,7 +8,7 @@ import pytest
 
 from reconciler.errors import InputError
 from reconciler.sandbox.faults import FaultKind, FaultPlan, FaultSpec, parse_fault_spec
-from tests.sandbox.aliyun_client import AliyunSandbox, holders
+from tests.sandbox.aliyun_client import TEMPLATE_2, AliyunSandbox, holders
 
 
 def faulty(*specs: str, clock: object = None) -> AliyunSandbox:
@@ -94,6 +94,34 @@ def test_lag_delays_a_discard_too() -> None:
 
 def test_msads_search_lag_does_not_delay_alibaba_reads() -> None:
     box = faulty("search:lag-s=5")
+    try:
+        box.send_coupon((101, 100))
+        assert holders(box) == {101: ["AVAILABLE"]}
+    finally:
+        box.close()
+
+
+def test_hide_share_keeps_some_coupons_out_of_get_coupon_page_and_its_total_count() -> None:
+    uids = (101, 102, 103, 104, 106)
+    shown = []
+    for seed in (3, 3, 4):
+        box = AliyunSandbox(FaultPlan.parse(["getpage:hide-share=0.5"], seed=seed))
+        try:
+            sent = box.send_coupon(*((uid, 10) for uid in uids), template=TEMPLATE_2).json()
+            assert sent["Success"] is True and len(sent["Data"]) == 5  # every uid got its coupon
+            page = box.page(template=TEMPLATE_2).json()
+            assert page["TotalCount"] == len(page["Data"])  # the count is of what reads show
+            shown.append(sorted(c["CouponId"] for c in page["Data"]))
+            # a hidden coupon still counts against PerLimitNum (2 a uid): limits see the true state
+            assert box.send_coupon((101, 10), (101, 10), template=TEMPLATE_2).json()["Code"] == "ERROR_3089"
+        finally:
+            box.close()
+    assert shown[0] == shown[1] != shown[2]  # deterministic under the fault seed
+    assert 0 < len(shown[0]) < 7  # 7 coupons in the template: some hidden, not all
+
+
+def test_msads_search_hide_share_does_not_hide_alibaba_coupons() -> None:
+    box = faulty("search:hide-share=1")
     try:
         box.send_coupon((101, 100))
         assert holders(box) == {101: ["AVAILABLE"]}

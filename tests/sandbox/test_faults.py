@@ -160,3 +160,50 @@ def test_lag_on_one_endpoint_only_delays_what_it_changes() -> None:
     sandbox.distribute([1001], "RET-20")
     assert dispatched(sandbox) == 0
     assert any("ClaimInfo" in c for c in sandbox.coupons("100", ReturnAdditionalFields="CouponClaimInfo"))
+
+
+def _codes(sandbox: Sandbox, coupon_class: str = "RET-20") -> list[str]:
+    return [str(c["CouponCode"]) for c in sandbox.coupons("100", pred("CouponClassName", coupon_class))]
+
+
+def test_hide_share_is_a_share_of_coupons_on_the_read_endpoints_only() -> None:
+    assert parse_fault_spec("search:hide-share=0.1") == FaultSpec("search", FaultKind.HIDE_SHARE, 0.1)
+    assert parse_fault_spec("*:hide-share=1").endpoint == "*"
+    for spec, message in (
+        ("search:hide-share=1.5", "hide-share is a share of coupons, from 0 to 1"),
+        ("dispatch:hide-share=0.1", "hide-share applies to the reads: search, getpage or *, not 'dispatch'"),
+    ):
+        with pytest.raises(InputError) as caught:
+            parse_fault_spec(spec)
+        assert message in str(caught.value)
+
+
+def test_hide_share_hides_the_same_coupons_from_every_search_for_good() -> None:
+    everything = _codes(Sandbox())
+    sandbox = Sandbox(FaultPlan.parse(["search:hide-share=0.2"], seed=5))
+    shown = _codes(sandbox)
+    assert set(shown) < set(everything) and 10 <= len(everything) - len(shown) <= 50  # about a fifth of 150
+    assert shown == [c for c in everything if c in set(shown)]  # minting order kept
+    assert _codes(sandbox) == shown  # the same ones, every time
+    # pages are cut after hiding: full pages of 40, no coupon skipped or shown twice
+    paged = [c["CouponCode"] for i in range(5) for c in sandbox.search("100", size=40, index=i).json()["Coupons"]]
+    assert len(sandbox.search("100", size=40, index=0).json()["Coupons"]) == 40
+    assert sorted(paged) == sorted(c for c in _codes(sandbox, "ACQ-10") + shown + _codes(sandbox, "FUTURE-5"))
+    # the same fault seed hides the same coupons in another sandbox; another seed others
+    assert _codes(Sandbox(FaultPlan.parse(["search:hide-share=0.2"], seed=5))) == shown
+    assert _codes(Sandbox(FaultPlan.parse(["search:hide-share=0.2"], seed=6))) != shown
+    assert _codes(Sandbox(FaultPlan.parse(["search:hide-share=0"], seed=5))) == everything
+
+
+def test_a_hidden_coupon_is_still_issued_and_never_shows_to_its_holder() -> None:
+    sandbox = Sandbox(FaultPlan.parse(["search:hide-share=0.3"], seed=1))
+    everything = _codes(Sandbox())
+    hidden = set(everything) - set(_codes(sandbox))
+    emails = [f"user{i}@example.com" for i in range(40)]
+    assert sandbox.dispatch(emails, "RET-20").status_code == 200
+    records = [sandbox.store.coupon_by_code(code) for code in everything]
+    sent = {r.code: r.send_to_email for r in records if r is not None and r.send_to_email}
+    assert sorted(sent.values()) == sorted(emails)  # every email got a coupon, hidden ones too
+    assert set(sent) & hidden, "no issued coupon was hidden: the test proves nothing"
+    shown = {str(c["SendToEmail"]) for c in sandbox.coupons("100", pred("CouponClassName", "RET-20"))}
+    assert shown - {"None"} == {email for code, email in sent.items() if code not in hidden}
