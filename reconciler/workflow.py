@@ -16,8 +16,9 @@ from pathlib import Path
 from reconciler import __version__, aio
 from reconciler.apply.binding import bind, check_saved
 from reconciler.apply.context import ci_actor, git_commit
+from reconciler.apply.database import JournalError
 from reconciler.apply.durability import check_journal_outlives_ci
-from reconciler.apply.executor import ApplyProgress, Execution, execute, plan_batches
+from reconciler.apply.executor import ApplyProgress, Execution, execute, journal_failed_mid_apply, plan_batches
 from reconciler.apply.journal import Journal, Money
 from reconciler.apply.lock import ApplyLock, default_holder
 from reconciler.apply.report import ApplyReport
@@ -228,6 +229,19 @@ async def _apply_locked(
     providers: Mapping[str, Provider],
     confirm_lock: Callable[[], None],
 ) -> tuple[Plan, ApplyReport | None]:
+    try:
+        return await _apply_holding_the_lock(project, options, journal, providers, confirm_lock)
+    except JournalError as exc:  # before the run started: nothing was sent (JournalFailedError passes as it is)
+        raise journal_failed_mid_apply(exc, run_id=None, sent=False) from exc
+
+
+async def _apply_holding_the_lock(
+    project: Project,
+    options: ApplyOptions,
+    journal: Journal,
+    providers: Mapping[str, Provider],
+    confirm_lock: Callable[[], None],
+) -> tuple[Plan, ApplyReport | None]:
     config, desired = project.config, project.desired
     started = datetime.now(UTC)
     saved = options.saved_plan
@@ -266,20 +280,23 @@ async def _apply_locked(
     async def verify_canary(first: BatchResult) -> None:
         await _verify_canary(first, project, providers, settings)
 
-    execution = await execute(
-        run_id,
-        batches,
-        desired,
-        providers,
-        journal,
-        concurrency=config.issue_concurrency,
-        money={s.scope: Money(s.face_value.amount if s.face_value else None, s.currency) for s in fresh.scopes},
-        before_call=confirm_lock,
-        after_first=verify_canary if config.canary_size else None,
-        progress=options.progress,
-    )
-    report = await _read_after_write(project, providers, journal, execution, settings, fresh, skipped, started)
-    journal.finish_run(run_id, report.outcome)
+    try:
+        execution = await execute(
+            run_id,
+            batches,
+            desired,
+            providers,
+            journal,
+            concurrency=config.issue_concurrency,
+            money={s.scope: Money(s.face_value.amount if s.face_value else None, s.currency) for s in fresh.scopes},
+            before_call=confirm_lock,
+            after_first=verify_canary if config.canary_size else None,
+            progress=options.progress,
+        )
+        report = await _read_after_write(project, providers, journal, execution, settings, fresh, skipped, started)
+        journal.finish_run(run_id, report.outcome)
+    except JournalError as exc:
+        raise journal_failed_mid_apply(exc, run_id=run_id) from exc
     return fresh, replace(report, resolved_before=tuple(resolved_before))
 
 

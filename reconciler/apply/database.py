@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from reconciler import redaction
-from reconciler.errors import CouponctlError, ExitCode
+from reconciler.errors import CouponctlError, RefusedError
 
 Row = tuple[Any, ...]
 Params = Sequence[object]
@@ -34,11 +34,16 @@ class JournalError(CouponctlError):
     """The journal cannot be opened, read or written."""
 
 
-class JournalLostError(JournalError):
+class JournalLostError(RefusedError):
     """The journal is not the one earlier applies wrote: emptied, replaced, older than a plan made against it.
-    Going on could pay again for what it alone knew was in doubt: refused."""
+    Going on could pay again for what it alone knew was in doubt: refused (exit 3), before anything is sent. Not
+    a JournalError: the journal works, it is the wrong one."""
 
-    exit_code = ExitCode.REFUSED
+
+def journal_failure(location: str, cause: str) -> JournalError:
+    """A read or write of an open journal failed (a killed connection, a full disk): the driver's error in
+    couponctl's words, never as an internal error."""
+    return JournalError(f"the journal {location} failed: {cause}")
 
 
 class Database(Protocol):
@@ -60,6 +65,10 @@ class Database(Protocol):
     def set_schema_version(self, version: int) -> None: ...
 
     def checkpoint(self) -> None: ...
+    def now(self) -> float:
+        """The journal's clock, in seconds since the epoch: the one authority for lease expiry, in-doubt ages
+        and plan ages (PostgreSQL: the server's clock; SQLite: the host's)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -119,31 +128,50 @@ class SqliteDatabase:
                     raise
                 time.sleep(0.05)
 
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        """sqlite3's errors (a full disk, an I/O error, a file gone) as JournalError."""
+        try:
+            yield
+        except (OSError, sqlite3.Error) as exc:
+            raise journal_failure(self.location, _sqlite_cause(Path(self.location), exc)) from exc
+
     def execute(self, sql: str, params: Params = ()) -> list[Row]:
-        return self._db.execute(sql, params).fetchall()
+        with self._failures():
+            return self._db.execute(sql, params).fetchall()
 
     def execute_count(self, sql: str, params: Params = ()) -> int:
-        return self._db.execute(sql, params).rowcount
+        with self._failures():
+            return self._db.execute(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        self._db.executemany(sql, rows)
+        with self._failures():
+            self._db.executemany(sql, rows)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
+        with self._failures():
+            self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
             if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
+                with contextlib.suppress(OSError, sqlite3.Error):  # the error that got here says more
+                    self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        with self._failures():
+            self._db.execute("COMMIT")
 
     def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        with self._failures():
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def set_schema_version(self, version: int) -> None:
-        self._db.execute(f"PRAGMA user_version = {int(version)}")
+        with self._failures():
+            self._db.execute(f"PRAGMA user_version = {int(version)}")
+
+    def now(self) -> float:
+        return time.time()
 
     def checkpoint(self) -> None:
         """Move the write-ahead log into the main file, so that a copy of the file alone is complete."""
@@ -203,6 +231,10 @@ def _sqlite_cause(path: Path, exc: OSError | sqlite3.Error) -> str:
         return f"permission denied: the file and its directory {path.parent} must be readable and writable"
     if name.startswith("SQLITE_CANTOPEN"):
         return "the file cannot be opened"
+    if name == "SQLITE_FULL":
+        return "the disk is full (SQLITE_FULL)"
+    if name.startswith("SQLITE_IOERR"):
+        return f"an I/O error ({name})"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -240,7 +272,7 @@ class PostgresDatabase:
             raise JournalError("a postgresql:// journal needs psycopg: pip install 'psycopg[binary]'") from exc
         self._psycopg = psycopg
         try:
-            self._db = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            self._db = psycopg.connect(url, autocommit=True, connect_timeout=10, **_connect_options(url))
         except Exception as exc:  # psycopg.Error and connection failures alike; never echo the URL
             raise JournalError(f"cannot open the journal {self.location}: {connect_failure(exc, url)}") from None
         try:
@@ -268,7 +300,7 @@ class PostgresDatabase:
             )
         self._db.execute(self._psycopg.sql.SQL("SET search_path TO {}").format(self._psycopg.sql.Identifier(schema)))
         if not self._has_table(schema, "couponctl_schema"):  # creating it needs rights a read-only user lacks
-            with self.transaction():
+            with self._raw_transaction():
                 self._db.execute("CREATE TABLE IF NOT EXISTS couponctl_schema (version INTEGER NOT NULL)")
         return schema
 
@@ -289,7 +321,7 @@ class PostgresDatabase:
         """Move a previous version's tables from ``legacy`` into ``schema``, all in one transaction."""
         sql = self._psycopg.sql
         try:
-            with self.transaction():
+            with self._raw_transaction():
                 if not self._has_table(legacy, "couponctl_schema"):  # another process moved them meanwhile
                     return
                 if self._has_table(schema, "couponctl_schema"):
@@ -318,7 +350,7 @@ class PostgresDatabase:
     def _create_schema(self, schema: str) -> None:
         sql = self._psycopg.sql
         try:
-            with self.transaction():
+            with self._raw_transaction():
                 self._db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         except self._psycopg.Error as exc:
             user = self._one("SELECT current_user")
@@ -352,30 +384,54 @@ class PostgresDatabase:
     def _sql(sql: str) -> str:
         return sql.replace("?", "%s")
 
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        """psycopg's errors (a terminated backend, a lost server) as JournalError."""
+        try:
+            yield
+        except self._psycopg.Error as exc:
+            raise journal_failure(self.location, _pg_cause(exc)) from exc
+
     def execute(self, sql: str, params: Params = ()) -> list[Row]:
-        cursor = self._db.execute(self._sql(sql), params)
-        return cursor.fetchall() if cursor.description else []
+        with self._failures():
+            cursor = self._db.execute(self._sql(sql), params)
+            return cursor.fetchall() if cursor.description else []
 
     def execute_count(self, sql: str, params: Params = ()) -> int:
-        return self._db.execute(self._sql(sql), params).rowcount
+        with self._failures():
+            return self._db.execute(self._sql(sql), params).rowcount
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        with self._db.cursor() as cursor:
+        with self._failures(), self._db.cursor() as cursor:
             cursor.executemany(self._sql(sql), rows)
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def _raw_transaction(self) -> Iterator[None]:
+        """A write transaction whose driver errors are left to the caller (opening the journal words them)."""
         with self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_WRITE_LOCK,))
             yield
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._failures(), self._raw_transaction():
+            yield
+
     def schema_version(self) -> int:
-        row = self._db.execute("SELECT max(version) FROM couponctl_schema").fetchone()
+        with self._failures():
+            row = self._db.execute("SELECT max(version) FROM couponctl_schema").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
     def set_schema_version(self, version: int) -> None:
-        self._db.execute("DELETE FROM couponctl_schema")
-        self._db.execute("INSERT INTO couponctl_schema (version) VALUES (%s)", (version,))
+        with self._failures():
+            self._db.execute("DELETE FROM couponctl_schema")
+            self._db.execute("INSERT INTO couponctl_schema (version) VALUES (%s)", (version,))
+
+    def now(self) -> float:
+        with self._failures():
+            row = self._db.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8").fetchone()
+        assert row is not None
+        return float(row[0])
 
     def checkpoint(self) -> None:
         """Nothing to do: PostgreSQL's own log is never copied apart from its data."""
@@ -427,6 +483,14 @@ def connect_failure(exc: BaseException, url: str) -> str:
     if cause == "connection timed out":
         return f"connection timed out: no answer from {server}"
     return f"host not found: {target.get('host') or server}"
+
+
+def _connect_options(url: str) -> dict[str, Any]:
+    """``application_name`` for the connection, unless the URL sets one: couponctl and its pid, so that an
+    administrator (or a test) can tell which process a backend serves."""
+    if "application_name" in _conninfo(url):
+        return {}
+    return {"application_name": f"couponctl pid {os.getpid()}"}
 
 
 def _conninfo(url: str) -> dict[str, str]:

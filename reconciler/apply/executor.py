@@ -3,15 +3,71 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from reconciler.apply.database import JournalError
 from reconciler.apply.journal import Journal, Money
-from reconciler.errors import CouponctlError
+from reconciler.errors import CouponctlError, ExitCode
 from reconciler.manifest.model import DesiredState, Scope
 from reconciler.plan.model import Plan
-from reconciler.providers.base import Batch, BatchResult, Provider
+from reconciler.providers.base import Batch, BatchResult, Outcome, Provider
+
+#: How many items a message about a failed journal names one by one.
+MAX_LISTED = 20
+
+_ANSWERS = {
+    Outcome.ISSUED: "the vendor answered: issued",
+    Outcome.IN_DOUBT: "the outcome is unknown",
+    Outcome.FAILED: "the vendor answered: not issued",
+}
+
+
+class JournalFailedError(JournalError):
+    """The journal failed while an apply was under way (a killed connection, a full disk): the apply sent
+    nothing more, and some outcomes may be missing from the journal. Exit 5, like any apply left in doubt."""
+
+    exit_code = ExitCode.IN_DOUBT
+
+
+def journal_failed_mid_apply(
+    error: JournalError, *, run_id: str | None, unrecorded: Sequence[BatchResult] = (), sent: bool = True
+) -> JournalFailedError:
+    """The error an apply ends with when its journal fails: what may have been issued, and what to do next.
+
+    ``unrecorded`` are the calls answered whose outcome the journal could not record; ``sent`` says whether
+    this apply may have sent anything at all (False: it failed before its first issuing call).
+    """
+    if isinstance(error, JournalFailedError):
+        return error
+    lines = [f"{error}", "This apply stopped: it sends nothing more."]
+    items = [(b.batch.scope, r) for b in unrecorded for r in b.results]
+    if items:
+        lines.append(
+            f"What may have been issued: {len(items)} item(s) of run {run_id} whose outcome the journal could not "
+            "record (their intents stay PENDING in the journal, that is in doubt):"
+        )
+        for scope, result in items[:MAX_LISTED]:
+            detail = f" ({result.code})" if result.outcome is Outcome.FAILED and result.code else ""
+            lines.append(f"  {scope} {result.item.target}: {_ANSWERS[result.outcome]}{detail}")
+        if len(items) > MAX_LISTED:
+            lines.append(f"  ... and {len(items) - MAX_LISTED} more")
+    elif sent and run_id is not None:
+        lines.append(
+            f"What may have been issued: the items of run {run_id} still PENDING in the journal (in doubt): their "
+            "calls may have left before the journal failed."
+        )
+    else:
+        lines.append("Nothing was issued by this apply; in-doubt items of earlier runs, if any, stay in doubt.")
+    lines.append(
+        "Next: once the journal is reachable again, `couponctl journal in-doubt` lists what is in doubt; re-apply "
+        "later: the next apply resolves those items by reading live state before it issues anything. Do not issue "
+        "them again by hand."
+    )
+    failed = JournalFailedError("\n".join(lines))
+    failed.__cause__ = error
+    return failed
 
 
 class ApplyProgress(Protocol):
@@ -66,35 +122,54 @@ async def execute(
     canary) alone, before the rest go; it raises to stop the apply.
 
     A refusal from either hook stops the apply cleanly: no new batch starts, the ones in flight finish and
-    are recorded, ``stopped`` says why. Anything else (a journal failure, an interrupt) propagates and leaves
-    the unanswered intents PENDING, which the next run treats as in doubt. Results keep the batches' order.
+    are recorded, ``stopped`` says why. A journal failure (JournalError: a killed connection, a full disk) stops
+    every sending too: the calls in flight finish, then :class:`JournalFailedError` names what may have been
+    issued (the answers the journal could not record; their intents stay PENDING, in doubt for the next run).
+    Anything else (an interrupt) propagates and leaves the unanswered intents PENDING, which the next run
+    treats as in doubt. Results keep the batches' order.
     """
     total = sum(len(b.items) for b in batches)
     results: dict[int, BatchResult] = {}
     stopped: list[str] = []
+    journal_errors: list[JournalError] = []
+    unrecorded: list[BatchResult] = []
 
     async def send(number: int, batch: Batch) -> None:
-        if stopped:
+        if stopped or journal_errors:
             return
         try:
             before_call()
+        except JournalError as exc:
+            journal_errors.append(exc)
+            return
         except CouponctlError as exc:
             stopped.append(str(exc))
             return
-        batch_id = journal.record_intent(run_id, batch, (money or {}).get(batch.scope))
+        try:
+            batch_id = journal.record_intent(run_id, batch, (money or {}).get(batch.scope))
+        except JournalError as exc:  # not committed, or not known to be: nothing is sent for it
+            journal_errors.append(exc)
+            return
         result = await providers[batch.scope.provider].issue(desired.scopes[batch.scope], batch)
-        journal.record_outcome(batch_id, result)
+        try:
+            journal.record_outcome(batch_id, result)
+        except JournalError as exc:
+            journal_errors.append(exc)
+            unrecorded.append(result)
+            return
         results[number] = result
         if progress is not None:
             progress.batch_done(result, sum(len(r.results) for r in results.values()), total)
 
     def execution() -> Execution:
+        if journal_errors:
+            raise journal_failed_mid_apply(journal_errors[0], run_id=run_id, unrecorded=unrecorded)
         return Execution(run_id, tuple(results[n] for n in sorted(results)), stopped[0] if stopped else None)
 
     rest = list(enumerate(batches))
     if after_first is not None and len(batches) > 1:
         await send(*rest.pop(0))
-        if stopped:
+        if stopped or journal_errors:
             return execution()
         try:
             await after_first(results[0])
@@ -107,7 +182,7 @@ async def execute(
 
     async def gated(number: int, batch: Batch) -> None:
         async with gate:
-            if failures:
+            if failures or journal_errors:
                 return  # something broke: start nothing new
             try:
                 await send(number, batch)

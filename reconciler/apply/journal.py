@@ -7,8 +7,9 @@ the response. Targets couponctl ever issued to (or may have) are what the planne
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -137,20 +138,29 @@ def _amount_text(amount: Decimal | None) -> str | None:
     return None if amount is None else str(amount)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+def iso(moment: float) -> str:
+    """A moment of the journal's clock (seconds since the epoch) as the journal's timestamps write it."""
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="microseconds")
 
 
 class Journal:
     """One journal (a SQLite file or a PostgreSQL database). Every write commits before returning.
 
-    ``location`` is a path, a ``postgresql://`` URL, or a ``${env:NAME}`` reference to either.
+    ``location`` is a path, a ``postgresql://`` URL, or a ``${env:NAME}`` reference to either. Its timestamps
+    come from ``clock``.
     """
 
-    def __init__(self, location: str | Path, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        location: str | Path,
+        environ: Mapping[str, str] | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.location = str(location)
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.db: Database = open_database(self.location, self.environ)
+        self.clock: Callable[[], float] = clock or time.time
         try:
             self._migrate()
         except JournalError:
@@ -196,6 +206,13 @@ class Journal:
         runs = int(self.db.execute("SELECT count(*) FROM runs")[0][0])
         return JournalIdentity(str(rows[0][0]) if rows else "", runs)
 
+    def now(self) -> datetime:
+        """Now on the journal's clock."""
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def _now(self) -> str:
+        return iso(self.clock())
+
     def start_run(
         self,
         plan_checksum: str,
@@ -211,13 +228,13 @@ class Journal:
             self.db.execute(
                 "INSERT INTO runs (id, plan_checksum, tool_version, actor, git_commit, started_at, override_reason)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, plan_checksum, tool_version, actor, git_commit, _now(), override_reason),
+                (run_id, plan_checksum, tool_version, actor, git_commit, self._now(), override_reason),
             )
         return run_id
 
     def finish_run(self, run_id: str, outcome: str) -> None:
         with self.db.transaction():
-            self.db.execute("UPDATE runs SET ended_at = ?, outcome = ? WHERE id = ?", (_now(), outcome, run_id))
+            self.db.execute("UPDATE runs SET ended_at = ?, outcome = ? WHERE id = ?", (self._now(), outcome, run_id))
         self.db.checkpoint()  # a finished run is in the main file: a copy of the file alone holds it
 
     def record_intent(self, run_id: str, batch: Batch, money: Money | None = None) -> str:
@@ -227,7 +244,7 @@ class Journal:
         face amount (if any) and currency, from the plan.
         """
         batch_id = uuid.uuid4().hex
-        now = _now()
+        now = self._now()
         scope = batch.scope
         unit_amount, currency = money or Money()
         rows = [
@@ -258,7 +275,7 @@ class Journal:
         return batch_id
 
     def record_outcome(self, batch_id: str, result: BatchResult) -> None:
-        now = _now()
+        now = self._now()
         rows = [
             (
                 _STATE_OF[r.outcome],
@@ -360,7 +377,7 @@ class Journal:
         """Record the resolution of in-doubt items; returns how many rows changed."""
         if state not in (RESOLVED_ISSUED, RESOLVED_NOT_ISSUED):
             raise ValueError(state)
-        now = _now()
+        now = self._now()
         with self.db.transaction():
             changed = 0
             for item_id in item_ids:

@@ -7,6 +7,7 @@ what the dead holder left in doubt). Breaking a live lease by hand is recorded i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -16,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from reconciler.apply.database import Database
+from reconciler.apply.database import Database, JournalError
 from reconciler.errors import RefusedError
 
 LOCK_NAME = "apply"
@@ -129,9 +130,13 @@ class ApplyLock:
             yield
         finally:
             heartbeat.cancel()
-            self.release(holder)
+            with contextlib.suppress(JournalError):  # the journal failed: the lease runs out by itself
+                self.release(holder)
 
     async def _heartbeat(self, holder: str) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
-            self.renew(holder)
+            try:
+                self.renew(holder)
+            except JournalError:  # the next renewal before a call fails the same way, and stops the apply
+                return
