@@ -18,6 +18,7 @@ import click
 from reconciler import redaction
 from reconciler.config import CONFIG_FILE
 from reconciler.errors import ConfigError, CouponctlError, ExitCode, InputError, Problem
+from reconciler.terminal import defang
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -138,10 +139,11 @@ class _PipeSafeWriter(io.RawIOBase):
 
 
 class _ScrubbingText(io.TextIOWrapper):
-    """A text stream that scrubs registered secrets (reconciler.redaction) from everything written to it."""
+    """A text stream that scrubs registered secrets (reconciler.redaction) from everything written to it, and
+    shows control sequences it did not write itself visibly (reconciler.terminal)."""
 
     def write(self, text: str) -> int:
-        super().write(redaction.scrub(text))
+        super().write(defang(redaction.scrub(text)))
         return len(text)
 
     def close(self) -> None:

@@ -21,8 +21,10 @@ from reconciler.manifest.model import Target, TargetKind
 from reconciler.plan.diff import coupon_date
 from reconciler.plan.masking import UNKEYED, EmailMasker, addresses_in
 from reconciler.plan.model import PlanProblem
+from reconciler.plan.render_markdown import html_text, neutral, unlinked
 from reconciler.plan.render_text import plural
 from reconciler.plan.serialize import decimal_text, format_timestamp
+from reconciler.terminal import visible
 
 DRIFT_KIND = "CouponDrift"
 MARKER = "<!-- couponctl:drift -->"
@@ -127,7 +129,7 @@ def render_drift_text(drift: Drift, *, item_limit: int = DEFAULT_ITEM_LIMIT) -> 
                 lines.append(f"    ... and {len(items) - item_limit:,} more: see {FULL_REPORT}")
         lines += [f"  {line}" for line in _information(scope)]
     lines += ["", verdict(drift)]
-    return "\n".join(lines)
+    return "\n".join(visible(line) for line in lines)  # the terminal's one escaping layer
 
 
 def _item_line(item: DriftItem, target: str) -> str:
@@ -275,13 +277,15 @@ def _scope_block(
 ) -> Iterator[str]:
     opened = " open" if scope.has_drift or scope.errors else ""
     yield f"<details{opened}>"
-    yield f"<summary><b>{html.escape(str(scope.scope))}</b> · {html.escape(_scope_counts(scope))}</summary>"
+    summary = f"<b>{html_text(str(scope.scope))}</b> · {html.escape(_scope_counts(scope))}"
+    yield f"<summary>{unlinked(summary)}</summary>"
     yield ""
-    yield f"- Provider type `{scope.provider_type}` · manifests: {', '.join(scope.manifests) or '(none)'}"
+    manifests = ", ".join(neutral(m) for m in scope.manifests) or "(none)"
+    yield f"- Provider type {neutral(scope.provider_type)} · manifests: {manifests}"
     for problem in (*scope.errors, *scope.warnings):
-        yield f"- {problem.severity.value} `{problem.code}`: {_prose(problem.message, masker)}"
+        yield f"- {problem.severity.value} {neutral(problem.code)}: {_prose(problem.message, masker)}"
     for line in _information(scope):
-        yield f"- {line}"
+        yield f"- {_prose(line, masker)}"
     for kind, items in _lists(scope):
         if not items:
             continue
@@ -289,7 +293,7 @@ def _scope_block(
         shown = items if limit is None else items[:limit]
         yield from ("", f"**{title} ({len(items):,})**: {note}")
         if shown:
-            lines = [_item_line(i, target(i.target)) for i in shown]
+            lines = [visible(_item_line(i, target(i.target))) for i in shown]  # one line each, whatever the data
             fence = "`" * max(3, max((len(r) for r in re.findall(r"`+", "\n".join(lines))), default=0) + 1)
             yield from ("", f"{fence}text", *lines, fence)
         if len(shown) < len(items):
@@ -304,5 +308,5 @@ def _target(target: Target, masker: EmailMasker | None) -> str:
 
 
 def _prose(text: str, masker: EmailMasker | None) -> str:
-    text = masker.text(text) if masker is not None else text
-    return html.escape(text).replace("`", "'").replace("|", "\\|")
+    """Free text for the report: masked, then made inert for Markdown (render_markdown.neutral)."""
+    return neutral(masker.text(text) if masker is not None else text)

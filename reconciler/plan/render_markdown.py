@@ -32,6 +32,7 @@ from reconciler.plan.render_text import (
     verdict,
 )
 from reconciler.plan.serialize import format_timestamp, summarize
+from reconciler.terminal import visible
 
 T = TypeVar("T")
 
@@ -96,8 +97,9 @@ class _Style:
         return self.masker.text(text) if self.masker is not None else text
 
     def prose(self, text: str) -> str:
-        """Free text for Markdown paragraphs: masked, HTML-safe, Markdown-escaped."""
-        return _MARKDOWN_SPECIAL.sub(r"\\\1", self.text(text)).replace("&", "&amp;")
+        """Free text for Markdown paragraphs: masked, on one line, HTML-safe, Markdown-escaped, no @mention, no
+        autolink (see :func:`neutral`)."""
+        return neutral(self.text(text))
 
 
 def _compose(plan: Plan, style: _Style, item_limit: int | None, scope_limit: int | None) -> str:
@@ -152,7 +154,8 @@ def _head(plan: Plan, style: _Style, shortened: bool) -> Iterator[str]:
 def _scope_block(scope_plan: ScopePlan, style: _Style, limit: int | None) -> Iterator[str]:
     is_open = " open" if scope_plan.errors else ""
     yield f"<details{is_open}>"
-    yield f"<summary><b>{html.escape(str(scope_plan.scope))}</b> · {html.escape(_scope_counts(scope_plan))}</summary>"
+    summary = f"<b>{html_text(str(scope_plan.scope))}</b> · {html.escape(_scope_counts(scope_plan))}"
+    yield f"<summary>{unlinked(summary)}</summary>"
     yield ""
     delivery = f" · {delivery_text(scope_plan)}" if delivery_matters(scope_plan) else ""
     yield (
@@ -236,6 +239,8 @@ class _Sections:
         if not items:
             return
         shown = [line(item) for item in (items if self.limit is None else items[: self.limit])]
+        if fenced is not None:  # one line per item, whatever its data holds: no forged "+ issue" line in a diff
+            shown = [visible(text) for text in shown]
         yield from ("", f"**{title} ({len(items):,})**" + (f": {note}" if note else ""))
         if shown and fenced is None:
             yield from ("", *shown)
@@ -271,7 +276,30 @@ def _largest(high: int, fits: Callable[[int], bool]) -> int | None:
     return low
 
 
+def neutral(text: str) -> str:
+    """A string from a manifest or a vendor, made inert for a GitHub comment: control characters and newlines
+    shown as escapes (a value cannot start a line, end an HTML block or a list), ``&`` and Markdown's special
+    characters escaped (no HTML, emphasis, links, images, tables, headings), ``@`` followed by a zero-width space
+    (no mention), and ``://`` and ``www.`` broken (no autolink): :func:`unlinked`."""
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", visible(text)).replace("&", "&amp;")
+    return unlinked(text)
+
+
+def html_text(text: str) -> str:
+    """A string from a manifest or a vendor inside an HTML element of the comment (``<summary>``): one line,
+    HTML-escaped, and Markdown's link and emphasis characters as entities, should a renderer read Markdown there."""
+    escaped = html.escape(visible(text))
+    return escaped.translate({ord(c): f"&#{ord(c)};" for c in "[]()!*_`|~\\"})
+
+
+def unlinked(text: str) -> str:
+    """A zero-width space after ``@``, in ``://`` and in ``www.``: GitHub then links and mentions nothing (its
+    autolinker and mention filter work on the rendered text, so an escape alone would not do)."""
+    return text.replace("@", "@\u200b").replace("://", ":\u200b//").replace("www.", "www\u200b.")
+
+
 def _code(text: str) -> str:
+    text = visible(text)  # a code span is one line: a newline in it could end the list or the HTML block
     fence = "`" * (_longest_backtick_run(text) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"

@@ -15,6 +15,7 @@ import click
 from reconciler.live import FaceValue
 from reconciler.plan.model import HeldItem, Plan, PlanItem, PlanProblem, ScopePlan, Severity
 from reconciler.plan.serialize import PlanSummary, format_timestamp, summarize
+from reconciler.terminal import visible
 
 DEFAULT_ITEM_LIMIT = 50
 
@@ -29,7 +30,22 @@ def render_text(plan: Plan, *, color: bool, item_limit: int = DEFAULT_ITEM_LIMIT
     for scope_plan in plan.scopes:
         lines += ["", *_scope_lines(scope_plan, paint, item_limit)]
     lines += ["", paint(verdict(plan), fg=_verdict_colour(plan), bold=True)]
-    return "\n".join(lines)
+    return "\n".join(finish_line(line, color) for line in lines)
+
+
+class Styled(str):
+    """A line to colour once its data is made safe: :func:`finish_line` escapes it, then styles it."""
+
+    fg: str | None = None
+    bold: bool = False
+
+
+def finish_line(line: str, color: bool) -> str:
+    """The terminal's one escaping layer (reconciler.terminal.visible), then couponctl's own colour."""
+    text = visible(str.__str__(line))
+    if isinstance(line, Styled) and color and (line.fg is not None or line.bold):
+        return click.style(text, fg=line.fg, bold=line.bold or None)
+    return text
 
 
 # --- words shared with the other renderers ---------------------------------------------------------------
@@ -145,9 +161,10 @@ class _Paint:
     color: bool
 
     def __call__(self, text: str, *, fg: str | None = None, bold: bool = False) -> str:
-        if not self.color or (fg is None and not bold):
-            return text
-        return click.style(text, fg=fg, bold=bold or None)
+        """Mark ``text`` for colour; :func:`finish_line` escapes its data first, then applies it."""
+        styled = Styled(text)
+        styled.fg, styled.bold = fg, bold
+        return styled
 
 
 def _verdict_colour(plan: Plan) -> str:

@@ -1,0 +1,43 @@
+"""Text that came from a manifest or a vendor is shown on a terminal, never interpreted by it.
+
+Two layers. :func:`visible` is the renderers' one escaping layer for the terminal: every C0 and C1 control
+character (newlines included: a vendor string must not forge a plan line), DEL, and the Unicode characters that
+reorder or hide text, become visible escapes (``\\x1b``, ``\\n``, ``\\u202e``). :func:`defang` is the output
+stream's safety net for everything else couponctl prints (error messages quoting a vendor, journal listings): it
+lets through only newlines, tabs, carriage returns and the colour and line-erase sequences couponctl writes
+itself (CSI ... m, CSI K), and makes every other escape sequence (OSC 52 clipboard writes, OSC 8 hyperlinks,
+cursor movement, title changes) and control character visible.
+"""
+
+from __future__ import annotations
+
+import re
+
+_HIDDEN = "\u200b\u200c\u200d\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
+_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_HIDDEN}]")
+_OURS = re.compile(r"\x1b\[[0-9;]*[mK]")
+_UNSAFE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_HIDDEN}]")
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def visible(text: str) -> str:
+    """``text`` with every control and hiding character escaped: safe to put on one terminal line."""
+    return _CONTROL.sub(lambda m: _escape(m.group()), text)
+
+
+def defang(text: str) -> str:
+    """``text`` for a terminal: couponctl's own colour and erase sequences kept, every other control escaped."""
+    if not _UNSAFE.search(text):
+        return text
+    parts = []
+    last = 0
+    for match in _OURS.finditer(text):
+        parts.append(_UNSAFE.sub(lambda m: _escape(m.group()), text[last : match.start()]))
+        parts.append(match.group())
+        last = match.end()
+    parts.append(_UNSAFE.sub(lambda m: _escape(m.group()), text[last:]))
+    return "".join(parts)
