@@ -287,7 +287,7 @@ def client_settings(directory: Path) -> dict[str, float]:
 
     config = load_config(directory).providers[PROVIDER]
     options = _Options(config)
-    settings, http, _, _ = _read_options(options)
+    settings, http = _read_options(options)
     if options.problems:
         raise RuntimeError(f"the benchmark project's provider options are invalid: {options.problems}")
     return {

@@ -19,8 +19,10 @@ from reconciler.errors import ConfigError, InputError, Problem
 from reconciler.manifest.discover import normalized
 from reconciler.manifest.loader import Document, MiB, NodePath, load_yaml
 from reconciler.manifest.schema import config_validator, schema_problems
+from reconciler.providers.endpoints import ALLOW_KEY, DOCUMENTED_HOSTS, unlisted
 from reconciler.sandbox.faults import parse_fault_spec
 from reconciler.secrets import SecretRef
+from reconciler.terminal import visible
 
 CONFIG_FILE = "couponctl.yaml"
 MAX_CONFIG_BYTES = 1 * MiB
@@ -70,7 +72,33 @@ def load_config(directory: Path) -> Config:
     )
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: (p.line, p.column, p.field, p.message)))
-    return _build(root, path, cast(dict[str, Any], document.data))
+    config = _build(root, path, cast(dict[str, Any], document.data))
+    problems = endpoint_problems(document, config)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def endpoint_problems(document: Document, config: Config) -> list[Problem]:
+    """Credentials go only to the vendor's documented hosts over https, or to loopback, unless the provider says
+    allowUnlistedEndpoint: true (reconciler.providers.endpoints)."""
+    problems = []
+    for name, provider in sorted(config.providers.items()):
+        fields: set[tuple[str, ...]] = set()
+        for connection in unlisted(provider):
+            # A token URL derived from the endpoint is the endpoint's host: one problem, at the endpoint.
+            field: tuple[str, ...] = ("providers", name, *(connection.option or "endpoint").split("."))
+            if field in fields:
+                continue
+            fields.add(field)
+            hosts = ", ".join(sorted(DOCUMENTED_HOSTS.get(provider.type, ())))
+            message = (
+                f"{visible(connection.url)} is neither a documented {provider.type} host over https ({hosts}) nor "
+                f"loopback, and the provider's credentials would be sent there: refused. If it is meant (a proxy, a "
+                f"private sandbox), set providers.{name}.{ALLOW_KEY}: true; every plan then flags it"
+            )
+            problems.append(document.problem(field, message))
+    return problems
 
 
 def parse_duration(value: int | str) -> int:

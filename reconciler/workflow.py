@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reconciler import __version__, aio
-from reconciler.apply.binding import bind, check_saved
+from reconciler.apply.binding import bind, check_endpoints, check_saved
 from reconciler.apply.context import ci_actor, git_commit
 from reconciler.apply.database import JournalError
 from reconciler.apply.durability import check_journal_outlives_ci
@@ -33,10 +33,11 @@ from reconciler.manifest.discover import find_manifests
 from reconciler.manifest.model import DesiredState, Scope, ScopeSpec
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.diff import diff
-from reconciler.plan.model import JournalStamp, Plan
+from reconciler.plan.model import JournalStamp, Plan, PlanEndpoint
 from reconciler.plan.serialize import plan_from_json
 from reconciler.policy import policy_digest, violations
 from reconciler.providers.base import BatchResult, Provider
+from reconciler.providers.endpoints import connections
 from reconciler.providers.registry import build_provider
 
 
@@ -131,6 +132,16 @@ def journal_views(journal: Journal, scopes: set[Scope], current_run: str | None 
     }
 
 
+def plan_endpoints(project: Project) -> tuple[PlanEndpoint, ...]:
+    """Where the providers of the declared scopes connect (reconciler.providers.endpoints), sorted."""
+    names = sorted({scope.provider for scope in project.desired.scopes})
+    return tuple(
+        PlanEndpoint(c.provider, c.role, c.url, c.listed)
+        for name in names
+        for c in connections(project.config.providers[name])
+    )
+
+
 def open_journal(config: Config) -> Journal:
     return Journal(config.journal)
 
@@ -152,6 +163,7 @@ async def make_plan(
         violations=violations(config.policy, plan),
         selection=project.selection,
         journal=JournalStamp(*astuple(journal.identity())),
+        endpoints=plan_endpoints(project),
     )
     return with_checksum(plan)
 
@@ -199,6 +211,8 @@ def apply_project(project: Project, options: ApplyOptions) -> tuple[Plan, ApplyR
     the report (None when there was nothing to issue)."""
 
     check_journal_outlives_ci(project.config, {scope.provider for scope in project.desired.scopes}, os.environ)
+    if options.saved_plan is not None:  # before any credential is used: only where the reviewer saw
+        check_endpoints(options.saved_plan, options.saved_name, plan_endpoints(project))
 
     async def run() -> tuple[Plan, ApplyReport | None]:
         journal = open_journal(project.config)

@@ -12,7 +12,7 @@ from reconciler.errors import RefusedError
 from reconciler.manifest.model import Scope, Target
 from reconciler.plan.checksum import verify_checksum
 from reconciler.plan.explain import explain_difference
-from reconciler.plan.model import Plan, PlanItem
+from reconciler.plan.model import Plan, PlanEndpoint, PlanItem
 
 MAX_EXPLAINED = 50
 FUTURE_TOLERANCE_SECONDS = 60.0
@@ -46,8 +46,7 @@ def check_saved(
 ) -> None:
     """Refuse (exit 3) an altered, expired, future-dated or already applied saved plan. ``plan_ttl_seconds`` is
     the project's planTTL: an expiry further away than that was set by a clock ahead of this one."""
-    if not verify_checksum(saved):
-        raise RefusedError(f"{saved_name}: the plan's checksum does not match its content; it was altered")
+    check_unaltered(saved, saved_name)
     tolerance = timedelta(seconds=FUTURE_TOLERANCE_SECONDS)
     too_far = (
         plan_ttl_seconds is not None
@@ -71,6 +70,27 @@ def check_saved(
         raise RefusedError(
             f"{saved_name} was already applied (run {earlier.id}, started {earlier.started_at}, "
             f"outcome {earlier.outcome or 'unfinished'}); a plan is applied once: make and review a new plan"
+        )
+
+
+def check_unaltered(saved: Plan, saved_name: str) -> None:
+    if not verify_checksum(saved):
+        raise RefusedError(f"{saved_name}: the plan's checksum does not match its content; it was altered")
+
+
+def check_endpoints(saved: Plan, saved_name: str, current: tuple[PlanEndpoint, ...]) -> None:
+    """Refuse (exit 3) before any credential is used when the providers would connect anywhere the reviewed plan
+    did not show: write credentials go only where the reviewer saw them go. (An altered plan is refused first.)"""
+    check_unaltered(saved, saved_name)
+    if saved.endpoints is None:
+        raise RefusedError(f"{saved_name} does not say where its providers connect; make and review a new plan")
+    shown, now = set(saved.endpoints), set(current)
+    if shown != now:
+        lines = [f"  - now {e.provider} {e.role} -> {e.url}" for e in sorted(now - shown, key=str)]
+        lines += [f"  - reviewed {e.provider} {e.role} -> {e.url}" for e in sorted(shown - now, key=str)]
+        raise RefusedError(
+            f"{saved_name} was reviewed with other endpoints than couponctl.yaml now gives; no credential was sent. "
+            "Make and review a new plan:\n" + "\n".join(lines)
         )
 
 

@@ -88,6 +88,17 @@ class ScopePlan:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanEndpoint:
+    """Where a provider sends its credentials (``role``: its API or its token endpoint); ``listed`` when that is
+    a documented vendor host over https, loopback or the in-process sandbox. Apply sends nowhere else."""
+
+    provider: str
+    role: str
+    url: str
+    listed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class JournalStamp:
     """The journal a plan was made against: its identity, and how many runs it held."""
 
@@ -104,7 +115,8 @@ class Plan:
     ``violations`` are policy limits the plan exceeds (apply refuses unless explicitly allowed);
     ``selection`` is None for a plan of the whole project, else the manifest files (relative to the project
     root) it was limited to: apply reads exactly those again, like Terraform's ``-target``; ``journal`` is the
-    identity of the journal the plan was made against and how many runs it held then.
+    identity of the journal the plan was made against and how many runs it held then; ``endpoints`` where each
+    provider of the plan connects.
     """
 
     format_version: int
@@ -119,6 +131,7 @@ class Plan:
     violations: tuple[str, ...] = ()
     selection: tuple[str, ...] | None = None
     journal: JournalStamp | None = None
+    endpoints: tuple[PlanEndpoint, ...] | None = None
 
     @property
     def partial(self) -> bool:

@@ -19,6 +19,7 @@ from reconciler.manifest.model import Target, TargetKind
 from reconciler.plan.masking import EMAIL, UNKEYED, EmailMasker, addresses_in, mask_email
 from reconciler.plan.model import HeldItem, Plan, ScopePlan
 from reconciler.plan.render_text import (
+    UNLISTED_WARNING,
     delivery_matters,
     delivery_text,
     exposure_text,
@@ -125,6 +126,16 @@ def _head(plan: Plan, style: _Style, shortened: bool) -> Iterator[str]:
     if plan.selection is not None:
         words = " ".join(selection_text(plan.selection).split())  # one line, whatever a file name holds
         yield f"**Partial plan:** {style.prose(words)}"
+    unlisted = [e for e in plan.endpoints or () if not e.listed]
+    if unlisted:
+        yield "\n".join(
+            f"> [!WARNING]\n> **Unlisted endpoint:** {_code(e.provider)} {e.role.split(':')[-1]} → {_code(e.url)}: "
+            f"{neutral(UNLISTED_WARNING)}"
+            for e in unlisted
+        )
+    if plan.endpoints:
+        where = " · ".join(f"{_code(e.provider)} {e.role.split(':')[-1]} → {_code(e.url)}" for e in plan.endpoints)
+        yield f"Connects to: {where}"
     yield "\n".join(
         [
             "| Scopes | To issue | Exposure | Satisfied | Unmanaged | Removed | Errors | Warnings |",

@@ -13,7 +13,7 @@ from typing import TypeVar
 import click
 
 from reconciler.live import FaceValue
-from reconciler.plan.model import HeldItem, Plan, PlanItem, PlanProblem, ScopePlan, Severity
+from reconciler.plan.model import HeldItem, Plan, PlanEndpoint, PlanItem, PlanProblem, ScopePlan, Severity
 from reconciler.plan.serialize import PlanSummary, format_timestamp, summarize
 from reconciler.terminal import visible
 
@@ -84,6 +84,15 @@ def verdict(plan: Plan) -> str:
 
 
 MAX_SELECTION_SHOWN = 5
+UNLISTED_WARNING = (
+    "not a documented vendor host nor loopback; credentials go there because the provider says "
+    "allowUnlistedEndpoint: true. Check it is meant"
+)
+
+
+def endpoint_text(endpoint: PlanEndpoint) -> str:
+    """``msads-prod api -> https://clientcenter.api.bingads.microsoft.com``."""
+    return f"{endpoint.provider} {endpoint.role.split(':')[-1]} -> {endpoint.url}"
 
 
 def selection_text(selection: Sequence[str]) -> str:
@@ -181,6 +190,11 @@ def _summary_lines(plan: Plan, summary: PlanSummary, paint: _Paint) -> Iterator[
     )
     if plan.selection is not None:
         yield paint(f"  partial:    {selection_text(plan.selection)}", fg="yellow", bold=True)
+    for endpoint in plan.endpoints or ():
+        if endpoint.listed:
+            yield f"  connects:   {endpoint_text(endpoint)}"
+        else:
+            yield paint(f"  UNLISTED:   {endpoint_text(endpoint)}: {UNLISTED_WARNING}", fg="red", bold=True)
     busy = sum(1 for s in plan.scopes if s.to_issue)
     yield (
         f"  to issue:   {plural(summary.item_count, 'coupon')} in {busy:,} of {plural(summary.scope_count, 'scope')}"

@@ -27,6 +27,7 @@ from reconciler.plan.model import (
     HeldItem,
     JournalStamp,
     Plan,
+    PlanEndpoint,
     PlanItem,
     PlanProblem,
     ScopePlan,
@@ -130,6 +131,9 @@ def plan_content(plan: Plan, *, lazy: bool = False) -> JsonObject:
         "violations": list(plan.violations),
         "selection": None if plan.selection is None else list(plan.selection),
         "journal": None if plan.journal is None else {"id": plan.journal.id, "runs": plan.journal.runs},
+        "endpoints": None
+        if plan.endpoints is None
+        else [{"provider": e.provider, "role": e.role, "url": e.url, "listed": e.listed} for e in plan.endpoints],
         "summary": _summary_to_dict(summarize(plan)),
         "scopes": [_scope_to_dict(s, lazy) for s in sorted(plan.scopes, key=lambda s: s.scope)],
     }
@@ -279,6 +283,9 @@ def plan_from_json(text: str, source_name: str) -> Plan:
         violations=tuple(data["violations"]),
         selection=None if data.get("selection") is None else tuple(data["selection"]),
         journal=None if data.get("journal") is None else JournalStamp(data["journal"]["id"], data["journal"]["runs"]),
+        endpoints=None
+        if data.get("endpoints") is None
+        else tuple(PlanEndpoint(e["provider"], e["role"], e["url"], e["listed"]) for e in data["endpoints"]),
     )
     _check(source_name, _summary_problems(data["summary"], plan))
     return plan

@@ -23,6 +23,7 @@ from reconciler.providers.aliyun import (
     AliyunSettings,
 )
 from reconciler.providers.base import Provider
+from reconciler.providers.endpoints import connections
 from reconciler.providers.http import HttpSettings, RetryPolicy, build_client, limiter_for
 from reconciler.providers.msads import MsAdsProvider, MsAdsSettings
 from reconciler.providers.msads_wire import MAX_DISPATCH_EMAILS
@@ -31,7 +32,6 @@ from reconciler.secrets import Secret
 
 CONFIG_FILE = "couponctl.yaml"
 USER_AGENT = f"couponctl/{__version__}"
-LOGIN_HOST = "https://login.microsoftonline.com"
 DEFAULT_CONCURRENCY = 8
 LOCAL_BASE_URL = "http://sandbox.local"
 CREDENTIAL_KEYS = ("developerToken", "accessToken", "oauth.clientId", "oauth.clientSecret", "oauth.refreshToken")
@@ -108,17 +108,17 @@ def _build_msads(
         raise _config_error(config, "environment", f"unknown environment {config.environment!r} ({choices})")
     options = _Options(config)
     in_process = config.environment == "local" and config.endpoint is None
-    settings, http, oauth_tenant, token_url = _read_options(options)
+    settings, http = _read_options(options)
     creds = _credentials(config, sandbox, environ, options.problems)
     if creds is None or options.problems:
         raise ConfigError(options.problems)
 
-    base_url = (config.endpoint or environment.base_url).rstrip("/")
+    # The URLs the plan shows (providers/endpoints.py): the only places these credentials are sent.
+    urls = {c.role: c.url for c in connections(config)}
+    base_url = environment.base_url if in_process else urls["msads:api"]
     if in_process and transport is None:
         transport = _sandbox_transport(sandbox)
-    if token_url is None:
-        remote = config.environment != "local" and config.endpoint is None
-        token_url = f"{LOGIN_HOST}/{oauth_tenant}/oauth2/v2.0/token" if remote else f"{base_url}/oauth2/v2.0/token"
+    token_url = urls.get("msads:token") or f"{base_url}/oauth2/v2.0/token"
 
     client = build_client(base_url=base_url, user_agent=USER_AGENT, settings=http, transport=transport)
     tokens: TokenSource
@@ -253,8 +253,9 @@ def _http_options(options: _Options) -> tuple[HttpSettings, RetryPolicy, RetryPo
     return http, read_retry, issue_retry
 
 
-def _read_options(options: _Options) -> tuple[MsAdsSettings, HttpSettings, str, str | None]:
-    """The msads tuning options, and the HTTP ones (:func:`_http_options`)."""
+def _read_options(options: _Options) -> tuple[MsAdsSettings, HttpSettings]:
+    """The msads tuning options, and the HTTP ones (:func:`_http_options`). Where it connects, the token
+    endpoint included, is :func:`reconciler.providers.endpoints.connections`."""
     http, read_retry, issue_retry = _http_options(options)
     settings = MsAdsSettings(
         customer_id=options.identifier("customerId"),
@@ -267,8 +268,9 @@ def _read_options(options: _Options) -> tuple[MsAdsSettings, HttpSettings, str, 
         read_retry=read_retry,
         issue_retry=issue_retry,
     )
-    tenant = options.text("oauth.tenant") or "common"
-    return settings, http, tenant, options.text("oauth.tokenUrl")
+    for key in ("oauth.tenant", "oauth.tokenUrl"):
+        options.text(key)  # a problem unless text; where the token endpoint is: endpoints.connections()
+    return settings, http
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,7 @@ providers:
   msads-prod:
     type: msads
     environment: production
-    endpoint: https://example.test/billing
+    endpoint: https://127.0.0.1:8443/billing
     developerToken: ${env:MSADS_DEVELOPER_TOKEN}
     oauth:
       clientId: ${env:MSADS_CLIENT_ID}
@@ -165,7 +165,7 @@ def test_msads_provider_credentials_and_options(tmp_path: Path, monkeypatch: pyt
         monkeypatch.delenv(name, raising=False)  # checked as named in config, not resolved
     provider = load_config(write(tmp_path, MSADS)).providers["msads-prod"]
     assert (provider.name, provider.type, provider.environment) == ("msads-prod", "msads", "production")
-    assert provider.endpoint == "https://example.test/billing"
+    assert provider.endpoint == "https://127.0.0.1:8443/billing"
     assert provider.credentials == {
         "developerToken": SecretRef("MSADS_DEVELOPER_TOKEN"),
         "oauth.clientId": SecretRef("MSADS_CLIENT_ID"),

@@ -1,0 +1,116 @@
+"""Where a provider sends its credentials. A pull request can change ``endpoint:`` and ``oauth.tokenUrl``, so
+credentials go only to the vendor's documented hosts over https, or to loopback (a served sandbox); any other URL
+needs the provider's ``allowUnlistedEndpoint: true``, and every plan shows where each provider connects, loudly
+when it is not a documented host. A saved plan records it, and apply refuses to send write credentials anywhere
+the reviewed plan did not show.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from reconciler.config_model import ProviderConfig
+
+# The hosts the vendors document (shared API notes: msads 1.1 Hosts and the OAuth token endpoints; aliyun's
+# endpoint map). Nothing else receives credentials unless a provider says allowUnlistedEndpoint: true.
+DOCUMENTED_HOSTS: dict[str, frozenset[str]] = {
+    "msads": frozenset(
+        {
+            "clientcenter.api.bingads.microsoft.com",
+            "clientcenter.api.sandbox.bingads.microsoft.com",
+            "login.microsoftonline.com",
+            "login.windows-ppe.net",
+        }
+    ),
+    "aliyun": frozenset({"resellertrade.aliyuncs.com"}),
+}
+MSADS_BASE = {
+    "production": "https://clientcenter.api.bingads.microsoft.com",
+    "sandbox": "https://clientcenter.api.sandbox.bingads.microsoft.com",
+}
+ALIYUN_BASE = {"production": "https://resellertrade.aliyuncs.com"}
+LOGIN_HOST = "https://login.microsoftonline.com"
+IN_PROCESS = "in-process sandbox"
+ALLOW_KEY = "allowUnlistedEndpoint"
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One URL a provider sends credentials to: its API or its token endpoint (``role``), and ``option``, the
+    config key that set it (None for the environment's default)."""
+
+    provider: str
+    role: str
+    url: str
+    option: str | None
+
+    @property
+    def listed(self) -> bool:
+        """A documented vendor host over https, loopback, or the in-process sandbox."""
+        return self.url == IN_PROCESS or is_loopback(self.url) or _documented(self.url, self.vendor)
+
+    @property
+    def vendor(self) -> str:
+        return self.role.split(":", 1)[0]
+
+
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _documented(url: str, vendor: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "https" and (parts.hostname or "") in DOCUMENTED_HOSTS.get(vendor, frozenset())
+
+
+def connections(config: ProviderConfig) -> tuple[Connection, ...]:
+    """Where the provider of ``config`` connects: its API, and for msads its OAuth token endpoint."""
+    name, endpoint = config.name, config.endpoint
+    if config.type == "msads":
+        base = endpoint or MSADS_BASE.get(config.environment)
+        if base is None:  # environment local, no endpoint: the embedded sandbox, no network at all
+            return (Connection(name, "msads:api", IN_PROCESS, None),)
+        given = _option(config, "oauth.tokenUrl")
+        tenant = _option(config, "oauth.tenant") or "common"
+        if isinstance(given, str):
+            token = given
+        elif endpoint is None:
+            token = f"{LOGIN_HOST}/{tenant}/oauth2/v2.0/token"
+        else:
+            token = f"{base.rstrip('/')}/oauth2/v2.0/token"
+        return (
+            Connection(name, "msads:api", base.rstrip("/"), "endpoint" if endpoint else None),
+            Connection(name, "msads:token", token, "oauth.tokenUrl" if isinstance(given, str) else None),
+        )
+    base = endpoint or ALIYUN_BASE.get(config.environment)
+    if base is None:
+        return (Connection(name, f"{config.type}:api", IN_PROCESS, None),)
+    return (Connection(name, f"{config.type}:api", base.rstrip("/"), "endpoint" if endpoint else None),)
+
+
+def allows_unlisted(config: ProviderConfig) -> bool:
+    return _option(config, ALLOW_KEY) is True
+
+
+def unlisted(config: ProviderConfig) -> list[Connection]:
+    """The connections of ``config`` that go to neither a documented host nor loopback, when not allowed."""
+    if allows_unlisted(config):
+        return []
+    return [c for c in connections(config) if not c.listed]
+
+
+def _option(config: ProviderConfig, key: str) -> object:
+    options = config.options
+    if key in options:
+        return options[key]
+    head, _, rest = key.partition(".")
+    nested = options.get(head)
+    return nested.get(rest) if rest and isinstance(nested, dict) else None

@@ -1,0 +1,138 @@
+"""Hostile pull requests, endpoints family: credentials go only to the vendor's documented hosts over https, or to
+loopback; any other endpoint or token URL is refused at validate unless the provider says
+allowUnlistedEndpoint: true, and then every plan format flags it; apply never sends write credentials anywhere
+the reviewed plan did not show. No test here talks to anything but loopback: refused URLs are never contacted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from reconciler.cli import main
+from reconciler.plan.model import PlanEndpoint
+from reconciler.plan.render_markdown import render_markdown
+from reconciler.plan.render_text import render_text
+from tests.plan.factories import sample_plan
+from tests.reliability.conftest import ServeProject
+from tests.reliability.conftest import serve_project as serve_project  # a served sandbox on loopback
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+CREDS = {"E_DEV": "dev-token-1234", "E_TOKEN": "access-token-1234", "E_AK": "sandbox-ak", "E_SK": "sandbox-secret"}
+
+
+def project_with(tmp_path: Path, msads: dict[str, object]) -> Path:
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns(".couponctl"))
+    config = yaml.safe_load((project / "couponctl.yaml").read_text())
+    config["providers"]["msads-local"] = {
+        "type": "msads",
+        "developerToken": "${env:E_DEV}",
+        "accessToken": "${env:E_TOKEN}",
+        **msads,
+    }
+    (project / "couponctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return project
+
+
+def run(project: Path, *args: str) -> Result:
+    return CliRunner().invoke(main, ["-C", str(project), "--no-color", *args], env={**CREDS, "CI": None})
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"environment": "production", "endpoint": "https://evil.example"}, "providers.msads-local.endpoint"),
+        ({"environment": "production", "endpoint": "http://169.254.169.254/latest"}, "providers.msads-local.endpoint"),
+        (
+            {"environment": "production", "endpoint": "http://clientcenter.api.bingads.microsoft.com"},
+            "providers.msads-local.endpoint",
+        ),
+        (
+            {"environment": "production", "oauth": {"tokenUrl": "https://login.evil.example/token"}},
+            "providers.msads-local.oauth.tokenUrl",
+        ),
+        (
+            {"environment": "production", "endpoint": "https://clientcenter.api.bingads.microsoft.com.evil.example"},
+            "providers.msads-local.endpoint",
+        ),
+    ],
+)
+def test_an_unlisted_endpoint_is_refused_before_anything_is_sent(
+    tmp_path: Path, settings: dict[str, object], field: str
+) -> None:
+    project = project_with(tmp_path, settings)
+    for command in ("validate", "plan", "drift"):
+        result = run(project, command)
+        assert result.exit_code == 1, result.output
+        assert f"{field}: " in result.stderr and "allowUnlistedEndpoint" in result.stderr
+        assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"environment": "production"},
+        {"environment": "sandbox"},
+        {"environment": "production", "endpoint": "http://127.0.0.1:9/"},
+        {"environment": "production", "endpoint": "https://localhost:9"},
+        {"environment": "production", "endpoint": "https://evil.example", "allowUnlistedEndpoint": True},
+    ],
+)
+def test_documented_hosts_loopback_and_explicit_allowance_validate(tmp_path: Path, settings: dict[str, object]) -> None:
+    result = run(project_with(tmp_path, settings), "validate")
+    assert result.exit_code == 0, result.output
+
+
+def test_every_format_flags_an_unlisted_endpoint() -> None:
+    endpoints = (
+        PlanEndpoint("msads-prod", "msads:api", "https://proxy.corp.example", False),
+        PlanEndpoint("msads-prod", "msads:token", "https://login.microsoftonline.com/common/oauth2/v2.0/token", True),
+    )
+    plan = replace(sample_plan(), endpoints=endpoints)
+    text = render_text(plan, color=False)
+    assert "UNLISTED:   msads-prod api -> https://proxy.corp.example" in text
+    assert "connects:   msads-prod token -> https://login.microsoftonline.com" in text
+    markdown = render_markdown(plan)
+    assert "> [!WARNING]" in markdown and "`https://proxy.corp.example`" in markdown
+    assert "Connects to:" in markdown
+
+
+@pytest.fixture
+def served(serve_project: ServeProject) -> Iterator[tuple[Path, str]]:
+    project, _server = serve_project({})
+    url = yaml.safe_load((project / "couponctl.yaml").read_text())["providers"]["msads-local"]["endpoint"]
+    yield project, url
+
+
+def calls(project: Path) -> list[str]:
+    db = sqlite3.connect(project / ".couponctl" / "sandbox.sqlite")
+    try:
+        return [row[0] for row in db.execute("SELECT endpoint FROM calls ORDER BY id")]
+    finally:
+        db.close()
+
+
+def test_apply_sends_nothing_to_an_endpoint_the_reviewed_plan_did_not_show(served: tuple[Path, str]) -> None:
+    project, url = served
+    planned = CliRunner().invoke(main, ["-C", str(project), "plan", "--format", "json", "--out", "p.json"])
+    assert planned.exit_code == 0, planned.output
+    shown = json.loads((project / "p.json").read_text())["endpoints"]
+    assert {"provider": "msads-local", "role": "msads:api", "url": url, "listed": True} in shown
+    # After review, the merged config points the provider elsewhere (here: the same server under another name).
+    config = yaml.safe_load((project / "couponctl.yaml").read_text())
+    moved = url.replace("127.0.0.1", "localhost")
+    config["providers"]["msads-local"]["endpoint"] = moved
+    (project / "couponctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    before = calls(project)
+    refused = CliRunner().invoke(main, ["-C", str(project), "apply", "p.json", "--yes"])
+    assert refused.exit_code == 3, refused.output
+    assert "other endpoints than couponctl.yaml now gives" in refused.stderr and moved in refused.stderr
+    assert calls(project) == before, "not one call reached the server"
