@@ -16,7 +16,7 @@ from reconciler.apply.verify import Verdict
 from reconciler.cli_gitops import drift, export
 from reconciler.cli_journal import journal, lock
 from reconciler.cli_sandbox import sandbox
-from reconciler.cli_support import CouponctlGroup, Settings, enable_debug_log, reports_errors
+from reconciler.cli_support import CouponctlGroup, Settings, enable_debug_log, reports_errors, styled_output
 from reconciler.config import load_config
 from reconciler.config_model import Config
 from reconciler.errors import CouponctlError, ExitCode, RefusedError
@@ -109,7 +109,8 @@ def _show(plan: Plan, fmt: str, color: bool, config: Config | None) -> None:
     elif fmt == "markdown":
         click.echo(render_markdown(plan, mask_key=mask_key(config)))
     else:
-        click.echo(render_text(plan, color=color))
+        with styled_output():  # the renderer escaped every data string; its own colour may pass
+            click.echo(render_text(plan, color=color))
 
 
 format_option = click.option(
@@ -231,7 +232,8 @@ def apply(
 
     def confirm(fresh: Plan) -> bool:
         if saved is None and not settings.quiet:
-            click.echo(render_text(fresh, color=settings.color))
+            with styled_output():
+                click.echo(render_text(fresh, color=settings.color))
         if yes:
             return True
         if not sys.stdin.isatty():

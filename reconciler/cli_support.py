@@ -9,7 +9,7 @@ import io
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -138,12 +138,26 @@ class _PipeSafeWriter(io.RawIOBase):
         super().close()
 
 
+_STYLED = [False]
+
+
+@contextlib.contextmanager
+def styled_output() -> Iterator[None]:
+    """While couponctl writes output it coloured itself (a rendered plan), its colour sequences pass the stream;
+    outside, colour is escaped like any other control sequence (it could only come from data)."""
+    _STYLED[0] = True
+    try:
+        yield
+    finally:
+        _STYLED[0] = False
+
+
 class _ScrubbingText(io.TextIOWrapper):
     """A text stream that scrubs registered secrets (reconciler.redaction) from everything written to it, and
     shows control sequences it did not write itself visibly (reconciler.terminal)."""
 
     def write(self, text: str) -> int:
-        super().write(defang(redaction.scrub(text)))
+        super().write(defang(redaction.scrub(text), colour=_STYLED[0]))
         return len(text)
 
     def close(self) -> None:

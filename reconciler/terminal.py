@@ -4,9 +4,9 @@ Two layers. :func:`visible` is the renderers' one escaping layer for the termina
 character (newlines included: a vendor string must not forge a plan line), DEL, and the Unicode characters that
 reorder or hide text, become visible escapes (``\\x1b``, ``\\n``, ``\\u202e``). :func:`defang` is the output
 stream's safety net for everything else couponctl prints (error messages quoting a vendor, journal listings): it
-lets through only newlines, tabs, carriage returns and the colour and line-erase sequences couponctl writes
-itself (CSI ... m, CSI K), and makes every other escape sequence (OSC 52 clipboard writes, OSC 8 hyperlinks,
-cursor movement, title changes) and control character visible.
+lets through only newlines, tabs, carriage returns, the progress bar's line erase (CSI K) and, while couponctl
+writes a plan it coloured itself, colour (CSI ... m); every other escape sequence (OSC 52 clipboard writes, OSC 8
+hyperlinks, cursor movement, title changes, colour in data) and control character is made visible.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import re
 _HIDDEN = "\u200b\u200c\u200d\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
 _CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_HIDDEN}]")
 _OURS = re.compile(r"\x1b\[[0-9;]*[mK]")
+_ERASE = re.compile(r"\x1b\[K")
 _UNSAFE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_HIDDEN}]")
 
 
@@ -29,13 +30,14 @@ def visible(text: str) -> str:
     return _CONTROL.sub(lambda m: _escape(m.group()), text)
 
 
-def defang(text: str) -> str:
-    """``text`` for a terminal: couponctl's own colour and erase sequences kept, every other control escaped."""
+def defang(text: str, *, colour: bool = False) -> str:
+    """``text`` for a terminal: the line erase of the progress bar kept, and with ``colour`` (output couponctl
+    styled itself: a plan rendered in colour) its colour sequences; every other control escaped."""
     if not _UNSAFE.search(text):
         return text
     parts = []
     last = 0
-    for match in _OURS.finditer(text):
+    for match in (_OURS if colour else _ERASE).finditer(text):
         parts.append(_UNSAFE.sub(lambda m: _escape(m.group()), text[last : match.start()]))
         parts.append(match.group())
         last = match.end()

@@ -306,3 +306,30 @@ def test_exit_2_without_a_drift_report_is_an_error_not_drift(tmp_path: Path, pro
     code, outputs, log = Runner(tmp_path, project, stub=2, stub_says=False)("drift", fail_on_drift=fail_on_drift)
     assert code == 1 and outputs["exit-code"] == "1", log
     assert outputs["has-drift"] == "false" and "wrote no drift report" in log
+
+
+PROJECT_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+@pytest.mark.parametrize("path", [*WORKFLOWS, *PROJECT_WORKFLOWS], ids=lambda p: p.name)
+def test_every_checkout_leaves_no_credentials_behind(path: Path) -> None:
+    # docs/security.md: a job's token must not stay in .git/config for whatever runs after the checkout.
+    steps = [step for job in load(path)["jobs"].values() for step in job.get("steps", [])]
+    checkouts = [step for step in steps if str(step.get("uses", "")).startswith("actions/checkout")]
+    assert checkouts, "every workflow checks out the repository"
+    for step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False, path.name
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_no_workflow_runs_a_forks_code_with_secrets(path: Path) -> None:
+    triggers = load(path)[True]  # YAML 1.1 reads the key `on` as true
+    assert "pull_request_target" not in (triggers if isinstance(triggers, dict) else {triggers: None})
+
+
+def test_write_credentials_live_only_in_the_protected_apply_job() -> None:
+    for path in WORKFLOWS:
+        for name, job in load(path)["jobs"].items():
+            env = " ".join(str(v) for v in job.get("env", {}).values())
+            if "WRITE" in env:
+                assert path.name == "couponctl-apply.yml" and job.get("environment"), (path.name, name)

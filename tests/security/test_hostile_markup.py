@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.terminal import defang, visible
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # YAML double-quoted escapes: \e is ESC, \a is BEL, \n a newline.
 HOSTILE_CLASS = (
@@ -112,3 +114,17 @@ def test_odd_vendor_data_is_shown_inert_and_never_breaks_a_saved_plan(project: P
     applied = couponctl(project, "apply", "p.json", "--yes")
     assert applied.returncode == 0, applied.stderr
     assert_terminal_safe(applied.stdout, applied.stderr)
+
+
+def test_the_output_stream_shows_foreign_escape_sequences_visibly() -> None:
+    hostile = "vendor says \x1b[31mred\x1b[0m \x1b]52;c;SGVsbG8=\x07 \x1b]8;;https://x\x1b\\link\x1b]8;;\x1b\\ \x9b2J\n"
+    shown = defang(hostile)
+    assert "\x1b" not in shown and "\x07" not in shown and "\x9b" not in shown
+    assert "\\x1b[31m" in shown and "\\x1b]52" in shown and shown.endswith("\n")
+    styled = defang(hostile, colour=True)  # while couponctl writes a plan it coloured itself
+    assert "\x1b[31m" in styled and "\x1b]" not in styled and "\x07" not in styled
+    assert defang("\r\x1b[K[####] reading") == "\r\x1b[K[####] reading"  # the progress bar's own erase
+
+
+def test_the_renderers_escape_every_control_in_data() -> None:
+    assert visible("a\nb\x1b]52;c;x\x07\u202ec") == "a\\nb\\x1b]52;c;x\\x07\\u202ec"
