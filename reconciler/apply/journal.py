@@ -87,6 +87,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX items_batch_target ON items (batch_id, target_kind, target_value);
     """,
+    # Read lag as apply's reads observe it (issue 12): for an ISSUED item, how long after its answer the latest
+    # read still did not show its target (unseen_s), and, once a read showed it, how long reads had missed it
+    # (read_lag_s; 0 when the first read after its answer showed it).
+    """
+    ALTER TABLE items ADD COLUMN unseen_s {float};
+    ALTER TABLE items ADD COLUMN read_lag_s {float};
+    """,
 )
 
 PENDING = "PENDING"
@@ -336,6 +343,61 @@ class Journal:
                 entry.in_doubt.pop(target, None)
         return result
 
+    def now(self) -> datetime:
+        """The journal's clock: what its timestamps are written with."""
+        return datetime.now(UTC)
+
+    def record_read(self, shown: Mapping[Scope, Collection[Target]], read_at: datetime) -> int:
+        """Record what a read, started at ``read_at``, observed of the read lag: for each ISSUED item of the scopes
+        read (``shown``: the targets the read showed holding a coupon, per scope) that no read had shown yet, either
+        that the read showed it (``read_lag_s``: how long reads had missed it after its answer, 0 if none had) or
+        that it still did not (``unseen_s``: how long after its answer). Returns how many items it wrote."""
+        if not shown:
+            return 0
+        rows = self.db.execute(
+            "SELECT id, provider, owner, coupon_class, target_kind, target_value, updated_at, unseen_s FROM items"
+            " WHERE state = 'ISSUED' AND read_lag_s IS NULL"
+        )
+        seen: list[tuple[float, int]] = []
+        unseen: list[tuple[float, int]] = []
+        for item_id, provider, owner, coupon_class, kind, value, answered_at, unseen_s in rows:
+            visible = shown.get(Scope(provider, owner, coupon_class))
+            if visible is None:
+                continue
+            if Target(TargetKind(kind), value) in visible:
+                seen.append((float(unseen_s or 0.0), item_id))
+                continue
+            after = (read_at - datetime.fromisoformat(answered_at)).total_seconds()
+            if after > 0:  # a read that started before the answer says nothing of the lag
+                unseen.append((round(after, 3), item_id))
+        if seen or unseen:
+            with self.db.transaction():
+                if seen:
+                    self.db.executemany("UPDATE items SET read_lag_s = ? WHERE id = ?", seen)
+                if unseen:
+                    self.db.executemany("UPDATE items SET unseen_s = ? WHERE id = ?", unseen)
+        return len(seen) + len(unseen)
+
+    def read_lags(self, scopes: Collection[Scope]) -> dict[Scope, ReadLag]:
+        """Per scope, the read lag observed of the items couponctl issued (see :meth:`record_read`)."""
+        rows = self.db.execute(
+            "SELECT provider, owner, coupon_class, max(read_lag_s),"
+            " sum(CASE WHEN read_lag_s IS NULL THEN 1 ELSE 0 END), max(CASE WHEN read_lag_s IS NULL THEN unseen_s END)"
+            " FROM items WHERE state = 'ISSUED' AND (read_lag_s IS NOT NULL OR unseen_s IS NOT NULL)"
+            " GROUP BY provider, owner, coupon_class"
+        )
+        wanted = set(scopes)
+        found: dict[Scope, ReadLag] = {}
+        for provider, owner, coupon_class, lag, missing, missing_s in rows:
+            scope = Scope(provider, owner, coupon_class)
+            if scope in wanted:
+                found[scope] = ReadLag(
+                    None if lag is None else float(lag),
+                    int(missing or 0),
+                    None if missing_s is None else float(missing_s),
+                )
+        return found
+
     def resolve(self, item_ids: list[int], state: str, *, by: str, reason: str) -> int:
         """Record the resolution of in-doubt items; returns how many rows changed."""
         if state not in (RESOLVED_ISSUED, RESOLVED_NOT_ISSUED):
@@ -428,6 +490,19 @@ LEDGER_COLUMNS = (
     "resolved_by",
     "resolution_reason",
 )
+
+
+class ReadLag(NamedTuple):
+    """The read lag apply's reads observed of one scope's ISSUED items.
+
+    ``lag_s``: the longest time reads missed a coupon after its answer before one showed it (None: never
+    checked; 0: every one showed at the first read); ``missing``: how many no read has shown yet, of which the
+    latest read missed one ``missing_s`` seconds after its answer at most.
+    """
+
+    lag_s: float | None = None
+    missing: int = 0
+    missing_s: float | None = None
 
 
 class Records(NamedTuple):
