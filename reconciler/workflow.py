@@ -350,4 +350,5 @@ async def _read_after_write(
         skipped=skipped,
         stopped=execution.stopped,
         paid_twice=paid_twice(reread.scopes),
+        resolved_after=tuple(resolutions),
     )

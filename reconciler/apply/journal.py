@@ -322,10 +322,10 @@ class Journal:
         """
         result: dict[Scope, JournalOverlay] = {}
         rows = self.db.execute(
-            "SELECT id, run_id, provider, owner, coupon_class, target_kind, target_value, state, created_at"
+            "SELECT id, run_id, provider, owner, coupon_class, target_kind, target_value, state, created_at, updated_at"
             " FROM items WHERE state != 'FAILED' ORDER BY id"
         )
-        for item_id, run_id, provider, owner, coupon_class, kind, value, state, created_at in rows:
+        for item_id, run_id, provider, owner, coupon_class, kind, value, state, created_at, updated_at in rows:
             scope = Scope(provider, owner, coupon_class)
             if scope not in scopes:
                 continue
@@ -337,11 +337,24 @@ class Journal:
                 entry.managed.add(target)
             elif state == IN_DOUBT or (state == PENDING and run_id != current_run):
                 if target not in entry.issued:
-                    entry.in_doubt.setdefault(target, []).append(InDoubtItem(item_id, run_id, created_at))
+                    in_doubt = InDoubtItem(item_id, run_id, created_at, state, updated_at)
+                    entry.in_doubt.setdefault(target, []).append(in_doubt)
                 entry.managed.add(target)
             elif state == RESOLVED_NOT_ISSUED:
                 entry.in_doubt.pop(target, None)
         return result
+
+    def scope_items(self, scope: Scope) -> list[ScopeItem]:
+        """Every item of one scope, oldest intent first."""
+        rows = self.db.execute(
+            "SELECT target_kind, target_value, run_id, state, created_at FROM items"
+            " WHERE provider = ? AND owner = ? AND coupon_class = ? ORDER BY created_at, id",
+            (scope.provider, scope.owner, scope.coupon_class),
+        )
+        return [
+            ScopeItem(Target(TargetKind(kind), value), run_id, state, created)
+            for kind, value, run_id, state, created in rows
+        ]
 
     def now(self) -> datetime:
         """The journal's clock: what its timestamps are written with."""
@@ -378,19 +391,20 @@ class Journal:
                     self.db.executemany("UPDATE items SET unseen_s = ? WHERE id = ?", unseen)
         return len(seen) + len(unseen)
 
-    def read_lags(self, scopes: Collection[Scope]) -> dict[Scope, ReadLag]:
-        """Per scope, the read lag observed of the items couponctl issued (see :meth:`record_read`)."""
+    def read_lags(self, scopes: Collection[Scope] | None = None) -> dict[Scope, ReadLag]:
+        """Per scope (these, or every one), the read lag observed of the items couponctl issued (see
+        :meth:`record_read`)."""
         rows = self.db.execute(
             "SELECT provider, owner, coupon_class, max(read_lag_s),"
             " sum(CASE WHEN read_lag_s IS NULL THEN 1 ELSE 0 END), max(CASE WHEN read_lag_s IS NULL THEN unseen_s END)"
             " FROM items WHERE state = 'ISSUED' AND (read_lag_s IS NOT NULL OR unseen_s IS NOT NULL)"
             " GROUP BY provider, owner, coupon_class"
         )
-        wanted = set(scopes)
+        wanted = None if scopes is None else set(scopes)
         found: dict[Scope, ReadLag] = {}
         for provider, owner, coupon_class, lag, missing, missing_s in rows:
             scope = Scope(provider, owner, coupon_class)
-            if scope in wanted:
+            if wanted is None or scope in wanted:
                 found[scope] = ReadLag(
                     None if lag is None else float(lag),
                     int(missing or 0),
@@ -521,8 +535,23 @@ class Money(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class InDoubtItem:
+    """An item whose call's outcome is unknown: IN_DOUBT (``updated_at``: when its answer gave out), or PENDING in
+    a run that died or lost its lease before any answer."""
+
     item_id: int
     run_id: str
+    created_at: str
+    state: str = IN_DOUBT
+    updated_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeItem:
+    """One item of a scope as in-doubt resolution weighs it: when its intent was written, and its state."""
+
+    target: Target
+    run_id: str
+    state: str
     created_at: str
 
 
