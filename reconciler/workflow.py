@@ -18,6 +18,7 @@ from reconciler.apply.binding import bind, check_saved
 from reconciler.apply.context import ci_actor, git_commit
 from reconciler.apply.executor import ApplyProgress, Execution, execute, plan_batches
 from reconciler.apply.journal import Journal, Money, ReadLag
+from reconciler.apply.late import not_issued_view, record_issued_late
 from reconciler.apply.lock import ApplyLock, default_holder
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
@@ -123,12 +124,15 @@ def live_digest(live: LiveState) -> str:
 
 
 def record_read(journal: Journal, live: LiveState, read_at: datetime) -> None:
-    """Record in the journal the read lag a read of these scopes, started at ``read_at``, observed."""
+    """Record in the journal what a read of these scopes, started at ``read_at``, observed: the read lag, and
+    items resolved as not issued that were issued after all (ISSUED_LATE)."""
     journal.record_read({scope: state.issued.keys() for scope, state in live.scopes.items()}, read_at)
+    record_issued_late(journal, live)
 
 
 def journal_views(journal: Journal, scopes: set[Scope], current_run: str | None = None) -> dict[Scope, JournalView]:
     lags = journal.read_lags(scopes)
+    late = journal.late_candidates(scopes)
     views: dict[Scope, JournalView] = {}
     for scope, o in journal.overlay(scopes, current_run=current_run).items():
         lag = lags.get(scope, ReadLag())
@@ -139,6 +143,7 @@ def journal_views(journal: Journal, scopes: set[Scope], current_run: str | None 
             read_lag_s=lag.lag_s,
             missing=lag.missing,
             missing_s=lag.missing_s,
+            not_issued=not_issued_view(late.get(scope, {})),
         )
     return views
 

@@ -94,6 +94,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE items ADD COLUMN unseen_s {float};
     ALTER TABLE items ADD COLUMN read_lag_s {float};
     """,
+    # Issued late (issue 12): an item resolved as not issued whose coupon a read later showed after all. Its state
+    # becomes ISSUED_LATE; the resolution stays recorded beside when and why it was found.
+    """
+    ALTER TABLE items ADD COLUMN late_at TEXT;
+    ALTER TABLE items ADD COLUMN late_reason TEXT;
+    """,
 )
 
 PENDING = "PENDING"
@@ -102,8 +108,10 @@ FAILED = "FAILED"
 IN_DOUBT = "IN_DOUBT"
 RESOLVED_ISSUED = "RESOLVED_ISSUED"
 RESOLVED_NOT_ISSUED = "RESOLVED_NOT_ISSUED"
+#: Resolved as not issued, then found issued after all by a later read: the coupon was paid.
+ISSUED_LATE = "ISSUED_LATE"
 #: States in which the target holds (or may hold) a coupon couponctl issued.
-HOLDING_STATES = (ISSUED, RESOLVED_ISSUED)
+HOLDING_STATES = (ISSUED, RESOLVED_ISSUED, ISSUED_LATE)
 
 _STATE_OF: dict[Outcome, str] = {Outcome.ISSUED: ISSUED, Outcome.FAILED: FAILED, Outcome.IN_DOUBT: IN_DOUBT}
 
@@ -344,6 +352,44 @@ class Journal:
                 entry.in_doubt.pop(target, None)
         return result
 
+    def late_candidates(self, scopes: Collection[Scope]) -> dict[Scope, dict[Target, LateCandidate]]:
+        """Per scope and target, for targets with an item resolved as not issued: those items (oldest first) and
+        how many of the target's items hold a coupon (ISSUED, RESOLVED_ISSUED, ISSUED_LATE)."""
+        holding = ", ".join(f"'{state}'" for state in HOLDING_STATES)
+        rows = self.db.execute(
+            "SELECT i.id, i.provider, i.owner, i.coupon_class, i.target_kind, i.target_value, i.state FROM items i"
+            f" WHERE i.state IN ('RESOLVED_NOT_ISSUED', {holding}) AND EXISTS (SELECT 1 FROM items n"
+            " WHERE n.state = 'RESOLVED_NOT_ISSUED' AND n.provider = i.provider AND n.owner = i.owner"
+            " AND n.coupon_class = i.coupon_class AND n.target_kind = i.target_kind"
+            " AND n.target_value = i.target_value) ORDER BY i.id"
+        )
+        wanted = set(scopes)
+        found: dict[Scope, dict[Target, LateCandidate]] = {}
+        for item_id, provider, owner, coupon_class, kind, value, state in rows:
+            scope = Scope(provider, owner, coupon_class)
+            if scope not in wanted:
+                continue
+            target = Target(TargetKind(kind), value)
+            entry = found.setdefault(scope, {}).setdefault(target, LateCandidate())
+            if state == RESOLVED_NOT_ISSUED:
+                entry.not_issued.append(item_id)
+            else:
+                entry.holding += 1
+        return found
+
+    def mark_issued_late(self, item_ids: Collection[int], reason: str) -> int:
+        """Record items resolved as not issued as ISSUED_LATE: a read showed their coupons after all."""
+        now = _now()
+        with self.db.transaction():
+            return sum(
+                self.db.execute_count(
+                    "UPDATE items SET state = 'ISSUED_LATE', late_at = ?, late_reason = ?, updated_at = ?"
+                    " WHERE id = ? AND state = 'RESOLVED_NOT_ISSUED'",
+                    (now, reason, now, item_id),
+                )
+                for item_id in item_ids
+            )
+
     def scope_items(self, scope: Scope) -> list[ScopeItem]:
         """Every item of one scope, oldest intent first."""
         rows = self.db.execute(
@@ -440,7 +486,8 @@ class Journal:
         rows = self.db.execute(
             "SELECT r.id, r.actor, r.git_commit, r.plan_checksum, r.override_reason, i.provider, i.owner,"
             " i.coupon_class, i.target_kind, i.target_value, i.amount, i.currency, i.operation, i.state, i.code,"
-            " i.tracking_id, i.request_id, i.created_at, i.updated_at, i.resolved_by, i.resolution_reason"
+            " i.tracking_id, i.request_id, i.created_at, i.updated_at, i.resolved_by, i.resolution_reason,"
+            " i.late_at, i.late_reason"
             " FROM items i JOIN runs r ON r.id = i.run_id ORDER BY i.id"
         )
         return [dict(zip(LEDGER_COLUMNS, row, strict=True)) for row in rows]
@@ -503,6 +550,8 @@ LEDGER_COLUMNS = (
     "outcome_at",
     "resolved_by",
     "resolution_reason",
+    "found_late_at",
+    "found_late_reason",
 )
 
 
@@ -543,6 +592,14 @@ class InDoubtItem:
     created_at: str
     state: str = IN_DOUBT
     updated_at: str = ""
+
+
+@dataclass
+class LateCandidate:
+    """A target's items resolved as not issued (ids, oldest first), and how many of its items hold a coupon."""
+
+    not_issued: list[int] = field(default_factory=list)
+    holding: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,8 @@ from reconciler.apply.journal import (
     Journal,
     ScopeItem,
 )
-from reconciler.live import IssuedCoupon, ScopeLive
+from reconciler.apply.late import record_issued_late
+from reconciler.live import IssuedCoupon, LiveState, ScopeLive
 from reconciler.manifest.model import DesiredState, Scope, ScopeSpec, Target
 from reconciler.plan.diff import coupon_date, lag_margin, mask_code
 from reconciler.providers.base import Provider
@@ -159,6 +160,7 @@ class _ScopeResolver:
                 if state == RESOLVED_ISSUED:
                     self.known.add(target)
                 del pending[target]
+            record_issued_late(self.journal, LiveState({self.spec.scope: live}))
             if not pending:
                 break
             youngest = min((now - _since(i)).total_seconds() for items in pending.values() for i in items)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Set
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -27,6 +27,7 @@ from reconciler.plan.model import (
 NO_RECORD = JournalView()
 HELD_MORE_THAN_ONCE = "held-more-than-once"
 READ_LAG = "read-lag"
+ISSUED_LATE = "issued-late"
 #: The least margin ``inDoubtWindow`` must keep above the read lag observed (see :func:`lag_margin`).
 MIN_LAG_MARGIN_S = 1.0
 HELD_NOTE = "paid more than once: coupons cannot be revoked; check with the vendor"
@@ -113,6 +114,7 @@ def diff_scope(
     in_doubt.sort(key=_item_order)
     mismatched.sort(key=_held_order)
     problems.extend(_warning(HELD_MORE_THAN_ONCE, held_message(held)) for held in held_more_than_once(issued))
+    problems.extend(_warning(ISSUED_LATE, late.message) for late in issued_late(issued, record.not_issued))
 
     unmanaged, removed = _undeclared_holders(declared, issued, record.managed)
     if mismatched:
@@ -176,6 +178,40 @@ def coupon_date(coupon: IssuedCoupon) -> str:
     if coupon.issue_date is not None:
         return coupon.issue_date.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return coupon.issued_at or "date unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class LateIssue:
+    """A target holding more coupons issued to it than the journal accounts for, while some of its calls were
+    resolved as not issued: ``late`` of those calls were issued after all."""
+
+    target: Target
+    late: int
+    held: int
+    accounted: int
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.target}: {self.late} call(s) resolved as not issued were issued after all: it holds {self.held} "
+            f"coupon(s), the journal accounts for {self.accounted}; apply records them as ISSUED_LATE (journal, ledger)"
+        )
+
+
+def issued_late(
+    issued: Mapping[Target, tuple[IssuedCoupon, ...]], not_issued: Mapping[Target, tuple[int, int]]
+) -> tuple[LateIssue, ...]:
+    """The targets whose items resolved as not issued were issued after all, by target: each coupon issued to the
+    target beyond the items that hold one (``not_issued``: per target, items resolved not issued, items holding)
+    is one of those calls, oldest first. Whose coupon it is cannot be told apart: one issued to the same target by
+    someone else in the meantime counts the same."""
+    found: list[LateIssue] = []
+    for target in sorted(not_issued):
+        resolved, holding = not_issued[target]
+        held = len({c.code for c in issued.get(target, ()) if c.received})
+        if resolved and held > holding:
+            found.append(LateIssue(target, min(held - holding, resolved), held, holding))
+    return tuple(found)
 
 
 def lag_margin(lag_s: float) -> float:

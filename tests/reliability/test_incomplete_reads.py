@@ -124,3 +124,43 @@ def test_coupons_the_reads_never_show_never_make_apply_pay_twice(tmp_path: Path)
     final = run(project, "apply", "--yes")
     assert final.exit_code == 0, final.output
     assert_exactly_once(project)
+
+
+def test_what_the_rules_cannot_prevent_a_person_finds_out_in_plan_drift_and_the_ledger(tmp_path: Path) -> None:
+    """The residual docs/safety.md names: every emailed coupon's answer lost, under a read lag (4 s) longer than
+    both inDoubtWindow (1 s) and any lag couponctl has seen, in scopes where it knows no earlier emailed coupon. The
+    absence is taken for real and the emails are paid again; once the reads show both coupons, plan warns, drift
+    exits 2, and apply records the first calls ISSUED_LATE, so the ledger says what was really paid."""
+    project = make_project(
+        tmp_path, faults=["dispatch:drop-after-commit=1", "dispatch:lag-s=4"], extra={"inDoubtWindow": "1s"}
+    )
+    first = run(project, "apply", "--yes")
+    assert first.exit_code == 4 and "FAILED" in first.stdout, first.output  # resolved as not issued
+    assert run(project, "apply", "--yes").exit_code == 4  # and paid again
+    emails = holders(project)[0]
+    assert emails and all(n == 2 for n in emails.values()), emails  # counted in the sandbox's own store
+    time.sleep(4.2)  # the reads catch up
+
+    plan = json.loads(run(project, "plan", "--format", "json").stdout)
+    problems = [p for s in plan["scopes"] for p in s["problems"]]
+    twice = [p["message"] for p in problems if p["code"] == "held-more-than-once"]
+    late = [p["message"] for p in problems if p["code"] == "issued-late"]
+    assert len(twice) == len(late) == len(emails)
+    assert all("2 call(s) resolved as not issued were issued after all" in m for m in late)
+    drift = run(project, "drift", "--format", "json")
+    assert drift.exit_code == 2
+    scopes = json.loads(drift.stdout)["scopes"]
+    assert sum(len(s["issuedLate"]) for s in scopes) == sum(len(s["heldMoreThanOnce"]) for s in scopes) == len(emails)
+
+    recorded = run(project, "apply", "--yes")  # nothing to issue: every email holds its coupons
+    assert recorded.exit_code == 0 and "No changes" in recorded.stdout, recorded.output
+    ledger = [json.loads(line) for line in run(project, "journal", "export", "--format", "jsonl").stdout.splitlines()]
+    dispatched = [r for r in ledger if r["operation"] == "DispatchCoupons"]
+    assert len(dispatched) == 2 * len(emails)
+    assert {r["state"] for r in dispatched} == {"ISSUED_LATE"}  # every call paid: finance sees both coupons
+    assert all(r["resolved_by"] and r["found_late_at"] and "holding 2 coupon(s)" in r["found_late_reason"]
+               for r in dispatched)  # fmt: skip
+    again = json.loads(run(project, "plan", "--format", "json").stdout)
+    codes = {p["code"] for s in again["scopes"] for p in s["problems"]}
+    assert "issued-late" not in codes and "held-more-than-once" in codes  # recorded; still paid twice
+    assert run(project, "drift").exit_code == 2
