@@ -242,7 +242,10 @@ def apply(
 
     def resolved(resolutions: list[Resolution]) -> None:
         for r in resolutions:
-            click.echo(f"resolved in-doubt {r.scope} {r.target}: {r.state} ({r.reason})")
+            if r.decided:
+                click.echo(f"resolved in-doubt {r.scope} {r.target}: {r.state} ({r.reason})")
+            else:
+                click.echo(f"still in doubt {r.scope} {r.target}: {r.reason}")
 
     options = ApplyOptions(
         confirm=confirm,
@@ -255,9 +258,15 @@ def apply(
         on_resolved=resolved,
         on_note=lambda note: None if settings.quiet else click.echo(note, err=True),
     )
-    _applied, result = apply_project(project, options)
+    applied, result = apply_project(project, options)
     if result is None:
         click.echo("No changes. Nothing to issue.")
+        if applied.in_doubt_count:
+            click.echo(
+                f"{applied.in_doubt_count} item(s) are still in doubt and block their targets: "
+                "apply again later, or resolve them by hand (`couponctl journal in-doubt`)."
+            )
+            sys.exit(ExitCode.IN_DOUBT)
         return
     if report is not None:
         _write(settings.path(report), report_to_json(result))
@@ -282,10 +291,13 @@ def _report(report: ApplyReport) -> None:
             f"{len(report.paid_twice)} target(s) hold more than one coupon of a class: coupons cannot be revoked; "
             "check with the vendor (`couponctl drift` lists them, `couponctl journal export` what was recorded)."
         )
-    if report.count(Verdict.IN_DOUBT):
+    for r in report.still_in_doubt:
+        click.echo(f"  STILL IN DOUBT (earlier run): {r.scope} {r.target} {r.reason}")
+    if report.count(Verdict.IN_DOUBT) or report.still_in_doubt:
         click.echo(
-            "In-doubt items may have been issued: they are blocked until a read shows them or the lag window "
-            "passes; run `couponctl plan` again later, or `couponctl journal resolve`."
+            "In-doubt items may have been issued: they are blocked until a read shows them, or shows a coupon of "
+            "their scope issued after their call (docs/safety.md); run `couponctl apply` again later, or "
+            "`couponctl journal resolve`."
         )
 
 

@@ -9,7 +9,9 @@ Drift is
   its own: a person decides;
 - targets **paid more than once**: any target (declared or not) that was issued more than one coupon of the
   scope's class, with the coupons' masked codes and dates. Coupons cannot be revoked: a person checks with the
-  vendor, and finance with the ledger.
+  vendor, and finance with the ledger;
+- targets **issued late**: calls the journal resolved as not issued whose coupons the vendor shows after all, not
+  yet recorded as such (the next apply records them ISSUED_LATE in the journal and the ledger).
 
 Reported, but not drift: holders *removed* from the manifests (couponctl issued to them; a reviewed change),
 targets the journal records as issued that the vendor does not show yet (its reads lag), declared targets still
@@ -33,7 +35,15 @@ from reconciler import __version__, aio
 from reconciler.errors import ExitCode
 from reconciler.live import IssuedCoupon, JournalView, LiveState
 from reconciler.manifest.model import DesiredItem, DesiredState, Scope, Target
-from reconciler.plan.diff import HELD_MORE_THAN_ONCE, NO_RECORD, diff_scope, held_more_than_once, mask_code
+from reconciler.plan.diff import (
+    HELD_MORE_THAN_ONCE,
+    ISSUED_LATE,
+    NO_RECORD,
+    diff_scope,
+    held_more_than_once,
+    issued_late,
+    mask_code,
+)
 from reconciler.plan.model import HeldItem, PlanProblem, Severity
 from reconciler.workflow import Project, journal_views, open_journal, open_providers, read_live
 
@@ -50,7 +60,7 @@ VOID_STATUSES: Mapping[str, frozenset[str]] = {
 #: Plan errors that are about issuing (not about the live state matching the manifests): not drift errors.
 _ISSUING_ONLY_PROBLEMS = frozenset({"inventory-shortfall"})
 #: Plan warnings that drift reports as drift, in their own list (not again as warnings).
-_DRIFT_WARNINGS = frozenset({HELD_MORE_THAN_ONCE})
+_DRIFT_WARNINGS = frozenset({HELD_MORE_THAN_ONCE, ISSUED_LATE})
 
 
 class DriftKind(StrEnum):
@@ -58,6 +68,7 @@ class DriftKind(StrEnum):
     VOID = "void"
     REMOVED = "removed"
     HELD_TWICE = "held-more-than-once"
+    ISSUED_LATE = "issued-late"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +89,8 @@ class DriftItem:
 class ScopeDrift:
     """The drift of one declared scope.
 
-    ``unmanaged``, ``void`` and ``held_twice`` (targets paid more than once) are drift; ``removed``, ``pending``
+    ``unmanaged``, ``void``, ``held_twice`` (targets paid more than once) and ``issued_late`` (calls resolved as
+    not issued that the vendor shows issued) are drift; ``removed``, ``pending``
     (declared targets not issued yet, or in doubt) and ``not_visible`` (issued per the journal, not shown by the
     vendor yet) are information.
     """
@@ -90,6 +102,7 @@ class ScopeDrift:
     void: tuple[DriftItem, ...] = ()
     removed: tuple[DriftItem, ...] = ()
     held_twice: tuple[DriftItem, ...] = ()
+    issued_late: tuple[DriftItem, ...] = ()
     pending: int = 0
     not_visible: int = 0
     errors: tuple[PlanProblem, ...] = ()
@@ -97,7 +110,7 @@ class ScopeDrift:
 
     @property
     def has_drift(self) -> bool:
-        return bool(self.unmanaged or self.void or self.held_twice)
+        return bool(self.unmanaged or self.void or self.held_twice or self.issued_late)
 
 
 @dataclass(frozen=True)
@@ -122,6 +135,7 @@ class Drift:
             DriftKind.VOID: "void",
             DriftKind.REMOVED: "removed",
             DriftKind.HELD_TWICE: "held_twice",
+            DriftKind.ISSUED_LATE: "issued_late",
         }[kind]
         return sum(len(getattr(s, field)) for s in self.scopes)
 
@@ -165,6 +179,7 @@ def detect_drift(
                 held_twice=tuple(
                     _held(DriftKind.HELD_TWICE, h) for h in held_more_than_once(scope_live.issued if scope_live else {})
                 ),
+                issued_late=_late(scope_live.issued if scope_live else {}, journal.get(scope, NO_RECORD)),
                 pending=len(planned.to_issue) + len(planned.in_doubt),
                 not_visible=planned.not_yet_visible,
                 errors=tuple(p for p in planned.errors if p.code not in _ISSUING_ONLY_PROBLEMS),
@@ -198,6 +213,19 @@ def _void_targets(
                 )
             )
     return tuple(found)
+
+
+def _late(issued: Mapping[Target, tuple[IssuedCoupon, ...]], record: JournalView) -> tuple[DriftItem, ...]:
+    """Targets whose calls resolved as not issued the vendor shows issued after all (not recorded yet)."""
+    return tuple(
+        DriftItem(
+            DriftKind.ISSUED_LATE,
+            late.target,
+            _masked(tuple(c for c in issued.get(late.target, ()) if c.received)),
+            note=late.message,
+        )
+        for late in issued_late(issued, record.not_issued)
+    )
 
 
 def _held(kind: DriftKind, held: HeldItem) -> DriftItem:

@@ -31,13 +31,23 @@ MARKER = "<!-- couponctl:drift -->"
 DEFAULT_ITEM_LIMIT = 50
 FULL_REPORT = "the JSON report (`couponctl drift --format json`)"
 
-_MARKS = {DriftKind.UNMANAGED: "~", DriftKind.VOID: "x", DriftKind.REMOVED: "!", DriftKind.HELD_TWICE: "="}
+_MARKS = {
+    DriftKind.UNMANAGED: "~",
+    DriftKind.VOID: "x",
+    DriftKind.REMOVED: "!",
+    DriftKind.HELD_TWICE: "=",
+    DriftKind.ISSUED_LATE: "+",
+}
 _TITLES = {
     DriftKind.UNMANAGED: ("Unmanaged holders", "issued outside the manifests"),
     DriftKind.VOID: ("Void targets", "declared, but every coupon they hold is void (expired, abandoned)"),
     DriftKind.HELD_TWICE: (
         "Paid more than once",
         "issued more than one coupon of the class; coupons cannot be revoked: check with the vendor and the ledger",
+    ),
+    DriftKind.ISSUED_LATE: (
+        "Issued late",
+        "calls the journal resolved as not issued, issued after all; the next apply records them (journal, ledger)",
     ),
     DriftKind.REMOVED: ("Removed from manifests", "couponctl issued to them; information, not drift"),
 }
@@ -58,6 +68,8 @@ def verdict(drift: Drift) -> str:
         parts.append(plural(drift.count(DriftKind.VOID), "void target"))
     if drift.count(DriftKind.HELD_TWICE):
         parts.append(f"{plural(drift.count(DriftKind.HELD_TWICE), 'target')} paid more than once")
+    if drift.count(DriftKind.ISSUED_LATE):
+        parts.append(f"{plural(drift.count(DriftKind.ISSUED_LATE), 'target')} issued late")
     return f"Drift: {', '.join(parts)}. Nothing is issued or revoked on its own: review and update the manifests."
 
 
@@ -74,6 +86,8 @@ def _scope_counts(scope: ScopeDrift) -> str:
             parts.append(f"{len(items):,} {kind.value}")
     if scope.held_twice:
         parts.append(f"{len(scope.held_twice):,} paid more than once")
+    if scope.issued_late:
+        parts.append(f"{len(scope.issued_late):,} issued late")
     if scope.removed:
         parts.append(f"{len(scope.removed):,} removed")
     if scope.pending:
@@ -90,6 +104,7 @@ def _lists(scope: ScopeDrift) -> tuple[tuple[DriftKind, tuple[DriftItem, ...]], 
         (DriftKind.UNMANAGED, scope.unmanaged),
         (DriftKind.VOID, scope.void),
         (DriftKind.HELD_TWICE, scope.held_twice),
+        (DriftKind.ISSUED_LATE, scope.issued_late),
         (DriftKind.REMOVED, scope.removed),
     )
 
@@ -112,6 +127,7 @@ def render_drift_text(drift: Drift, *, item_limit: int = DEFAULT_ITEM_LIMIT) -> 
         f"couponctl drift · {plural(len(drift.scopes), 'scope')} checked · {format_timestamp(drift.checked_at)}",
         f"  unmanaged holders: {drift.count(DriftKind.UNMANAGED):,} · void targets: {drift.count(DriftKind.VOID):,}"
         f" · paid more than once: {drift.count(DriftKind.HELD_TWICE):,}"
+        f" · issued late: {drift.count(DriftKind.ISSUED_LATE):,}"
         f" · removed (information): {drift.count(DriftKind.REMOVED):,}",
     ]
     for scope in drift.scopes:
@@ -134,7 +150,7 @@ def render_drift_text(drift: Drift, *, item_limit: int = DEFAULT_ITEM_LIMIT) -> 
 
 def _item_line(item: DriftItem, target: str) -> str:
     manifest = f"  [{item.manifest}]" if item.manifest else ""
-    coupons = _coupons_text(item.coupons, dates=item.kind is DriftKind.HELD_TWICE)
+    coupons = _coupons_text(item.coupons, dates=item.kind in (DriftKind.HELD_TWICE, DriftKind.ISSUED_LATE))
     return f"{_MARKS[item.kind]} {target} {coupons}{manifest}"
 
 
@@ -155,6 +171,7 @@ def drift_to_dict(drift: Drift) -> dict[str, Any]:
             "voidCount": drift.count(DriftKind.VOID),
             "removedCount": drift.count(DriftKind.REMOVED),
             "heldMoreThanOnceCount": drift.count(DriftKind.HELD_TWICE),
+            "issuedLateCount": drift.count(DriftKind.ISSUED_LATE),
             "pendingCount": sum(s.pending for s in drift.scopes),
             "notVisibleCount": sum(s.not_visible for s in drift.scopes),
             "errorCount": sum(len(s.errors) for s in drift.scopes),
@@ -181,6 +198,7 @@ def _scope_to_dict(scope: ScopeDrift) -> dict[str, Any]:
         "void": [_item_to_dict(i) for i in scope.void],
         "removed": [_item_to_dict(i) for i in scope.removed],
         "heldMoreThanOnce": [_item_to_dict(i) for i in scope.held_twice],
+        "issuedLate": [_item_to_dict(i) for i in scope.issued_late],
         "pending": scope.pending,
         "notVisible": scope.not_visible,
         "problems": [_problem_to_dict(p) for p in (*scope.errors, *scope.warnings)],
@@ -255,10 +273,11 @@ def _markdown(drift: Drift, masker: EmailMasker | None, limit: int | None) -> st
         f"{MARKER}\n### couponctl drift\n\n**{verdict(drift)}**",
         "\n".join(
             [
-                "| Scopes | Unmanaged | Void | Paid more than once | Removed (information) | To issue | Errors |",
-                "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+                "| Scopes | Unmanaged | Void | Paid more than once | Issued late | Removed (information) | To issue "
+                "| Errors |",
+                "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
                 f"| {len(drift.scopes):,} | {drift.count(DriftKind.UNMANAGED):,} | {drift.count(DriftKind.VOID):,} "
-                f"| {drift.count(DriftKind.HELD_TWICE):,} "
+                f"| {drift.count(DriftKind.HELD_TWICE):,} | {drift.count(DriftKind.ISSUED_LATE):,} "
                 f"| {drift.count(DriftKind.REMOVED):,} | {sum(s.pending for s in drift.scopes):,} "
                 f"| {sum(len(s.errors) for s in drift.scopes):,} |",
             ]

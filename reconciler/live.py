@@ -76,9 +76,17 @@ class JournalView:
 
     ``issued``: targets an issuing call succeeded for (or that a read later proved issued);
     ``in_doubt``: targets whose last call has an unknown outcome, not yet resolved;
-    ``managed``: every target couponctl issued to or may have.
+    ``managed``: every target couponctl issued to or may have;
+    ``read_lag_s``, ``missing``, ``missing_s``: the read lag apply's reads observed of the coupons couponctl issued
+    in the scope (:class:`reconciler.apply.journal.ReadLag`);
+    ``not_issued``: for each target with items resolved as not issued, how many, and how many of its items hold a
+    coupon (so that a read showing more coupons than those tells that a resolved call was issued after all).
     """
 
     issued: frozenset[Target] = frozenset()
     in_doubt: frozenset[Target] = frozenset()
     managed: frozenset[Target] = frozenset()
+    read_lag_s: float | None = None
+    missing: int = 0
+    missing_s: float | None = None
+    not_issued: Mapping[Target, tuple[int, int]] = field(default_factory=dict)

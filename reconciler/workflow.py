@@ -19,7 +19,8 @@ from reconciler.apply.context import ci_actor, git_commit
 from reconciler.apply.database import JournalError
 from reconciler.apply.durability import check_journal_outlives_ci
 from reconciler.apply.executor import ApplyProgress, Execution, execute, journal_failed_mid_apply, plan_batches
-from reconciler.apply.journal import Journal, Money
+from reconciler.apply.journal import Journal, Money, ReadLag
+from reconciler.apply.late import not_issued_view, record_issued_late
 from reconciler.apply.lock import ApplyLock, default_holder
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
@@ -125,11 +126,29 @@ def live_digest(live: LiveState) -> str:
     return digest.hexdigest()
 
 
+def record_read(journal: Journal, live: LiveState, read_at: datetime) -> None:
+    """Record in the journal what a read of these scopes, started at ``read_at``, observed: the read lag, and
+    items resolved as not issued that were issued after all (ISSUED_LATE)."""
+    journal.record_read({scope: state.issued.keys() for scope, state in live.scopes.items()}, read_at)
+    record_issued_late(journal, live)
+
+
 def journal_views(journal: Journal, scopes: set[Scope], current_run: str | None = None) -> dict[Scope, JournalView]:
-    return {
-        scope: JournalView(frozenset(o.issued), frozenset(o.in_doubt), frozenset(o.managed))
-        for scope, o in journal.overlay(scopes, current_run=current_run).items()
-    }
+    lags = journal.read_lags(scopes)
+    late = journal.late_candidates(scopes)
+    views: dict[Scope, JournalView] = {}
+    for scope, o in journal.overlay(scopes, current_run=current_run).items():
+        lag = lags.get(scope, ReadLag())
+        views[scope] = JournalView(
+            frozenset(o.issued),
+            frozenset(o.in_doubt),
+            frozenset(o.managed),
+            read_lag_s=lag.lag_s,
+            missing=lag.missing,
+            missing_s=lag.missing_s,
+            not_issued=not_issued_view(late.get(scope, {})),
+        )
+    return views
 
 
 def plan_endpoints(project: Project) -> tuple[PlanEndpoint, ...]:
@@ -147,13 +166,28 @@ def open_journal(config: Config) -> Journal:
 
 
 async def make_plan(
-    project: Project, providers: Mapping[str, Provider], journal: Journal, on_scope: ScopeRead | None = None
+    project: Project,
+    providers: Mapping[str, Provider],
+    journal: Journal,
+    on_scope: ScopeRead | None = None,
+    *,
+    record_reads: bool = False,
 ) -> Plan:
-    """Read live state, diff it against the manifests and the journal, check the policy, checksum it."""
+    """Read live state, diff it against the manifests and the journal, check the policy, checksum it. With
+    ``record_reads`` (apply only: plan never writes the journal), the read lag the read observes is recorded."""
     config = project.config
+    read_at = journal.now()
     live = await read_live(project.desired, providers, on_scope=on_scope)
+    if record_reads:
+        record_read(journal, live, read_at)
     now = datetime.now(UTC)
-    plan = diff(project.desired, live, created_at=now, journal=journal_views(journal, set(project.desired.scopes)))
+    plan = diff(
+        project.desired,
+        live,
+        created_at=now,
+        journal=journal_views(journal, set(project.desired.scopes)),
+        in_doubt_window_s=config.in_doubt_window_seconds,
+    )
     plan = replace(
         plan,
         plan_id=uuid.uuid4().hex,
@@ -264,7 +298,7 @@ async def _apply_holding_the_lock(
     settings = ResolveSettings(window_seconds=config.in_doubt_window_seconds)
     resolved_before = await resolve_in_doubt(journal, desired, providers, settings=settings)
     options.on_resolved(resolved_before)
-    fresh = await make_plan(project, providers, journal, options.on_scope)
+    fresh = await make_plan(project, providers, journal, options.on_scope, record_reads=True)
     skipped = 0
     if saved is not None:
         bound = bind(saved, fresh, options.saved_name)
@@ -350,7 +384,9 @@ async def _read_after_write(
         journal, project.desired, providers, settings=settings, current_run=execution.run_id
     )
     touched = sorted({b.batch.scope for b in execution.batches})
+    read_at = journal.now()
     reread = await read_live(project.desired, providers, touched) if touched else LiveState()
+    record_read(journal, reread, read_at)
     return ApplyReport(
         run_id=execution.run_id,
         plan_checksum=plan.checksum,
@@ -361,4 +397,5 @@ async def _read_after_write(
         skipped=skipped,
         stopped=execution.stopped,
         paid_twice=paid_twice(reread.scopes),
+        resolved_after=tuple(resolutions),
     )

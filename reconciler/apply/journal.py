@@ -93,6 +93,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE journal_identity (id TEXT NOT NULL, created_at TEXT NOT NULL);
     INSERT INTO journal_identity (id, created_at) VALUES ({random_id}, {now_text});
     """,
+    # Read lag as apply's reads observe it (issue 12): for an ISSUED item, how long after its answer the latest
+    # read still did not show its target (unseen_s), and, once a read showed it, how long reads had missed it
+    # (read_lag_s; 0 when the first read after its answer showed it).
+    """
+    ALTER TABLE items ADD COLUMN unseen_s {float};
+    ALTER TABLE items ADD COLUMN read_lag_s {float};
+    """,
+    # Issued late (issue 12): an item resolved as not issued whose coupon a read later showed after all. Its state
+    # becomes ISSUED_LATE; the resolution stays recorded beside when and why it was found.
+    """
+    ALTER TABLE items ADD COLUMN late_at TEXT;
+    ALTER TABLE items ADD COLUMN late_reason TEXT;
+    """,
 )
 
 PENDING = "PENDING"
@@ -101,8 +114,10 @@ FAILED = "FAILED"
 IN_DOUBT = "IN_DOUBT"
 RESOLVED_ISSUED = "RESOLVED_ISSUED"
 RESOLVED_NOT_ISSUED = "RESOLVED_NOT_ISSUED"
+#: Resolved as not issued, then found issued after all by a later read: the coupon was paid.
+ISSUED_LATE = "ISSUED_LATE"
 #: States in which the target holds (or may hold) a coupon couponctl issued.
-HOLDING_STATES = (ISSUED, RESOLVED_ISSUED)
+HOLDING_STATES = (ISSUED, RESOLVED_ISSUED, ISSUED_LATE)
 
 _STATE_OF: dict[Outcome, str] = {Outcome.ISSUED: ISSUED, Outcome.FAILED: FAILED, Outcome.IN_DOUBT: IN_DOUBT}
 
@@ -352,10 +367,10 @@ class Journal:
         """
         result: dict[Scope, JournalOverlay] = {}
         rows = self.db.execute(
-            "SELECT id, run_id, provider, owner, coupon_class, target_kind, target_value, state, created_at"
+            "SELECT id, run_id, provider, owner, coupon_class, target_kind, target_value, state, created_at, updated_at"
             " FROM items WHERE state != 'FAILED' ORDER BY id"
         )
-        for item_id, run_id, provider, owner, coupon_class, kind, value, state, created_at in rows:
+        for item_id, run_id, provider, owner, coupon_class, kind, value, state, created_at, updated_at in rows:
             scope = Scope(provider, owner, coupon_class)
             if scope not in scopes:
                 continue
@@ -367,11 +382,114 @@ class Journal:
                 entry.managed.add(target)
             elif state == IN_DOUBT or (state == PENDING and run_id != current_run):
                 if target not in entry.issued:
-                    entry.in_doubt.setdefault(target, []).append(InDoubtItem(item_id, run_id, created_at))
+                    in_doubt = InDoubtItem(item_id, run_id, created_at, state, updated_at)
+                    entry.in_doubt.setdefault(target, []).append(in_doubt)
                 entry.managed.add(target)
             elif state == RESOLVED_NOT_ISSUED:
                 entry.in_doubt.pop(target, None)
         return result
+
+    def late_candidates(self, scopes: Collection[Scope]) -> dict[Scope, dict[Target, LateCandidate]]:
+        """Per scope and target, for targets with an item resolved as not issued: those items (oldest first) and
+        how many of the target's items hold a coupon (ISSUED, RESOLVED_ISSUED, ISSUED_LATE)."""
+        holding = ", ".join(f"'{state}'" for state in HOLDING_STATES)
+        rows = self.db.execute(
+            "SELECT i.id, i.provider, i.owner, i.coupon_class, i.target_kind, i.target_value, i.state FROM items i"
+            f" WHERE i.state IN ('RESOLVED_NOT_ISSUED', {holding}) AND EXISTS (SELECT 1 FROM items n"
+            " WHERE n.state = 'RESOLVED_NOT_ISSUED' AND n.provider = i.provider AND n.owner = i.owner"
+            " AND n.coupon_class = i.coupon_class AND n.target_kind = i.target_kind"
+            " AND n.target_value = i.target_value) ORDER BY i.id"
+        )
+        wanted = set(scopes)
+        found: dict[Scope, dict[Target, LateCandidate]] = {}
+        for item_id, provider, owner, coupon_class, kind, value, state in rows:
+            scope = Scope(provider, owner, coupon_class)
+            if scope not in wanted:
+                continue
+            target = Target(TargetKind(kind), value)
+            entry = found.setdefault(scope, {}).setdefault(target, LateCandidate())
+            if state == RESOLVED_NOT_ISSUED:
+                entry.not_issued.append(item_id)
+            else:
+                entry.holding += 1
+        return found
+
+    def mark_issued_late(self, item_ids: Collection[int], reason: str) -> int:
+        """Record items resolved as not issued as ISSUED_LATE: a read showed their coupons after all."""
+        now = self._now()
+        with self.db.transaction():
+            return sum(
+                self.db.execute_count(
+                    "UPDATE items SET state = 'ISSUED_LATE', late_at = ?, late_reason = ?, updated_at = ?"
+                    " WHERE id = ? AND state = 'RESOLVED_NOT_ISSUED'",
+                    (now, reason, now, item_id),
+                )
+                for item_id in item_ids
+            )
+
+    def scope_items(self, scope: Scope) -> list[ScopeItem]:
+        """Every item of one scope, oldest intent first."""
+        rows = self.db.execute(
+            "SELECT target_kind, target_value, run_id, state, created_at FROM items"
+            " WHERE provider = ? AND owner = ? AND coupon_class = ? ORDER BY created_at, id",
+            (scope.provider, scope.owner, scope.coupon_class),
+        )
+        return [
+            ScopeItem(Target(TargetKind(kind), value), run_id, state, created)
+            for kind, value, run_id, state, created in rows
+        ]
+
+    def record_read(self, shown: Mapping[Scope, Collection[Target]], read_at: datetime) -> int:
+        """Record what a read, started at ``read_at``, observed of the read lag: for each ISSUED item of the scopes
+        read (``shown``: the targets the read showed holding a coupon, per scope) that no read had shown yet, either
+        that the read showed it (``read_lag_s``: how long reads had missed it after its answer, 0 if none had) or
+        that it still did not (``unseen_s``: how long after its answer). Returns how many items it wrote."""
+        if not shown:
+            return 0
+        rows = self.db.execute(
+            "SELECT id, provider, owner, coupon_class, target_kind, target_value, updated_at, unseen_s FROM items"
+            " WHERE state = 'ISSUED' AND read_lag_s IS NULL"
+        )
+        seen: list[tuple[float, int]] = []
+        unseen: list[tuple[float, int]] = []
+        for item_id, provider, owner, coupon_class, kind, value, answered_at, unseen_s in rows:
+            visible = shown.get(Scope(provider, owner, coupon_class))
+            if visible is None:
+                continue
+            if Target(TargetKind(kind), value) in visible:
+                seen.append((float(unseen_s or 0.0), item_id))
+                continue
+            after = (read_at - datetime.fromisoformat(answered_at)).total_seconds()
+            if after > 0:  # a read that started before the answer says nothing of the lag
+                unseen.append((round(after, 3), item_id))
+        if seen or unseen:
+            with self.db.transaction():
+                if seen:
+                    self.db.executemany("UPDATE items SET read_lag_s = ? WHERE id = ?", seen)
+                if unseen:
+                    self.db.executemany("UPDATE items SET unseen_s = ? WHERE id = ?", unseen)
+        return len(seen) + len(unseen)
+
+    def read_lags(self, scopes: Collection[Scope] | None = None) -> dict[Scope, ReadLag]:
+        """Per scope (these, or every one), the read lag observed of the items couponctl issued (see
+        :meth:`record_read`)."""
+        rows = self.db.execute(
+            "SELECT provider, owner, coupon_class, max(read_lag_s),"
+            " sum(CASE WHEN read_lag_s IS NULL THEN 1 ELSE 0 END), max(CASE WHEN read_lag_s IS NULL THEN unseen_s END)"
+            " FROM items WHERE state = 'ISSUED' AND (read_lag_s IS NOT NULL OR unseen_s IS NOT NULL)"
+            " GROUP BY provider, owner, coupon_class"
+        )
+        wanted = None if scopes is None else set(scopes)
+        found: dict[Scope, ReadLag] = {}
+        for provider, owner, coupon_class, lag, missing, missing_s in rows:
+            scope = Scope(provider, owner, coupon_class)
+            if wanted is None or scope in wanted:
+                found[scope] = ReadLag(
+                    None if lag is None else float(lag),
+                    int(missing or 0),
+                    None if missing_s is None else float(missing_s),
+                )
+        return found
 
     def resolve(self, item_ids: list[int], state: str, *, by: str, reason: str) -> int:
         """Record the resolution of in-doubt items; returns how many rows changed."""
@@ -401,7 +519,8 @@ class Journal:
         rows = self.db.execute(
             "SELECT r.id, r.actor, r.git_commit, r.plan_checksum, r.override_reason, i.provider, i.owner,"
             " i.coupon_class, i.target_kind, i.target_value, i.amount, i.currency, i.operation, i.state, i.code,"
-            " i.tracking_id, i.request_id, i.created_at, i.updated_at, i.resolved_by, i.resolution_reason"
+            " i.tracking_id, i.request_id, i.created_at, i.updated_at, i.resolved_by, i.resolution_reason,"
+            " i.late_at, i.late_reason"
             " FROM items i JOIN runs r ON r.id = i.run_id ORDER BY i.id"
         )
         return [dict(zip(LEDGER_COLUMNS, row, strict=True)) for row in rows]
@@ -464,7 +583,22 @@ LEDGER_COLUMNS = (
     "outcome_at",
     "resolved_by",
     "resolution_reason",
+    "found_late_at",
+    "found_late_reason",
 )
+
+
+class ReadLag(NamedTuple):
+    """The read lag apply's reads observed of one scope's ISSUED items.
+
+    ``lag_s``: the longest time reads missed a coupon after its answer before one showed it (None: never
+    checked; 0: every one showed at the first read); ``missing``: how many no read has shown yet, of which the
+    latest read missed one ``missing_s`` seconds after its answer at most.
+    """
+
+    lag_s: float | None = None
+    missing: int = 0
+    missing_s: float | None = None
 
 
 class Records(NamedTuple):
@@ -483,8 +617,31 @@ class Money(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class InDoubtItem:
+    """An item whose call's outcome is unknown: IN_DOUBT (``updated_at``: when its answer gave out), or PENDING in
+    a run that died or lost its lease before any answer."""
+
     item_id: int
     run_id: str
+    created_at: str
+    state: str = IN_DOUBT
+    updated_at: str = ""
+
+
+@dataclass
+class LateCandidate:
+    """A target's items resolved as not issued (ids, oldest first), and how many of its items hold a coupon."""
+
+    not_issued: list[int] = field(default_factory=list)
+    holding: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeItem:
+    """One item of a scope as in-doubt resolution weighs it: when its intent was written, and its state."""
+
+    target: Target
+    run_id: str
+    state: str
     created_at: str
 
 

@@ -21,6 +21,8 @@ class ApplyReport:
     """One apply: the run, the plan it applied, each item's verdict, and earlier in-doubt items resolved.
 
     ``paid_twice`` are the targets the read-after-write found holding more than one coupon of a class.
+    ``resolved_after`` is what the in-doubt resolution after issuing decided, or left in doubt, of every in-doubt
+    item of the declared scopes (this run's and earlier ones).
     """
 
     run_id: str
@@ -33,13 +35,21 @@ class ApplyReport:
     resolved_before: tuple[Resolution, ...] = ()
     stopped: str | None = None
     paid_twice: tuple[PaidTwice, ...] = ()
+    resolved_after: tuple[Resolution, ...] = ()
+
+    @property
+    def still_in_doubt(self) -> tuple[Resolution, ...]:
+        """In-doubt items of earlier runs that no read could decide, before or after this apply issued (this
+        run's own are its IN_DOUBT items)."""
+        own = {(item.scope, item.target) for item in self.items}
+        return tuple(r for r in self.resolved_after if not r.decided and (r.scope, r.target) not in own)
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for item in self.items if item.verdict is verdict)
 
     @property
     def exit_code(self) -> int:
-        if self.count(Verdict.IN_DOUBT):
+        if self.count(Verdict.IN_DOUBT) or self.still_in_doubt:
             return ExitCode.IN_DOUBT
         if self.count(Verdict.FAILED):
             return ExitCode.PARTIAL
@@ -77,6 +87,17 @@ def report_to_dict(report: ApplyReport) -> dict[str, Any]:
                 "reason": r.reason,
             }
             for r in report.resolved_before
+            if r.decided
+        ],
+        "stillInDoubt": [
+            {
+                "provider": r.scope.provider,
+                "owner": r.scope.owner,
+                "couponClass": r.scope.coupon_class,
+                "target": {"kind": r.target.kind.value, "value": r.target.value},
+                "reason": r.reason,
+            }
+            for r in report.still_in_doubt
         ],
         "items": [
             {

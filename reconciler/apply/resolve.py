@@ -1,32 +1,67 @@
 """Resolve in-doubt items by reading live state, never by guessing.
 
-An item is in doubt when its issuing call may have been processed (timeout, dropped connection, 5xx, a
-crash between intent and outcome). A fresh read decides: the target holds a coupon -> RESOLVED_ISSUED; the
-target still holds none once the lag window since the call has passed -> RESOLVED_NOT_ISSUED, and only then
-may it be issued again. Within the window we poll, because the vendor's reads may lag its writes.
+An item is in doubt when its issuing call may have been processed (timeout, dropped connection, 5xx, a crash
+between intent and outcome). A fresh read decides, and only a read that proves enough (docs/safety.md, "In doubt"):
+
+- the read shows the target holding a coupon of the scope: RESOLVED_ISSUED;
+- the target's absence counts (RESOLVED_NOT_ISSUED) only once ``inDoubtWindow`` has passed since the call, and only
+  while the read shows every coupon couponctl knows it issued in the scope: a read that misses one is behind or
+  incomplete, and an absence in it proves nothing. Then either a *witness* shows the read covers the call (a coupon
+  of the scope issued after the call ended: dated so by the vendor's own fields, or sent by a call couponctl began
+  after it ended), or, without one, the call is older than the longest read lag couponctl has observed through the
+  provider plus its margin;
+- otherwise the item stays in doubt: apply polls within the window, then leaves it blocked for a later apply or a
+  person (``couponctl journal resolve``).
+
+The vendor warns that SearchCoupons "may not return every coupon": these rules are what makes an absence count.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from reconciler.apply.journal import RESOLVED_ISSUED, RESOLVED_NOT_ISSUED, InDoubtItem, Journal
+from reconciler.apply.journal import (
+    IN_DOUBT,
+    PENDING,
+    RESOLVED_ISSUED,
+    RESOLVED_NOT_ISSUED,
+    InDoubtItem,
+    Journal,
+    ScopeItem,
+)
+from reconciler.apply.late import record_issued_late
+from reconciler.live import IssuedCoupon, LiveState, ScopeLive
 from reconciler.manifest.model import DesiredState, Scope, ScopeSpec, Target
+from reconciler.plan.diff import coupon_date, lag_margin, mask_code
 from reconciler.providers.base import Provider
 
 RESOLVER = "couponctl (read-back)"
+#: A Resolution's state for an item no read could decide: it stays in doubt.
+STILL_IN_DOUBT = IN_DOUBT
+#: How much later than a call's end the vendor must date a coupon for it to witness that call: room for the
+#: vendor's clock running ahead of couponctl's.
+VENDOR_CLOCK_ALLOWANCE_S = 5.0
+#: States of later items whose target, shown holding a coupon, witnesses an earlier call (FAILED and
+#: RESOLVED_NOT_ISSUED items sent nothing).
+_WITNESS_STATES = frozenset({"ISSUED", "RESOLVED_ISSUED", "ISSUED_LATE", IN_DOUBT, PENDING})
 
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
+    """What a read decided of an in-doubt target: RESOLVED_ISSUED, RESOLVED_NOT_ISSUED, or STILL_IN_DOUBT."""
+
     scope: Scope
     target: Target
     state: str
     reason: str
+
+    @property
+    def decided(self) -> bool:
+        return self.state != STILL_IN_DOUBT
 
 
 @dataclass(frozen=True)
@@ -37,8 +72,14 @@ class ResolveSettings:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
-def _age(item: InDoubtItem, now: float) -> float:
-    return now - datetime.fromisoformat(item.created_at).timestamp()
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _since(item: InDoubtItem) -> datetime:
+    """When the call is taken to have been made, for the window: when its answer gave out (IN_DOUBT), or its
+    intent when its run died before any answer (PENDING)."""
+    return _moment(item.updated_at) if item.state == IN_DOUBT and item.updated_at else _moment(item.created_at)
 
 
 async def resolve_in_doubt(
@@ -49,43 +90,156 @@ async def resolve_in_doubt(
     settings: ResolveSettings | None = None,
     current_run: str | None = None,
 ) -> list[Resolution]:
-    """Resolve every in-doubt item of the declared scopes; returns what was decided, sorted."""
+    """Resolve every in-doubt item of the declared scopes. Returns, sorted, what was decided and what stays in
+    doubt (state STILL_IN_DOUBT, with the reason); only decisions are written to the journal."""
     settings = settings or ResolveSettings()
     overlays = journal.overlay(set(desired.scopes), current_run=current_run)
     resolutions: list[Resolution] = []
+    if not any(o.in_doubt for o in overlays.values()):
+        return resolutions
+    lags = provider_lags(journal)
     for scope in sorted(overlays):
-        pending = dict(overlays[scope].in_doubt)
-        if pending:
-            spec = desired.scopes[scope]
-            resolutions.extend(await _resolve_scope(journal, spec, providers[scope.provider], pending, settings))
+        overlay = overlays[scope]
+        if overlay.in_doubt:
+            scope_resolver = _ScopeResolver(
+                journal, desired.scopes[scope], overlay.issued, lags.get(scope.provider, 0.0), settings
+            )
+            resolutions.extend(await scope_resolver.run(providers[scope.provider], dict(overlay.in_doubt)))
     return resolutions
 
 
-async def _resolve_scope(
-    journal: Journal,
-    spec: ScopeSpec,
-    provider: Provider,
-    pending: dict[Target, list[InDoubtItem]],
-    settings: ResolveSettings,
-) -> list[Resolution]:
-    decided: list[Resolution] = []
-    while pending:
-        live = await provider.read_scope(spec)
-        now = settings.clock()
-        for target in sorted(pending):
-            items = pending[target]
-            if target in live.issued:
-                reason = f"visible in a read of {spec.scope}"
-                state = RESOLVED_ISSUED
-            elif all(_age(item, now) >= settings.window_seconds for item in items):
-                reason = f"not visible {settings.window_seconds:g}s after the call"
-                state = RESOLVED_NOT_ISSUED
-            else:
-                continue
-            journal.resolve([i.item_id for i in items], state, by=RESOLVER, reason=reason)
-            decided.append(Resolution(spec.scope, target, state, reason))
-            del pending[target]
-        if pending:
-            youngest = min(_age(i, now) for items in pending.values() for i in items)
-            await settings.sleep(max(0.0, min(settings.poll_seconds, settings.window_seconds - youngest)))
-    return decided
+def provider_lags(journal: Journal) -> dict[str, float]:
+    """Per provider, the longest read lag observed of the coupons couponctl issued through it (journal)."""
+    lags: dict[str, float] = {}
+    for scope, lag in journal.read_lags().items():
+        if lag.lag_s is not None:
+            lags[scope.provider] = max(lags.get(scope.provider, 0.0), lag.lag_s)
+    return lags
+
+
+class _ScopeResolver:
+    """The in-doubt items of one scope, read until decided or until the window has passed for every one."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        spec: ScopeSpec,
+        known: Collection[Target],
+        lag_s: float,
+        settings: ResolveSettings,
+    ) -> None:
+        self.journal = journal
+        self.spec = spec
+        self.known = set(known)  # targets couponctl knows hold a coupon it issued
+        self.lag_s = lag_s
+        self.settings = settings
+        self.items: Sequence[ScopeItem] = journal.scope_items(spec.scope)
+        self.started = self._now()
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.settings.clock(), UTC)
+
+    async def run(self, provider: Provider, pending: dict[Target, list[InDoubtItem]]) -> list[Resolution]:
+        decided: list[Resolution] = []
+        undecided: dict[Target, str] = {}
+        window = self.settings.window_seconds
+        while pending:
+            read_at = self._now()
+            live = await provider.read_scope(self.spec)
+            self.journal.record_read({self.spec.scope: live.issued.keys()}, read_at)
+            now = self._now()
+            undecided = {}
+            for target in sorted(pending):
+                items = pending[target]
+                state, reason = self._decide(target, items, live, read_at, now)
+                if state == STILL_IN_DOUBT:
+                    undecided[target] = reason
+                    continue
+                self.journal.resolve([i.item_id for i in items], state, by=RESOLVER, reason=reason)
+                decided.append(Resolution(self.spec.scope, target, state, reason))
+                if state == RESOLVED_ISSUED:
+                    self.known.add(target)
+                del pending[target]
+            record_issued_late(self.journal, LiveState({self.spec.scope: live}))
+            if not pending:
+                break
+            youngest = min((now - _since(i)).total_seconds() for items in pending.values() for i in items)
+            if youngest >= window:
+                break  # every call is past the window: waiting longer within this apply proves no more
+            await self.settings.sleep(max(0.0, min(self.settings.poll_seconds, window - youngest)))
+        still = [Resolution(self.spec.scope, t, STILL_IN_DOUBT, undecided[t]) for t in sorted(pending)]
+        return decided + still
+
+    def _decide(
+        self, target: Target, items: list[InDoubtItem], live: ScopeLive, read_at: datetime, now: datetime
+    ) -> tuple[str, str]:
+        scope = self.spec.scope
+        if target in live.issued:
+            return RESOLVED_ISSUED, f"visible in a read of {scope}"
+        window = self.settings.window_seconds
+        age = min((now - _since(i)).total_seconds() for i in items)
+        if age < window:
+            return STILL_IN_DOUBT, f"not visible yet, within inDoubtWindow ({window:g}s) of the call"
+        missing = self.known - live.issued.keys()
+        if missing:
+            return STILL_IN_DOUBT, (
+                f"not visible {age:.0f}s after the call, but the read also misses {len(missing)} coupon(s) couponctl "
+                "issued in this scope: it is behind or incomplete, so an absence proves nothing"
+            )
+        ends = [self._end(i) for i in items]
+        witness = self._witness(max(ends), target, live, read_at)
+        if witness is not None:
+            return RESOLVED_NOT_ISSUED, f"not visible {age:.0f}s after the call, while the same read shows {witness}"
+        needed = self.lag_s + lag_margin(self.lag_s)
+        if age >= needed:
+            shown = (
+                f"the read shows all {len(self.known)} coupon(s) couponctl issued in the scope"
+                if self.known
+                else "couponctl knows of no other coupon it issued in the scope"
+            )
+            return RESOLVED_NOT_ISSUED, (
+                f"not visible {age:.0f}s after the call, older than the read lag observed through {scope.provider} "
+                f"({self.lag_s:.1f}s) plus its margin; nothing issued since witnesses it, and {shown}"
+            )
+        return STILL_IN_DOUBT, (
+            f"not visible {age:.0f}s after the call, but no coupon of the scope issued after the call shows yet and "
+            f"the read lag observed through {scope.provider} ({self.lag_s:.1f}s) plus its margin has not passed: "
+            "apply again later, or resolve it by hand (`couponctl journal in-doubt`)"
+        )
+
+    def _end(self, item: InDoubtItem) -> datetime:
+        """When the call ended at the latest: when its answer gave out (IN_DOUBT); for a PENDING intent of a run
+        that died or lost its lease, the first intent another run wrote in the scope after it (that run held the
+        lock), else the start of this resolution (this apply holds it)."""
+        if item.state == IN_DOUBT and item.updated_at:
+            return _moment(item.updated_at)
+        created = _moment(item.created_at)
+        for other in self.items:
+            if other.run_id != item.run_id and _moment(other.created_at) > created:
+                return _moment(other.created_at)
+        return max(self.started, created)
+
+    def _witness(self, end: datetime, target: Target, live: ScopeLive, read_at: datetime) -> str | None:
+        """A coupon of the scope, shown by the read, issued after ``end``; in words, or None."""
+        latest = end + timedelta(seconds=VENDOR_CLOCK_ALLOWANCE_S)
+        horizon = read_at + timedelta(seconds=VENDOR_CLOCK_ALLOWANCE_S)  # an issue date in the future is no date
+        for holder, coupons in live.issued.items():
+            for coupon in coupons:
+                if coupon.issue_date is not None and latest < coupon.issue_date <= horizon:
+                    return (
+                        f"coupon {mask_code(coupon.code)} of {holder}, issued {coupon_date(coupon)} after the call "
+                        "ended (by the vendor's date)"
+                    )
+        for later in reversed(self.items):
+            created = _moment(later.created_at)
+            if created < end:
+                break
+            held = live.issued.get(later.target, ())
+            if later.target != target and later.state in _WITNESS_STATES and held and _not_before(held, end):
+                return f"{later.target}, sent a coupon by a call made after this call ended"
+        return None
+
+
+def _not_before(coupons: Sequence[IssuedCoupon], end: datetime) -> bool:
+    """Whether the coupons may have been issued after ``end``: not every one is dated before it by the vendor."""
+    return any(c.issue_date is None or c.issue_date > end for c in coupons)

@@ -20,7 +20,7 @@ class Verdict(StrEnum):
 
     CONFIRMED = "CONFIRMED"  # issued, and the vendor shows it
     ISSUED_NOT_YET_VISIBLE = "ISSUED_NOT_YET_VISIBLE"  # the vendor said issued; its reads do not show it yet
-    FAILED = "FAILED"  # the vendor proved nothing was issued (or a read after the lag window did)
+    FAILED = "FAILED"  # the vendor proved nothing was issued (or a read that covers the call did)
     IN_DOUBT = "IN_DOUBT"  # unknown: resolve before re-applying
 
 
@@ -56,11 +56,13 @@ def verdicts(
                 verdict = Verdict.CONFIRMED
             elif result.outcome is Outcome.ISSUED:
                 verdict = Verdict.ISSUED_NOT_YET_VISIBLE
-            elif (resolution := resolved.get((scope, target))) is not None:
+            elif (resolution := resolved.get((scope, target))) is not None and resolution.decided:
                 verdict = Verdict.CONFIRMED if resolution.state == RESOLVED_ISSUED else Verdict.FAILED
                 code, message = "resolved", resolution.reason
             else:
                 verdict = Verdict.IN_DOUBT
+                if resolution is not None:
+                    message = resolution.reason
             found.append(ItemVerdict(scope, target, batch.batch.operation, verdict, code, message, batch.tracking_id))
     return found
 

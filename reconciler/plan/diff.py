@@ -5,8 +5,9 @@ No I/O and no clock: the caller passes ``created_at``. The same inputs always gi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Set
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -25,6 +26,10 @@ from reconciler.plan.model import (
 
 NO_RECORD = JournalView()
 HELD_MORE_THAN_ONCE = "held-more-than-once"
+READ_LAG = "read-lag"
+ISSUED_LATE = "issued-late"
+#: The least margin ``inDoubtWindow`` must keep above the read lag observed (see :func:`lag_margin`).
+MIN_LAG_MARGIN_S = 1.0
 HELD_NOTE = "paid more than once: coupons cannot be revoked; check with the vendor"
 
 
@@ -34,13 +39,15 @@ def diff(
     *,
     created_at: datetime,
     journal: Mapping[Scope, JournalView] | None = None,
+    in_doubt_window_s: float | None = None,
 ) -> Plan:
     """Compare every declared scope with its live state and with couponctl's journal of it.
 
     A declared target is satisfied when the vendor shows it holding a coupon, or when the journal records
     it issued (the vendor's reads may lag); it is in doubt when its last call's outcome is unknown; else it
     is to issue. A holder that no manifest names is *removed* when couponctl issued to it, *unmanaged*
-    otherwise.
+    otherwise. With ``in_doubt_window_s``, a scope whose observed read lag the window does not cover is warned
+    about (:func:`read_lag_problems`).
     """
     journal = journal or {}
     scopes = tuple(
@@ -49,6 +56,7 @@ def diff(
             desired.items.get(scope, {}),
             live.scopes.get(scope),
             journal.get(scope, NO_RECORD),
+            in_doubt_window_s=in_doubt_window_s,
         )
         for scope in sorted(desired.scopes)
     )
@@ -65,6 +73,8 @@ def diff_scope(
     declared: Mapping[Target, DesiredItem],
     live: ScopeLive | None,
     record: JournalView,
+    *,
+    in_doubt_window_s: float | None = None,
 ) -> ScopePlan:
     """The plan of one scope; see :func:`diff`."""
     problems: list[PlanProblem] = []
@@ -104,6 +114,7 @@ def diff_scope(
     in_doubt.sort(key=_item_order)
     mismatched.sort(key=_held_order)
     problems.extend(_warning(HELD_MORE_THAN_ONCE, held_message(held)) for held in held_more_than_once(issued))
+    problems.extend(_warning(ISSUED_LATE, late.message) for late in issued_late(issued, record.not_issued))
 
     unmanaged, removed = _undeclared_holders(declared, issued, record.managed)
     if mismatched:
@@ -117,6 +128,8 @@ def diff_scope(
     available = live.available if live else None
     problems.extend(_inventory_problems(available, len(to_issue) + len(in_doubt)))
     problems.extend(_expect_problems(spec, live))
+    if in_doubt_window_s is not None:
+        problems.extend(read_lag_problems(record, in_doubt_window_s))
     return ScopePlan(
         scope=spec.scope,
         provider_type=spec.provider_type,
@@ -165,6 +178,67 @@ def coupon_date(coupon: IssuedCoupon) -> str:
     if coupon.issue_date is not None:
         return coupon.issue_date.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return coupon.issued_at or "date unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class LateIssue:
+    """A target holding more coupons issued to it than the journal accounts for, while some of its calls were
+    resolved as not issued: ``late`` of those calls were issued after all."""
+
+    target: Target
+    late: int
+    held: int
+    accounted: int
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.target}: {self.late} call(s) resolved as not issued were issued after all: it holds {self.held} "
+            f"coupon(s), the journal accounts for {self.accounted}; apply records them as ISSUED_LATE (journal, ledger)"
+        )
+
+
+def issued_late(
+    issued: Mapping[Target, tuple[IssuedCoupon, ...]], not_issued: Mapping[Target, tuple[int, int]]
+) -> tuple[LateIssue, ...]:
+    """The targets whose items resolved as not issued were issued after all, by target: each coupon issued to the
+    target beyond the items that hold one (``not_issued``: per target, items resolved not issued, items holding)
+    is one of those calls, oldest first. Whose coupon it is cannot be told apart: one issued to the same target by
+    someone else in the meantime counts the same."""
+    found: list[LateIssue] = []
+    for target in sorted(not_issued):
+        resolved, holding = not_issued[target]
+        held = len({c.code for c in issued.get(target, ()) if c.received})
+        if resolved and held > holding:
+            found.append(LateIssue(target, min(held - holding, resolved), held, holding))
+    return tuple(found)
+
+
+def lag_margin(lag_s: float) -> float:
+    """The margin ``inDoubtWindow`` must keep above an observed read lag: half of it, at least 1 s."""
+    return max(MIN_LAG_MARGIN_S, lag_s / 2)
+
+
+def read_lag_problems(record: JournalView, window_s: float) -> Iterable[PlanProblem]:
+    """Warnings when the read lag apply observed of the scope is not covered by ``inDoubtWindow``: a coupon showed
+    later after its answer than the window minus the margin, or the last read still missed one for longer than the
+    window."""
+    lag = record.read_lag_s
+    if lag is not None and lag > 0 and window_s < lag + lag_margin(lag):
+        needed = lag + lag_margin(lag)
+        yield _warning(
+            READ_LAG,
+            f"reads still missed a coupon couponctl issued {lag:.1f}s after its answer before showing it: "
+            f"inDoubtWindow ({window_s:g}s) is below that plus a margin of {lag_margin(lag):.1f}s; "
+            f"set it to at least {math.ceil(needed)}s",
+        )
+    if record.missing and record.missing_s is not None and record.missing_s > window_s:
+        yield _warning(
+            READ_LAG,
+            f"{record.missing} coupon(s) couponctl issued were still missing from the last read, up to "
+            f"{record.missing_s:.1f}s after their answers (inDoubtWindow is {window_s:g}s): the vendor's reads lag "
+            "more than the window or miss coupons",
+        )
 
 
 def _undeclared_holders(

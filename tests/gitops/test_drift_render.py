@@ -60,6 +60,7 @@ def test_json_is_complete_and_stable_with_codes_masked() -> None:
         "voidCount": 1,
         "removedCount": 0,
         "heldMoreThanOnceCount": 0,
+        "issuedLateCount": 0,
         "pendingCount": 1,
         "notVisibleCount": 0,
         "errorCount": 0,
@@ -128,7 +129,7 @@ def test_a_target_paid_twice_is_drift_in_every_format_with_masked_codes_and_date
         ("****2222", "2027-03-02T10:00:07Z"),
     ]
     markdown = render_drift_markdown(drift)
-    assert "| 1 | 0 | 0 | 1 | 0 | 0 | 0 |" in markdown
+    assert "| 1 | 0 | 0 | 1 | 0 | 0 | 0 | 0 |" in markdown
     assert "**Paid more than once (1)**" in markdown
     line_pattern = r"^= email:a\*\*\*@example\.com \(id [0-9a-f]{4}\) holds 2 coupons: \*{4}1111 claimed"
     assert re.search(line_pattern, markdown, re.M)
