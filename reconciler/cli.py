@@ -269,6 +269,12 @@ def _report(report: ApplyReport) -> None:
     click.echo(f"Apply {report.outcome}: {counts}{skipped}. Run {report.run_id}.")
     if report.stopped:
         click.echo(f"Stopped before the remaining batches: {report.stopped}")
+    if report.lease_lost:
+        click.echo(
+            "This apply lost its lease: it sent nothing after that and resolved nothing. What it had sent may be "
+            "in doubt: `couponctl journal in-doubt` lists it, and the apply that holds the lease now (or the next "
+            "one) resolves it by reading live state."
+        )
     if report.count(Verdict.IN_DOUBT):
         click.echo(
             "In-doubt items may have been issued: they are blocked until a read shows them or the lag window "

@@ -18,8 +18,9 @@ from reconciler.apply.binding import bind, check_saved
 from reconciler.apply.context import ci_actor, git_commit
 from reconciler.apply.database import JournalError
 from reconciler.apply.executor import ApplyProgress, Execution, execute, journal_failed_mid_apply, plan_batches
+from reconciler.apply.fencing import LeaseFencing
 from reconciler.apply.journal import Journal, Money
-from reconciler.apply.lock import ApplyLock, default_holder
+from reconciler.apply.lock import ApplyLock, Lease, LeaseLostError, default_holder
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
 from reconciler.apply.verify import verdicts
@@ -36,7 +37,7 @@ from reconciler.plan.model import Plan
 from reconciler.plan.serialize import plan_from_json
 from reconciler.policy import policy_digest, violations
 from reconciler.providers.base import BatchResult, Provider
-from reconciler.providers.registry import build_provider
+from reconciler.providers.registry import build_provider, request_timeout_seconds
 
 
 @dataclass(frozen=True)
@@ -202,9 +203,11 @@ def apply_project(project: Project, options: ApplyOptions) -> tuple[Plan, ApplyR
         try:
             async with (
                 open_providers(project, write=True) as providers,
-                lock.held(holder, timeout=options.lock_timeout),
+                lock.held(holder, timeout=options.lock_timeout) as lease,
             ):
-                return await _apply_locked(project, options, journal, providers, lambda: lock.confirm(holder))
+                timeouts = {name: request_timeout_seconds(project.config.providers[name]) for name in providers}
+                fencing = LeaseFencing(lease, journal, timeouts)
+                return await _apply_locked(project, options, journal, providers, fencing)
         finally:
             journal.close()
 
@@ -216,12 +219,12 @@ async def _apply_locked(
     options: ApplyOptions,
     journal: Journal,
     providers: Mapping[str, Provider],
-    confirm_lock: Callable[[], None],
+    fencing: LeaseFencing,
 ) -> tuple[Plan, ApplyReport | None]:
     try:
-        return await _apply_holding_the_lock(project, options, journal, providers, confirm_lock)
+        return await _apply_holding_the_lock(project, options, journal, providers, fencing)
     except JournalError as exc:  # before the run started: nothing was sent (JournalFailedError passes as it is)
-        raise journal_failed_mid_apply(exc, run_id=None, sent=False) from exc
+        raise journal_failed_mid_apply(exc, run_id=None, stage="before") from exc
 
 
 async def _apply_holding_the_lock(
@@ -229,14 +232,15 @@ async def _apply_holding_the_lock(
     options: ApplyOptions,
     journal: Journal,
     providers: Mapping[str, Provider],
-    confirm_lock: Callable[[], None],
+    fencing: LeaseFencing,
 ) -> tuple[Plan, ApplyReport | None]:
     config, desired = project.config, project.desired
+    lease = fencing.lease
     started = datetime.now(UTC)
     saved = options.saved_plan
     if saved is not None:
         check_saved(saved, options.saved_name, journal, started, plan_ttl_seconds=config.plan_ttl_seconds)
-    settings = ResolveSettings(window_seconds=config.in_doubt_window_seconds)
+    settings = ResolveSettings(window_seconds=config.in_doubt_window_seconds, guard=lease.guard)
     resolved_before = await resolve_in_doubt(journal, desired, providers, settings=settings)
     options.on_resolved(resolved_before)
     fresh = await make_plan(project, providers, journal, options.on_scope)
@@ -278,14 +282,17 @@ async def _apply_holding_the_lock(
             journal,
             concurrency=config.issue_concurrency,
             money={s.scope: Money(s.face_value.amount if s.face_value else None, s.currency) for s in fresh.scopes},
-            before_call=confirm_lock,
+            before_call=lease.check,
             after_first=verify_canary if config.canary_size else None,
             progress=options.progress,
+            fencing=fencing,
         )
-        report = await _read_after_write(project, providers, journal, execution, settings, fresh, skipped, started)
+        report = await _read_after_write(
+            project, providers, journal, execution, settings, fresh, skipped, started, lease
+        )
         journal.finish_run(run_id, report.outcome)
     except JournalError as exc:
-        raise journal_failed_mid_apply(exc, run_id=run_id) from exc
+        raise journal_failed_mid_apply(exc, run_id=run_id, stage="after") from exc
     return fresh, replace(report, resolved_before=tuple(resolved_before))
 
 
@@ -319,11 +326,20 @@ async def _read_after_write(
     plan: Plan,
     skipped: int,
     started: datetime,
+    lease: Lease,
 ) -> ApplyReport:
-    """Resolve this run's in-doubt items by reading (within the lag window), then re-read and judge each."""
-    resolutions = await resolve_in_doubt(
-        journal, project.desired, providers, settings=settings, current_run=execution.run_id
-    )
+    """Resolve this run's in-doubt items by reading (within the lag window), then re-read and judge each. An
+    apply that lost its lease resolves nothing (it is no longer the one that may): it only reads."""
+    resolutions: list[Resolution] = []
+    lost = execution.lease_lost
+    if not lost:
+        try:
+            lease.verify()  # it may have been lost while its last calls were under way (a pause)
+            resolutions = await resolve_in_doubt(
+                journal, project.desired, providers, settings=settings, current_run=execution.run_id
+            )
+        except LeaseLostError as exc:
+            lost, execution = True, replace(execution, stopped=execution.stopped or str(exc), lease_lost=True)
     touched = sorted({b.batch.scope for b in execution.batches})
     reread = await read_live(project.desired, providers, touched) if touched else LiveState()
     return ApplyReport(
@@ -335,4 +351,5 @@ async def _read_after_write(
         items=tuple(verdicts(execution.batches, reread.scopes, resolutions)),
         skipped=skipped,
         stopped=execution.stopped,
+        lease_lost=lost,
     )

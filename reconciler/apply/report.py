@@ -28,13 +28,14 @@ class ApplyReport:
     skipped: int
     resolved_before: tuple[Resolution, ...] = ()
     stopped: str | None = None
+    lease_lost: bool = False  # it stopped because it no longer held its lease: exit 5, it resolved nothing
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for item in self.items if item.verdict is verdict)
 
     @property
     def exit_code(self) -> int:
-        if self.count(Verdict.IN_DOUBT):
+        if self.count(Verdict.IN_DOUBT) or self.lease_lost:
             return ExitCode.IN_DOUBT
         if self.count(Verdict.FAILED):
             return ExitCode.PARTIAL

@@ -12,7 +12,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
 from reconciler.apply.journal import RESOLVED_ISSUED, RESOLVED_NOT_ISSUED, InDoubtItem, Journal
 from reconciler.manifest.model import DesiredState, Scope, ScopeSpec, Target
@@ -31,14 +30,19 @@ class Resolution:
 
 @dataclass(frozen=True)
 class ResolveSettings:
+    """``guard`` runs in the transaction of every resolution and raises to write none: an apply's refuses once
+    it no longer holds its lease."""
+
     window_seconds: float = 60.0
     poll_seconds: float = 2.0
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    guard: Callable[[], None] | None = None
 
 
 def _age(item: InDoubtItem, now: float) -> float:
-    return now - datetime.fromisoformat(item.created_at).timestamp()
+    """How long the call can no longer have been in flight (its window runs from then)."""
+    return now - item.since
 
 
 async def resolve_in_doubt(
@@ -70,8 +74,8 @@ async def _resolve_scope(
 ) -> list[Resolution]:
     decided: list[Resolution] = []
     while pending:
+        now = settings.clock()  # before the read: what it shows is at least this recent
         live = await provider.read_scope(spec)
-        now = settings.clock()
         for target in sorted(pending):
             items = pending[target]
             if target in live.issued:
@@ -82,7 +86,7 @@ async def _resolve_scope(
                 state = RESOLVED_NOT_ISSUED
             else:
                 continue
-            journal.resolve([i.item_id for i in items], state, by=RESOLVER, reason=reason)
+            journal.resolve([i.item_id for i in items], state, by=RESOLVER, reason=reason, guard=settings.guard)
             decided.append(Resolution(spec.scope, target, state, reason))
             del pending[target]
         if pending:
