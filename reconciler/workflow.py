@@ -6,11 +6,12 @@ import asyncio
 import hashlib
 import json
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from reconciler import __version__, aio
@@ -141,7 +142,7 @@ async def make_plan(
     """Read live state, diff it against the manifests and the journal, check the policy, checksum it."""
     config = project.config
     live = await read_live(project.desired, providers, on_scope=on_scope)
-    now = datetime.now(UTC)
+    now = journal.now()  # the journal's clock: a plan's age is judged on the clock it was dated by
     plan = diff(project.desired, live, created_at=now, journal=journal_views(journal, set(project.desired.scopes)))
     plan = replace(
         plan,
@@ -236,7 +237,7 @@ async def _apply_holding_the_lock(
 ) -> tuple[Plan, ApplyReport | None]:
     config, desired = project.config, project.desired
     lease = fencing.lease
-    started = datetime.now(UTC)
+    started = journal.now()
     saved = options.saved_plan
     if saved is not None:
         check_saved(saved, options.saved_name, journal, started, plan_ttl_seconds=config.plan_ttl_seconds)
@@ -303,13 +304,13 @@ async def _verify_canary(
     issued = {r.item.target for r in first.results if r.outcome.value == "issued"}
     if not issued:
         raise RefusedError("the canary batch issued nothing; stopping before the rest")
-    deadline = settings.clock() + settings.window_seconds
+    deadline = time.monotonic() + settings.window_seconds  # a duration of this process: its own monotonic clock
     while True:
         live = await read_live(project.desired, providers, [first.batch.scope])
         missing = issued - set(live.scopes[first.batch.scope].issued)
         if not missing:
             return
-        if settings.clock() >= deadline:
+        if time.monotonic() >= deadline:
             raise RefusedError(
                 f"the canary batch is not visible {settings.window_seconds:g}s after issuing "
                 f"({len(missing)} of {len(issued)} missing); stopping before the rest"
@@ -347,7 +348,7 @@ async def _read_after_write(
         plan_checksum=plan.checksum,
         plan_id=plan.plan_id,
         started_at=started.isoformat(),
-        finished_at=datetime.now(UTC).isoformat(),
+        finished_at=journal.now().isoformat(),
         items=tuple(verdicts(execution.batches, reread.scopes, resolutions)),
         skipped=skipped,
         stopped=execution.stopped,

@@ -7,7 +7,6 @@ the response. Targets couponctl ever issued to (or may have) are what the planne
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -146,7 +145,9 @@ class Journal:
     """One journal (a SQLite file or a PostgreSQL database). Every write commits before returning.
 
     ``location`` is a path, a ``postgresql://`` URL, or a ``${env:NAME}`` reference to either. Its timestamps
-    come from ``clock``.
+    come from ``clock``, by default the database's (:meth:`Database.now`: the PostgreSQL server's clock, or the
+    host's for SQLite), the one clock that lease expiry, in-doubt ages and plan ages are measured on: runners'
+    own wall clocks are never compared with each other.
     """
 
     def __init__(
@@ -159,7 +160,7 @@ class Journal:
         self.location = str(location)
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.db: Database = open_database(self.location, self.environ)
-        self.clock: Callable[[], float] = clock or time.time
+        self.clock: Callable[[], float] = clock or self.db.now
         try:
             self._migrate()
         except JournalError:

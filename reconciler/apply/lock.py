@@ -88,7 +88,8 @@ class ApplyLock:
     they work across processes and, with PostgreSQL, across CI runners. Every write runs in the database's
     write transaction, which serializes all writers of the journal: taking, renewing and fencing are atomic.
 
-    ``clock`` is the one clock every lease is measured on.
+    ``clock`` is the one clock every lease is measured on: by default the journal's (the PostgreSQL server's, or
+    the host's for SQLite), never a runner's own wall clock.
     """
 
     def __init__(
@@ -96,12 +97,12 @@ class ApplyLock:
         db: Database,
         *,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         names: Iterable[str] = (LOCK_NAME,),
     ) -> None:
         self.db = db
         self.lease_seconds = lease_seconds
-        self.clock = clock
+        self.clock: Callable[[], float] = clock or db.now
         self.names = tuple(sorted(set(names)))
         self.generations: dict[str, int] = {}  # what this lock's last acquisition took: name -> generation
 

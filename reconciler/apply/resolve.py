@@ -9,9 +9,8 @@ may it be issued again. Within the window we poll, because the vendor's reads ma
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reconciler.apply.journal import RESOLVED_ISSUED, RESOLVED_NOT_ISSUED, InDoubtItem, Journal
 from reconciler.manifest.model import DesiredState, Scope, ScopeSpec, Target
@@ -30,12 +29,13 @@ class Resolution:
 
 @dataclass(frozen=True)
 class ResolveSettings:
-    """``guard`` runs in the transaction of every resolution and raises to write none: an apply's refuses once
-    it no longer holds its lease."""
+    """``clock``: what ages are measured on, by default the journal's (never the runner's own wall clock).
+    ``guard`` runs in the transaction of every resolution and raises to write none: an apply's refuses once it no
+    longer holds its lease."""
 
     window_seconds: float = 60.0
     poll_seconds: float = 2.0
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     guard: Callable[[], None] | None = None
 
@@ -55,6 +55,8 @@ async def resolve_in_doubt(
 ) -> list[Resolution]:
     """Resolve every in-doubt item of the declared scopes; returns what was decided, sorted."""
     settings = settings or ResolveSettings()
+    if settings.clock is None:
+        settings = replace(settings, clock=journal.clock)
     overlays = journal.overlay(set(desired.scopes), current_run=current_run)
     resolutions: list[Resolution] = []
     for scope in sorted(overlays):
@@ -73,8 +75,9 @@ async def _resolve_scope(
     settings: ResolveSettings,
 ) -> list[Resolution]:
     decided: list[Resolution] = []
+    clock = settings.clock or journal.clock
     while pending:
-        now = settings.clock()  # before the read: what it shows is at least this recent
+        now = clock()  # before the read: what it shows is at least this recent
         live = await provider.read_scope(spec)
         for target in sorted(pending):
             items = pending[target]

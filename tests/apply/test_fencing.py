@@ -292,3 +292,15 @@ def test_confirm_still_refuses_as_before(journal_location: str, clock: Clock) ->
     operator.break_lock("alice", "dead")
     with pytest.raises(RefusedError, match="broken or taken over"):
         first.confirm("runner-a")
+
+
+def test_the_journal_and_its_leases_measure_time_on_the_database_s_clock(journal_location: str) -> None:
+    journal = Journal(journal_location)
+    try:
+        assert journal.clock == journal.db.now
+        assert ApplyLock(journal.db).clock == journal.db.now
+        if journal.db.dialect == "postgresql":
+            (server,) = journal.db.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8")[0]
+            assert abs(journal.db.now() - float(server)) < 5
+    finally:
+        journal.close()
