@@ -291,6 +291,12 @@ def _report(report: ApplyReport) -> None:
             f"{len(report.paid_twice)} target(s) hold more than one coupon of a class: coupons cannot be revoked; "
             "check with the vendor (`couponctl drift` lists them, `couponctl journal export` what was recorded)."
         )
+    if report.lease_lost:
+        click.echo(
+            "This apply lost its lease: it sent nothing after that and resolved nothing. What it had sent may be "
+            "in doubt: `couponctl journal in-doubt` lists it, and the apply that holds the lease now (or the next "
+            "one) resolves it by reading live state."
+        )
     for r in report.still_in_doubt:
         click.echo(f"  STILL IN DOUBT (earlier run): {r.scope} {r.target} {r.reason}")
     if report.count(Verdict.IN_DOUBT) or report.still_in_doubt:

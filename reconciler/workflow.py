@@ -6,11 +6,12 @@ import asyncio
 import hashlib
 import json
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import astuple, dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from reconciler import __version__, aio
@@ -19,9 +20,10 @@ from reconciler.apply.context import ci_actor, git_commit
 from reconciler.apply.database import JournalError
 from reconciler.apply.durability import check_journal_outlives_ci
 from reconciler.apply.executor import ApplyProgress, Execution, execute, journal_failed_mid_apply, plan_batches
+from reconciler.apply.fencing import LeaseFencing
 from reconciler.apply.journal import Journal, Money, ReadLag
 from reconciler.apply.late import not_issued_view, record_issued_late
-from reconciler.apply.lock import ApplyLock, default_holder
+from reconciler.apply.lock import ApplyLock, Lease, LeaseLostError, default_holder
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
 from reconciler.apply.verify import paid_twice, verdicts
@@ -39,7 +41,7 @@ from reconciler.plan.serialize import plan_from_json
 from reconciler.policy import policy_digest, violations
 from reconciler.providers.base import BatchResult, Provider
 from reconciler.providers.endpoints import connections
-from reconciler.providers.registry import build_provider
+from reconciler.providers.registry import build_provider, request_timeout_seconds
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ async def make_plan(
     live = await read_live(project.desired, providers, on_scope=on_scope)
     if record_reads:
         record_read(journal, live, read_at)
-    now = datetime.now(UTC)
+    now = journal.now()  # the journal's clock: a plan's age is judged on the clock it was dated by
     plan = diff(
         project.desired,
         live,
@@ -261,9 +263,11 @@ def apply_project(project: Project, options: ApplyOptions) -> tuple[Plan, ApplyR
         try:
             async with (
                 open_providers(project, write=True) as providers,
-                lock.held(holder, timeout=options.lock_timeout),
+                lock.held(holder, timeout=options.lock_timeout) as lease,
             ):
-                return await _apply_locked(project, options, journal, providers, lambda: lock.confirm(holder))
+                timeouts = {name: request_timeout_seconds(project.config.providers[name]) for name in providers}
+                fencing = LeaseFencing(lease, journal, timeouts)
+                return await _apply_locked(project, options, journal, providers, fencing)
         finally:
             journal.close()
 
@@ -275,12 +279,12 @@ async def _apply_locked(
     options: ApplyOptions,
     journal: Journal,
     providers: Mapping[str, Provider],
-    confirm_lock: Callable[[], None],
+    fencing: LeaseFencing,
 ) -> tuple[Plan, ApplyReport | None]:
     try:
-        return await _apply_holding_the_lock(project, options, journal, providers, confirm_lock)
+        return await _apply_holding_the_lock(project, options, journal, providers, fencing)
     except JournalError as exc:  # before the run started: nothing was sent (JournalFailedError passes as it is)
-        raise journal_failed_mid_apply(exc, run_id=None, sent=False) from exc
+        raise journal_failed_mid_apply(exc, run_id=None, stage="before") from exc
 
 
 async def _apply_holding_the_lock(
@@ -288,14 +292,15 @@ async def _apply_holding_the_lock(
     options: ApplyOptions,
     journal: Journal,
     providers: Mapping[str, Provider],
-    confirm_lock: Callable[[], None],
+    fencing: LeaseFencing,
 ) -> tuple[Plan, ApplyReport | None]:
     config, desired = project.config, project.desired
-    started = datetime.now(UTC)
+    lease = fencing.lease
+    started = journal.now()
     saved = options.saved_plan
     if saved is not None:
         check_saved(saved, options.saved_name, journal, started, plan_ttl_seconds=config.plan_ttl_seconds)
-    settings = ResolveSettings(window_seconds=config.in_doubt_window_seconds)
+    settings = ResolveSettings(window_seconds=config.in_doubt_window_seconds, guard=lease.guard)
     resolved_before = await resolve_in_doubt(journal, desired, providers, settings=settings)
     options.on_resolved(resolved_before)
     fresh = await make_plan(project, providers, journal, options.on_scope, record_reads=True)
@@ -337,14 +342,17 @@ async def _apply_holding_the_lock(
             journal,
             concurrency=config.issue_concurrency,
             money={s.scope: Money(s.face_value.amount if s.face_value else None, s.currency) for s in fresh.scopes},
-            before_call=confirm_lock,
+            before_call=lease.check,
             after_first=verify_canary if config.canary_size else None,
             progress=options.progress,
+            fencing=fencing,
         )
-        report = await _read_after_write(project, providers, journal, execution, settings, fresh, skipped, started)
+        report = await _read_after_write(
+            project, providers, journal, execution, settings, fresh, skipped, started, lease
+        )
         journal.finish_run(run_id, report.outcome)
     except JournalError as exc:
-        raise journal_failed_mid_apply(exc, run_id=run_id) from exc
+        raise journal_failed_mid_apply(exc, run_id=run_id, stage="after") from exc
     return fresh, replace(report, resolved_before=tuple(resolved_before))
 
 
@@ -355,13 +363,13 @@ async def _verify_canary(
     issued = {r.item.target for r in first.results if r.outcome.value == "issued"}
     if not issued:
         raise RefusedError("the canary batch issued nothing; stopping before the rest")
-    deadline = settings.clock() + settings.window_seconds
+    deadline = time.monotonic() + settings.window_seconds  # a duration of this process: its own monotonic clock
     while True:
         live = await read_live(project.desired, providers, [first.batch.scope])
         missing = issued - set(live.scopes[first.batch.scope].issued)
         if not missing:
             return
-        if settings.clock() >= deadline:
+        if time.monotonic() >= deadline:
             raise RefusedError(
                 f"the canary batch is not visible {settings.window_seconds:g}s after issuing "
                 f"({len(missing)} of {len(issued)} missing); stopping before the rest"
@@ -378,11 +386,20 @@ async def _read_after_write(
     plan: Plan,
     skipped: int,
     started: datetime,
+    lease: Lease,
 ) -> ApplyReport:
-    """Resolve this run's in-doubt items by reading (within the lag window), then re-read and judge each."""
-    resolutions = await resolve_in_doubt(
-        journal, project.desired, providers, settings=settings, current_run=execution.run_id
-    )
+    """Resolve this run's in-doubt items by reading (within the lag window), then re-read and judge each. An
+    apply that lost its lease resolves nothing (it is no longer the one that may): it only reads."""
+    resolutions: list[Resolution] = []
+    lost = execution.lease_lost
+    if not lost:
+        try:
+            lease.verify()  # it may have been lost while its last calls were under way (a pause)
+            resolutions = await resolve_in_doubt(
+                journal, project.desired, providers, settings=settings, current_run=execution.run_id
+            )
+        except LeaseLostError as exc:
+            lost, execution = True, replace(execution, stopped=execution.stopped or str(exc), lease_lost=True)
     touched = sorted({b.batch.scope for b in execution.batches})
     read_at = journal.now()
     reread = await read_live(project.desired, providers, touched) if touched else LiveState()
@@ -392,10 +409,11 @@ async def _read_after_write(
         plan_checksum=plan.checksum,
         plan_id=plan.plan_id,
         started_at=started.isoformat(),
-        finished_at=datetime.now(UTC).isoformat(),
+        finished_at=journal.now().isoformat(),
         items=tuple(verdicts(execution.batches, reread.scopes, resolutions)),
         skipped=skipped,
         stopped=execution.stopped,
         paid_twice=paid_twice(reread.scopes),
         resolved_after=tuple(resolutions),
+        lease_lost=lost,
     )

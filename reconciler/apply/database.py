@@ -247,7 +247,7 @@ def _readable_and_writable(path: Path) -> bool:
 #: The schema a PostgreSQL journal's tables live in, unless the URL's search_path names another.
 PG_SCHEMA = "couponctl"
 #: Every table couponctl keeps in a PostgreSQL journal (moved together from the previous layout).
-PG_TABLES = ("couponctl_schema", "runs", "items", "locks", "lock_events")
+PG_TABLES = ("couponctl_schema", "runs", "items", "locks", "lock_events", "lease_generations")
 
 
 class PostgresDatabase:

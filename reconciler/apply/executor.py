@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from reconciler.apply.database import JournalError
 from reconciler.apply.journal import Journal, Money
+from reconciler.apply.lock import LeaseLostError
 from reconciler.errors import CouponctlError, ExitCode
 from reconciler.manifest.model import DesiredState, Scope
 from reconciler.plan.model import Plan
-from reconciler.providers.base import Batch, BatchResult, Outcome, Provider
+from reconciler.providers.base import NO_FENCE, Batch, BatchResult, Fence, Outcome, Provider, same_results
+
+#: The code of items whose call was never sent because its fence was refused.
+NOT_SENT = "NotSent"
 
 #: How many items a message about a failed journal names one by one.
 MAX_LISTED = 20
@@ -32,18 +37,28 @@ class JournalFailedError(JournalError):
 
 
 def journal_failed_mid_apply(
-    error: JournalError, *, run_id: str | None, unrecorded: Sequence[BatchResult] = (), sent: bool = True
+    error: JournalError,
+    *,
+    run_id: str | None,
+    unrecorded: Sequence[BatchResult] = (),
+    unsent: int = 0,
+    answered: int = 0,
+    stage: str = "after",
 ) -> JournalFailedError:
     """The error an apply ends with when its journal fails: what may have been issued, and what to do next.
 
-    ``unrecorded`` are the calls answered whose outcome the journal could not record; ``sent`` says whether
-    this apply may have sent anything at all (False: it failed before its first issuing call).
+    ``stage``: "before" the apply's first issuing call, while "sending", or "after" every call was answered
+    and recorded. While sending, ``unrecorded`` are the calls answered whose outcome the journal could not
+    record, ``unsent`` counts the items whose intent was committed but whose call never left, and ``answered``
+    the calls whose outcome was recorded.
     """
     if isinstance(error, JournalFailedError):
         return error
     lines = [f"{error}", "This apply stopped: it sends nothing more."]
     items = [(b.batch.scope, r) for b in unrecorded for r in b.results]
-    if items:
+    if stage == "before":
+        lines.append("Nothing was issued by this apply; in-doubt items of earlier runs, if any, stay in doubt.")
+    elif items:
         lines.append(
             f"What may have been issued: {len(items)} item(s) of run {run_id} whose outcome the journal could not "
             "record (their intents stay PENDING in the journal, that is in doubt):"
@@ -53,13 +68,15 @@ def journal_failed_mid_apply(
             lines.append(f"  {scope} {result.item.target}: {_ANSWERS[result.outcome]}{detail}")
         if len(items) > MAX_LISTED:
             lines.append(f"  ... and {len(items) - MAX_LISTED} more")
-    elif sent and run_id is not None:
-        lines.append(
-            f"What may have been issued: the items of run {run_id} still PENDING in the journal (in doubt): their "
-            "calls may have left before the journal failed."
-        )
+    elif stage == "sending" and not answered:
+        lines.append(f"Nothing was issued by this apply (run {run_id}): it made no issuing call.")
     else:
-        lines.append("Nothing was issued by this apply; in-doubt items of earlier runs, if any, stay in doubt.")
+        lines.append(f"Every call this apply (run {run_id}) made has its outcome recorded in the journal.")
+    if unsent:
+        lines.append(
+            f"{unsent} item(s) were never sent: their intents were committed, but their calls did not leave (the "
+            "journal failed before their fence); they stay PENDING, in doubt until a later apply reads."
+        )
     lines.append(
         "Next: once the journal is reachable again, `couponctl journal in-doubt` lists what is in doubt; re-apply "
         "later: the next apply resolves those items by reading live state before it issues anything. Do not issue "
@@ -76,13 +93,23 @@ class ApplyProgress(Protocol):
     def batch_done(self, result: BatchResult, done_items: int, total_items: int) -> None: ...
 
 
+class Fencing(Protocol):
+    """Fences for issuing calls (reconciler.apply.fencing.LeaseFencing)."""
+
+    def in_flight_seconds(self, batch: Batch) -> float: ...
+
+    def fence(self, batch_id: str, batch: Batch) -> Fence: ...
+
+
 @dataclass(frozen=True)
 class Execution:
-    """The batches sent, in order, with their results; ``interrupted`` when not all were sent."""
+    """The batches sent, in order, with their results; ``interrupted`` when not all were sent; ``lease_lost``
+    when the apply stopped because it no longer held its lease."""
 
     run_id: str
     batches: tuple[BatchResult, ...]
     stopped: str | None = None
+    lease_lost: bool = False
 
     @property
     def interrupted(self) -> bool:
@@ -114,12 +141,15 @@ async def execute(
     before_call: Callable[[], None] = lambda: None,
     after_first: Callable[[BatchResult], Awaitable[None]] | None = None,
     progress: ApplyProgress | None = None,
+    fencing: Fencing | None = None,
 ) -> Execution:
     """Send every batch, at most ``concurrency`` calls in flight (the providers' rate limits apply too).
 
     Per batch: ``before_call`` may veto (a lost lock raises), the intent is committed to the journal,
     exactly one issuing call is made, the outcome is committed. ``after_first`` checks the first batch (the
-    canary) alone, before the rest go; it raises to stop the apply.
+    canary) alone, before the rest go; it raises to stop the apply. With ``fencing`` every attempt of the call
+    is fenced: a fence refused (LeaseLostError) means that batch was not sent (recorded FAILED, NotSent) and
+    stops the apply with ``lease_lost``.
 
     A refusal from either hook stops the apply cleanly: no new batch starts, the ones in flight finish and
     are recorded, ``stopped`` says why. A journal failure (JournalError: a killed connection, a full disk) stops
@@ -133,6 +163,23 @@ async def execute(
     stopped: list[str] = []
     journal_errors: list[JournalError] = []
     unrecorded: list[BatchResult] = []
+    unsent: list[Batch] = []
+    lease_lost: list[LeaseLostError] = []
+
+    def done(number: int, result: BatchResult) -> None:
+        results[number] = result
+        if progress is not None:
+            progress.batch_done(result, sum(len(r.results) for r in results.values()), total)
+
+    def not_sent(number: int, batch_id: str, batch: Batch, lost: LeaseLostError) -> None:
+        """A fence refused: this batch was not sent (its earlier attempts, if any, were throttled: not
+        processed). Recorded as FAILED when the journal still takes writes; otherwise it stays PENDING."""
+        stopped.append(str(lost))
+        lease_lost.append(lost)
+        result = BatchResult(batch, same_results(batch.items, Outcome.FAILED, NOT_SENT, f"not sent: {lost}"))
+        with contextlib.suppress(JournalError):
+            journal.record_outcome(batch_id, result)
+        done(number, result)
 
     async def send(number: int, batch: Batch) -> None:
         if stopped or journal_errors:
@@ -142,29 +189,49 @@ async def execute(
         except JournalError as exc:
             journal_errors.append(exc)
             return
+        except LeaseLostError as exc:
+            stopped.append(str(exc))
+            lease_lost.append(exc)
+            return
         except CouponctlError as exc:
             stopped.append(str(exc))
             return
+        in_flight = fencing.in_flight_seconds(batch) if fencing is not None else None
         try:
-            batch_id = journal.record_intent(run_id, batch, (money or {}).get(batch.scope))
+            batch_id = journal.record_intent(run_id, batch, (money or {}).get(batch.scope), in_flight_seconds=in_flight)
         except JournalError as exc:  # not committed, or not known to be: nothing is sent for it
             journal_errors.append(exc)
             return
-        result = await providers[batch.scope.provider].issue(desired.scopes[batch.scope], batch)
+        fence = fencing.fence(batch_id, batch) if fencing is not None else NO_FENCE
+        try:
+            result = await providers[batch.scope.provider].issue(desired.scopes[batch.scope], batch, fence)
+        except LeaseLostError as exc:
+            not_sent(number, batch_id, batch, exc)
+            return
+        except JournalError as exc:  # the fence could not be written: not sent
+            journal_errors.append(exc)
+            unsent.append(batch)
+            return
         try:
             journal.record_outcome(batch_id, result)
         except JournalError as exc:
             journal_errors.append(exc)
             unrecorded.append(result)
             return
-        results[number] = result
-        if progress is not None:
-            progress.batch_done(result, sum(len(r.results) for r in results.values()), total)
+        done(number, result)
 
     def execution() -> Execution:
         if journal_errors:
-            raise journal_failed_mid_apply(journal_errors[0], run_id=run_id, unrecorded=unrecorded)
-        return Execution(run_id, tuple(results[n] for n in sorted(results)), stopped[0] if stopped else None)
+            raise journal_failed_mid_apply(
+                journal_errors[0],
+                run_id=run_id,
+                unrecorded=unrecorded,
+                unsent=sum(len(b.items) for b in unsent),
+                answered=len(results),
+                stage="sending",
+            )
+        batches_done = tuple(results[n] for n in sorted(results))
+        return Execution(run_id, batches_done, stopped[0] if stopped else None, lease_lost=bool(lease_lost))
 
     rest = list(enumerate(batches))
     if after_first is not None and len(batches) > 1:

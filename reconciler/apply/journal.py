@@ -7,7 +7,6 @@ the response. Targets couponctl ever issued to (or may have) are what the planne
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -106,6 +105,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE items ADD COLUMN late_at TEXT;
     ALTER TABLE items ADD COLUMN late_reason TEXT;
     """,
+    # Fencing: a lease's generation (its fencing token, counted per name across releases), when it was last
+    # fenced; per intent, the last fence (time and generation) and until when its request may be in flight.
+    """
+    ALTER TABLE locks ADD COLUMN generation BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE locks ADD COLUMN fenced_at {float};
+    CREATE TABLE IF NOT EXISTS lease_generations (name TEXT PRIMARY KEY, generation BIGINT NOT NULL);
+    ALTER TABLE items ADD COLUMN fence_generation BIGINT;
+    ALTER TABLE items ADD COLUMN fenced_at {float};
+    ALTER TABLE items ADD COLUMN in_flight_until {float};
+    """,
 )
 
 PENDING = "PENDING"
@@ -162,7 +171,9 @@ class Journal:
     """One journal (a SQLite file or a PostgreSQL database). Every write commits before returning.
 
     ``location`` is a path, a ``postgresql://`` URL, or a ``${env:NAME}`` reference to either. Its timestamps
-    come from ``clock``.
+    come from ``clock``, by default the database's (:meth:`Database.now`: the PostgreSQL server's clock, or the
+    host's for SQLite), the one clock that lease expiry, in-doubt ages and plan ages are measured on: runners'
+    own wall clocks are never compared with each other.
     """
 
     def __init__(
@@ -175,7 +186,7 @@ class Journal:
         self.location = str(location)
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.db: Database = open_database(self.location, self.environ)
-        self.clock: Callable[[], float] = clock or time.time
+        self.clock: Callable[[], float] = clock or self.db.now
         try:
             self._migrate()
         except JournalError:
@@ -252,14 +263,20 @@ class Journal:
             self.db.execute("UPDATE runs SET ended_at = ?, outcome = ? WHERE id = ?", (self._now(), outcome, run_id))
         self.db.checkpoint()  # a finished run is in the main file: a copy of the file alone holds it
 
-    def record_intent(self, run_id: str, batch: Batch, money: Money | None = None) -> str:
+    def record_intent(
+        self, run_id: str, batch: Batch, money: Money | None = None, *, in_flight_seconds: float | None = None
+    ) -> str:
         """Commit one PENDING row per item of the batch, with the money at stake; returns the batch id.
 
         An item's amount is its own (aliyun) or the class's face value (msads); ``money`` holds the scope's
-        face amount (if any) and currency, from the plan.
+        face amount (if any) and currency, from the plan. ``in_flight_seconds``: how long after now its request
+        may still be in flight if it left right away (the fence bound plus the request timeout); each fence
+        moves that moment on (:meth:`mark_fenced`).
         """
         batch_id = uuid.uuid4().hex
-        now = self._now()
+        moment = self.clock()
+        now = iso(moment)
+        until = None if in_flight_seconds is None else moment + in_flight_seconds
         scope = batch.scope
         unit_amount, currency = money or Money()
         rows = [
@@ -277,20 +294,32 @@ class Journal:
                 PENDING,
                 now,
                 now,
+                until,
             )
             for item in batch.items
         ]
         with self.db.transaction():
             self.db.executemany(
                 "INSERT INTO items (run_id, batch_id, operation, provider, owner, coupon_class, target_kind,"
-                " target_value, amount, currency, state, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " target_value, amount, currency, state, created_at, updated_at, in_flight_until)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         return batch_id
 
+    def mark_fenced(self, batch_id: str, now: float, generation: int, in_flight_until: float) -> None:
+        """Stamp a batch's PENDING intents with a fence: its time and lease generation, and until when their
+        request may be in flight. Runs inside the fence's write transaction (see ApplyLock.fence)."""
+        self.db.execute(
+            "UPDATE items SET fenced_at = ?, fence_generation = ?, in_flight_until = ?"
+            " WHERE batch_id = ? AND state = 'PENDING'",
+            (now, generation, in_flight_until, batch_id),
+        )
+
     def record_outcome(self, batch_id: str, result: BatchResult) -> None:
-        now = self._now()
+        """Record what the call answered. The call is over: its items are no longer in flight from now."""
+        moment = self.clock()
+        now = iso(moment)
         rows = [
             (
                 _STATE_OF[r.outcome],
@@ -299,6 +328,7 @@ class Journal:
                 result.tracking_id,
                 result.request_id,
                 now,
+                moment,
                 batch_id,
                 r.item.target.kind.value,
                 r.item.target.value,
@@ -307,7 +337,8 @@ class Journal:
         ]
         with self.db.transaction():
             self.db.executemany(
-                "UPDATE items SET state = ?, code = ?, message = ?, tracking_id = ?, request_id = ?, updated_at = ?"
+                "UPDATE items SET state = ?, code = ?, message = ?, tracking_id = ?, request_id = ?, updated_at = ?,"
+                " in_flight_until = ?"
                 " WHERE batch_id = ? AND target_kind = ? AND target_value = ? AND state = 'PENDING'",
                 rows,
             )
@@ -367,10 +398,10 @@ class Journal:
         """
         result: dict[Scope, JournalOverlay] = {}
         rows = self.db.execute(
-            "SELECT id, run_id, provider, owner, coupon_class, target_kind, target_value, state, created_at, updated_at"
-            " FROM items WHERE state != 'FAILED' ORDER BY id"
+            "SELECT id, run_id, provider, owner, coupon_class, target_kind, target_value, state, created_at,"
+            " updated_at, in_flight_until FROM items WHERE state != 'FAILED' ORDER BY id"
         )
-        for item_id, run_id, provider, owner, coupon_class, kind, value, state, created_at, updated_at in rows:
+        for item_id, run_id, provider, owner, coupon_class, kind, value, state, created_at, updated_at, until in rows:
             scope = Scope(provider, owner, coupon_class)
             if scope not in scopes:
                 continue
@@ -382,7 +413,7 @@ class Journal:
                 entry.managed.add(target)
             elif state == IN_DOUBT or (state == PENDING and run_id != current_run):
                 if target not in entry.issued:
-                    in_doubt = InDoubtItem(item_id, run_id, created_at, state, updated_at)
+                    in_doubt = InDoubtItem(item_id, run_id, created_at, state, updated_at, until)
                     entry.in_doubt.setdefault(target, []).append(in_doubt)
                 entry.managed.add(target)
             elif state == RESOLVED_NOT_ISSUED:
@@ -491,12 +522,17 @@ class Journal:
                 )
         return found
 
-    def resolve(self, item_ids: list[int], state: str, *, by: str, reason: str) -> int:
-        """Record the resolution of in-doubt items; returns how many rows changed."""
+    def resolve(
+        self, item_ids: list[int], state: str, *, by: str, reason: str, guard: Callable[[], None] | None = None
+    ) -> int:
+        """Record the resolution of in-doubt items; returns how many rows changed. ``guard`` runs first in the
+        same write transaction and raises to write nothing (an apply's: unless it still holds its lease)."""
         if state not in (RESOLVED_ISSUED, RESOLVED_NOT_ISSUED):
             raise ValueError(state)
         now = self._now()
         with self.db.transaction():
+            if guard is not None:
+                guard()
             changed = 0
             for item_id in item_ids:
                 changed += self.db.execute_count(
@@ -618,13 +654,25 @@ class Money(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class InDoubtItem:
     """An item whose call's outcome is unknown: IN_DOUBT (``updated_at``: when its answer gave out), or PENDING in
-    a run that died or lost its lease before any answer."""
+    a run that died or lost its lease before any answer. ``in_flight_until``: the moment (journal clock) after which
+    its request can no longer be in flight: the answer's time once recorded, else the last fence plus the fence
+    bound and the request timeout (None for an intent of a journal from before fencing: then its creation)."""
 
     item_id: int
     run_id: str
     created_at: str
     state: str = IN_DOUBT
     updated_at: str = ""
+    in_flight_until: float | None = None
+
+    @property
+    def since(self) -> float:
+        """From when its in-doubt window runs: when its call can no longer be in flight."""
+        if self.in_flight_until is not None:
+            return float(self.in_flight_until)
+        if self.state == IN_DOUBT and self.updated_at:
+            return datetime.fromisoformat(self.updated_at).timestamp()
+        return datetime.fromisoformat(self.created_at).timestamp()
 
 
 @dataclass

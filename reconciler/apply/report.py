@@ -36,6 +36,7 @@ class ApplyReport:
     stopped: str | None = None
     paid_twice: tuple[PaidTwice, ...] = ()
     resolved_after: tuple[Resolution, ...] = ()
+    lease_lost: bool = False  # it stopped because it no longer held its lease: exit 5, it resolved nothing
 
     @property
     def still_in_doubt(self) -> tuple[Resolution, ...]:
@@ -49,7 +50,7 @@ class ApplyReport:
 
     @property
     def exit_code(self) -> int:
-        if self.count(Verdict.IN_DOUBT) or self.still_in_doubt:
+        if self.count(Verdict.IN_DOUBT) or self.still_in_doubt or self.lease_lost:
             return ExitCode.IN_DOUBT
         if self.count(Verdict.FAILED):
             return ExitCode.PARTIAL

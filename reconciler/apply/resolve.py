@@ -19,9 +19,8 @@ The vendor warns that SearchCoupons "may not return every coupon": these rules a
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from reconciler.apply.journal import (
@@ -66,10 +65,15 @@ class Resolution:
 
 @dataclass(frozen=True)
 class ResolveSettings:
+    """``clock``: what ages are measured on, by default the journal's (never the runner's own wall clock).
+    ``guard`` runs in the transaction of every resolution and raises to write none: an apply's refuses once it no
+    longer holds its lease."""
+
     window_seconds: float = 60.0
     poll_seconds: float = 2.0
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    guard: Callable[[], None] | None = None
 
 
 def _moment(text: str) -> datetime:
@@ -77,9 +81,10 @@ def _moment(text: str) -> datetime:
 
 
 def _since(item: InDoubtItem) -> datetime:
-    """When the call is taken to have been made, for the window: when its answer gave out (IN_DOUBT), or its
-    intent when its run died before any answer (PENDING)."""
-    return _moment(item.updated_at) if item.state == IN_DOUBT and item.updated_at else _moment(item.created_at)
+    """From when the window of an in-doubt call runs: when the call can no longer be in flight (its answer's time,
+    or for an intent without one, the last fence plus the fence bound and the request timeout), on the journal's
+    clock (InDoubtItem.since)."""
+    return datetime.fromtimestamp(item.since, UTC)
 
 
 async def resolve_in_doubt(
@@ -93,6 +98,8 @@ async def resolve_in_doubt(
     """Resolve every in-doubt item of the declared scopes. Returns, sorted, what was decided and what stays in
     doubt (state STILL_IN_DOUBT, with the reason); only decisions are written to the journal."""
     settings = settings or ResolveSettings()
+    if settings.clock is None:
+        settings = replace(settings, clock=journal.clock)
     overlays = journal.overlay(set(desired.scopes), current_run=current_run)
     resolutions: list[Resolution] = []
     if not any(o.in_doubt for o in overlays.values()):
@@ -137,7 +144,8 @@ class _ScopeResolver:
         self.started = self._now()
 
     def _now(self) -> datetime:
-        return datetime.fromtimestamp(self.settings.clock(), UTC)
+        clock = self.settings.clock or self.journal.clock  # the journal's clock: never a runner's own
+        return datetime.fromtimestamp(clock(), UTC)
 
     async def run(self, provider: Provider, pending: dict[Target, list[InDoubtItem]]) -> list[Resolution]:
         decided: list[Resolution] = []
@@ -155,7 +163,9 @@ class _ScopeResolver:
                 if state == STILL_IN_DOUBT:
                     undecided[target] = reason
                     continue
-                self.journal.resolve([i.item_id for i in items], state, by=RESOLVER, reason=reason)
+                self.journal.resolve(
+                    [i.item_id for i in items], state, by=RESOLVER, reason=reason, guard=self.settings.guard
+                )
                 decided.append(Resolution(self.spec.scope, target, state, reason))
                 if state == RESOLVED_ISSUED:
                     self.known.add(target)
@@ -208,11 +218,12 @@ class _ScopeResolver:
         )
 
     def _end(self, item: InDoubtItem) -> datetime:
-        """When the call ended at the latest: when its answer gave out (IN_DOUBT); for a PENDING intent of a run
-        that died or lost its lease, the first intent another run wrote in the scope after it (that run held the
-        lock), else the start of this resolution (this apply holds it)."""
-        if item.state == IN_DOUBT and item.updated_at:
-            return _moment(item.updated_at)
+        """When the call ended at the latest: when its answer gave out (IN_DOUBT), or when its request could no
+        longer be in flight (fenced intents); for a PENDING intent of an older journal, of a run that died or lost its
+        lease, the first intent another run wrote in the scope after it (that run held the lock), else the start of
+        this resolution (this apply holds it)."""
+        if item.in_flight_until is not None or (item.state == IN_DOUBT and item.updated_at):
+            return _since(item)
         created = _moment(item.created_at)
         for other in self.items:
             if other.run_id != item.run_id and _moment(other.created_at) > created:

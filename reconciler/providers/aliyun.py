@@ -24,12 +24,23 @@ from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
 from reconciler.plan.model import PlanItem
 from reconciler.providers import acs_signature as acs
 from reconciler.providers import aliyun_wire as wire
-from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome, chunks, failed_batch, unreadable_batch
+from reconciler.providers.base import (
+    NO_FENCE,
+    Batch,
+    BatchResult,
+    Fence,
+    ItemResult,
+    Outcome,
+    chunks,
+    failed_batch,
+    unreadable_batch,
+)
 from reconciler.providers.http import (
     Limiter,
     NotSentError,
     RetryPolicy,
     Sleep,
+    fenced,
     gather_all,
     redact,
     transport_failure,
@@ -215,12 +226,12 @@ class AliyunProvider:
             raise ProviderError("aliyun issues to uids with an amount only", provider=self.name, operation="batches")
         return chunks(spec.scope, wire.SEND, items, self._settings.send_batch_size)
 
-    async def issue(self, spec: ScopeSpec, batch: Batch) -> BatchResult:
+    async def issue(self, spec: ScopeSpec, batch: Batch, fence: Fence = NO_FENCE) -> BatchResult:
         request_id = self._request_id()
         try:
             params = self._send_params(batch, request_id)
             envelope = await with_retries(
-                lambda: self._call(batch.operation, params),
+                lambda: self._call(batch.operation, params, fence),
                 policy=self._settings.issue_retry,
                 retryable=_issue_retryable,
                 sleep=self._sleep,
@@ -264,9 +275,9 @@ class AliyunProvider:
 
     # --- one call -------------------------------------------------------------------------------------
 
-    async def _call(self, action: str, params: dict[str, str]) -> wire.Envelope:
+    async def _call(self, action: str, params: dict[str, str], fence: Fence | None = None) -> wire.Envelope:
         """One call, signed once the limiter lets it go (so that its timestamp is fresh, and a retry carries a new
-        nonce); its 2xx answer."""
+        nonce); its 2xx answer. An issuing call passes its ``fence``, awaited right before the request leaves."""
         try:
             async with self._limiter:
                 request = signed_request(
@@ -278,6 +289,9 @@ class AliyunProvider:
                     moment=self._clock(),
                     nonce=self._nonce(),
                 )
+                if fence is not None:
+                    await fence()
+                    request.extensions = {**request.extensions, **fenced(fence)}
                 response = await self._client.send(request)
         except httpx.TransportError as exc:
             raise transport_failure(exc, provider=self.name, operation=action) from exc

@@ -91,12 +91,40 @@ def unreadable_batch(
     return BatchResult(batch, results, tracking_id=tracking_id, request_id=request_id)
 
 
+class Fence(Protocol):
+    """What an issuing call awaits right before each HTTP attempt (retries included): proof that the apply still
+    holds its lease, as a conditional journal write. Raises (LeaseLostError, or the journal's error) when it
+    cannot be proven: then that attempt must not be sent.
+
+    ``still_fresh`` is awaited once more right before the request's first byte is written (after connecting):
+    it fences again if more than the fence bound has passed since the last fence.
+    """
+
+    async def __call__(self) -> None: ...
+
+    async def still_fresh(self) -> None: ...
+
+
+class _NoFence:
+    """No lease to prove (provider tests, tools outside apply)."""
+
+    async def __call__(self) -> None:
+        return None
+
+    async def still_fresh(self) -> None:
+        return None
+
+
+NO_FENCE: Fence = _NoFence()
+
+
 class Provider(Protocol):
     """A vendor account named in couponctl.yaml.
 
     ``read_scope`` never issues. ``issue`` sends exactly one issuing call for the batch and never retries it
     unless the vendor proves nothing was processed; failures of the whole call are reported per item
-    (FAILED or IN_DOUBT), never raised.
+    (FAILED or IN_DOUBT), never raised. It awaits ``fence`` right before each attempt leaves, and lets what
+    ``fence`` raises propagate: that attempt was not sent (and earlier ones were proven not processed).
     """
 
     name: str
@@ -106,7 +134,7 @@ class Provider(Protocol):
 
     def batches(self, spec: ScopeSpec, items: Sequence[PlanItem]) -> list[Batch]: ...
 
-    async def issue(self, spec: ScopeSpec, batch: Batch) -> BatchResult: ...
+    async def issue(self, spec: ScopeSpec, batch: Batch, fence: Fence = NO_FENCE) -> BatchResult: ...
 
     async def aclose(self) -> None: ...
 

@@ -11,7 +11,7 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 
 from reconciler.errors import OutcomeUnknownError, ProviderError, ThrottledError
+from reconciler.providers.base import Fence
 from reconciler.secrets import Secret
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,18 @@ async def gather_all(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
     except ExceptionGroup as failed:
         raise failed.exceptions[0] from None
     return [task.result() for task in tasks]
+
+
+def fenced(fence: Fence) -> dict[str, Any]:
+    """httpx request extensions that prove ``fence`` fresh once more right before the request's first byte is
+    written, after the connection is open (httpcore's trace hook; transports that do not trace, such as the
+    in-process sandbox, rely on the fence awaited just before the request)."""
+
+    async def trace(event: str, info: Mapping[str, Any]) -> None:
+        if event.endswith("send_request_headers.started"):
+            await fence.still_fresh()
+
+    return {"trace": trace}
 
 
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -25,8 +25,10 @@ from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
 from reconciler.plan.model import PlanItem
 from reconciler.providers import msads_wire as wire
 from reconciler.providers.base import (
+    NO_FENCE,
     Batch,
     BatchResult,
+    Fence,
     ItemResult,
     Outcome,
     chunks,
@@ -39,6 +41,7 @@ from reconciler.providers.http import (
     NotSentError,
     RetryPolicy,
     Sleep,
+    fenced,
     gather_all,
     redact,
     retry_after_seconds,
@@ -234,11 +237,11 @@ class MsAdsProvider:
             *chunks(spec.scope, wire.DISPATCH, emails, self._settings.dispatch_batch_size),
         ]
 
-    async def issue(self, spec: ScopeSpec, batch: Batch) -> BatchResult:
+    async def issue(self, spec: ScopeSpec, batch: Batch, fence: Fence = NO_FENCE) -> BatchResult:
         try:
             body = self._issue_body(spec, batch)
             reply = await with_retries(
-                lambda: self._call(batch.operation, body),
+                lambda: self._call(batch.operation, body, fence),
                 policy=self._settings.issue_retry,
                 retryable=_issue_retryable,
                 sleep=self._sleep,
@@ -288,11 +291,12 @@ class MsAdsProvider:
 
     # --- one call -------------------------------------------------------------------------------------
 
-    async def _call(self, operation: str, body: wire.JsonObject) -> Reply:
-        """One POST; again once with a refreshed token if the vendor says the token expired (109)."""
+    async def _call(self, operation: str, body: wire.JsonObject, fence: Fence | None = None) -> Reply:
+        """One POST; again once with a refreshed token if the vendor says the token expired (109). An issuing
+        call passes its ``fence``, awaited right before each POST leaves (after the token and the limiter)."""
         token = await self._tokens.access_token()
         try:
-            return await self._send(operation, body, token)
+            return await self._send(operation, body, token, fence)
         except AuthError as err:
             if err.code != str(wire.TOKEN_EXPIRED):
                 raise
@@ -300,12 +304,19 @@ class MsAdsProvider:
             if fresh is None:
                 raise
         log.info("call: operation=%s token expired (109), retrying once with a refreshed token", operation)
-        return await self._send(operation, body, fresh)
+        return await self._send(operation, body, fresh, fence)
 
-    async def _send(self, operation: str, body: wire.JsonObject, token: Secret) -> Reply:
+    async def _send(self, operation: str, body: wire.JsonObject, token: Secret, fence: Fence | None) -> Reply:
         try:
             async with self._limiter:
-                response = await self._client.post(wire.PATHS[operation], json=body, headers=self._headers(token))
+                if fence is not None:
+                    await fence()
+                response = await self._client.post(
+                    wire.PATHS[operation],
+                    json=body,
+                    headers=self._headers(token),
+                    extensions=None if fence is None else fenced(fence),
+                )
         except httpx.TransportError as exc:
             raise transport_failure(exc, provider=self.name, operation=operation) from exc
         tracking_id = response.headers.get("TrackingId")

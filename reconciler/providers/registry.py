@@ -223,6 +223,13 @@ def _resolve(
     return values, unset
 
 
+def request_timeout_seconds(config: ProviderConfig) -> float:
+    """How long one of this provider's requests may be in flight once its first byte left: its write and read
+    timeouts, after which couponctl gives up on it (``timeoutSeconds``, 60 s each by default)."""
+    http, _, _ = _http_options(_Options(config))
+    return http.write_timeout + http.read_timeout
+
+
 def _http_options(options: _Options) -> tuple[HttpSettings, RetryPolicy, RetryPolicy]:
     """Timeouts, concurrency, rate, and the read and issue retry policies, as every provider type reads them;
     No client-side rate limit unless ``requestsPerSecond`` is set: neither vendor documents one for these

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
 from reconciler.manifest.model import ScopeSpec, Target
 from reconciler.plan.model import PlanItem
-from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome
+from reconciler.providers.base import NO_FENCE, Batch, BatchResult, Fence, ItemResult, Outcome
 
 
 class FakeProvider:
@@ -36,7 +36,8 @@ class FakeProvider:
     def batches(self, spec: ScopeSpec, items: Sequence[PlanItem]) -> list[Batch]:
         return [Batch(spec.scope, "DispatchCoupons", tuple(items[i : i + 2])) for i in range(0, len(items), 2)]
 
-    async def issue(self, spec: ScopeSpec, batch: Batch) -> BatchResult:
+    async def issue(self, spec: ScopeSpec, batch: Batch, fence: Fence = NO_FENCE) -> BatchResult:
+        await fence()
         self.issued_batches.append(batch)
         results = []
         for item in batch.items:

@@ -14,7 +14,7 @@ from reconciler.errors import RefusedError
 from reconciler.live import ScopeLive
 from reconciler.manifest.model import ScopeSpec, Target
 from reconciler.plan.model import PlanItem
-from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome, Provider
+from reconciler.providers.base import NO_FENCE, Batch, BatchResult, Fence, ItemResult, Outcome, Provider
 
 from ..plan.diff_factories import SCOPE, desired
 
@@ -39,7 +39,8 @@ class SlowProvider:
     def batches(self, spec: ScopeSpec, items: Sequence[PlanItem]) -> list[Batch]:
         raise AssertionError("the executor is given its batches")
 
-    async def issue(self, spec: ScopeSpec, batch: Batch) -> BatchResult:
+    async def issue(self, spec: ScopeSpec, batch: Batch, fence: Fence = NO_FENCE) -> BatchResult:
+        await fence()
         pending = self.journal.items(states=(PENDING,))
         self.pending_when_sent.append(sum(1 for i in pending if i.target in {x.target for x in batch.items}))
         self.in_flight += 1

@@ -15,7 +15,7 @@ from reconciler.errors import ExitCode
 from reconciler.live import ScopeLive
 from reconciler.manifest.model import ScopeSpec, Target
 from reconciler.plan.model import PlanItem
-from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome, Provider
+from reconciler.providers.base import NO_FENCE, Batch, BatchResult, Fence, ItemResult, Outcome, Provider
 
 from ..plan.diff_factories import SCOPE, desired
 from .journal_faults import break_journal
@@ -40,7 +40,8 @@ class BreakingProvider:
     def batches(self, spec: ScopeSpec, items: Sequence[PlanItem]) -> list[Batch]:
         raise AssertionError("the executor is given its batches")
 
-    async def issue(self, spec: ScopeSpec, batch: Batch) -> BatchResult:
+    async def issue(self, spec: ScopeSpec, batch: Batch, fence: Fence = NO_FENCE) -> BatchResult:
+        await fence()
         self.sent.append(batch)
         if len(self.sent) == self.break_on:
             break_journal(self.journal)
@@ -83,7 +84,7 @@ def test_an_apply_that_had_sent_nothing_says_so(journal_location: str) -> None:
     provider = BreakingProvider(journal, break_on=0)
     break_journal(journal)
     batches = [Batch(SCOPE, "DispatchCoupons", (PlanItem(t, "m"),)) for t in TARGETS]
-    with pytest.raises(JournalFailedError, match="may have been issued: the items of run") as failed:
+    with pytest.raises(JournalFailedError, match="Nothing was issued by this apply") as failed:
         asyncio.run(execute(run_id, batches, desired(TARGETS), {"msads-local": provider}, journal, concurrency=3))
     assert provider.sent == []  # no intent could be committed: no call left
     assert failed.value.exit_code == ExitCode.IN_DOUBT
@@ -102,3 +103,38 @@ def test_outcomes_recorded_before_the_failure_stay_recorded(journal_location: st
     states = [i.state for i in reopened.items(run_id=run_id)]
     assert states == [ISSUED, ISSUED, ISSUED, PENDING]  # one call at a time: the fourth's answer was lost
     reopened.close()
+
+
+class FenceThatCannotBeWritten:
+    """A provider whose fence meets a dead journal: the call must not leave."""
+
+    name = "msads-local"
+    type = "msads"
+
+    def __init__(self) -> None:
+        self.sent: list[Batch] = []
+
+    async def read_scope(self, spec: ScopeSpec) -> ScopeLive:
+        raise AssertionError("the executor never reads")
+
+    def batches(self, spec: ScopeSpec, items: Sequence[PlanItem]) -> list[Batch]:
+        raise AssertionError("the executor is given its batches")
+
+    async def issue(self, spec: ScopeSpec, batch: Batch, fence: Fence = NO_FENCE) -> BatchResult:
+        raise JournalError("the journal j failed: connection lost")  # as a fence would, before anything left
+
+    async def aclose(self) -> None:
+        pass
+
+
+def test_an_intent_whose_fence_could_not_be_written_is_named_as_never_sent(journal_location: str) -> None:
+    journal = Journal(journal_location)
+    run_id = journal.start_run("sum", "0.1", None, None)
+    provider = FenceThatCannotBeWritten()
+    batches = [Batch(SCOPE, "DispatchCoupons", (PlanItem(t, "m"),)) for t in TARGETS[:3]]
+    with pytest.raises(JournalFailedError) as failed:
+        asyncio.run(execute(run_id, batches, desired(TARGETS), {"msads-local": provider}, journal, concurrency=1))
+    message = str(failed.value)
+    assert "connection lost" in message and "1 item(s) were never sent" in message
+    assert "Nothing was issued by this apply" in message
+    journal.close()

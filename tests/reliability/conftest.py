@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -133,17 +133,26 @@ def wait_for_pending(location: str | Path, deadline_s: float = 30) -> None:
     raise AssertionError("the apply never sent an issuing call")
 
 
-ServeProject = Callable[[Mapping[str, object]], tuple[Path, "subprocess.Popen[str]"]]
+ServeProject = Callable[..., tuple[Path, "subprocess.Popen[str]"]]
 
 
 @pytest.fixture
 def serve_project(tmp_path: Path) -> Iterator[ServeProject]:
     """Make the example project with ``extra`` config, pointed at a `couponctl sandbox serve` on loopback
-    whose issuing calls take 1.5 s (so that processes overlap)."""
+    whose issuing calls take 1.5 s (so that processes overlap), with ``faults`` added to the server's;
+    ``prepare`` may change the project (its seed) before the server starts.
+
+    Providers get a request timeout of 3 s unless ``extra`` gives one (``timeoutSeconds``): an apply that
+    takes over a dead one's lease waits that long (twice: write and read) before it may decide that the dead
+    one's calls issued nothing, and the default (60 s) would make these tests slow."""
     servers: list[subprocess.Popen[str]] = []
 
-    def start(extra: Mapping[str, object]) -> tuple[Path, subprocess.Popen[str]]:
+    def start(
+        extra: Mapping[str, object], faults: Sequence[str] = (), prepare: Callable[[Path], None] | None = None
+    ) -> tuple[Path, subprocess.Popen[str]]:
         project = make_project(tmp_path, faults=[], extra=extra)
+        if prepare is not None:  # e.g. edit the seed the server loads
+            prepare(project)
         database = project / ".couponctl" / "sandbox.sqlite"
         database.parent.mkdir(parents=True)
         server = subprocess.Popen(
@@ -163,6 +172,7 @@ def serve_project(tmp_path: Path) -> Iterator[ServeProject]:
                 "distribute:latency-ms=1500",
                 "--fault",
                 "send:latency-ms=1500",
+                *(arg for fault in faults for arg in ("--fault", fault)),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -176,8 +186,9 @@ def serve_project(tmp_path: Path) -> Iterator[ServeProject]:
             assert line, "sandbox serve stopped before serving"
         url = line.split("serving at ")[1].split()[0]
         config = yaml.safe_load((project / "couponctl.yaml").read_text())
-        config["providers"]["msads-local"]["endpoint"] = url
-        config["providers"]["aliyun-local"]["endpoint"] = url
+        for name in ("msads-local", "aliyun-local"):
+            config["providers"][name]["endpoint"] = url
+            config["providers"][name].setdefault("timeoutSeconds", 3)
         config["sandbox"].pop("faults", None)
         (project / "couponctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         return project, server

@@ -50,22 +50,30 @@ def test_a_terminated_backend_mid_apply_stops_sending_and_exits_5_with_the_next_
 
 
 @pytest.fixture
-def disk_fills_after_the_first_intent(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The disk under the SQLite journal fills up right after the apply's first intent is committed."""
-    real = Journal.record_intent
+def disk_fills_after_the_first_fence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk under the SQLite journal fills up as the apply's first fence commits: that call leaves, and
+    nothing can be written after it."""
+    real = Journal.mark_fenced
 
-    def record_intent(self: Journal, *args: Any, **kwargs: Any) -> str:
-        batch_id = real(self, *args, **kwargs)
+    def mark_fenced(self: Journal, *args: Any, **kwargs: Any) -> None:
+        real(self, *args, **kwargs)
         self.db._db = FullDisk(self.db._db)  # type: ignore[attr-defined]
-        return batch_id
 
-    monkeypatch.setattr(Journal, "record_intent", record_intent)
+    monkeypatch.setattr(Journal, "mark_fenced", mark_fenced)
+
+
+#: The embedded sandbox, with a short request timeout: a takeover waits it out before deciding anything.
+FAST_LOCAL = {
+    "msads-local": {"type": "msads", "environment": "local", "timeoutSeconds": 1},
+    "aliyun-local": {"type": "aliyun", "environment": "local", "timeoutSeconds": 1},
+}
 
 
 def test_a_full_disk_under_the_journal_mid_apply_exits_5_and_the_next_apply_pays_nothing_twice(
-    tmp_path: Path, disk_fills_after_the_first_intent: None, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, disk_fills_after_the_first_fence: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = make_project(tmp_path, faults=[], extra={"inDoubtWindow": "2s", "lockLease": "1s"})
+    extra = {"inDoubtWindow": "2s", "lockLease": "1s", "providers": FAST_LOCAL}
+    project = make_project(tmp_path, faults=[], extra=extra)
     failed = run(project, "apply", "--yes")
     assert failed.exit_code == 5, failed.output
     assert "internal error" not in failed.stderr and "Traceback" not in failed.output
