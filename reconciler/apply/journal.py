@@ -387,14 +387,15 @@ class Journal:
         return found
 
     def mark_issued_late(self, item_ids: Collection[int], reason: str) -> int:
-        """Record items resolved as not issued as ISSUED_LATE: a read showed their coupons after all."""
+        """Record items resolved as not issued as ISSUED_LATE: a read showed their coupons after all. The rest of
+        the row stays as it was (when and how it was resolved)."""
         now = _now()
         with self.db.transaction():
             return sum(
                 self.db.execute_count(
-                    "UPDATE items SET state = 'ISSUED_LATE', late_at = ?, late_reason = ?, updated_at = ?"
+                    "UPDATE items SET state = 'ISSUED_LATE', late_at = ?, late_reason = ?"
                     " WHERE id = ? AND state = 'RESOLVED_NOT_ISSUED'",
-                    (now, reason, now, item_id),
+                    (now, reason, item_id),
                 )
                 for item_id in item_ids
             )
