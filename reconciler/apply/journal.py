@@ -423,37 +423,47 @@ class Journal:
     def late_candidates(self, scopes: Collection[Scope]) -> dict[Scope, dict[Target, LateCandidate]]:
         """Per scope and target, for targets with an item resolved as not issued: those items (oldest first) and
         how many of the target's items hold a coupon (ISSUED, RESOLVED_ISSUED, ISSUED_LATE)."""
-        holding = ", ".join(f"'{state}'" for state in HOLDING_STATES)
-        rows = self.db.execute(
-            "SELECT i.id, i.provider, i.owner, i.coupon_class, i.target_kind, i.target_value, i.state FROM items i"
-            f" WHERE i.state IN ('RESOLVED_NOT_ISSUED', {holding}) AND EXISTS (SELECT 1 FROM items n"
-            " WHERE n.state = 'RESOLVED_NOT_ISSUED' AND n.provider = i.provider AND n.owner = i.owner"
-            " AND n.coupon_class = i.coupon_class AND n.target_kind = i.target_kind"
-            " AND n.target_value = i.target_value) ORDER BY i.id"
-        )
         wanted = set(scopes)
         found: dict[Scope, dict[Target, LateCandidate]] = {}
-        for item_id, provider, owner, coupon_class, kind, value, state in rows:
+        rows = self.db.execute(
+            "SELECT id, provider, owner, coupon_class, target_kind, target_value FROM items"
+            " WHERE state = 'RESOLVED_NOT_ISSUED' ORDER BY id"
+        )
+        for item_id, provider, owner, coupon_class, kind, value in rows:
             scope = Scope(provider, owner, coupon_class)
-            if scope not in wanted:
-                continue
-            target = Target(TargetKind(kind), value)
-            entry = found.setdefault(scope, {}).setdefault(target, LateCandidate())
-            if state == RESOLVED_NOT_ISSUED:
-                entry.not_issued.append(item_id)
-            else:
-                entry.holding += 1
+            if scope in wanted:
+                found.setdefault(scope, {}).setdefault(
+                    Target(TargetKind(kind), value), LateCandidate()
+                ).not_issued.append(item_id)
+        marks = ", ".join("?" for _ in HOLDING_STATES)
+        for scope, targets in found.items():
+            for target, entry in targets.items():
+                entry.holding = int(
+                    self.db.execute(
+                        "SELECT count(*) FROM items WHERE provider = ? AND owner = ? AND coupon_class = ?"
+                        f" AND target_kind = ? AND target_value = ? AND state IN ({marks})",
+                        (
+                            scope.provider,
+                            scope.owner,
+                            scope.coupon_class,
+                            target.kind.value,
+                            target.value,
+                            *HOLDING_STATES,
+                        ),
+                    )[0][0]
+                )
         return found
 
     def mark_issued_late(self, item_ids: Collection[int], reason: str) -> int:
-        """Record items resolved as not issued as ISSUED_LATE: a read showed their coupons after all."""
+        """Record items resolved as not issued as ISSUED_LATE: a read showed their coupons after all. The rest of
+        the row stays as it was (when and how it was resolved)."""
         now = self._now()
         with self.db.transaction():
             return sum(
                 self.db.execute_count(
-                    "UPDATE items SET state = 'ISSUED_LATE', late_at = ?, late_reason = ?, updated_at = ?"
+                    "UPDATE items SET state = 'ISSUED_LATE', late_at = ?, late_reason = ?"
                     " WHERE id = ? AND state = 'RESOLVED_NOT_ISSUED'",
-                    (now, reason, now, item_id),
+                    (now, reason, item_id),
                 )
                 for item_id in item_ids
             )

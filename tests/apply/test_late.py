@@ -54,6 +54,7 @@ def test_the_late_coupons_are_those_beyond_what_the_journal_accounts_for() -> No
 def test_apply_records_them_issued_late_and_the_ledger_shows_it(journal: Journal) -> None:
     first = call(journal, A, Outcome.IN_DOUBT)
     journal.resolve([first], RESOLVED_NOT_ISSUED, by="couponctl (read-back)", reason="no witness needed")
+    resolved_at = next(i for i in journal.items() if i.id == first).updated_at
     call(journal, A, Outcome.ISSUED)  # issued again: paid twice if the first was issued after all
     live = LiveState({SCOPE: ScopeLive(SCOPE, True, None, 10, {A: holding("C1")})})
     assert record_issued_late(journal, live) == []  # one coupon, one issued item: nothing late
@@ -62,6 +63,7 @@ def test_apply_records_them_issued_late_and_the_ledger_shows_it(journal: Journal
     assert scope == SCOPE and (late.target, late.late) == (A, 1)
     item = next(i for i in journal.items() if i.id == first)
     assert item.state == ISSUED_LATE and item.resolution_reason == "no witness needed"  # the resolution stays
+    assert item.updated_at == resolved_at and item.resolved_by == "couponctl (read-back)"
     row = next(r for r in journal.ledger() if r["state"] == ISSUED_LATE)
     assert row["found_late_at"] and "holding 2 coupon(s); the journal accounted for 1" in str(row["found_late_reason"])
     assert journal.overlay({SCOPE})[SCOPE].issued == {A}
