@@ -6,6 +6,7 @@ built; so a config is checked for which credentials it *names*, never for what t
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -14,12 +15,12 @@ from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from reconciler.config_model import Config, Policy, ProviderConfig, SandboxConfig
-from reconciler.containment import outside_reason
+from reconciler.containment import escapes, outside_reason
 from reconciler.errors import ConfigError, InputError, Problem
 from reconciler.manifest.discover import normalized
 from reconciler.manifest.loader import Document, MiB, NodePath, load_yaml
 from reconciler.manifest.schema import config_validator, schema_problems
-from reconciler.providers.endpoints import ALLOW_KEY, DOCUMENTED_HOSTS, unlisted
+from reconciler.providers.endpoints import ALLOW_KEY, ALLOWED_HOSTS_ENV, DOCUMENTED_HOSTS, unlisted
 from reconciler.sandbox.faults import parse_fault_spec
 from reconciler.secrets import SecretRef
 from reconciler.terminal import visible
@@ -56,6 +57,9 @@ def load_config(directory: Path) -> Config:
     path = root / CONFIG_FILE
     if not path.is_file():
         raise ConfigError([Problem(str(directory / CONFIG_FILE), 0, 0, "", "not found")])
+    outside = escapes(root, path)  # a committed symlink to a file elsewhere is not the project's config
+    if outside is not None:
+        raise ConfigError([Problem(CONFIG_FILE, 0, 0, "", outside)])
     loaded = load_yaml(path, CONFIG_FILE, max_bytes=MAX_CONFIG_BYTES, what=CONFIG_FILE)
     if loaded.problems:
         raise ConfigError(loaded.problems)
@@ -85,7 +89,7 @@ def endpoint_problems(document: Document, config: Config) -> list[Problem]:
     problems = []
     for name, provider in sorted(config.providers.items()):
         fields: set[tuple[str, ...]] = set()
-        for connection in unlisted(provider):
+        for connection in unlisted(provider, os.environ):
             # A token URL derived from the endpoint is the endpoint's host: one problem, at the endpoint.
             field: tuple[str, ...] = ("providers", name, *(connection.option or "endpoint").split("."))
             if field in fields:
@@ -94,8 +98,10 @@ def endpoint_problems(document: Document, config: Config) -> list[Problem]:
             hosts = ", ".join(sorted(DOCUMENTED_HOSTS.get(provider.type, ())))
             message = (
                 f"{visible(connection.url)} is neither a documented {provider.type} host over https ({hosts}) nor "
-                f"loopback, and the provider's credentials would be sent there: refused. If it is meant (a proxy, a "
-                f"private sandbox), set providers.{name}.{ALLOW_KEY}: true; every plan then flags it"
+                "loopback, and the provider's credentials would be sent there: refused. If it is meant (a proxy, a "
+                f"private sandbox), set providers.{name}.{ALLOW_KEY}: true (every plan then flags it) and list the "
+                f"host in {ALLOWED_HOSTS_ENV} in the environment of the jobs that may reach it (the operator's "
+                "setting: a pull request cannot change it)"
             )
             problems.append(document.problem(field, message))
     return problems
@@ -167,7 +173,7 @@ def _build(root: Path, path: Path, data: Mapping[str, Any]) -> Config:
         journal=_journal(root, state_dir, journal),
         sandbox=SandboxConfig(
             seed=normalized(root, sandbox["seed"]) if "seed" in sandbox else None,
-            database=normalized(root, sandbox["database"]) if "database" in sandbox else state_dir / "sandbox.sqlite",
+            database=_sandbox_database(root, state_dir, sandbox.get("database")),
             faults=tuple(sandbox.get("faults", ())),
             fault_seed=sandbox.get("faultSeed", 0),
         ),
@@ -184,6 +190,22 @@ def _build(root: Path, path: Path, data: Mapping[str, Any]) -> Config:
         mask_key=_secret_ref(data["maskKey"]) if "maskKey" in data else None,
         journal_in_checkout=bool(data.get("journalInCheckout", False)),
     )
+
+
+def _sandbox_database(root: Path, state_dir: Path, given: str | None) -> Path:
+    """The simulated vendor's store: a project path, or ``${env:NAME}`` naming one outside it (a store several
+    projects share is the operator's choice, never the repository's)."""
+    if given is None:
+        return state_dir / "sandbox.sqlite"
+    match = _ENV_REF.fullmatch(given.strip())
+    if match is None:
+        return normalized(root, given)
+    value = os.environ.get(match.group(1), "")
+    if not os.path.isabs(value):
+        raise ConfigError(
+            [Problem(CONFIG_FILE, 0, 0, "sandbox.database", f"{given}: the variable must hold an absolute path")]
+        )
+    return Path(value)
 
 
 def glob_prefix(pattern: str) -> str:
@@ -210,18 +232,22 @@ def _journal(root: Path, state_dir: Path, journal: str | None) -> str:
 
 
 def path_problems(document: Document, root: Path) -> list[Problem]:
-    """Every file and directory the config names lies inside the project (containment.py); a glob of
-    ``manifests`` may not start outside it, and what it matches is checked as it is expanded.
-
-    Two are exempt: a journal given as ``${env:NAME}`` (the operator's, not the repository's, e.g. a persistent
-    disk of a self-hosted runner), and ``sandbox.database``, the simulated vendor's own store, which several
-    projects may share and which holds nothing of the project's."""
-    data = document.data if isinstance(document.data, dict) else {}
-    named: list[tuple[tuple[str | int, ...], object]] = [(("stateDir",), data.get("stateDir"))]
-    sandbox = data.get("sandbox")
-    if isinstance(sandbox, dict):
-        named.append((("sandbox", "seed"), sandbox.get("seed")))
-    journal = data.get("journal")
+    """Every file and directory the config names, and the default ones under the state directory (which may be a
+    committed symlink), lies inside the project (containment.py); a glob of ``manifests`` may not start outside it
+    nor climb with '..', and what it matches is checked as it is expanded. A journal or sandbox database given as
+    ``${env:NAME}`` is the operator's, not the repository's, and may lie elsewhere (a persistent disk, a store
+    several projects share)."""
+    data: dict[str, Any] = document.data if isinstance(document.data, dict) else {}
+    given_dir = data.get("stateDir")
+    state_dir = given_dir if isinstance(given_dir, str) else DEFAULT_STATE_DIR
+    named: list[tuple[tuple[str | int, ...], object]] = [(("stateDir",), state_dir)]
+    given_sandbox = data.get("sandbox")
+    sandbox: dict[str, Any] = given_sandbox if isinstance(given_sandbox, dict) else {}
+    named.append((("sandbox", "seed"), sandbox.get("seed")))
+    database = sandbox.get("database", f"{state_dir}/sandbox.sqlite")
+    if isinstance(database, str) and not _ENV_REF.fullmatch(database.strip()):
+        named.append((("sandbox", "database"), database))
+    journal = data.get("journal", f"{state_dir}/journal.sqlite")
     if isinstance(journal, str) and "://" not in journal and not _ENV_REF.fullmatch(journal.strip()):
         named.append((("journal",), journal))
     manifests = data.get("manifests")
@@ -230,11 +256,28 @@ def path_problems(document: Document, root: Path) -> list[Problem]:
     problems = []
     for path, value in named:
         if isinstance(value, str) and value:
-            literal = glob_prefix(value) if path[0] == "manifests" else value
-            reason = outside_reason(root, literal)
+            is_glob = path[0] == "manifests" and any(c in value for c in "*?[")
+            if is_glob and ".." in Path(value).parts:
+                problems.append(_path_problem(document, path, "a pattern may not climb out with '..': refused"))
+                continue
+            reason = outside_reason(root, glob_prefix(value) if is_glob else value)
             if reason is not None:
-                problems.append(document.problem(path, reason))
+                problems.append(_path_problem(document, path, reason))
     return problems
+
+
+def _path_problem(document: Document, path: tuple[str | int, ...], reason: str) -> Problem:
+    """Located at the key when the file names it; a default location (under the state directory, which may be a
+    committed symlink) at the nearest key there is, and said to be the default."""
+    data = document.data if isinstance(document.data, dict) else {}
+    node: object = data
+    for key in path:
+        node = (
+            node.get(key)
+            if isinstance(node, dict) and isinstance(key, str)
+            else (node[key] if isinstance(node, list) and isinstance(key, int) and key < len(node) else None)
+        )
+    return document.problem(path, reason if node is not None else f"{reason} (its default location)")
 
 
 def _has_query_password(url: str) -> bool:

@@ -41,8 +41,10 @@ def _has_symlink(root: Path, candidate: Path) -> bool:
 def _special(path: Path) -> str | None:
     try:
         mode = path.stat().st_mode
-    except OSError:
+    except (FileNotFoundError, NotADirectoryError):
         return None  # missing: the caller says so in its own words
+    except OSError as exc:  # a name too long, a permission: said here, never a traceback later
+        return f"cannot be used: {exc.strerror or type(exc).__name__}"
     if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
         return None
     return "is not a regular file (a FIFO, a device or a socket): refused"

@@ -270,7 +270,7 @@ def _markdown(drift: Drift, masker: EmailMasker | None, limit: int | None) -> st
 
     shortened = limit is not None and any(len(items) > limit for s in drift.scopes for _, items in _lists(s))
     blocks = [
-        f"{MARKER}\n### couponctl drift\n\n**{verdict(drift)}**",
+        f"{MARKER}\n### couponctl drift\n\n**{neutral(verdict(drift))}**",
         "\n".join(
             [
                 "| Scopes | Unmanaged | Void | Paid more than once | Issued late | Removed (information) | To issue "
@@ -296,7 +296,7 @@ def _scope_block(
 ) -> Iterator[str]:
     opened = " open" if scope.has_drift or scope.errors else ""
     yield f"<details{opened}>"
-    summary = f"<b>{html_text(str(scope.scope))}</b> · {html.escape(_scope_counts(scope))}"
+    summary = f"<b>{html_text(str(scope.scope))}</b> · {html_text(_scope_counts(scope))}"
     yield f"<summary>{unlinked(summary)}</summary>"
     yield ""
     manifests = ", ".join(neutral(m) for m in scope.manifests) or "(none)"

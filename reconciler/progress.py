@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from reconciler.terminal import visible
+
 BAR_WIDTH = 28
 TTY_INTERVAL_S = 0.1
 PLAIN_INTERVAL_S = 5.0
@@ -76,7 +78,7 @@ class Progress:
         if self.mode == "bar":
             filled = int(BAR_WIDTH * share)
             text = f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {text}"
-        return f"{text} {note}".rstrip()
+        return f"{text} {visible(note)}".rstrip()  # a note may quote a manifest (a scope's class name)
 
     def _show(self, now: float, note: str) -> None:
         self._shown_at = now

@@ -14,10 +14,12 @@ from __future__ import annotations
 import re
 
 _HIDDEN = "\u200b\u200c\u200d\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
-_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_HIDDEN}]")
+_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_HIDDEN}\ud800-\udfff]")  # lone surrogates too: never encodable
 _OURS = re.compile(r"\x1b\[[0-9;]*[mK]")
 _ERASE = re.compile(r"\x1b\[K")
-_UNSAFE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_HIDDEN}]")
+# The stream lets the zero-width space through: the Markdown renderers put it after @ and # and inside :// on
+# purpose (no mention, no link); data's own zero-width spaces were already made visible by visible().
+_UNSAFE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_HIDDEN.replace(chr(0x200B), '')}\ud800-\udfff]")
 
 
 def _escape(char: str) -> str:

@@ -122,7 +122,7 @@ def _first_scopes(plan: Plan, count: int) -> tuple[ScopePlan, ...]:
 
 def _head(plan: Plan, style: _Style, shortened: bool) -> Iterator[str]:
     summary = summarize(plan)
-    yield f"{MARKER}\n### couponctl plan\n\n**{verdict(plan)}**"
+    yield f"{MARKER}\n### couponctl plan\n\n**{neutral(verdict(plan))}**"  # a vendor's currency is in it
     if plan.selection is not None:
         words = " ".join(selection_text(plan.selection).split())  # one line, whatever a file name holds
         yield f"**Partial plan:** {style.prose(words)}"
@@ -140,7 +140,7 @@ def _head(plan: Plan, style: _Style, shortened: bool) -> Iterator[str]:
         [
             "| Scopes | To issue | Exposure | Satisfied | Unmanaged | Removed | Errors | Warnings |",
             "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
-            f"| {summary.scope_count:,} | {summary.item_count:,} | {exposure_text(summary)} "
+            f"| {summary.scope_count:,} | {summary.item_count:,} | {neutral(exposure_text(summary))} "
             f"| {summary.satisfied:,} | {summary.unmanaged:,} | {summary.removed:,} "
             f"| {summary.errors:,} | {summary.warnings:,} |",
         ]
@@ -165,13 +165,14 @@ def _head(plan: Plan, style: _Style, shortened: bool) -> Iterator[str]:
 def _scope_block(scope_plan: ScopePlan, style: _Style, limit: int | None) -> Iterator[str]:
     is_open = " open" if scope_plan.errors else ""
     yield f"<details{is_open}>"
-    summary = f"<b>{html_text(str(scope_plan.scope))}</b> · {html.escape(_scope_counts(scope_plan))}"
+    summary = f"<b>{html_text(str(scope_plan.scope))}</b> · {html_text(_scope_counts(scope_plan))}"
     yield f"<summary>{unlinked(summary)}</summary>"
     yield ""
     delivery = f" · {delivery_text(scope_plan)}" if delivery_matters(scope_plan) else ""
     yield (
-        f"- Provider type {_code(scope_plan.provider_type)} · face value {format_face_value(scope_plan.face_value)}"
-        f" · inventory {inventory_text(scope_plan)}{delivery}"
+        f"- Provider type {_code(scope_plan.provider_type)} · face value "
+        f"{neutral(format_face_value(scope_plan.face_value))} · inventory {neutral(inventory_text(scope_plan))}"
+        f"{neutral(delivery)}"
     )
     yield f"- Manifests: {', '.join(_code(m) for m in scope_plan.manifests) or '(none)'}"
     section = _Sections(style, limit)
@@ -296,6 +297,9 @@ def neutral(text: str) -> str:
     return unlinked(text)
 
 
+_ISSUE_REFERENCE = re.compile(r"(?<!&)#(?=[0-9])")  # not an HTML entity's &#40;
+
+
 def html_text(text: str) -> str:
     """A string from a manifest or a vendor inside an HTML element of the comment (``<summary>``): one line,
     HTML-escaped, and Markdown's link and emphasis characters as entities, should a renderer read Markdown there."""
@@ -306,7 +310,8 @@ def html_text(text: str) -> str:
 def unlinked(text: str) -> str:
     """A zero-width space after ``@``, in ``://`` and in ``www.``: GitHub then links and mentions nothing (its
     autolinker and mention filter work on the rendered text, so an escape alone would not do)."""
-    return text.replace("@", "@\u200b").replace("://", ":\u200b//").replace("www.", "www\u200b.")
+    text = text.replace("@", "@\u200b").replace("://", ":\u200b//").replace("www.", "www\u200b.")
+    return _ISSUE_REFERENCE.sub("#\u200b", text)  # no #123 or owner/repo#7 link
 
 
 def _code(text: str) -> str:

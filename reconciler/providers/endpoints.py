@@ -8,6 +8,8 @@ the reviewed plan did not show.
 from __future__ import annotations
 
 import ipaddress
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -34,6 +36,7 @@ ALIYUN_BASE = {"production": "https://resellertrade.aliyuncs.com"}
 LOGIN_HOST = "https://login.microsoftonline.com"
 IN_PROCESS = "in-process sandbox"
 ALLOW_KEY = "allowUnlistedEndpoint"
+ALLOWED_HOSTS_ENV = "COUPONCTL_ALLOWED_HOSTS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +103,24 @@ def allows_unlisted(config: ProviderConfig) -> bool:
     return _option(config, ALLOW_KEY) is True
 
 
-def unlisted(config: ProviderConfig) -> list[Connection]:
-    """The connections of ``config`` that go to neither a documented host nor loopback, when not allowed."""
-    if allows_unlisted(config):
-        return []
-    return [c for c in connections(config) if not c.listed]
+def allowed_hosts(environ: Mapping[str, str]) -> frozenset[str]:
+    """The hosts the operator allows beyond the documented ones: COUPONCTL_ALLOWED_HOSTS, comma or space separated.
+    It lives in the jobs' environment, which a pull request's edit of couponctl.yaml cannot change."""
+    return frozenset(
+        h.strip().lower().rstrip(".") for h in re.split(r"[,\s]+", environ.get(ALLOWED_HOSTS_ENV, "")) if h
+    )
+
+
+def unlisted(config: ProviderConfig, environ: Mapping[str, str]) -> list[Connection]:
+    """The connections of ``config`` that go to neither a documented host nor loopback and are not allowed: an
+    unlisted host needs both the provider's allowUnlistedEndpoint: true (the reviewer sees it in the diff, every
+    plan flags it) and the host in COUPONCTL_ALLOWED_HOSTS (the operator's say, beyond a pull request's reach)."""
+    hosts = allowed_hosts(environ) if allows_unlisted(config) else frozenset()
+    return [c for c in connections(config) if not c.listed and _host(c.url) not in hosts]
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower().rstrip(".")
 
 
 def _option(config: ProviderConfig, key: str) -> object:

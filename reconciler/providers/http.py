@@ -22,6 +22,7 @@ import httpx
 from reconciler.errors import OutcomeUnknownError, ProviderError, ThrottledError
 from reconciler.providers.base import Fence
 from reconciler.secrets import Secret
+from reconciler.terminal import visible
 
 log = logging.getLogger(__name__)
 
@@ -242,8 +243,9 @@ def transport_failure(exc: httpx.TransportError, *, provider: str, operation: st
 
 
 def redact(text: str, secrets: Iterable[Secret | None]) -> str:
-    """``text`` with every secret value replaced by ``***``."""
+    """A vendor's message made safe to keep and show: every secret value replaced by ``***``, and every control
+    character (a newline that would forge an output line, an escape sequence) shown as a visible escape."""
     for secret in secrets:
         if secret is not None and secret.reveal():
             text = text.replace(secret.reveal(), "***")
-    return text
+    return visible(text)

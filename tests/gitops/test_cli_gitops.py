@@ -135,22 +135,24 @@ def test_drift_on_a_missing_project_exits_1_without_traceback(tmp_path: Path) ->
 # --- export ----------------------------------------------------------------------------------------------
 
 
-def fresh_project(tmp_path: Path, project: Path) -> Path:
-    """A new project with no manifests yet, on the same sandbox database as ``project``."""
+def fresh_project(tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A new project with no manifests yet, on the same sandbox database as ``project``: a store outside a project
+    comes from the environment (the operator's choice, never the repository's)."""
     fresh = tmp_path / "adopted"
     fresh.mkdir()
+    monkeypatch.setenv("COUPONCTL_TEST_SHARED_SANDBOX", str(database(project)))
     (fresh / "couponctl.yaml").write_text(
-        f"manifests: [manifests/]\nsandbox: {{database: {json.dumps(str(database(project)))}}}\n"
+        'manifests: [manifests/]\nsandbox: {database: "${env:COUPONCTL_TEST_SHARED_SANDBOX}"}\n'
         "providers:\n  msads-local: {type: msads, environment: local}\n"
     )
     return fresh
 
 
-def test_export_then_plan_shows_no_changes(project: Path, tmp_path: Path) -> None:
+def test_export_then_plan_shows_no_changes(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # coupons issued by a throwaway project and by hand: the program a team wants to adopt
     assert run(project, "apply", "--yes").exit_code == 0
     issue_by_hand(project, emails=["stray@example.net"], accounts={"SPRING27-ACQ-100": [180535616, 180535617]})
-    adopted = fresh_project(tmp_path, project)
+    adopted = fresh_project(tmp_path, project, monkeypatch)
 
     exported = run(
         adopted, "export", "--provider", "msads-local", "--owner", OWNER, "--out", str(adopted / "manifests")

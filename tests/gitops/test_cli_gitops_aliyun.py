@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -58,16 +59,19 @@ def make(directory: Path, seed: Path, database: Path, manifest: str | None) -> P
     files), for the first project that seeds the database."""
     (directory / "manifests").mkdir(parents=True)
     shutil.copy(seed, directory / "seed.yaml")
-    (directory / "couponctl.yaml").write_text(CONFIG.format(seed="seed.yaml", database=json.dumps(str(database))))
+    assert os.environ["COUPONCTL_TEST_SHARED_SANDBOX"] == str(database)  # the operator's: outside any project
+    shared = '"${env:COUPONCTL_TEST_SHARED_SANDBOX}"'
+    (directory / "couponctl.yaml").write_text(CONFIG.format(seed="seed.yaml", database=shared))
     if manifest is not None:
         (directory / "manifests" / "reseller.yaml").write_text(manifest)
     return directory
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> tuple[Path, Path]:
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     seed = tmp_path / "seed.yaml"
     seed.write_text(SEED)
+    monkeypatch.setenv("COUPONCTL_TEST_SHARED_SANDBOX", str(tmp_path / "sandbox.sqlite"))
     return seed, tmp_path / "sandbox.sqlite"
 
 

@@ -42,8 +42,9 @@ def project_with(tmp_path: Path, msads: dict[str, object]) -> Path:
     return project
 
 
-def run(project: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, ["-C", str(project), "--no-color", *args], env={**CREDS, "CI": None})
+def run(project: Path, *args: str, allowed: str | None = None) -> Result:
+    env: dict[str, str | None] = {**CREDS, "CI": None, "COUPONCTL_ALLOWED_HOSTS": allowed}
+    return CliRunner().invoke(main, ["-C", str(project), "--no-color", *args], env=env)
 
 
 @pytest.mark.parametrize(
@@ -83,12 +84,23 @@ def test_an_unlisted_endpoint_is_refused_before_anything_is_sent(
         {"environment": "sandbox"},
         {"environment": "production", "endpoint": "http://127.0.0.1:9/"},
         {"environment": "production", "endpoint": "https://localhost:9"},
-        {"environment": "production", "endpoint": "https://evil.example", "allowUnlistedEndpoint": True},
     ],
 )
-def test_documented_hosts_loopback_and_explicit_allowance_validate(tmp_path: Path, settings: dict[str, object]) -> None:
+def test_documented_hosts_and_loopback_validate(tmp_path: Path, settings: dict[str, object]) -> None:
     result = run(project_with(tmp_path, settings), "validate")
     assert result.exit_code == 0, result.output
+
+
+def test_an_unlisted_host_needs_the_config_and_the_operator(tmp_path: Path) -> None:
+    # The pull request controls couponctl.yaml, so its flag alone allows nothing: the host must also be in
+    # COUPONCTL_ALLOWED_HOSTS, in the environment of the jobs (the operator's setting).
+    flagged = {"environment": "production", "endpoint": "https://proxy.corp.example", "allowUnlistedEndpoint": True}
+    project = project_with(tmp_path, flagged)
+    refused = run(project, "validate")
+    assert refused.exit_code == 1 and "COUPONCTL_ALLOWED_HOSTS" in refused.stderr
+    assert run(project, "validate", allowed="other.example, PROXY.corp.example.").exit_code == 0
+    unflagged = project_with(tmp_path / "b", {"environment": "production", "endpoint": "https://proxy.corp.example"})
+    assert run(unflagged, "validate", allowed="proxy.corp.example").exit_code == 1, "the operator alone neither"
 
 
 def test_every_format_flags_an_unlisted_endpoint() -> None:

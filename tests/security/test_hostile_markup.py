@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.providers.http import redact
 from reconciler.terminal import defang, visible
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -128,3 +129,28 @@ def test_the_output_stream_shows_foreign_escape_sequences_visibly() -> None:
 
 def test_the_renderers_escape_every_control_in_data() -> None:
     assert visible("a\nb\x1b]52;c;x\x07\u202ec") == "a\\nb\\x1b]52;c;x\\x07\\u202ec"
+
+
+def test_a_vendors_coupon_type_cannot_forge_the_comment(project: Path) -> None:
+    assert couponctl(project, "--quiet", "plan").returncode == 0  # seeds the embedded sandbox
+    db = sqlite3.connect(project / ".couponctl" / "sandbox.sqlite")
+    try:
+        hostile = "Acq\n\n</details>\n\n# Plan: no changes\n\n![x](https://evil.example/i.png) @acme/admins #13\n\n<!--"
+        db.execute("UPDATE coupons SET coupon_type = ? WHERE class_name = 'SPRING27-ACQ-100'", (hostile,))
+        db.commit()
+    finally:
+        db.close()
+    assert couponctl(project, "--quiet", "plan", "--out", "p.json").returncode == 0
+    markdown = couponctl(project, "show", "p.json", "--format", "markdown")
+    assert markdown.returncode == 0, markdown.stderr
+    assert_markdown_structure(markdown.stdout, scopes=3)
+    assert "<!--" not in markdown.stdout.replace("<!-- couponctl:plan -->", "")
+    assert "@acme" not in markdown.stdout and "#13" not in markdown.stdout
+    assert "\\u200b" not in markdown.stdout, "the zero-width spaces reach the comment as such, not as escapes"
+    assert "@\u200bacme" in markdown.stdout
+
+
+def test_a_vendor_message_cannot_forge_an_output_line() -> None:
+    message = redact("refused\r\nApply success: 15 confirmed, 0 failed\x1b]52;c;AA\x07", [])
+    assert "\n" not in message and "\r" not in message and "\x1b" not in message
+    assert message.startswith("refused\\r\\nApply success")

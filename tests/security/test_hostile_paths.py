@@ -154,3 +154,56 @@ def test_an_invalid_line_of_a_list_is_shown_masked(repo: Path) -> None:
     (project / "lists" / "spring27.csv").write_text(f"email\nok@example.org\n{SENTINEL}\n")
     done = couponctl(project, "validate")
     assert_refused_unread(done, "lists/spring27.csv:3:1: spec.dispatch.emailsFrom: invalid email address 'S***'")
+
+
+def test_a_committed_state_directory_symlink_leading_outside_is_refused(repo: Path) -> None:
+    project = repo / "project"
+    outside = repo / "elsewhere"
+    outside.mkdir()
+    (project / ".couponctl").symlink_to(outside, target_is_directory=True)
+    for command in ("validate", "plan"):
+        assert_refused_unread(couponctl(project, command), "stateDir", "default location")
+    assert list(outside.iterdir()) == [], "no journal or sandbox store was created outside the project"
+
+
+def test_a_default_journal_symlinked_outside_is_refused(repo: Path) -> None:
+    project = repo / "project"
+    (project / ".couponctl").mkdir()
+    (project / ".couponctl" / "journal.sqlite").symlink_to(repo / "outside.sqlite")
+    assert_refused_unread(couponctl(project, "plan"), "journal")
+    assert not (repo / "outside.sqlite").exists()
+
+
+@pytest.mark.parametrize("database", ["/tmp/couponctl-shared.sqlite", "../outside.sqlite"])
+def test_a_sandbox_database_outside_the_project_is_refused(repo: Path, database: str) -> None:
+    project = repo / "project"
+    config = yaml.safe_load((project / "couponctl.yaml").read_text())
+    config["sandbox"]["database"] = database
+    (project / "couponctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    assert_refused_unread(couponctl(project, "plan"), "sandbox.database")
+    assert not (repo / "outside.sqlite").exists()
+
+
+@pytest.mark.parametrize("pattern", ["*/../../../etc/ss*/*", "manifests/**/../../*", "../**/*.yaml"])
+def test_a_glob_that_climbs_out_is_refused_without_listing_anything(repo: Path, pattern: str) -> None:
+    project = repo / "project"
+    config = yaml.safe_load((project / "couponctl.yaml").read_text())
+    config["manifests"] = [pattern]
+    (project / "couponctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    done = couponctl(project, "validate")
+    assert_refused_unread(done, "couponctl.yaml:", "manifests[0]")
+    assert "/etc/" not in done.stderr and "outside.txt" not in done.stderr
+
+
+def test_a_config_file_symlinked_outside_is_not_read(repo: Path) -> None:
+    project = repo / "project"
+    (repo / "hosts.yml").write_text(f"{SENTINEL}: yes\n")
+    (project / "couponctl.yaml").unlink()
+    (project / "couponctl.yaml").symlink_to(repo / "hosts.yml")
+    assert_refused_unread(couponctl(project, "validate"), "couponctl.yaml: ", "outside the project root")
+
+
+def test_a_name_too_long_is_a_located_problem(repo: Path) -> None:
+    project = repo / "project"
+    set_emails_from(project, "../lists/" + "x" * 300 + ".csv")
+    assert_refused_unread(couponctl(project, "validate"), "spec.dispatch.emailsFrom", "cannot be used")
