@@ -21,7 +21,7 @@ from reconciler.apply.database import JournalError
 from reconciler.apply.executor import ApplyProgress, Execution, execute, journal_failed_mid_apply, plan_batches
 from reconciler.apply.fencing import LeaseFencing
 from reconciler.apply.journal import Journal, Money
-from reconciler.apply.lock import ApplyLock, Lease, LeaseLostError, default_holder
+from reconciler.apply.lock import ApplyLock, Lease, LeaseLostError, default_holder, scope_lease_name, scope_lease_names
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
 from reconciler.apply.verify import verdicts
@@ -199,7 +199,9 @@ def apply_project(project: Project, options: ApplyOptions) -> tuple[Plan, ApplyR
 
     async def run() -> tuple[Plan, ApplyReport | None]:
         journal = open_journal(project.config)
-        lock = ApplyLock(journal.db, lease_seconds=project.config.lock_lease_seconds)
+        lock = ApplyLock(
+            journal.db, lease_seconds=project.config.lock_lease_seconds, names=scope_lease_names(project.desired)
+        )
         holder = default_holder()
         try:
             async with (
@@ -207,7 +209,7 @@ def apply_project(project: Project, options: ApplyOptions) -> tuple[Plan, ApplyR
                 lock.held(holder, timeout=options.lock_timeout) as lease,
             ):
                 timeouts = {name: request_timeout_seconds(project.config.providers[name]) for name in providers}
-                fencing = LeaseFencing(lease, journal, timeouts)
+                fencing = LeaseFencing(lease, journal, timeouts, name_of=lambda batch: scope_lease_name(batch.scope))
                 return await _apply_locked(project, options, journal, providers, fencing)
         finally:
             journal.close()
