@@ -181,18 +181,26 @@ class ApplyLock:
 
     def _extend(self, holder: str, now: float, *, fenced: bool = False) -> bool:
         """Within a write transaction: extend every lease this lock took, only if each is still this holder's,
-        of the generation taken, and unexpired at ``now``. False (nothing extended that matters) otherwise."""
+        of the generation taken, and unexpired at ``now`` (one statement, however many scopes). False when any is
+        not (the caller then writes nothing that matters, or rolls back)."""
         names = self.generations or dict.fromkeys(self.names)
-        extended = 0
+        if not names:
+            return True
+        conditions: list[str] = []
+        params: list[object] = [now + self.lease_seconds, *([now] if fenced else []), holder, now]
         for name, generation in names.items():
-            sql = "UPDATE locks SET expires_at = ?" + (", fenced_at = ?" if fenced else "")
-            sql += " WHERE name = ? AND holder = ? AND expires_at > ?"
-            params: list[object] = [now + self.lease_seconds, *([now] if fenced else []), name, holder, now]
-            if generation is not None:
-                sql += " AND generation = ?"
-                params.append(generation)
-            extended += self.db.execute_count(sql, params)
-        return extended == len(names)
+            if generation is None:
+                conditions.append("name = ?")
+                params.append(name)
+            else:
+                conditions.append("(name = ? AND generation = ?)")
+                params.extend((name, generation))
+        sql = (
+            "UPDATE locks SET expires_at = ?"
+            + (", fenced_at = ?" if fenced else "")
+            + f" WHERE holder = ? AND expires_at > ? AND ({' OR '.join(conditions)})"
+        )
+        return self.db.execute_count(sql, params) == len(names)
 
     def renew(self, holder: str) -> bool:
         """Extend the lease; False if it was lost (broken, taken over, or expired unrenewed)."""
