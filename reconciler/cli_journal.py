@@ -20,7 +20,7 @@ from reconciler.apply.journal import (
     RunInfo,
 )
 from reconciler.apply.ledger import FORMATS, render_ledger
-from reconciler.apply.lock import ApplyLock
+from reconciler.apply.lock import LOCK_NAME, ApplyLock
 from reconciler.cli_support import Settings, reports_errors
 from reconciler.config import load_config
 from reconciler.errors import CouponctlError
@@ -215,28 +215,55 @@ def export_ledger(settings: Settings, fmt: str, out: Path | None) -> None:
 
 @click.group()
 def lock() -> None:
-    """The apply lock: one apply at a time per journal."""
+    """The apply leases: one per scope an apply touches (applies of disjoint scopes run at once)."""
 
 
-def _lock(settings: Settings) -> ApplyLock:
-    return ApplyLock(_journal(settings).db)
+def _lock(settings: Settings, scopes: tuple[str, ...] = ()) -> ApplyLock:
+    """The leases that stand in the way of ``scopes`` (every lease when none is given)."""
+    return ApplyLock(_journal(settings).db, names=scopes or (LOCK_NAME,))
+
+
+def _scope_names(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        if value != LOCK_NAME and value.count("/") != 2:
+            raise click.BadParameter(
+                f"{value!r} is not a scope: give it as `couponctl lock status` prints it, provider/owner/class"
+            )
+    return values
+
+
+scopes_argument = click.argument("scopes", metavar="[SCOPE]...", nargs=-1, callback=_scope_names)
 
 
 @lock.command("status")
+@scopes_argument
 @click.pass_obj
 @reports_errors
-def lock_status(settings: Settings) -> None:
-    """Who holds the lock, if anyone."""
-    apply_lock = _lock(settings)
-    lease = apply_lock.current()
-    click.echo("The lock is free." if lease is None else f"Held by {lease.describe(apply_lock.clock())}")
+def lock_status(settings: Settings, scopes: tuple[str, ...]) -> None:
+    """Who holds which lease: every lease, or those in the way of the SCOPEs given (provider/owner/class)."""
+    apply_lock = _lock(settings, scopes)
+    leases = apply_lock.standing()
+    if not leases:
+        which = f" for {', '.join(scopes)}" if scopes else ""
+        click.echo(f"The lock is free{which}.")
+        return
+    now = apply_lock.clock()
+    for lease in leases:
+        click.echo(f"Held by {lease.describe(now)}")
 
 
 @lock.command("break")
+@scopes_argument
 @click.option("--reason", required=True, help="Why the holder is known to be dead (recorded).")
 @click.pass_obj
 @reports_errors
-def lock_break(settings: Settings, reason: str) -> None:
-    """Remove a lock whose holder died. Its in-flight items are resolved by the next apply."""
-    lease = _lock(settings).break_lock(ci_actor(os.environ), reason)
-    click.echo("The lock was free." if lease is None else f"Broke the lock held by {lease.holder}")
+def lock_break(settings: Settings, scopes: tuple[str, ...], reason: str) -> None:
+    """Remove the leases whose holder died: every lease, or those in the way of the SCOPEs given. Each is recorded
+    with who broke it and why; the items its holder left in flight are resolved by the next apply."""
+    if not reason.strip():
+        raise CouponctlError("--reason must say why (it is recorded)")
+    broken = _lock(settings, scopes).break_leases(ci_actor(os.environ), reason.strip())
+    if not broken:
+        click.echo("The lock was free.")
+    for lease in broken:
+        click.echo(f"Broke the lease held by {lease.holder} on {lease.what}")

@@ -23,7 +23,7 @@ from reconciler.apply.executor import ApplyProgress, Execution, execute, journal
 from reconciler.apply.fencing import LeaseFencing
 from reconciler.apply.journal import Journal, Money, ReadLag
 from reconciler.apply.late import not_issued_view, record_issued_late
-from reconciler.apply.lock import ApplyLock, Lease, LeaseLostError, default_holder
+from reconciler.apply.lock import ApplyLock, Lease, LeaseLostError, default_holder, scope_lease_name, scope_lease_names
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
 from reconciler.apply.verify import paid_twice, verdicts
@@ -258,7 +258,9 @@ def apply_project(project: Project, options: ApplyOptions) -> tuple[Plan, ApplyR
                 "were some (another working copy, another runner, a lost file), stop: what they left in doubt "
                 "would be paid again"
             )
-        lock = ApplyLock(journal.db, lease_seconds=project.config.lock_lease_seconds)
+        lock = ApplyLock(
+            journal.db, lease_seconds=project.config.lock_lease_seconds, names=scope_lease_names(project.desired)
+        )
         holder = default_holder()
         try:
             async with (
@@ -266,7 +268,7 @@ def apply_project(project: Project, options: ApplyOptions) -> tuple[Plan, ApplyR
                 lock.held(holder, timeout=options.lock_timeout) as lease,
             ):
                 timeouts = {name: request_timeout_seconds(project.config.providers[name]) for name in providers}
-                fencing = LeaseFencing(lease, journal, timeouts)
+                fencing = LeaseFencing(lease, journal, timeouts, name_of=lambda batch: scope_lease_name(batch.scope))
                 return await _apply_locked(project, options, journal, providers, fencing)
         finally:
             journal.close()

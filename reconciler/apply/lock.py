@@ -1,9 +1,14 @@
-"""Leases in the journal: who may issue, with a generation that fences every issuing call.
+"""Leases in the journal: who may issue, per scope, with a generation that fences every issuing call.
 
 A lease row has a name, a holder, an expiry (``lockLease`` after its last renewal) and a *generation*, a number
-that grows with every acquisition of that name (a fencing token). The holder renews it in the background and,
-right before each issuing request, with a conditional write that names the generation (:meth:`Lease.fence`): a
-holder whose lease was broken, taken over or let expire can no longer write it, and sends nothing more.
+that grows with every acquisition of that name (a fencing token). An apply takes one lease per scope it may touch
+(named ``provider/owner/class``), all of them in one write transaction or none (so two applies never deadlock, and
+an apply never works on some of its scopes while another holds the rest); the lease named ``apply`` is the whole
+journal's and excludes every other (the sandbox commands take it). Applies of disjoint scopes run at once.
+
+The holder renews its leases in the background and, right before each issuing request, with a conditional write
+that names their generations (:meth:`Lease.fence`): a holder whose lease was broken, taken over or let expire can
+no longer write it, and sends nothing more.
 
 A holder that dies stops renewing; once its lease has expired the next apply takes it over (and resolves what
 the dead holder left in doubt, once those calls can no longer be in flight). Breaking a live lease by hand is
@@ -25,6 +30,7 @@ from datetime import UTC, datetime
 
 from reconciler.apply.database import Database, JournalError, Row
 from reconciler.errors import ExitCode, RefusedError
+from reconciler.manifest.model import DesiredState, Scope
 
 #: The lease of the whole journal: it conflicts with every other lease.
 LOCK_NAME = "apply"
@@ -46,6 +52,16 @@ def conflicts(name: str, other: str) -> bool:
     return name == other or LOCK_NAME in (name, other)
 
 
+def scope_lease_name(scope: Scope) -> str:
+    """The lease of one scope: ``provider/owner/class``, as plans and `lock status` write the scope."""
+    return str(scope)
+
+
+def scope_lease_names(desired: DesiredState) -> tuple[str, ...]:
+    """The leases an apply of ``desired`` takes, all at once: one per scope it may touch."""
+    return tuple(sorted(scope_lease_name(scope) for scope in desired.scopes))
+
+
 @dataclass(frozen=True, slots=True)
 class LeaseInfo:
     holder: str
@@ -54,11 +70,17 @@ class LeaseInfo:
     name: str = LOCK_NAME
     generation: int = 0
 
+    @property
+    def what(self) -> str:
+        """What it covers: a scope, or the whole journal."""
+        return "the whole journal" if self.name == LOCK_NAME else self.name
+
     def describe(self, now: float) -> str:
         since = datetime.fromtimestamp(self.acquired_at, UTC).isoformat(timespec="seconds")
-        left = max(0.0, self.expires_at - now)
-        what = "" if self.name == LOCK_NAME else f" on {self.name}"
-        return f"{self.holder}{what} (since {since}, lease expires in {left:.0f}s unless renewed)"
+        left = self.expires_at - now
+        state = f"lease expires in {left:.0f}s unless renewed" if left > 0 else "expired: the next apply takes it over"
+        generation = f"generation {self.generation}, " if self.generation else ""
+        return f"{self.holder} on {self.what} ({generation}since {since}, {state})"
 
 
 class LeaseLostError(RefusedError):
@@ -114,8 +136,12 @@ class ApplyLock:
 
     def current(self) -> LeaseInfo | None:
         """The lease that stands in this lock's way (live or not), if any."""
-        found = self._conflicting(self._all())
+        found = self.standing()
         return found[0] if found else None
+
+    def standing(self) -> list[LeaseInfo]:
+        """Every lease that stands in this lock's way (live or expired), by name."""
+        return self._conflicting(self._all())
 
     def leases(self) -> list[LeaseInfo]:
         """Every lease row of the journal, by name."""
@@ -155,18 +181,26 @@ class ApplyLock:
 
     def _extend(self, holder: str, now: float, *, fenced: bool = False) -> bool:
         """Within a write transaction: extend every lease this lock took, only if each is still this holder's,
-        of the generation taken, and unexpired at ``now``. False (nothing extended that matters) otherwise."""
+        of the generation taken, and unexpired at ``now`` (one statement, however many scopes). False when any is
+        not (the caller then writes nothing that matters, or rolls back)."""
         names = self.generations or dict.fromkeys(self.names)
-        extended = 0
+        if not names:
+            return True
+        conditions: list[str] = []
+        params: list[object] = [now + self.lease_seconds, *([now] if fenced else []), holder, now]
         for name, generation in names.items():
-            sql = "UPDATE locks SET expires_at = ?" + (", fenced_at = ?" if fenced else "")
-            sql += " WHERE name = ? AND holder = ? AND expires_at > ?"
-            params: list[object] = [now + self.lease_seconds, *([now] if fenced else []), name, holder, now]
-            if generation is not None:
-                sql += " AND generation = ?"
-                params.append(generation)
-            extended += self.db.execute_count(sql, params)
-        return extended == len(names)
+            if generation is None:
+                conditions.append("name = ?")
+                params.append(name)
+            else:
+                conditions.append("(name = ? AND generation = ?)")
+                params.extend((name, generation))
+        sql = (
+            "UPDATE locks SET expires_at = ?"
+            + (", fenced_at = ?" if fenced else "")
+            + f" WHERE holder = ? AND expires_at > ? AND ({' OR '.join(conditions)})"
+        )
+        return self.db.execute_count(sql, params) == len(names)
 
     def renew(self, holder: str) -> bool:
         """Extend the lease; False if it was lost (broken, taken over, or expired unrenewed)."""
@@ -239,9 +273,10 @@ class ApplyLock:
         deadline = time.monotonic() + timeout
         while (blocker := self.try_acquire(holder)) is not None:
             if time.monotonic() >= deadline:
+                scope = "" if blocker.name == LOCK_NAME else f" {blocker.name}"
                 raise RefusedError(
-                    f"another apply holds the lock: {blocker.describe(self.clock())}; "
-                    "wait for it, pass --lock-timeout, or `couponctl lock break --reason ...` if it is dead"
+                    f"another apply holds the lock: {blocker.describe(self.clock())}; wait for it, pass "
+                    f"--lock-timeout, or `couponctl lock break --reason ...{scope}` if it is dead"
                 )
             await asyncio.sleep(min(poll, max(0.0, deadline - time.monotonic())))
         lease = Lease(self, holder)

@@ -139,9 +139,9 @@ def test_a_lease_lost_while_waiting_for_a_slow_token_sends_nothing_and_the_takeo
 def test_an_apply_paused_after_its_intent_past_its_lease_sends_nothing_after_it_resumes_and_exits_5(
     serve_project: ServeProject, postgres_url: str
 ) -> None:
-    """Paused (SIGSTOP) between its intent and its call (it waits 3 s for a token there), past its lease; another
+    """Paused (SIGSTOP) between its intent and its call (it waits 2 s for a token there), past its lease; another
     apply takes over and finishes; resumed (SIGCONT), it sends nothing, says so, and exits 5."""
-    project, refreshing, env = slow_tokens(serve_project, postgres_url, 3000)
+    project, refreshing, env = slow_tokens(serve_project, postgres_url, 2000)
     first = start_apply(refreshing, env)
     try:
         wait_for_pending(postgres_url, deadline_s=60)
