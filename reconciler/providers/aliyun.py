@@ -44,6 +44,7 @@ from reconciler.providers.http import (
     gather_all,
     redact,
     transport_failure,
+    vendor_json,
     with_retries,
 )
 
@@ -299,7 +300,7 @@ class AliyunProvider:
         if not response.is_success:
             raise self._fault(action, response)
         try:
-            return wire.parse_envelope(response.json())
+            return wire.parse_envelope(vendor_json(response))
         except (ValueError, wire.MalformedResponse):
             raise OutcomeUnknownError(
                 f"HTTP {response.status_code} with a body that is not a JSON object",
@@ -310,7 +311,7 @@ class AliyunProvider:
 
     def _fault(self, action: str, response: httpx.Response) -> ProviderError:
         try:
-            body = response.json()
+            body = vendor_json(response)
         except ValueError:
             body = None
         return wire.error_for(

@@ -130,6 +130,10 @@ def _id(value: object) -> str | None:
     return str(int(text))
 
 
+MAX_AMOUNT = Decimal(10) ** 15
+"""No amount a vendor reports for a coupon is this large: a larger one is a malformed answer."""
+
+
 def _decimal(value: object) -> Decimal | None:
     if value is None or isinstance(value, bool) or value == "":
         return None
@@ -137,6 +141,8 @@ def _decimal(value: object) -> Decimal | None:
         number = Decimal(str(value))
     except InvalidOperation:
         raise MalformedResponse(f"expected a number, got {value!r}") from None
+    if not number.is_finite() or abs(number) >= MAX_AMOUNT:  # NaN, 1e400, 1.2e29: no coupon is worth that
+        raise MalformedResponse(f"expected an amount, got {value!r}")
     return number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
 
 

@@ -10,6 +10,7 @@ import asyncio
 import email.utils
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
@@ -249,3 +250,27 @@ def redact(text: str, secrets: Iterable[Secret | None]) -> str:
         if secret is not None and secret.reveal():
             text = text.replace(secret.reveal(), "***")
     return visible(text)
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def vendor_json(response: httpx.Response) -> Any:
+    """A vendor's JSON answer, with any lone surrogate (``"\\ud800"``, which no text file or terminal can hold)
+    replaced by U+FFFD: what a vendor sends is stored and shown as data, and never breaks couponctl's own output."""
+    data = response.json()
+    return _whole(data) if _SURROGATE_ESCAPE.search(response.content) else data
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(value, str):
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value) if _has_surrogate(value) else value
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    if isinstance(value, dict):
+        return {_whole(k): _whole(v) for k, v in value.items()}
+    return value
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= c <= "\udfff" for c in text)

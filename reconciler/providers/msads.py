@@ -46,6 +46,7 @@ from reconciler.providers.http import (
     redact,
     retry_after_seconds,
     transport_failure,
+    vendor_json,
     with_retries,
 )
 from reconciler.providers.oauth import TokenSource
@@ -324,7 +325,7 @@ class MsAdsProvider:
         if not response.is_success:
             raise self._fault(operation, response, tracking_id)
         try:
-            return Reply(response.json(), tracking_id)
+            return Reply(vendor_json(response), tracking_id)
         except ValueError:
             raise OutcomeUnknownError(
                 f"HTTP {response.status_code} with a body that is not JSON",
@@ -336,7 +337,7 @@ class MsAdsProvider:
 
     def _fault(self, operation: str, response: httpx.Response, tracking_id: str | None) -> ProviderError:
         try:
-            fault = wire.parse_fault(response.json())
+            fault = wire.parse_fault(vendor_json(response))
         except ValueError:
             fault = wire.parse_fault(None)
         return wire.fault_error(

@@ -103,6 +103,10 @@ def parse_long(value: object) -> int | None:
         raise MalformedResponse(f"expected an id, got {value!r}") from None
 
 
+MAX_AMOUNT = Decimal(10) ** 15
+"""No amount a vendor reports for a coupon is this large: a larger one is a malformed answer."""
+
+
 def _decimal(value: object) -> Decimal | None:
     if value is None or isinstance(value, bool):
         return None
@@ -117,6 +121,8 @@ def _exact_decimal(value: int | float | str) -> Decimal:
         number = Decimal(str(value))
     except InvalidOperation:
         raise MalformedResponse(f"expected a number, got {value!r}") from None
+    if not number.is_finite() or abs(number) >= MAX_AMOUNT:  # NaN, 1e400, 1.2e29: no coupon is worth that
+        raise MalformedResponse(f"expected an amount, got {value!r}")
     return number.quantize(Decimal(1)) if number == number.to_integral_value() else number
 
 

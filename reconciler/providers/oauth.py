@@ -12,7 +12,7 @@ from typing import Protocol
 import httpx
 
 from reconciler.errors import AuthError
-from reconciler.providers.http import redact
+from reconciler.providers.http import redact, vendor_json
 from reconciler.secrets import Secret
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class RefreshTokenFlow:
 
 def _json_object(response: httpx.Response) -> dict[str, object]:
     try:
-        body = response.json()
+        body = vendor_json(response)
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
