@@ -155,7 +155,8 @@ class _ScopeResolver:
             read_at = self._now()
             live = await provider.read_scope(self.spec)
             self.journal.record_read({self.spec.scope: live.issued.keys()}, read_at)
-            now = self._now()
+            # Ages are judged at the read's start: what it shows is at least that recent, no more.
+            now = read_at
             undecided = {}
             for target in sorted(pending):
                 items = pending[target]
