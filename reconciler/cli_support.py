@@ -196,6 +196,7 @@ class CouponctlGroup(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         _flush_quietly()
+        originals = sys.stdout, sys.stderr  # kept referenced and put back: they own the descriptors and buffers
         sys.stdout, sys.stderr = _guard_stream(sys.stdout), _guard_stream(sys.stderr)
         try:
             code = super().main(*args, **kwargs)
@@ -207,6 +208,11 @@ class CouponctlGroup(click.Group):
             code = ExitCode.ERROR
         finally:
             _flush_quietly()
+            _stop_debug_log()
+            for ours, original in zip((sys.stdout, sys.stderr), originals, strict=True):
+                if ours is not original:
+                    ours.close()  # _ScrubbingText.close: flushes and lets go of the buffer, never closes it
+            sys.stdout, sys.stderr = originals
         sys.exit(code if isinstance(code, int) else ExitCode.OK)
 
 
@@ -214,6 +220,11 @@ def _flush_quietly() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(BrokenPipeError, ValueError):
             stream.flush()
+
+
+def _stop_debug_log() -> None:
+    logger = logging.getLogger("reconciler")
+    logger.handlers = [h for h in logger.handlers if not getattr(h, "couponctl_debug", False)]
 
 
 def enable_debug_log() -> None:
