@@ -31,6 +31,14 @@ class ProviderConfig:
     options: Mapping[str, object] = field(default_factory=dict)
     write_credentials: Mapping[str, SecretRef] = field(default_factory=dict)
 
+    def option(self, key: str) -> object:
+        """The option ``key`` as given, written flat (``oauth.tokenUrl``) or nested (``oauth: {tokenUrl: ...}``)."""
+        if key in self.options:
+            return self.options[key]
+        head, _, rest = key.partition(".")
+        nested = self.options.get(head)
+        return nested.get(rest) if rest and isinstance(nested, Mapping) else None
+
 
 @dataclass(frozen=True)
 class SandboxConfig:

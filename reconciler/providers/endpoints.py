@@ -81,8 +81,8 @@ def connections(config: ProviderConfig) -> tuple[Connection, ...]:
         base = endpoint or MSADS_BASE.get(config.environment)
         if base is None:  # environment local, no endpoint: the embedded sandbox, no network at all
             return (Connection(name, "msads:api", IN_PROCESS, None),)
-        given = _option(config, "oauth.tokenUrl")
-        tenant = _option(config, "oauth.tenant") or "common"
+        given = config.option("oauth.tokenUrl")
+        tenant = config.option("oauth.tenant") or "common"
         if isinstance(given, str):
             token = given
         elif endpoint is None:
@@ -100,7 +100,7 @@ def connections(config: ProviderConfig) -> tuple[Connection, ...]:
 
 
 def allows_unlisted(config: ProviderConfig) -> bool:
-    return _option(config, ALLOW_KEY) is True
+    return config.option(ALLOW_KEY) is True
 
 
 def allowed_hosts(environ: Mapping[str, str]) -> frozenset[str]:
@@ -121,12 +121,3 @@ def unlisted(config: ProviderConfig, environ: Mapping[str, str]) -> list[Connect
 
 def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower().rstrip(".")
-
-
-def _option(config: ProviderConfig, key: str) -> object:
-    options = config.options
-    if key in options:
-        return options[key]
-    head, _, rest = key.partition(".")
-    nested = options.get(head)
-    return nested.get(rest) if rest and isinstance(nested, dict) else None

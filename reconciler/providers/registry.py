@@ -23,7 +23,7 @@ from reconciler.providers.aliyun import (
     AliyunSettings,
 )
 from reconciler.providers.base import Provider
-from reconciler.providers.endpoints import connections
+from reconciler.providers.endpoints import ALIYUN_BASE, MSADS_BASE, connections
 from reconciler.providers.http import HttpSettings, RetryPolicy, build_client, limiter_for
 from reconciler.providers.msads import MsAdsProvider, MsAdsSettings
 from reconciler.providers.msads_wire import MAX_DISPATCH_EMAILS
@@ -37,7 +37,7 @@ LOCAL_BASE_URL = "http://sandbox.local"
 CREDENTIAL_KEYS = ("developerToken", "accessToken", "oauth.clientId", "oauth.clientSecret", "oauth.refreshToken")
 ALIYUN_CREDENTIAL_KEYS = ("accessKeyId", "accessKeySecret", "securityToken")
 # ResellerTrade has one host for every region and no vendor sandbox (notes section 0).
-ALIYUN_ENVIRONMENTS: Mapping[str, str] = {"production": "https://resellertrade.aliyuncs.com", "local": LOCAL_BASE_URL}
+ALIYUN_ENVIRONMENTS: Mapping[str, str] = {**ALIYUN_BASE, "local": LOCAL_BASE_URL}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +47,8 @@ class Environment:
 
 
 MSADS_ENVIRONMENTS: Mapping[str, Environment] = {
-    "production": Environment(
-        "https://clientcenter.api.bingads.microsoft.com", "https://ads.microsoft.com/msads.manage offline_access"
-    ),
-    "sandbox": Environment(
-        "https://clientcenter.api.sandbox.bingads.microsoft.com",
-        "https://si.ads.microsoft.com/msads.manage offline_access",
-    ),
+    "production": Environment(MSADS_BASE["production"], "https://ads.microsoft.com/msads.manage offline_access"),
+    "sandbox": Environment(MSADS_BASE["sandbox"], "https://si.ads.microsoft.com/msads.manage offline_access"),
     "local": Environment(LOCAL_BASE_URL, "https://ads.microsoft.com/msads.manage offline_access"),
 }
 
@@ -354,12 +349,7 @@ class _Options:
         self.problems: list[Problem] = []
 
     def get(self, key: str) -> object:
-        options: Mapping[str, object] = self._config.options
-        if key in options:
-            return options[key]
-        head, _, rest = key.partition(".")
-        nested = options.get(head)
-        return nested.get(rest) if rest and isinstance(nested, Mapping) else None
+        return self._config.option(key)
 
     def _bad(self, key: str, message: str) -> None:
         self.problems.append(_problem(self._config, f"options.{key}", message))
