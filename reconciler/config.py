@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from reconciler.config_model import Config, Policy, ProviderConfig, SandboxConfig
 from reconciler.containment import escapes, outside_reason
@@ -21,6 +21,7 @@ from reconciler.manifest.discover import normalized
 from reconciler.manifest.loader import Document, MiB, NodePath, load_yaml
 from reconciler.manifest.schema import config_validator, schema_problems
 from reconciler.providers.endpoints import ALLOW_KEY, ALLOWED_HOSTS_ENV, DOCUMENTED_HOSTS, unlisted
+from reconciler.redaction import query_passwords
 from reconciler.sandbox.faults import parse_fault_spec
 from reconciler.secrets import SecretRef
 from reconciler.terminal import visible
@@ -281,7 +282,7 @@ def _path_problem(document: Document, path: tuple[str | int, ...], reason: str) 
 
 
 def _has_query_password(url: str) -> bool:
-    return any(k.lower() in ("password", "passwd", "pwd", "sslpassword") for k, _ in parse_qsl(urlsplit(url).query))
+    return bool(query_passwords(url))
 
 
 def journal_problems(document: Document) -> list[Problem]:

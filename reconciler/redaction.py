@@ -37,14 +37,22 @@ def register(value: str | None) -> None:
             _pattern = re.compile("|".join(re.escape(v) for v in ordered))
 
 
+PASSWORD_QUERY_KEYS = ("password", "passwd", "pwd", "sslpassword")
+"""Query parameters of a connection URL that hold a password (libpq's and their common spellings)."""
+
+
+def query_passwords(url: str) -> list[str]:
+    """The password values a URL's query carries (``?password=...``)."""
+    query = urlsplit(url).query
+    return [value for key, value in parse_qsl(query) if key.lower() in PASSWORD_QUERY_KEYS]
+
+
 def register_url(url: str) -> None:
     """The password of a URL, wherever it sits: in the userinfo or in the query (``?password=``)."""
     try:
-        parts = urlsplit(url)
-        register(parts.password)
-        for key, value in parse_qsl(parts.query, keep_blank_values=False):
-            if key.lower() in ("password", "passwd", "pwd", "sslpassword"):
-                register(value)
+        register(urlsplit(url).password)
+        for value in query_passwords(url):
+            register(value)
     except ValueError:
         return
 

@@ -527,7 +527,7 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-_QUERY_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd|sslpassword)=[^&]*")
+_QUERY_PASSWORD = re.compile(rf"(?i)\b({'|'.join(redaction.PASSWORD_QUERY_KEYS)})=[^&]*")
 
 
 def resolve_location(location: str, environ: Mapping[str, str]) -> str:
