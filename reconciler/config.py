@@ -270,15 +270,8 @@ def path_problems(document: Document, root: Path) -> list[Problem]:
 def _path_problem(document: Document, path: tuple[str | int, ...], reason: str) -> Problem:
     """Located at the key when the file names it; a default location (under the state directory, which may be a
     committed symlink) at the nearest key there is, and said to be the default."""
-    data = document.data if isinstance(document.data, dict) else {}
-    node: object = data
-    for key in path:
-        node = (
-            node.get(key)
-            if isinstance(node, dict) and isinstance(key, str)
-            else (node[key] if isinstance(node, list) and isinstance(key, int) and key < len(node) else None)
-        )
-    return document.problem(path, reason if node is not None else f"{reason} (its default location)")
+    given = path in document.positions  # the loader records a position for every node the file holds
+    return document.problem(path, reason if given else f"{reason} (its default location)")
 
 
 def _has_query_password(url: str) -> bool:

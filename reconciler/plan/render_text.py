@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 def render_text(plan: Plan, *, color: bool, item_limit: int = DEFAULT_ITEM_LIMIT) -> str:
     """The plan as text; each list in a scope shows at most ``item_limit`` entries, then "... and N more"."""
-    paint = _Paint(color)
+    paint = _Paint()
     summary = summarize(plan)
     lines = list(_summary_lines(plan, summary, paint))
     for scope_plan in plan.scopes:
@@ -167,7 +167,7 @@ def scope_exposure_text(scope_plan: ScopePlan) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Paint:
-    color: bool
+    """Marks lines for colour; the colour itself is :func:`finish_line`'s, once the data is escaped."""
 
     def __call__(self, text: str, *, fg: str | None = None, bold: bool = False) -> str:
         """Mark ``text`` for colour; :func:`finish_line` escapes its data first, then applies it."""
