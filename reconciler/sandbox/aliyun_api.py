@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from reconciler.sandbox.aliyun_auth import GatewayError, RpcRequest, authenticate
 from reconciler.sandbox.aliyun_store import AliyunCoupon, PageQuery, SendRefused
-from reconciler.sandbox.faults import Effects
+from reconciler.sandbox.faults import Effects, Throttle
 from reconciler.sandbox.store import Store
 from reconciler.sandbox.wire import JsonObject, Reply
 
@@ -102,14 +102,14 @@ def unknown_action(tracking_id: str) -> Reply:
     return gateway_reply(GatewayError(404, "InvalidAction.NotFound", message), tracking_id)
 
 
-def throttled(tracking_id: str, retry_after_s: float = 0.0) -> Reply:
+def throttled(tracking_id: str, throttle: Throttle) -> Reply:
     """HTTP 400 Throttling.User with ``x-acs-retry-after`` in milliseconds (as the SDK's tests send it) when the
     window will admit a call again; the SDK raises ThrottlingException on that header."""
     reply = gateway_reply(
         GatewayError(400, "Throttling.User", "Request was denied due to user flow control."), tracking_id
     )
-    if retry_after_s > 0:
-        reply.headers["x-acs-retry-after"] = str(math.ceil(retry_after_s * 1000))
+    if throttle.retry_after_s > 0:
+        reply.headers["x-acs-retry-after"] = str(math.ceil(throttle.retry_after_s * 1000))
     return reply
 
 

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.sandbox import aliyun_api, msads_api, oauth
 from reconciler.sandbox.aliyun_auth import RpcRequest
-from reconciler.sandbox.faults import ConnectionDropped, Effects, FaultPlan
+from reconciler.sandbox.faults import ConnectionDropped, Effects, FaultPlan, Throttle
 from reconciler.sandbox.records import CallRecord
 from reconciler.sandbox.store import Store
 from reconciler.sandbox.wire import Reply
@@ -45,7 +45,7 @@ class Endpoint:
     name: str
     paths: tuple[str, ...]
     answer: Answer
-    throttled: Callable[[str, float], Reply]  # (tracking id, seconds until the window admits a call)
+    throttled: Callable[[str, Throttle], Reply]  # (tracking id, the wait and window of the refusing throttle)
     internal_error: Callable[[str], Reply]
     redact: Callable[[bytes], str]
 
@@ -126,7 +126,7 @@ def _handler(store: Store, plan: FaultPlan, endpoint: Endpoint) -> Callable[[Req
         raw = await request.body()
         processed = False
         if not plan.admit(endpoint.name):
-            reply, outcome = endpoint.throttled(tracking_id, plan.retry_after_s(endpoint.name)), "throttled"
+            reply, outcome = endpoint.throttled(tracking_id, plan.throttle(endpoint.name)), "throttled"
         elif plan.fail_before_commit(endpoint.name):
             reply, outcome = endpoint.internal_error(tracking_id), "error-500"
         else:

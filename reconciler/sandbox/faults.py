@@ -7,7 +7,8 @@ endpoint wins over ``*`` for the same kind). KIND is one of:
 
 - ``latency-ms=20``: milliseconds added to each call;
 - ``throttle-rpm=600``: at most that many calls accepted in any 60 s window, the rest get 429 (code 117; Alibaba
-  Cloud: 400 Throttling.User);
+  Cloud: 400 Throttling.User); ``throttle-rpm=2/5`` counts in a window of 5 s instead (``CALLS/SECONDS``: the
+  window is any number of seconds above 0, 60 when not given), so that a test of throttling need not wait a minute;
 - ``error-500=0.1``: that share of calls fail with a 500 before anything is committed;
 - ``drop-after-commit=0.3``: that share of calls commit, then the client gets no answer;
 - ``lag-s=5``: what the endpoint changes becomes visible to reads (Search, GetCouponPage) that many seconds later
@@ -42,6 +43,7 @@ _READER = {"send": "getpage", "discard": "getpage"}
 # The endpoints that read coupons: the only ones ``hide-share`` applies to.
 READERS = ("search", "getpage")
 ANY = "*"
+THROTTLE_WINDOW_S = 60.0  # the window of ``throttle-rpm`` when the spec gives none (the vendors' minute)
 
 
 class FaultKind(StrEnum):
@@ -54,6 +56,19 @@ class FaultKind(StrEnum):
 
 
 _SHARES = (FaultKind.ERROR_500, FaultKind.DROP_AFTER_COMMIT, FaultKind.HIDE_SHARE)
+
+
+@dataclass(frozen=True, slots=True)
+class Throttle:
+    """A refused call's throttle: seconds until its window admits a call again, and the window's length."""
+
+    retry_after_s: float
+    window_s: float = THROTTLE_WINDOW_S
+
+    @property
+    def shortened(self) -> bool:
+        """True when a spec gave the window (``CALLS/SECONDS``): no client can know it from the vendor's docs."""
+        return self.window_s != THROTTLE_WINDOW_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +91,16 @@ class ConnectionDropped(BaseException):
 
 @dataclass(frozen=True, slots=True)
 class FaultSpec:
+    """One rule: ``value`` is the kind's number; ``window_s`` is the throttle's window (``throttle-rpm`` only)."""
+
     endpoint: str
     kind: FaultKind
     value: float
+    window_s: float = THROTTLE_WINDOW_S
 
     def __str__(self) -> str:
-        return f"{self.endpoint}:{self.kind.value}={self.value:g}"
+        window = f"/{self.window_s:g}" if self.window_s != THROTTLE_WINDOW_S else ""
+        return f"{self.endpoint}:{self.kind.value}={self.value:g}{window}"
 
 
 def parse_fault_spec(text: str) -> FaultSpec:
@@ -97,22 +116,42 @@ def parse_fault_spec(text: str) -> FaultSpec:
         kind = FaultKind(kind_text)
     except ValueError:
         _bad(text, f"unknown kind {kind_text!r} (expected one of: {', '.join(k.value for k in FaultKind)})")
-    try:
-        value = float(value_text)
-    except ValueError:
-        _bad(text, f"{kind.value} needs a number, got {value_text!r}")
-    if value != value or value in (float("inf"), float("-inf")):
-        _bad(text, f"{kind.value} needs a finite number")
+    window_s = THROTTLE_WINDOW_S
+    if kind is FaultKind.THROTTLE_RPM and "/" in value_text:
+        value_text, _, window_text = (part.strip() for part in value_text.partition("/"))
+        window_s = _throttle_window(text, window_text)
+    value = _number(text, kind, value_text)
     if kind in _SHARES and not 0 <= value <= 1:
         what = "coupons" if kind is FaultKind.HIDE_SHARE else "calls"
         _bad(text, f"{kind.value} is a share of {what}, from 0 to 1")
     if kind is FaultKind.HIDE_SHARE and endpoint not in (*READERS, ANY):
         _bad(text, f"hide-share applies to the reads: {', '.join(READERS)} or *, not {endpoint!r}")
     if kind is FaultKind.THROTTLE_RPM and (value < 1 or value != int(value)):
-        _bad(text, "throttle-rpm is a whole number of calls a minute, at least 1")
+        _bad(text, "throttle-rpm is a whole number of calls a window (a minute unless given), at least 1")
     if value < 0:
         _bad(text, f"{kind.value} cannot be negative")
-    return FaultSpec(endpoint, kind, value)
+    return FaultSpec(endpoint, kind, value, window_s)
+
+
+def _number(text: str, kind: FaultKind, value_text: str) -> float:
+    try:
+        value = float(value_text)
+    except ValueError:
+        _bad(text, f"{kind.value} needs a number, got {value_text!r}")
+    if value != value or value in (float("inf"), float("-inf")):
+        _bad(text, f"{kind.value} needs a finite number")
+    return value
+
+
+def _throttle_window(text: str, window_text: str) -> float:
+    """The SECONDS of ``throttle-rpm=CALLS/SECONDS``: a finite number above 0."""
+    try:
+        window_s = float(window_text)
+    except ValueError:
+        _bad(text, f"the throttle window needs a number of seconds, got {window_text!r}")
+    if window_s != window_s or window_s in (float("inf"), float("-inf")) or window_s <= 0:
+        _bad(text, "the throttle window is a finite number of seconds above 0")
+    return window_s
 
 
 def parse_fault_specs(texts: Iterable[str]) -> tuple[FaultSpec, ...]:
@@ -206,7 +245,7 @@ class FaultPlan:
         now = self._clock()
         with self._lock:
             window = self._windows.setdefault(rule.endpoint, deque())
-            while window and window[0] <= now - 60:
+            while window and window[0] <= now - rule.window_s:
                 window.popleft()
             if len(window) >= rule.value:
                 return False
@@ -215,15 +254,19 @@ class FaultPlan:
 
     def retry_after_s(self, endpoint: str) -> float:
         """Seconds until the throttle window of ``endpoint`` admits a call again (0 when it does now)."""
+        return self.throttle(endpoint).retry_after_s
+
+    def throttle(self, endpoint: str) -> Throttle:
+        """The throttle of ``endpoint`` as a refused call tells it: the wait, and the window's length."""
         rule = self._rule(endpoint, FaultKind.THROTTLE_RPM)
         if rule is None:
-            return 0.0
+            return Throttle(0.0)
         now = self._clock()
         with self._lock:
             window = self._windows.get(rule.endpoint)
             if not window or len(window) < rule.value:
-                return 0.0
-            return max(0.0, window[0] + 60 - now)
+                return Throttle(0.0, rule.window_s)
+            return Throttle(max(0.0, window[0] + rule.window_s - now), rule.window_s)
 
     def fail_before_commit(self, endpoint: str) -> bool:
         return self._draw(endpoint, FaultKind.ERROR_500)

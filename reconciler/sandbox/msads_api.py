@@ -8,6 +8,7 @@ coupon, as the service is understood to behave (docs/sandbox.md lists what is in
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -15,7 +16,7 @@ from datetime import UTC, date, datetime
 
 from reconciler.sandbox import wire
 from reconciler.sandbox.auth import Principal, authenticate
-from reconciler.sandbox.faults import Effects
+from reconciler.sandbox.faults import Effects, Throttle
 from reconciler.sandbox.records import CouponQuery, CouponRecord
 from reconciler.sandbox.store import Store
 from reconciler.sandbox.wire import JsonObject, Reply
@@ -404,9 +405,14 @@ OPERATIONS = (
 )
 
 
-def throttled(tracking_id: str, retry_after_s: float = 0.0) -> Reply:
-    """429 with code 117; like the service (as documented), no Retry-After: callers wait out the 60 s window."""
-    return Reply.of_fault(wire.CALL_RATE_EXCEEDED.fault(), tracking_id)
+def throttled(tracking_id: str, throttle: Throttle) -> Reply:
+    """429 with code 117; like the service (as documented), no Retry-After: callers wait out the 60 s window.
+    A window a fault spec shortened (``throttle-rpm=CALLS/SECONDS``) is announced as ``Retry-After`` (whole seconds
+    until it admits a call), since no client could know it."""
+    reply = Reply.of_fault(wire.CALL_RATE_EXCEEDED.fault(), tracking_id)
+    if throttle.shortened:
+        reply.headers["Retry-After"] = str(math.ceil(throttle.retry_after_s))
+    return reply
 
 
 def internal_error(tracking_id: str) -> Reply:

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Mapping
 from urllib.parse import parse_qs, urlencode
 
+from reconciler.sandbox.faults import Throttle
 from reconciler.sandbox.store import Store
 from reconciler.sandbox.wire import Reply
 
@@ -66,8 +67,9 @@ def _error(status: int, error: str, description: str, tracking_id: str) -> Reply
     return Reply(status, body, headers=dict(NO_STORE))
 
 
-def throttled(tracking_id: str, retry_after_s: float = 0.0) -> Reply:
-    """429 with code 117; like the service (as documented), no Retry-After: callers wait out the 60 s window."""
+def throttled(tracking_id: str, throttle: Throttle) -> Reply:
+    """429 ``temporarily_unavailable``; like the service, no Retry-After (the token endpoint's retry does not wait
+    out a window)."""
     return _error(429, "temporarily_unavailable", "Too many requests; retry later.", tracking_id)
 
 

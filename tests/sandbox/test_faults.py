@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
-from reconciler.errors import InputError
+from reconciler.config import load_config
+from reconciler.errors import ConfigError, InputError
 from reconciler.sandbox.faults import FaultKind, FaultPlan, FaultSpec, parse_fault_spec, parse_fault_specs
 from tests.sandbox.conftest import TOKEN, Clock, Sandbox, codes, pred
 
@@ -33,6 +35,14 @@ def test_specs_parse() -> None:
     assert str(parse_fault_spec("distribute:lag-s=5")) == "distribute:lag-s=5"
 
 
+def test_a_throttle_takes_its_window_in_seconds_sixty_by_default() -> None:
+    assert parse_fault_spec("send:throttle-rpm=2").window_s == 60
+    assert parse_fault_spec("send:throttle-rpm=2/5") == FaultSpec("send", FaultKind.THROTTLE_RPM, 2, 5)
+    assert parse_fault_spec("dispatch:throttle-rpm= 3 / 0.5 ").window_s == 0.5
+    assert str(parse_fault_spec("send:throttle-rpm=2/5")) == "send:throttle-rpm=2/5"
+    assert str(parse_fault_spec("send:throttle-rpm=2/60")) == "send:throttle-rpm=2"
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
@@ -47,6 +57,15 @@ def test_specs_parse() -> None:
         ("search:throttle-rpm=2.5", "whole number"),
         ("search:lag-s=-1", "cannot be negative"),
         ("search:lag-s=nan", "finite"),
+        ("search:throttle-rpm=2/", "the throttle window needs a number of seconds, got ''"),
+        ("search:throttle-rpm=2/soon", "the throttle window needs a number of seconds, got 'soon'"),
+        ("search:throttle-rpm=2/0", "a finite number of seconds above 0"),
+        ("search:throttle-rpm=2/-5", "a finite number of seconds above 0"),
+        ("search:throttle-rpm=2/inf", "a finite number of seconds above 0"),
+        ("search:throttle-rpm=/5", "needs a number"),
+        ("search:throttle-rpm=0/5", "at least 1"),
+        ("search:throttle-rpm=2.5/5", "whole number"),
+        ("search:lag-s=1/5", "needs a number, got '1/5'"),
     ],
 )
 def test_bad_specs_are_refused_with_a_clear_message(spec: str, message: str) -> None:
@@ -80,12 +99,30 @@ def test_throttle_refuses_calls_above_the_rate_with_429_and_code_117() -> None:
     refused = sandbox.dispatch(["late@example.com"], "RET-20")
     assert refused.json()["Type"] == "AdApiFaultDetail" and codes(refused) == [117]
     assert refused.json()["Errors"][0]["ErrorCode"] == "CallRateExceeded"
+    assert "Retry-After" not in refused.headers  # as the service: callers wait out its documented minute
     assert dispatched(sandbox) == 3  # nothing committed for the refused calls
     assert sandbox.search().status_code == 200  # other endpoints are not counted
     clock.now = 59.9
     assert sandbox.dispatch(["again@example.com"], "RET-20").status_code == 429
     clock.now = 60.0
     assert sandbox.dispatch(["again@example.com"], "RET-20").status_code == 200
+
+
+def test_a_throttle_window_given_in_the_spec_replaces_the_minute() -> None:
+    clock = Clock(0.0)
+    plan = FaultPlan(parse_fault_specs(["dispatch:throttle-rpm=2/5"]), clock=clock)
+    sandbox = Sandbox(plan)
+    statuses = [sandbox.dispatch([f"u{i}@example.com"], "RET-20").status_code for i in range(3)]
+    assert statuses == [200, 200, 429]
+    assert plan.retry_after_s("dispatch") == 5.0
+    clock.now = 3.2  # a window no client can know is announced: whole seconds until it admits a call
+    assert sandbox.dispatch(["early@example.com"], "RET-20").headers["Retry-After"] == "2"
+    clock.now = 4.9
+    assert sandbox.dispatch(["again@example.com"], "RET-20").status_code == 429
+    assert round(plan.retry_after_s("dispatch"), 6) == 0.1
+    clock.now = 5.0
+    assert sandbox.dispatch(["again@example.com"], "RET-20").status_code == 200
+    assert dispatched(sandbox) == 3
 
 
 def test_error_500_fails_before_anything_is_committed() -> None:
@@ -207,3 +244,15 @@ def test_a_hidden_coupon_is_still_issued_and_never_shows_to_its_holder() -> None
     assert set(sent) & hidden, "no issued coupon was hidden: the test proves nothing"
     shown = {str(c["SendToEmail"]) for c in sandbox.coupons("100", pred("CouponClassName", "RET-20"))}
     assert shown - {"None"} == {email for code, email in sent.items() if code not in hidden}
+
+
+def test_a_bad_throttle_window_in_couponctl_yaml_is_located_at_its_entry(tmp_path: Path) -> None:
+    (tmp_path / "couponctl.yaml").write_text(
+        "providers:\n  m: {type: msads, environment: local}\n"
+        'sandbox:\n  faults: ["send:throttle-rpm=2/5", "send:throttle-rpm=2/0"]\n'
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path)
+    assert [str(p) for p in raised.value.problems] == [
+        "couponctl.yaml:4:37: sandbox.faults[1]: the throttle window is a finite number of seconds above 0"
+    ]
