@@ -1,20 +1,15 @@
-"""Fixtures shared by the whole suite: journal backends (SQLite and a real PostgreSQL)."""
+"""Fixtures shared by the whole suite: journal backends (SQLite and a real PostgreSQL), the example project."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def postgres_server_url() -> str:
-    return os.environ.get("COUPONCTL_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+from tests.support.postgres import fresh_schema
+from tests.support.projects import copy_examples
+from tests.support.served import ServeProject, served_projects
 
 
 @pytest.fixture
@@ -24,23 +19,8 @@ def postgres_url() -> Iterator[str]:
     Without a server the test is skipped with the reason, except under CI=true, where it fails: CI must
     prove the PostgreSQL journal works.
     """
-    psycopg = pytest.importorskip("psycopg")
-    base = postgres_server_url()
-    try:
-        admin = psycopg.connect(base, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        message = f"no PostgreSQL at COUPONCTL_TEST_POSTGRES_URL ({type(exc).__name__}); start one or set the URL"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    schema = f"couponctl_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
+    with fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -50,3 +30,17 @@ def journal_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "state" / "journal.sqlite")
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of examples/ (without its sandbox state) at ``tmp_path / "project"``; a module may declare its own."""
+    return copy_examples(tmp_path / "project")
+
+
+@pytest.fixture
+def serve_project(tmp_path: Path) -> Iterator[ServeProject]:
+    """Projects pointed at a `couponctl sandbox serve` on loopback whose issuing calls take 1.5 s (see
+    tests.support.served.served_projects); the servers stop after the test."""
+    with served_projects(tmp_path) as start:
+        yield start

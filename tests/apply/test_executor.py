@@ -15,8 +15,7 @@ from reconciler.live import ScopeLive
 from reconciler.manifest.model import ScopeSpec, Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import NO_FENCE, Batch, BatchResult, Fence, ItemResult, Outcome, Provider
-
-from ..plan.diff_factories import SCOPE, desired
+from tests.support.diff_factories import SCOPE, desired
 
 TARGETS = [Target.email(f"user{n}@example.com") for n in range(10)]
 

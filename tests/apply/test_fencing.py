@@ -19,9 +19,8 @@ from reconciler.live import ScopeLive
 from reconciler.manifest.model import ScopeSpec, Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import NO_FENCE, Batch, BatchResult, Fence, ItemResult, Outcome
-
-from ..plan.diff_factories import SCOPE, desired
-from .fakes import FakeProvider
+from tests.support.diff_factories import SCOPE, desired
+from tests.support.fake_provider import FakeProvider
 
 A, B = Target.email("a@example.com"), Target.email("b@example.com")
 LEASE = 60.0

@@ -4,7 +4,6 @@ the actor when the environment names nobody."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,9 @@ from reconciler.manifest.model import Scope, Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SCOPE = Scope("msads-local", "251186883", "SPRING27-ACQ-100")
 #: Every variable ci_actor reads: a container's environment has none of them.
 NOBODY = dict.fromkeys(("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILDKITE_BUILD_CREATOR", "USER", "USERNAME", "LOGNAME"))
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    copy = tmp_path / "project"
-    shutil.copytree(EXAMPLES, copy, ignore=shutil.ignore_patterns(".couponctl"))
-    return copy
 
 
 def couponctl(project: Path, *args: str, env: dict[str, str | None] | None = None) -> Result:

@@ -21,7 +21,7 @@ from reconciler.cli import main
 from reconciler.manifest.model import Scope, Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch
-from tests.conftest import postgres_server_url
+from tests.support.postgres import postgres_server_url
 
 SCOPE = Scope("msads-prod", "251186883", "SPRING27-ACQ-100")
 

@@ -15,9 +15,7 @@ from reconciler.manifest.model import Target
 from reconciler.plan.diff import diff, issued_late
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome
-
-from ..gitops.test_drift import NOW
-from ..plan.diff_factories import SCOPE, desired
+from tests.support.diff_factories import NOW, SCOPE, desired
 
 A, B, C = (Target.email(f"{n}@example.com") for n in "abc")
 

@@ -9,9 +9,8 @@ from reconciler.apply.report import ApplyReport, report_to_dict
 from reconciler.apply.resolve import STILL_IN_DOUBT, Resolution
 from reconciler.apply.verify import ItemVerdict, Verdict
 from reconciler.manifest.model import Target
-
-from ..cli.test_apply_safety import report_schema
-from ..plan.diff_factories import SCOPE
+from tests.support.diff_factories import SCOPE
+from tests.support.schemas import report_schema
 
 A, B, C = (Target.email(f"{n}@example.com") for n in "abc")
 

@@ -5,20 +5,15 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
 
-from ..reliability.conftest import make_project, run
-from .test_end_to_end import EXAMPLE_ITEMS
-
-
-def report_schema() -> dict[str, object]:
-    text = resources.files("reconciler").joinpath("schemas/apply-report.schema.json").read_text("utf-8")
-    return dict(json.loads(text))
+from tests.support.cli import run
+from tests.support.projects import EXAMPLE_ITEMS, make_project
+from tests.support.schemas import report_schema
 
 
 @pytest.fixture

@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from reconciler.cli import main
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-EXAMPLE_ITEMS = 3 + 2 + 4 + 3 + 3  # accounts + emails + emails from the CSV (spring) + winback emails + reseller uids
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    target = tmp_path / "project"
-    shutil.copytree(EXAMPLES, target, ignore=shutil.ignore_patterns(".couponctl"))
-    return target
-
-
-def run(project: Path, *args: str, stdin: str | None = None) -> Result:
-    return CliRunner().invoke(main, ["-C", str(project), "--no-color", *args], input=stdin)
+from tests.support.cli import run
+from tests.support.projects import EXAMPLE_ITEMS
 
 
 def test_plan_apply_plan_shows_nothing_left(project: Path) -> None:

@@ -5,7 +5,6 @@ the user unless asked for."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,17 +14,10 @@ import yaml
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
+from tests.support.projects import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 COUPONCTL = [sys.executable, "-m", "reconciler"]
 INSTALLED = Path(sys.executable).parent / "couponctl"  # the console script, as a shell completes it
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    target = tmp_path / "project"
-    shutil.copytree(EXAMPLES, target, ignore=shutil.ignore_patterns(".couponctl"))
-    return target
 
 
 def run(project: Path, *args: str, env: dict[str, str] | None = None) -> Result:

@@ -5,23 +5,13 @@ the project all tell them apart, and render each address the same way."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 LAPSED = re.compile(r"email:l\*\*\*@example\.org \(id [0-9a-f]{4,}\)")
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    target = tmp_path / "project"
-    shutil.copytree(EXAMPLES, target, ignore=shutil.ignore_patterns(".couponctl"))
-    return target
 
 
 def run(project: Path, *args: str, env: dict[str, str] | None = None) -> Result:

@@ -6,33 +6,17 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner, Result
-
-from reconciler.cli import main
 from reconciler.plan.render_markdown import render_markdown
 from reconciler.plan.render_text import render_text
-from tests.plan.factories import sample_plan
+from tests.support.cli import run
+from tests.support.plan_factories import sample_plan
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 WINBACK = "manifests/winback27.yaml"
 WINBACK_TARGETS = 3
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    target = tmp_path / "project"
-    shutil.copytree(EXAMPLES, target, ignore=shutil.ignore_patterns(".couponctl"))
-    return target
-
-
-def run(project: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, ["-C", str(project), "--no-color", *args])
 
 
 def issued_by_class(project: Path) -> dict[str, int]:

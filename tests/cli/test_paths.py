@@ -5,29 +5,13 @@ project root is."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner, Result
+from tests.support.cli import run
 
-from reconciler.cli import main
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 COUPONCTL = [sys.executable, "-m", "reconciler"]
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    target = tmp_path / "project"
-    shutil.copytree(EXAMPLES, target, ignore=shutil.ignore_patterns(".couponctl"))
-    return target
-
-
-def run(directory: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, ["-C", str(directory), "--no-color", *args])
 
 
 def test_the_project_is_found_from_a_subdirectory(project: Path) -> None:

@@ -4,30 +4,15 @@ ahead) is refused, and so is one whose timestamps carry no time zone; neither re
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from reconciler.cli import main
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.serialize import plan_from_json, plan_to_json
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    target = tmp_path / "project"
-    shutil.copytree(EXAMPLES, target, ignore=shutil.ignore_patterns(".couponctl"))
-    return target
-
-
-def run(project: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, ["-C", str(project), "--no-color", *args])
+from tests.support.cli import run
 
 
 def shifted_plan(project: Path, shift: timedelta) -> Path:

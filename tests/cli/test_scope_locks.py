@@ -11,8 +11,8 @@ import pytest
 
 from reconciler.apply.journal import Journal
 from reconciler.apply.lock import ApplyLock
-
-from ..reliability.conftest import assert_exactly_once, holders, make_project, run
+from tests.support.cli import run
+from tests.support.projects import assert_exactly_once, holders, make_project
 
 SPRING = "msads-local/251186883/SPRING27-ACQ-100"
 WINBACK = "msads-local/251186883/WINBACK27-RET-50"

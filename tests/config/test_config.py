@@ -13,7 +13,7 @@ import pytest
 from reconciler.config import load_config, parse_duration
 from reconciler.errors import ConfigError
 from reconciler.secrets import SecretRef
-from tests.expected import lines_match
+from tests.support.expected import lines_match
 
 INVALID = Path(__file__).parent / "invalid"
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from reconciler.drift import Drift, DriftKind, detect_drift
 from reconciler.live import IssuedCoupon, JournalView, LiveState, ScopeLive
 from reconciler.manifest.model import DesiredItem, DesiredState, Expect, Position, Scope, ScopeSpec, Target
+from tests.support.diff_factories import NOW, SCOPE, USD100, desired, live
 
-from ..plan.diff_factories import SCOPE, USD100, desired, live
-
-NOW = datetime(2027, 3, 2, 10, 0, tzinfo=UTC)
 ANA = Target.email("ana@example.com")
 BO = Target.email("bo@example.com")
 ACC = Target.account(180535609)

@@ -10,9 +10,7 @@ from reconciler.drift import Drift, detect_drift
 from reconciler.drift_render import MARKER, drift_to_json, render_drift_markdown, render_drift_text
 from reconciler.live import IssuedCoupon, LiveState, ScopeLive
 from reconciler.manifest.model import Target
-
-from ..plan.diff_factories import SCOPE, USD100, desired
-from .test_drift import NOW
+from tests.support.diff_factories import NOW, SCOPE, USD100, desired
 
 ANA = Target.email("ana@example.com")
 

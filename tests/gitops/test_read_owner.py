@@ -8,8 +8,7 @@ import json
 from reconciler.live import ScopeLive
 from reconciler.manifest.model import Scope, Target
 from reconciler.providers.base import Exporter, Provider
-
-from ..providers.msads_fakes import OWNER, SearchPages, coupon, make_provider
+from tests.support.msads_fakes import OWNER, SearchPages, coupon, make_provider
 
 
 def read_owner(pages: SearchPages) -> list[ScopeLive]:

@@ -15,7 +15,7 @@ from reconciler.config import load_config
 from reconciler.config_model import Config
 from reconciler.errors import ManifestError
 from reconciler.manifest.build import load_desired
-from tests.expected import lines_match
+from tests.support.expected import lines_match
 
 HERE = Path(__file__).parent
 INVALID = HERE / "invalid"

@@ -15,8 +15,7 @@ from reconciler.manifest.model import Target
 from reconciler.plan.checksum import checksum_content, plan_checksum, verify_checksum, with_checksum
 from reconciler.plan.model import Plan, PlanProblem, ScopePlan, Severity
 from reconciler.plan.serialize import plan_from_json, plan_to_json
-
-from .factories import issue, sample_plan
+from tests.support.plan_factories import issue, sample_plan
 
 
 def change_scope(change: Callable[[ScopePlan], ScopePlan], index: int = 1) -> Callable[[Plan], Plan]:

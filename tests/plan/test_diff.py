@@ -9,8 +9,7 @@ from reconciler.live import IssuedCoupon, JournalView, LiveState, ScopeLive
 from reconciler.manifest.model import Expect, Target
 from reconciler.plan.diff import diff
 from reconciler.plan.model import Plan
-
-from .diff_factories import SCOPE, desired, live
+from tests.support.diff_factories import SCOPE, desired, live
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 A1, A2 = Target.account(180535609), Target.account(180535610)

@@ -9,8 +9,7 @@ from reconciler.live import FaceValue, IssuedCoupon
 from reconciler.manifest.model import Scope, Target
 from reconciler.plan.explain import explain_difference
 from reconciler.plan.model import Plan, ScopePlan
-
-from .factories import ALIYUN, MSADS, issue, plan, sample_plan, scope_plan, with_error
+from tests.support.plan_factories import ALIYUN, MSADS, issue, plan, sample_plan, scope_plan, with_error
 
 M = str(MSADS)
 

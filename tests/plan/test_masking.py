@@ -23,9 +23,8 @@ from reconciler.plan.model import PlanProblem, Severity
 from reconciler.plan.render_markdown import render_markdown
 from reconciler.plan.render_text import render_text
 from reconciler.secrets import SecretRef
-
-from .diff_factories import SCOPE, USD100, desired
-from .factories import MSADS, held, issue, plan, scope_plan
+from tests.support.diff_factories import SCOPE, USD100, desired
+from tests.support.plan_factories import MSADS, held, issue, plan, scope_plan
 
 KEY = b"a test project's key"
 CAROL, CMO = "carol@acme.example", "cmo@acme.example"

@@ -10,8 +10,7 @@ from reconciler.plan.checksum import with_checksum
 from reconciler.plan.model import PlanProblem, Severity
 from reconciler.plan.render_markdown import mask_email, render_markdown
 from reconciler.plan.serialize import plan_from_json, plan_to_json
-
-from .factories import MSADS, assert_golden, issue, plan, sample_plan, scope_plan, with_error
+from tests.support.plan_factories import MSADS, assert_golden, issue, plan, sample_plan, scope_plan, with_error
 
 
 def test_sample_plan_matches_the_golden_markdown() -> None:

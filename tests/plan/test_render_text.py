@@ -9,8 +9,7 @@ import click
 from reconciler.manifest.model import Target
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.render_text import format_money, render_text
-
-from .factories import MSADS, assert_golden, issue, plan, sample_plan, scope_plan, with_error
+from tests.support.plan_factories import MSADS, assert_golden, issue, plan, sample_plan, scope_plan, with_error
 
 ANSI = "\x1b["
 

@@ -17,8 +17,7 @@ from reconciler.providers import acs_signature as acs
 from reconciler.providers.aliyun import AliyunSettings
 from reconciler.providers.aliyun_wire import SEND
 from reconciler.providers.base import Batch, BatchResult, Outcome
-
-from .aliyun_fakes import (
+from tests.support.aliyun_fakes import (
     FAST_ISSUES,
     KEY_ID,
     SCOPE,

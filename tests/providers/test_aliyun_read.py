@@ -16,8 +16,7 @@ from reconciler.manifest.model import Target
 from reconciler.providers import aliyun_wire as wire
 from reconciler.providers.acs_signature import EMPTY_SHA256
 from reconciler.providers.aliyun import AliyunSettings, live_from_coupons
-
-from .aliyun_fakes import (
+from tests.support.aliyun_fakes import (
     FAST_READS,
     SCOPE,
     SELLER,

@@ -20,8 +20,7 @@ from reconciler.providers.aliyun import AliyunProvider
 from reconciler.providers.base import BatchResult, Outcome, Provider
 from reconciler.providers.registry import build_provider, for_writing
 from reconciler.secrets import SecretRef
-
-from .aliyun_fakes import SPEC, Pages, uids, v1_valid, v3_valid
+from tests.support.aliyun_fakes import SPEC, Pages, uids, v1_valid, v3_valid
 
 ENV = {
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI-from-env",

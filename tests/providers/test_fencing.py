@@ -14,9 +14,8 @@ from reconciler.providers.base import Batch, BatchResult, Outcome, Provider
 from reconciler.providers.http import HttpSettings, build_client, fenced
 from reconciler.providers.msads_wire import DISPATCH
 from reconciler.secrets import Secret
-
-from . import aliyun_fakes as ali
-from . import msads_fakes as ms
+from tests.support import aliyun_fakes as ali
+from tests.support import msads_fakes as ms
 
 
 class RecordingFence:

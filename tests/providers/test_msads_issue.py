@@ -14,8 +14,7 @@ from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch, BatchResult, Outcome
 from reconciler.providers.msads import MsAdsSettings
 from reconciler.providers.msads_wire import DISPATCH, DISTRIBUTE
-
-from .msads_fakes import (
+from tests.support.msads_fakes import (
     ACCESS_TOKEN,
     DEV_TOKEN,
     FAST_ISSUES,

@@ -16,8 +16,7 @@ from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
 from reconciler.manifest.model import Scope, Target
 from reconciler.providers.msads import MsAdsSettings, coupon_status
 from reconciler.providers.msads_wire import WireCoupon, parse_coupon
-
-from .msads_fakes import (
+from tests.support.msads_fakes import (
     ACCESS_TOKEN,
     CLASS,
     DEV_TOKEN,

@@ -8,8 +8,7 @@ import pytest
 
 from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
 from reconciler.providers import msads_wire as wire
-
-from .msads_fakes import coupon
+from tests.support.msads_fakes import coupon
 
 AD_API_FAULT = {
     "TrackingId": "b-1",

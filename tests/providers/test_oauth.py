@@ -16,8 +16,7 @@ from reconciler.providers.http import HttpSettings, build_client
 from reconciler.providers.msads_wire import DISPATCH
 from reconciler.providers.oauth import OAuthClient, RefreshTokenFlow, StaticToken
 from reconciler.secrets import Secret
-
-from .msads_fakes import (
+from tests.support.msads_fakes import (
     ACCESS_TOKEN,
     BASE,
     DEV_TOKEN,

@@ -20,8 +20,7 @@ from reconciler.providers.base import Provider
 from reconciler.providers.msads import MsAdsProvider
 from reconciler.providers.registry import build_provider
 from reconciler.secrets import SecretRef
-
-from .msads_fakes import SPEC, accounts, emails
+from tests.support.msads_fakes import SPEC, accounts, emails
 
 SANDBOX = SandboxConfig(seed=Path("seed.yaml"), database=Path("sandbox.sqlite"))
 ENV = {

@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.apply.journal import RESOLVED_NOT_ISSUED, Journal
-
-from .conftest import COUPONCTL, ServeProject, assert_exactly_once, couponctl, make_project, wait_for_pending
-from .skew import skewed
+from tests.support.cli import COUPONCTL, couponctl
+from tests.support.projects import assert_exactly_once, make_project
+from tests.support.served import ServeProject, wait_for_pending
+from tests.support.skew import skewed
 
 SHARED = {"journal": "${env:COUPONCTL_JOURNAL_URL}", "inDoubtWindow": "2s"}
 

@@ -11,9 +11,9 @@ import jsonschema
 import yaml
 
 from reconciler.sandbox.store import Store
-
-from ..cli.test_apply_safety import report_schema
-from .conftest import holders, make_project, run
+from tests.support.cli import run
+from tests.support.projects import holders, make_project
+from tests.support.schemas import report_schema
 
 TWICE = 180535609  # declared in spring27-acquisition: distribute
 

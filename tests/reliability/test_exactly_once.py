@@ -6,7 +6,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-from .conftest import assert_exactly_once, make_project, run
+from tests.support.cli import run
+from tests.support.projects import assert_exactly_once, make_project
 
 MAX_ATTEMPTS = 12
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import yaml
 
 from reconciler.apply.journal import HOLDING_STATES, RESOLVED_NOT_ISSUED, Journal
-
-from ..apply.journal_faults import terminate_process_backends
-from .conftest import COUPONCTL, ServeProject, assert_exactly_once, holders, wait_for_pending
+from tests.support.cli import COUPONCTL
+from tests.support.journal_faults import terminate_process_backends
+from tests.support.projects import assert_exactly_once, holders
+from tests.support.served import ServeProject, wait_for_pending
 
 SHARED = {"journal": "${env:COUPONCTL_JOURNAL_URL}", "inDoubtWindow": "2s", "lockLease": "2s"}
 ISSUING = ("dispatch", "distribute", "send")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from reconciler.sandbox.faults import FaultPlan
 from reconciler.sandbox.records import Hidden
-
-from .conftest import assert_exactly_once, holders, make_project, run
+from tests.support.cli import run
+from tests.support.projects import assert_exactly_once, holders, make_project
 
 ONE_A_CALL = {
     "msads-local": {"type": "msads", "environment": "local", "dispatchBatchSize": 1, "distributeBatchSize": 1},

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from reconciler.apply.journal import Journal
-
-from ..apply.journal_faults import FullDisk, terminate_process_backends
-from .conftest import COUPONCTL, ServeProject, assert_exactly_once, couponctl, make_project, run, wait_for_pending
+from tests.support.cli import COUPONCTL, couponctl, run
+from tests.support.journal_faults import FullDisk, terminate_process_backends
+from tests.support.projects import assert_exactly_once, make_project
+from tests.support.served import ServeProject, wait_for_pending
 
 SHARED = {"journal": "${env:COUPONCTL_JOURNAL_URL}", "inDoubtWindow": "2s", "lockLease": "2s"}
 

@@ -15,7 +15,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
-from tests.reliability.conftest import assert_exactly_once, holders, make_project, run
+from tests.support.cli import run
+from tests.support.projects import assert_exactly_once, holders, make_project
 
 LAGGING = ["search:lag-s=600", "getpage:lag-s=600"]  # issued coupons stay invisible to reads for the whole test
 ITEMS = 15

@@ -8,7 +8,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from .conftest import COUPONCTL, ServeProject, assert_exactly_once, couponctl, wait_for_pending
+from tests.support.cli import COUPONCTL, couponctl
+from tests.support.projects import assert_exactly_once
+from tests.support.served import ServeProject, wait_for_pending
 
 SHARED = {"journal": "${env:COUPONCTL_JOURNAL_URL}", "inDoubtWindow": "2s", "lockLease": "2s"}
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import COUPONCTL, ServeProject, assert_exactly_once, couponctl, make_project, run, wait_for_pending
+from tests.support.cli import COUPONCTL, couponctl, run
+from tests.support.projects import assert_exactly_once, make_project
+from tests.support.served import ServeProject, wait_for_pending
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from datetime import datetime
 from pathlib import Path
 
 from reconciler.apply.journal import Journal
-
-from .conftest import COUPONCTL, ServeProject, assert_exactly_once, couponctl
+from tests.support.cli import COUPONCTL, couponctl
+from tests.support.projects import assert_exactly_once
+from tests.support.served import ServeProject
 
 MANIFESTS = {
     "spring27-acquisition.yaml": "msads-local/251186883/SPRING27-ACQ-100",

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from reconciler.providers import acs_signature as acs
-from tests.sandbox.aliyun_client import (
+from tests.support.aliyun_sandbox import (
     OTHER_SELLER,
     OTHER_TEMPLATE,
     SELLER,

@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.providers import acs_signature as acs
 from reconciler.secrets import Secret
-from tests.sandbox.aliyun_client import KEY, STS_KEY, TEMPLATE, AliyunSandbox, Signing, holders
+from tests.support.aliyun_sandbox import KEY, STS_KEY, TEMPLATE, AliyunSandbox, Signing, holders
 
 SIGNATURES = ["v3", "v1"]
 

@@ -8,7 +8,7 @@ import pytest
 
 from reconciler.errors import InputError
 from reconciler.sandbox.faults import FaultKind, FaultPlan, FaultSpec, parse_fault_spec
-from tests.sandbox.aliyun_client import TEMPLATE_2, AliyunSandbox, holders
+from tests.support.aliyun_sandbox import TEMPLATE_2, AliyunSandbox, holders
 
 
 def faulty(*specs: str, clock: object = None) -> AliyunSandbox:

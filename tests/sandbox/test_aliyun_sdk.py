@@ -14,7 +14,7 @@ from reconciler.sandbox.app import create_app
 from reconciler.sandbox.seed import parse_seed
 from reconciler.sandbox.server import BackgroundServer
 from reconciler.sandbox.store import Store
-from tests.sandbox.aliyun_client import SEED, SELLER, STS_KEY, TEMPLATE, TEMPLATE_2
+from tests.support.aliyun_sandbox import SEED, SELLER, STS_KEY, TEMPLATE, TEMPLATE_2
 
 sdk_client = pytest.importorskip("alibabacloud_resellertrade20191227.client")
 sdk_models = pytest.importorskip("alibabacloud_resellertrade20191227.models")

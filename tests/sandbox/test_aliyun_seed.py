@@ -13,9 +13,8 @@ from reconciler.sandbox.bootstrap import seed_store
 from reconciler.sandbox.embedded import aliyun_sandbox_credentials, sandbox_credentials
 from reconciler.sandbox.seed import load_seed, parse_seed
 from reconciler.sandbox.store import Store
-from tests.sandbox.aliyun_client import SEED
-
-EXAMPLE_SEED = Path(__file__).resolve().parents[2] / "examples" / "sandbox-seed.yaml"
+from tests.support.aliyun_sandbox import SEED
+from tests.support.projects import EXAMPLE_SEED
 
 
 def problems(text: str) -> list[tuple[int, str, str]]:

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tests.sandbox.conftest import (
+from tests.support.sandbox import (
     ALL_TOKEN,
     DEVELOPER_TOKEN,
     EXPIRED_TOKEN,

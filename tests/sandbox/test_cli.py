@@ -4,7 +4,6 @@ step with it, and errors without tracebacks."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,8 @@ from reconciler.cli import main
 from reconciler.cli_sandbox import DEFAULT_DB, sandbox
 from reconciler.sandbox.records import CouponQuery
 from reconciler.sandbox.store import Store
-from tests.sandbox.conftest import SEED
-
-EXAMPLE_SEED = Path(__file__).resolve().parents[2] / "examples" / "sandbox-seed.yaml"
+from tests.support.projects import EXAMPLE_SEED, copy_examples
+from tests.support.sandbox import SEED
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -86,14 +84,12 @@ def test_the_default_store_is_under_dot_couponctl() -> None:
 
 # --- the project's sandbox: -C, couponctl.yaml's store and seed, and the journal kept in step ---
 
-EXAMPLES = EXAMPLE_SEED.parent
-
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the example project, with couponctl run from another directory."""
     copy = tmp_path / "project"
-    shutil.copytree(EXAMPLES, copy, ignore=shutil.ignore_patterns(".couponctl"))
+    copy_examples(copy)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)

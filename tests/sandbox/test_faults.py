@@ -11,7 +11,7 @@ import pytest
 from reconciler.config import load_config
 from reconciler.errors import ConfigError, InputError
 from reconciler.sandbox.faults import FaultKind, FaultPlan, FaultSpec, parse_fault_spec, parse_fault_specs
-from tests.sandbox.conftest import TOKEN, Clock, Sandbox, codes, pred
+from tests.support.sandbox import TOKEN, Clock, Sandbox, codes, pred
 
 EMAILS = [f"user{i}@example.com" for i in range(3)]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.sandbox.conftest import DISPATCH, DISTRIBUTE, NARROW_TOKEN, Sandbox, codes, pred
+from tests.support.sandbox import DISPATCH, DISTRIBUTE, NARROW_TOKEN, Sandbox, codes, pred
 
 
 def sent(sandbox: Sandbox, coupon_class: str = "ACQ-10") -> list[object]:

@@ -15,7 +15,7 @@ from reconciler.sandbox.app import create_app
 from reconciler.sandbox.faults import FaultPlan
 from reconciler.sandbox.server import BackgroundServer
 from reconciler.sandbox.store import Store
-from tests.sandbox.conftest import SEED, msads_seed
+from tests.support.sandbox import SEED, msads_seed
 
 bingads_auth = pytest.importorskip("bingads.authorization")
 bingads_client = pytest.importorskip("bingads.service_client")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.sandbox.conftest import NARROW_TOKEN, SEARCH, Sandbox, codes, pred
+from tests.support.sandbox import NARROW_TOKEN, SEARCH, Sandbox, codes, pred
 
 COUPON_FIELDS = [
     "CouponCode",

@@ -9,8 +9,7 @@ import pytest
 
 from reconciler.errors import InputError
 from reconciler.sandbox.seed import AccountSeed, load_seed, parse_seed
-
-EXAMPLE_SEED = Path(__file__).resolve().parents[2] / "examples" / "sandbox-seed.yaml"
+from tests.support.projects import EXAMPLE_SEED
 
 
 def problems(text: str) -> list[tuple[int, str, str]]:

@@ -18,7 +18,7 @@ from reconciler.sandbox.embedded import embedded_transport, sandbox_credentials
 from reconciler.sandbox.faults import FaultPlan
 from reconciler.sandbox.server import BackgroundServer
 from reconciler.sandbox.store import Store
-from tests.sandbox.conftest import AUTH, DISPATCH, SEARCH, SEED, msads_seed, pred
+from tests.support.sandbox import AUTH, DISPATCH, SEARCH, SEED, msads_seed, pred
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_SEED = ROOT / "examples" / "sandbox-seed.yaml"

@@ -12,7 +12,7 @@ from reconciler.errors import SandboxError
 from reconciler.sandbox.bootstrap import open_store
 from reconciler.sandbox.records import CouponQuery
 from reconciler.sandbox.store import Store
-from tests.sandbox.conftest import SEED, msads_seed
+from tests.support.sandbox import SEED, msads_seed
 
 
 def loaded(path: Path | None = None) -> Store:

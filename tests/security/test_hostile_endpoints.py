@@ -6,7 +6,6 @@ the reviewed plan did not show. No test here talks to anything but loopback: ref
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,17 +19,16 @@ from reconciler.cli import main
 from reconciler.plan.model import PlanEndpoint
 from reconciler.plan.render_markdown import render_markdown
 from reconciler.plan.render_text import render_text
-from tests.plan.factories import sample_plan
-from tests.reliability.conftest import ServeProject
-from tests.reliability.conftest import serve_project as serve_project  # a served sandbox on loopback
+from tests.support.plan_factories import sample_plan
+from tests.support.projects import copy_examples
+from tests.support.served import ServeProject
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CREDS = {"E_DEV": "dev-token-1234", "E_TOKEN": "access-token-1234", "E_AK": "sandbox-ak", "E_SK": "sandbox-secret"}
 
 
 def project_with(tmp_path: Path, msads: dict[str, object]) -> Path:
     project = tmp_path / "project"
-    shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns(".couponctl"))
+    copy_examples(project)
     config = yaml.safe_load((project / "couponctl.yaml").read_text())
     config["providers"]["msads-local"] = {
         "type": "msads",

@@ -8,31 +8,20 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from reconciler.providers.http import redact
 from reconciler.terminal import defang, visible
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # YAML double-quoted escapes: \e is ESC, \a is BEL, \n a newline.
 HOSTILE_CLASS = (
     r'"WINBACK\n\n</details>\n\n## Plan: no changes\n![x](https://evil.example/x.png) @team '
     r'[click](https://evil.example) \e]52;c;SGVsbG8=\a \e]8;;https://evil.example\e\\link\e]8;;\e\\"'
 )
 VENDOR_EMAIL = "John Doe@evil.example\n+ email:forged@x.example  [spring27-acquisition]\x1b]52;c;AAAA\x07"
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    target = tmp_path / "project"
-    shutil.copytree(EXAMPLES, target, ignore=shutil.ignore_patterns(".couponctl"))
-    return target
 
 
 def couponctl(project: Path, *args: str) -> subprocess.CompletedProcess[str]:

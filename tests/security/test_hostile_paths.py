@@ -6,7 +6,6 @@ finishes has not read it. Sentinels are searched for in everything the command p
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from tests.support.projects import copy_examples
+
 SENTINEL = "SENTINEL-7f3a9c-SECRET-VALUE"
 SPRING = "manifests/spring27-acquisition.yaml"
 
@@ -26,7 +26,7 @@ def repo(tmp_path: Path) -> Path:
     (tmp_path / ".git" / "config").write_text(f"[credential]\n\thelper = store {SENTINEL}\n")
     os.mkfifo(tmp_path / "outside.fifo")
     (tmp_path / "outside.txt").write_text(f"{SENTINEL}\n")
-    shutil.copytree(EXAMPLES, tmp_path / "project", ignore=shutil.ignore_patterns(".couponctl"))
+    copy_examples(tmp_path / "project")
     return tmp_path
 
 

@@ -3,7 +3,6 @@ surrogate (which no file or terminal can hold), an amount that is not a finite n
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -15,8 +14,7 @@ import pytest
 from reconciler.providers import aliyun_wire, msads_wire
 from reconciler.providers.http import vendor_json
 from reconciler.providers.msads_wire import MalformedResponse
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from tests.support.projects import copy_examples
 
 
 def couponctl(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -31,7 +29,7 @@ def couponctl(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_currency_that_is_no_iso_code_never_blocks_show_or_apply(tmp_path: Path) -> None:
     project = tmp_path / "project"
-    shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns(".couponctl"))
+    copy_examples(project)
     manifest = project / "manifests" / "spring27-acquisition.yaml"
     manifest.write_text("\n".join(line for line in manifest.read_text().splitlines() if "expect:" not in line) + "\n")
     assert couponctl(project, "plan").returncode == 0  # seeds the embedded sandbox

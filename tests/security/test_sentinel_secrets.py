@@ -6,7 +6,6 @@ stdout, stderr and every file it left in the project are searched for each senti
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from tests.support.projects import EXAMPLES, copy_examples
+
 SENTINELS = {
     "S_DEV": "SNTL-devtoken-4b1e",
     "S_TOKEN": "SNTL-access-token-9c2d",
@@ -42,7 +42,7 @@ SEED_REPLACEMENTS = {
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     project = tmp_path / "project"
-    shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns(".couponctl"))
+    copy_examples(project)
     seed_text = (EXAMPLES / "sandbox-seed.yaml").read_text()
     for old, new in SEED_REPLACEMENTS.items():
         seed_text = seed_text.replace(old, new)
@@ -172,7 +172,7 @@ def test_no_command_writes_a_secret_anywhere(served: tuple[Path, dict[str, str]]
 
 def test_a_journal_url_password_is_never_printed(tmp_path: Path) -> None:
     project = tmp_path / "project"
-    shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns(".couponctl"))
+    copy_examples(project)
     config = yaml.safe_load((project / "couponctl.yaml").read_text())
     config["journal"] = "${env:S_URL}"
     (project / "couponctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

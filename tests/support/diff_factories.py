@@ -1,7 +1,8 @@
-"""Builders of desired and live state for diff tests."""
+"""Builders of desired and live state for diff, drift and late-issue tests."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
@@ -9,6 +10,7 @@ from reconciler.manifest.model import DesiredItem, DesiredState, Expect, Positio
 
 SCOPE = Scope("msads-local", "251186883", "SPRING27-ACQ-100")
 USD100 = FaceValue(Decimal(100), "USD", "Acquisition")
+NOW = datetime(2027, 3, 2, 10, 0, tzinfo=UTC)  # when drift is checked
 
 
 def desired(

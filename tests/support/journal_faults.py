@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 
 from reconciler.apply.journal import Journal
-from tests.conftest import postgres_server_url
+from tests.support.postgres import postgres_server_url
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 

@@ -138,7 +138,7 @@ def with_error(source: Plan) -> Plan:
     return replace(source, scopes=scopes)
 
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "plan" / "golden"
 
 
 def assert_golden(name: str, text: str) -> None:

@@ -20,7 +20,7 @@ from reconciler.sandbox.faults import FaultPlan
 from reconciler.sandbox.seed import parse_seed
 from reconciler.sandbox.store import Store
 from reconciler.secrets import Secret
-from tests.sandbox.conftest import Clock
+from tests.support.sandbox import Clock
 
 BASE_URL = "http://sandbox.local"
 SELLER = 3944837183

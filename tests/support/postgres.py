@@ -1,0 +1,48 @@
+"""The test PostgreSQL server: where it is, and a fresh schema on it for one test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote
+
+import pytest
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def postgres_server_url() -> str:
+    """The server the tests use: ``COUPONCTL_TEST_POSTGRES_URL``, or a local default."""
+    return os.environ.get("COUPONCTL_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def require_server_or_skip(message: str) -> None:
+    """Without a server a test is skipped with the reason, except under CI=true, where it fails: CI must prove the
+    PostgreSQL journal works."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@contextmanager
+def fresh_schema() -> Iterator[str]:
+    """A URL to a fresh, empty schema on the test server (a unique name, so parallel tests never meet), dropped
+    afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    base = postgres_server_url()
+    try:
+        admin = psycopg.connect(base, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        require_server_or_skip(
+            f"no PostgreSQL at COUPONCTL_TEST_POSTGRES_URL ({type(exc).__name__}); start one or set the URL"
+        )
+    schema = f"couponctl_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
