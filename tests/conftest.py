@@ -23,7 +23,7 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def journal_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Where a journal lives, once for each backend: the same tests run against both."""
     if request.param == "sqlite":

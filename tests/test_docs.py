@@ -36,6 +36,8 @@ def test_there_are_runnable_blocks() -> None:
     assert len(RUNNABLE) >= 3
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("body", RUNNABLE)
 def test_a_runnable_block_runs_as_written(tmp_path: Path, body: str) -> None:
     shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns(".couponctl", "*.json"))
@@ -58,6 +60,8 @@ def test_a_runnable_block_runs_as_written(tmp_path: Path, body: str) -> None:
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_the_readme_manifest_and_config_validate_in_the_readmes_layout(tmp_path: Path) -> None:
     readme = blocks(ROOT / "README.md")
     yamls = [body for info, body, _ in readme if info == "yaml"]

@@ -135,6 +135,7 @@ def test_opening_races_migrate_once(journal_location: str) -> None:
     assert versions == {len(MIGRATIONS)}
 
 
+@pytest.mark.postgres
 def test_a_postgres_url_in_an_environment_variable_is_resolved_and_never_shown(postgres_url: str) -> None:
     journal = Journal("${env:JOURNAL_URL}", {"JOURNAL_URL": postgres_url})
     assert journal.db.dialect == "postgresql"
@@ -146,6 +147,7 @@ def test_a_postgres_url_in_an_environment_variable_is_resolved_and_never_shown(p
     assert "s3cret-pass" not in str(caught.value) and "***" in str(caught.value)
 
 
+@pytest.mark.postgres
 def test_a_current_postgres_journal_opens_with_read_only_rights(postgres_url: str) -> None:
     """plan and drift run with read-only credentials: opening a migrated journal must write nothing."""
     Journal(postgres_url).close()

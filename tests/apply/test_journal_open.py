@@ -109,6 +109,7 @@ def previous_version_journal(url: str) -> str:
 # --- the schema of its own ---
 
 
+@pytest.mark.postgres
 def test_a_new_postgres_journal_keeps_its_tables_in_schema_couponctl(database_url: str) -> None:
     journal = Journal(database_url)
     issue_one(journal, "a@example.com")
@@ -116,6 +117,7 @@ def test_a_new_postgres_journal_keeps_its_tables_in_schema_couponctl(database_ur
     assert tables(database_url) == {PG_SCHEMA: set(PG_TABLES)}
 
 
+@pytest.mark.postgres
 def test_a_previous_version_journal_in_public_is_moved_into_couponctl_with_its_records(database_url: str) -> None:
     run = previous_version_journal(database_url)
     assert tables(database_url) == {"public": set(PG_TABLES)}
@@ -134,6 +136,7 @@ def test_a_previous_version_journal_in_public_is_moved_into_couponctl_with_its_r
     again.close()
 
 
+@pytest.mark.postgres
 def test_concurrent_opens_of_a_previous_version_journal_move_it_once(database_url: str) -> None:
     previous_version_journal(database_url)
 
@@ -149,6 +152,7 @@ def test_concurrent_opens_of_a_previous_version_journal_move_it_once(database_ur
     assert tables(database_url) == {PG_SCHEMA: set(PG_TABLES)}
 
 
+@pytest.mark.postgres
 def test_two_journals_in_one_database_are_refused_and_left_as_they_are(database_url: str) -> None:
     previous_version_journal(database_url)
     current = Journal(_with_search_path(database_url, PG_SCHEMA))
@@ -160,6 +164,7 @@ def test_two_journals_in_one_database_are_refused_and_left_as_they_are(database_
     assert tables(database_url) == {PG_SCHEMA: set(PG_TABLES), "public": set(PG_TABLES)}
 
 
+@pytest.mark.postgres
 def test_a_login_that_cannot_move_a_previous_version_journal_is_told_how_and_nothing_moves(
     database_url: str, role: str
 ) -> None:
@@ -173,6 +178,7 @@ def test_a_login_that_cannot_move_a_previous_version_journal_is_told_how_and_not
     assert tables(database_url) == {"public": set(PG_TABLES)}
 
 
+@pytest.mark.postgres
 def test_a_read_only_login_with_the_documented_rights_opens_the_journal(database_url: str, role: str) -> None:
     """docs/ci.md: USAGE on schema couponctl and SELECT on its tables; opening writes nothing."""
     Journal(database_url).close()
@@ -186,6 +192,7 @@ def test_a_read_only_login_with_the_documented_rights_opens_the_journal(database
         journal.close()
 
 
+@pytest.mark.postgres
 def test_a_login_without_usage_on_the_schema_is_told_which_right_it_lacks(database_url: str, role: str) -> None:
     Journal(database_url).close()
     with pytest.raises(JournalError) as caught:
@@ -193,6 +200,7 @@ def test_a_login_without_usage_on_the_schema_is_told_which_right_it_lacks(databa
     assert f"GRANT USAGE ON SCHEMA couponctl TO {role}" in str(caught.value)
 
 
+@pytest.mark.postgres
 def test_a_login_that_may_not_create_the_schema_is_told_so(database_url: str, role: str) -> None:
     with pytest.raises(JournalError) as caught:
         Journal(_with_database(database_url, urlsplit(database_url).path[1:], user=role))
@@ -210,6 +218,7 @@ def closed_port() -> int:
     return port
 
 
+@pytest.mark.postgres
 def test_a_missing_database_is_named_without_the_password() -> None:
     _admin().close()
     name = f"missing_{uuid.uuid4().hex[:8]}"
@@ -222,6 +231,7 @@ def test_a_missing_database_is_named_without_the_password() -> None:
     assert "s3cret-pass" not in message
 
 
+@pytest.mark.postgres
 def test_a_refused_login_is_named() -> None:
     _admin().close()
     name = f"nobody_{uuid.uuid4().hex[:8]}"
@@ -276,6 +286,7 @@ def test_a_sqlite_journal_without_rights_says_permission_denied(tmp_path: Path) 
         locked.chmod(0o700)
 
 
+@pytest.mark.postgres
 def test_the_cli_reports_a_journal_it_cannot_open_with_the_cause_and_exit_1(tmp_path: Path) -> None:
     _admin().close()
     project = tmp_path / "project"
@@ -293,6 +304,7 @@ def test_the_cli_reports_a_journal_it_cannot_open_with_the_cause_and_exit_1(tmp_
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize(
     "grant", ["GRANT CREATE ON DATABASE {db} TO {role}", "CREATE SCHEMA couponctl AUTHORIZATION {role}"]
 )
@@ -312,6 +324,7 @@ def test_an_apply_login_with_the_documented_rights_creates_and_writes_the_journa
     assert tables(database_url) == {PG_SCHEMA: set(PG_TABLES)}
 
 
+@pytest.mark.postgres
 def test_a_read_only_login_keeps_its_select_rights_through_the_move(database_url: str, role: str) -> None:
     """docs/ci.md: after the move, USAGE on couponctl is all the read-only login needs again."""
     previous_version_journal(database_url)

@@ -44,6 +44,7 @@ def test_usage_errors_exit_1_never_2(project: Path, args: list[str]) -> None:
     assert result.stderr.strip(), "a usage error says what is wrong"
 
 
+@pytest.mark.subprocess
 def test_usage_errors_from_the_installed_command_exit_1(project: Path) -> None:
     done = subprocess.run(
         [*COUPONCTL, "-C", str(project), "plan", "--detailed-exitcode", "--formt", "json"],
@@ -68,6 +69,8 @@ def test_the_detailed_exit_codes_still_hold(project: Path) -> None:
     assert run(project, "validate").exit_code == 0
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_output_piped_into_head_ends_quietly_with_the_commands_own_exit_code(project: Path) -> None:
     # Enough targets that the plan's JSON is far larger than a pipe's buffer: the writer meets the closed pipe.
     (project / "lists" / "spring27.csv").write_text(
@@ -104,17 +107,20 @@ def _in_doubt_project(project: Path) -> Path:
     return project
 
 
+@pytest.mark.slow
 def test_no_raw_log_line_reaches_the_user(project: Path) -> None:
     result = run(_in_doubt_project(project), "apply", "--yes")
     assert result.exit_code in (4, 5), result.output
     assert "operation=" not in result.output and "request_id=" not in result.output
 
 
+@pytest.mark.slow
 def test_quiet_silences_log_lines_too(project: Path) -> None:
     result = run(_in_doubt_project(project), "--quiet", "apply", "--yes")
     assert "operation=" not in result.output
 
 
+@pytest.mark.slow
 def test_debug_shows_the_log_lines_marked_as_such(project: Path) -> None:
     result = run(_in_doubt_project(project), "--debug", "apply", "--yes")
     lines = [line for line in result.stderr.splitlines() if "operation=DispatchCoupons" in line]
@@ -139,6 +145,8 @@ def test_apply_quiet_still_shows_the_errors(project: Path) -> None:
     assert result.exit_code == 3 and "class-not-found" in result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_shell_completion_completes_commands_and_options() -> None:
     def complete(words: str, cword: int) -> str:
         env = {**os.environ, "_COUPONCTL_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(cword)}

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import run
 
 COUPONCTL = [sys.executable, "-m", "reconciler"]
@@ -21,6 +23,7 @@ def test_the_project_is_found_from_a_subdirectory(project: Path) -> None:
     assert f"project {project}" in result.stderr  # the root is named when it is not where the user stands
 
 
+@pytest.mark.subprocess
 def test_the_installed_command_searches_upward_from_the_current_directory(project: Path) -> None:
     done = subprocess.run(
         [*COUPONCTL, "validate"], cwd=project / "lists", capture_output=True, text=True, timeout=60, check=False

@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from packaging.version import Version
 
@@ -42,6 +43,7 @@ def pins(path: Path) -> dict[str, str]:
     return found
 
 
+@pytest.mark.subprocess
 def test_the_projects_workflows_match_githubs_published_schema() -> None:
     files = sorted(WORKFLOWS.glob("*.yml"))
     assert [p.name for p in files] == ["ci.yml", "dependencies.yml"]

@@ -50,6 +50,8 @@ def test_there_are_three_example_workflows() -> None:
     ]
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_workflows_and_action_match_githubs_published_schemas(tmp_path: Path) -> None:
     workflows = check_jsonschema("vendor.github-workflows", *WORKFLOWS)
     assert workflows.returncode == 0, workflows.stdout + workflows.stderr
@@ -203,6 +205,7 @@ def project(tmp_path: Path) -> Path:
 needs_bash = pytest.mark.skipif(shutil.which("bash") is None, reason="the action's steps run in bash")
 
 
+@pytest.mark.slow
 @needs_bash
 def test_plan_with_changes_succeeds_with_outputs_and_a_masked_summary(tmp_path: Path, project: Path) -> None:
     run = Runner(tmp_path, project)
@@ -229,6 +232,7 @@ def test_plan_with_changes_succeeds_with_outputs_and_a_masked_summary(tmp_path: 
     assert code == 0 and outputs["has-changes"] == "false" and outputs["item-count"] == "0", log
 
 
+@pytest.mark.slow
 @needs_bash
 def test_plan_errors_fail_the_step_and_still_report(tmp_path: Path, project: Path) -> None:
     manifest = project / "manifests" / "winback.yaml"
@@ -285,6 +289,7 @@ def test_drift_for_real(tmp_path: Path, project: Path) -> None:
     assert Path(outputs["drift-file"]).read_text().startswith("<!-- couponctl:drift -->")
 
 
+@pytest.mark.slow
 @needs_bash
 def test_a_typo_in_plan_args_fails_the_step_instead_of_passing_as_changes(tmp_path: Path, project: Path) -> None:
     code, outputs, log = Runner(tmp_path, project)("plan", args="--formt json")

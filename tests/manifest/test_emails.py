@@ -142,6 +142,7 @@ def test_addresses_before_a_decoding_error_are_still_checked(tmp_path: Path) -> 
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("file_name", ["big.txt", "big.csv"])
 def test_one_hundred_thousand_addresses_load(tmp_path: Path, file_name: str) -> None:
     """Correctness at scale; the speed is measured in benchmarks/, never asserted here."""

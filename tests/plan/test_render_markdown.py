@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
+
 from reconciler.manifest.model import Scope, Target
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.model import PlanProblem, Severity
@@ -59,6 +61,7 @@ def test_scopes_with_errors_are_open_and_say_why() -> None:
     assert "**Plan has errors: apply refused.**" in text
 
 
+@pytest.mark.slow
 def test_a_plan_with_50000_emails_stays_under_the_limit_with_a_pointer() -> None:
     emails = tuple(issue(Target.email(f"user{n:05d}@example.com")) for n in range(50_000))
     huge = plan(scope_plan(MSADS, to_issue=emails, available=60_000), scope_plan(Scope("msads-prod", "1", "B")))

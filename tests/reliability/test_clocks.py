@@ -12,11 +12,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from reconciler.apply.journal import RESOLVED_NOT_ISSUED, Journal
 from tests.support.cli import COUPONCTL, couponctl
 from tests.support.projects import assert_exactly_once, make_project
 from tests.support.served import ServeProject, wait_for_pending
 from tests.support.skew import skewed
+
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
 SHARED = {"journal": "${env:COUPONCTL_JOURNAL_URL}", "inDoubtWindow": "2s"}
 
@@ -31,6 +35,7 @@ def start_apply(project: Path, env: dict[str, str], *extra: str) -> subprocess.P
     )
 
 
+@pytest.mark.postgres
 def test_a_runner_120s_ahead_does_not_take_another_runner_s_live_lease(
     serve_project: ServeProject, postgres_url: str
 ) -> None:
@@ -69,6 +74,7 @@ def wait_for_answers(url: str, deadline_s: float = 30) -> None:
     raise AssertionError("the apply's calls were never answered")
 
 
+@pytest.mark.postgres
 def test_a_runner_70s_ahead_does_not_resolve_a_30_second_old_in_doubt_call_as_not_issued(
     serve_project: ServeProject, postgres_url: str
 ) -> None:
@@ -108,6 +114,7 @@ def saved_plan(project: Path, env: dict[str, str]) -> dict[str, object]:
     return dict(json.loads((project / "plan.json").read_text()))
 
 
+@pytest.mark.postgres
 def test_a_plan_made_on_a_runner_two_days_ahead_is_dated_by_the_shared_journal_s_clock(
     tmp_path: Path, postgres_url: str
 ) -> None:
@@ -121,6 +128,7 @@ def test_a_plan_made_on_a_runner_two_days_ahead_is_dated_by_the_shared_journal_s
     assert_exactly_once(project)
 
 
+@pytest.mark.postgres
 def test_a_plan_made_on_a_runner_two_days_ahead_expires_on_the_journal_s_clock(
     tmp_path: Path, postgres_url: str
 ) -> None:

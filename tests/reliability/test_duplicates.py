@@ -8,12 +8,15 @@ import re
 from pathlib import Path
 
 import jsonschema
+import pytest
 import yaml
 
 from reconciler.sandbox.store import Store
 from tests.support.cli import run
 from tests.support.projects import holders, make_project
 from tests.support.schemas import report_schema
+
+pytestmark = pytest.mark.slow
 
 TWICE = 180535609  # declared in spring27-acquisition: distribute
 

@@ -6,6 +6,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import run
 from tests.support.projects import assert_exactly_once, make_project
 
@@ -24,6 +26,7 @@ def apply_until_done(project: Path) -> list[int]:
     raise AssertionError(f"apply never converged: exit codes {codes}")
 
 
+@pytest.mark.slow
 def test_dropped_answers_and_500s_never_pay_twice(tmp_path: Path, fast_apply: dict[str, object]) -> None:
     project = make_project(
         tmp_path,
@@ -82,6 +85,7 @@ THROTTLE_WINDOW_S = 4  # the sandbox's throttle window, short so that the storm 
 THROTTLE_LIMIT = 2  # calls accepted per window
 
 
+@pytest.mark.slow
 def test_a_throttling_storm_completes_never_above_the_limit_and_without_duplicates(
     tmp_path: Path, fast_apply: dict[str, object]
 ) -> None:

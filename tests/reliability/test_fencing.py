@@ -12,6 +12,7 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import yaml
 
 from reconciler.apply.journal import HOLDING_STATES, RESOLVED_NOT_ISSUED, Journal
@@ -19,6 +20,8 @@ from tests.support.cli import COUPONCTL
 from tests.support.journal_faults import terminate_process_backends
 from tests.support.projects import assert_exactly_once, holders
 from tests.support.served import ServeProject, wait_for_pending
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.subprocess]
 
 SHARED = {"journal": "${env:COUPONCTL_JOURNAL_URL}", "inDoubtWindow": "2s", "lockLease": "2s"}
 ISSUING = ("dispatch", "distribute", "send")

@@ -9,10 +9,14 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from reconciler.sandbox.faults import FaultPlan
 from reconciler.sandbox.records import Hidden
 from tests.support.cli import run
 from tests.support.projects import assert_exactly_once, holders, make_project
+
+pytestmark = pytest.mark.slow
 
 ONE_A_CALL = {
     "msads-local": {"type": "msads", "environment": "local", "dispatchBatchSize": 1, "distributeBatchSize": 1},

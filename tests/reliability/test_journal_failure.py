@@ -17,9 +17,13 @@ from tests.support.journal_faults import FullDisk, terminate_process_backends
 from tests.support.projects import assert_exactly_once, make_project
 from tests.support.served import ServeProject, wait_for_pending
 
+pytestmark = pytest.mark.slow
+
 SHARED = {"journal": "${env:COUPONCTL_JOURNAL_URL}", "inDoubtWindow": "2s", "lockLease": "2s"}
 
 
+@pytest.mark.postgres
+@pytest.mark.subprocess
 def test_a_terminated_backend_mid_apply_stops_sending_and_exits_5_with_the_next_step(
     serve_project: ServeProject, postgres_url: str
 ) -> None:

@@ -44,6 +44,7 @@ def applied(tmp_path: Path) -> Path:
     return project
 
 
+@pytest.mark.slow
 def test_an_emptied_journal_is_refused_not_taken_as_new(applied: Path) -> None:
     journal_file(applied).write_bytes(b"")
     for name in ("-wal", "-shm"):
@@ -136,6 +137,7 @@ def ci_run(project: Path, *args: str) -> Result:
     return CliRunner().invoke(main, ["-C", str(project), "--no-color", *args], env=env)
 
 
+@pytest.mark.subprocess
 def test_ci_refuses_a_journal_in_the_checkout_against_a_real_vendor(real_vendor_checkout: Path) -> None:
     project = real_vendor_checkout
     refused = ci_run(project, "apply", "--yes")
@@ -145,6 +147,8 @@ def test_ci_refuses_a_journal_in_the_checkout_against_a_real_vendor(real_vendor_
     assert ci_run(project, "plan").exit_code == 0, "planning reads only: it is not refused"
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_ci_accepts_a_journal_in_the_checkout_when_the_config_says_it_persists(real_vendor_checkout: Path) -> None:
     project = real_vendor_checkout
     config = yaml.safe_load((project / "couponctl.yaml").read_text())
@@ -155,6 +159,8 @@ def test_ci_accepts_a_journal_in_the_checkout_when_the_config_says_it_persists(r
     assert_exactly_once(project)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_outside_ci_the_checkout_journal_is_used(real_vendor_checkout: Path) -> None:
     project = real_vendor_checkout
     outside: dict[str, str | None] = {**CREDENTIALS, "CI": None}  # also when the suite itself runs in CI

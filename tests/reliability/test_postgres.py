@@ -8,9 +8,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import COUPONCTL, couponctl
 from tests.support.projects import assert_exactly_once
 from tests.support.served import ServeProject, wait_for_pending
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.subprocess]
 
 SHARED = {"journal": "${env:COUPONCTL_JOURNAL_URL}", "inDoubtWindow": "2s", "lockLease": "2s"}
 

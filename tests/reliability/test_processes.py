@@ -15,6 +15,8 @@ from tests.support.cli import COUPONCTL, couponctl, run
 from tests.support.projects import assert_exactly_once, make_project
 from tests.support.served import ServeProject, wait_for_pending
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def served(serve_project: ServeProject) -> tuple[Path, subprocess.Popen[str]]:
@@ -22,6 +24,7 @@ def served(serve_project: ServeProject) -> tuple[Path, subprocess.Popen[str]]:
     return serve_project({"inDoubtWindow": "2s", "lockLease": "2s"})
 
 
+@pytest.mark.subprocess
 def test_an_apply_killed_mid_batch_leaves_nothing_paid_twice(served: tuple[Path, subprocess.Popen[str]]) -> None:
     project, _server = served
     victim = subprocess.Popen(
@@ -42,6 +45,7 @@ def test_an_apply_killed_mid_batch_leaves_nothing_paid_twice(served: tuple[Path,
     assert_exactly_once(project)
 
 
+@pytest.mark.subprocess
 def test_two_applies_at_once_issue_each_coupon_once(served: tuple[Path, subprocess.Popen[str]]) -> None:
     project, _server = served
     first = subprocess.Popen(

@@ -8,8 +8,12 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import run
 from tests.support.projects import assert_exactly_once, make_project
+
+pytestmark = pytest.mark.slow
 
 
 def test_the_lag_reads_show_is_recorded_and_plan_warns_when_the_window_is_below_it(tmp_path: Path) -> None:

@@ -9,10 +9,14 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from reconciler.apply.journal import Journal
 from tests.support.cli import COUPONCTL, couponctl
 from tests.support.projects import assert_exactly_once
 from tests.support.served import ServeProject
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.subprocess]
 
 MANIFESTS = {
     "spring27-acquisition.yaml": "msads-local/251186883/SPRING27-ACQ-100",

@@ -122,6 +122,7 @@ def test_seed_with_dash_c_resolves_the_file_from_there_and_fills_the_project_s_s
     assert not (Path.cwd() / ".couponctl").exists()  # not the directory couponctl was started in
 
 
+@pytest.mark.slow
 def test_seed_without_a_file_uses_the_project_s_seed_and_store_from_couponctl_yaml(project: Path) -> None:
     config = project / "couponctl.yaml"
     config.write_text(config.read_text().replace("sandbox:\n", "sandbox:\n  database: sim/store.sqlite\n"))

@@ -105,6 +105,8 @@ def _stop(process: subprocess.Popen[str], how: signal.Signals = signal.SIGTERM) 
             process.kill()
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_serve_prints_its_loopback_url_and_stops_cleanly_on_a_signal(tmp_path: Path, stop: signal.Signals) -> None:
     process, url, _ = _serve(tmp_path, "--seed", str(EXAMPLE_SEED))
@@ -124,6 +126,8 @@ def test_serve_prints_its_loopback_url_and_stops_cleanly_on_a_signal(tmp_path: P
     assert "sandbox-access-token" not in out + err and "BBD37VB98" not in out + err
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_serve_injects_the_faults_given_under_the_fault_seed(tmp_path: Path) -> None:
     specs = ["*:error-500=0.5", "search:latency-ms=1"]
     args = [arg for spec in specs for arg in ("--fault", spec)]
@@ -139,6 +143,7 @@ def test_serve_injects_the_faults_given_under_the_fault_seed(tmp_path: Path) -> 
     assert served == expected and set(served) == {200, 500}
 
 
+@pytest.mark.subprocess
 def test_serve_reports_bad_input_without_a_traceback(tmp_path: Path) -> None:
     code = "from reconciler.cli_sandbox import sandbox; sandbox(prog_name='couponctl sandbox')"
     command = [

@@ -130,6 +130,8 @@ def calls(project: Path) -> list[str]:
         db.close()
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_apply_sends_nothing_to_an_endpoint_the_reviewed_plan_did_not_show(served: tuple[Path, str]) -> None:
     project, url = served
     planned = CliRunner().invoke(main, ["-C", str(project), "plan", "--format", "json", "--out", "p.json"])

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from reconciler.providers.http import redact
 from reconciler.terminal import defang, visible
 
@@ -52,6 +54,8 @@ def assert_markdown_structure(markdown: str, scopes: int) -> None:
     assert "</details>\n\n##" not in markdown
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_hostile_class_name_cannot_forge_the_comment_or_drive_the_terminal(project: Path) -> None:
     manifest = project / "manifests" / "winback27.yaml"
     manifest.write_text(manifest.read_text().replace("couponClass: WINBACK27-RET-50", f"couponClass: {HOSTILE_CLASS}"))
@@ -68,6 +72,8 @@ def test_a_hostile_class_name_cannot_forge_the_comment_or_drive_the_terminal(pro
     assert_terminal_safe(couponctl(project, "drift").stdout)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_odd_vendor_data_is_shown_inert_and_never_breaks_a_saved_plan(project: Path) -> None:
     assert couponctl(project, "--quiet", "validate").returncode == 0
     assert couponctl(project, "--quiet", "plan").returncode == 0  # seeds the embedded sandbox
@@ -120,6 +126,8 @@ def test_the_renderers_escape_every_control_in_data() -> None:
     assert visible("a\nb\x1b]52;c;x\x07\u202ec") == "a\\nb\\x1b]52;c;x\\x07\\u202ec"
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_vendors_coupon_type_cannot_forge_the_comment(project: Path) -> None:
     assert couponctl(project, "--quiet", "plan").returncode == 0  # seeds the embedded sandbox
     db = sqlite3.connect(project / ".couponctl" / "sandbox.sqlite")

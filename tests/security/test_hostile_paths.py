@@ -15,6 +15,8 @@ import yaml
 
 from tests.support.projects import copy_examples
 
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]  # each test runs couponctl in a process: about a second
+
 SENTINEL = "SENTINEL-7f3a9c-SECRET-VALUE"
 SPRING = "manifests/spring27-acquisition.yaml"
 

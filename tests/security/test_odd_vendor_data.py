@@ -27,6 +27,8 @@ def couponctl(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_currency_that_is_no_iso_code_never_blocks_show_or_apply(tmp_path: Path) -> None:
     project = tmp_path / "project"
     copy_examples(project)

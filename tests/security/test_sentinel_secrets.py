@@ -17,6 +17,8 @@ import yaml
 
 from tests.support.projects import EXAMPLES, copy_examples
 
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+
 SENTINELS = {
     "S_DEV": "SNTL-devtoken-4b1e",
     "S_TOKEN": "SNTL-access-token-9c2d",
