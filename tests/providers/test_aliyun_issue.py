@@ -183,31 +183,6 @@ def test_throttling_is_retried_after_backoff_with_a_fresh_signature_and_the_same
     assert all(v3_valid(r) for r in script.requests)
 
 
-def test_x_acs_retry_after_is_waited_in_milliseconds() -> None:
-    script = Script(gateway_error("Throttling.Api", 400, **{"x_acs_retry_after": "2500"}), sent("1"))
-    sleeps = Sleeps()
-    assert outcomes(issue(script, send_batch(1), sleeps=sleeps)) == [Outcome.ISSUED]
-    assert sleeps.waits == [2.5]
-
-
-def test_throttling_that_never_ends_is_failed_not_in_doubt() -> None:
-    script = Script(gateway_error("Throttling.User", 400, "Request was denied due to user flow control."))
-    result = issue(script, send_batch(1, 2))
-    assert outcomes(result) == [Outcome.FAILED, Outcome.FAILED]
-    assert len(script.requests) == 3  # FAST_ISSUES: three attempts
-    assert result.results[0].code == "Throttling.User" and "throttled" in (result.results[0].message or "")
-    assert result.tracking_id == "GW-ERR-1" and result.request_id == "req-1"
-
-
-@pytest.mark.parametrize(("code", "status"), [("Throttling", 503), ("Throttling.User", 500), ("Throttling.Api", 502)])
-def test_a_5xx_is_in_doubt_even_when_its_code_says_throttling(code: str, status: int) -> None:
-    script = Script(gateway_error(code, status), sent("1"))
-    sleeps = Sleeps()
-    result = issue(script, send_batch(1, 2), sleeps=sleeps)
-    assert outcomes(result) == [Outcome.IN_DOUBT, Outcome.IN_DOUBT]
-    assert len(script.requests) == 1 and sleeps.waits == []
-
-
 def test_a_429_is_throttling_too() -> None:
     script = Script(reply(None, 429), sent("1"))
     assert outcomes(issue(script, send_batch(1))) == [Outcome.ISSUED]
@@ -273,23 +248,6 @@ def test_4xx_gateway_refusals_are_failed_and_not_retried(response: httpx.Respons
 def test_5xx_and_unreadable_answers_are_in_doubt_and_not_retried(response: httpx.Response) -> None:
     script = Script(response)
     assert outcomes(issue(script, send_batch(1, 2))) == [Outcome.IN_DOUBT, Outcome.IN_DOUBT]
-    assert len(script.requests) == 1
-
-
-@pytest.mark.parametrize(
-    "exc", [httpx.ReadTimeout("read"), httpx.RemoteProtocolError("dropped"), httpx.WriteTimeout("write")]
-)
-def test_timeouts_and_dropped_connections_after_sending_are_in_doubt(exc: Exception) -> None:
-    script = Script(exc)
-    result = issue(script, send_batch(1))
-    assert outcomes(result) == [Outcome.IN_DOUBT] and len(script.requests) == 1
-    assert result.request_id == "req-1"
-
-
-@pytest.mark.parametrize("exc", [httpx.ConnectError("refused"), httpx.ConnectTimeout("connect")])
-def test_a_request_never_sent_is_failed(exc: Exception) -> None:
-    script = Script(exc)
-    assert outcomes(issue(script, send_batch(1))) == [Outcome.FAILED]
     assert len(script.requests) == 1
 
 

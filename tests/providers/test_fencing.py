@@ -4,7 +4,6 @@ included), never a read; a refused fence sends nothing, not even over a connecti
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import httpx
 import pytest
@@ -14,26 +13,8 @@ from reconciler.providers.base import Batch, BatchResult, Outcome, Provider
 from reconciler.providers.http import HttpSettings, build_client, fenced
 from reconciler.providers.msads_wire import DISPATCH
 from reconciler.secrets import Secret
-from tests.support import aliyun_fakes as ali
 from tests.support import msads_fakes as ms
-
-
-class RecordingFence:
-    """Notes how many requests had reached the vendor each time it was awaited; refuses from ``refuse_at`` on."""
-
-    def __init__(self, seen: Callable[[], int], refuse_at: int | None = None) -> None:
-        self.seen = seen
-        self.refuse_at = refuse_at
-        self.calls: list[int] = []
-        self.fresh_checks = 0
-
-    async def __call__(self) -> None:
-        self.calls.append(self.seen())
-        if self.refuse_at is not None and len(self.calls) >= self.refuse_at:
-            raise LeaseLostError("lease taken over")
-
-    async def still_fresh(self) -> None:
-        self.fresh_checks += 1
+from tests.support.vendor_contract import RecordingFence
 
 
 def issue(provider: Provider, spec: object, batch: Batch, fence: RecordingFence) -> BatchResult:
@@ -48,15 +29,6 @@ def issue(provider: Provider, spec: object, batch: Batch, fence: RecordingFence)
 
 def dispatch(count: int) -> Batch:
     return Batch(ms.SCOPE, DISPATCH, tuple(ms.emails(count)))
-
-
-def test_msads_fences_each_attempt_right_before_it_leaves_throttle_retries_included() -> None:
-    throttled = ms.fault("AdApiFaultDetail", 117, 429, Retry_After="1")
-    script = ms.Script(throttled, throttled, ms.reply({"PartialErrors": []}))
-    fence = RecordingFence(lambda: len(script.requests))
-    result = issue(ms.make_provider(script), ms.SPEC, dispatch(2), fence)
-    assert [r.outcome for r in result.results] == [Outcome.ISSUED, Outcome.ISSUED]
-    assert fence.calls == [0, 1, 2]  # one fence before each of the three requests, none after
 
 
 class ExpiringToken:
@@ -84,15 +56,6 @@ def test_msads_fences_the_retry_after_a_token_refresh_too() -> None:
     assert fence.calls == [0, 1]
 
 
-def test_msads_sends_nothing_once_a_fence_is_refused() -> None:
-    throttled = ms.fault("AdApiFaultDetail", 117, 429, Retry_After="1")
-    script = ms.Script(throttled, ms.reply({"PartialErrors": []}))
-    fence = RecordingFence(lambda: len(script.requests), refuse_at=2)
-    with pytest.raises(LeaseLostError):
-        issue(ms.make_provider(script), ms.SPEC, dispatch(1), fence)
-    assert len(script.requests) == 1  # the throttled attempt (not processed); the retry never left
-
-
 def test_msads_reads_are_never_fenced() -> None:
     pages = ms.SearchPages([ms.coupon("C1", email="a@example.com")])
     provider = ms.make_provider(pages)
@@ -105,21 +68,6 @@ def test_msads_reads_are_never_fenced() -> None:
 
     asyncio.run(run())  # read_scope takes no fence at all: a read never waits on the lease
     assert len(pages.requests) == 1
-
-
-def test_aliyun_fences_each_attempt_and_sends_nothing_once_refused() -> None:
-    script = ali.Script(ali.gateway_error("Throttling.User", 400), ali.sent("1"))
-    fence = RecordingFence(lambda: len(script.requests))
-    provider = ali.make_provider(script)
-    result = issue(provider, ali.SPEC, Batch(ali.SCOPE, "SendCoupon", tuple(ali.uids(1))), fence)
-    assert [r.outcome for r in result.results] == [Outcome.ISSUED]
-    assert fence.calls == [0, 1]
-
-    script = ali.Script(ali.gateway_error("Throttling.User", 400), ali.sent("1"))
-    refusing = RecordingFence(lambda: len(script.requests), refuse_at=2)
-    with pytest.raises(LeaseLostError):
-        issue(ali.make_provider(script), ali.SPEC, Batch(ali.SCOPE, "SendCoupon", tuple(ali.uids(1))), refusing)
-    assert len(script.requests) == 1
 
 
 class Server:

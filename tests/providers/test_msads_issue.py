@@ -17,7 +17,6 @@ from reconciler.providers.msads_wire import DISPATCH, DISTRIBUTE
 from tests.support.msads_fakes import (
     ACCESS_TOKEN,
     DEV_TOKEN,
-    FAST_ISSUES,
     FAST_READS,
     OWNER,
     SCOPE,
@@ -253,16 +252,6 @@ def test_issue_is_never_retried_unless_proved_unprocessed(failure: httpx.Respons
     assert sleeps.waits == []
 
 
-@pytest.mark.parametrize("status", [500, 502, 503])
-def test_a_5xx_is_in_doubt_even_when_its_body_says_throttled(status: int) -> None:
-    # A 5xx proves nothing about what the server processed before it failed: never retried, whatever the code.
-    sleeps = Sleeps()
-    script = Script(fault("AdApiFaultDetail", 117, status, Retry_After="1"), reply({"PartialErrors": []}))
-    result = issue(script, dispatch(emails(2)), sleeps=sleeps)
-    assert outcomes(result) == [Outcome.IN_DOUBT, Outcome.IN_DOUBT]
-    assert len(script.requests) == 1 and sleeps.waits == []
-
-
 def test_issue_throttled_is_retried_after_retry_after() -> None:
     sleeps = Sleeps()
     throttled = fault("AdApiFaultDetail", 117, 429, Retry_After="12")
@@ -281,16 +270,6 @@ def test_issue_throttle_code_117_without_429_is_retried_too() -> None:
     result = issue(script, dispatch(emails(1)), sleeps=sleeps)
     assert outcomes(result) == [Outcome.ISSUED]
     assert sleeps.waits == [60.0]
-
-
-def test_issue_throttle_retries_are_bounded() -> None:
-    sleeps = Sleeps()
-    script = Script(fault("AdApiFaultDetail", 117, 429, Retry_After="2"))
-    result = issue(script, dispatch(emails(1)), sleeps=sleeps)
-    assert outcomes(result) == [Outcome.FAILED]
-    assert result.results[0].code == "117"
-    assert len(script.requests) == FAST_ISSUES.attempts
-    assert sleeps.waits == [2.0] * (FAST_ISSUES.attempts - 1)
 
 
 def test_issue_throttle_longer_than_the_limit_is_not_waited() -> None:

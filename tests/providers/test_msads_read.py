@@ -118,12 +118,6 @@ def test_a_coupon_seen_on_two_pages_counts_once() -> None:
     assert live.available == 101
 
 
-def test_paging_that_does_not_advance_is_an_error() -> None:
-    same = reply({"Coupons": [coupon(f"C{i:03d}") for i in range(100)]})
-    with pytest.raises(ProviderError, match="does not advance"):
-        read(Script(same), settings=MsAdsSettings(search_window=1, read_retry=FAST_READS))
-
-
 def test_targets_statuses_and_inventory() -> None:
     coupons = [
         coupon("A1"),
@@ -239,11 +233,6 @@ def test_search_throttle_longer_than_the_limit_is_raised() -> None:
 def test_search_ids_as_numbers_or_strings() -> None:
     live = read(Script(reply({"Coupons": [coupon("A", claimed_by=5), coupon("B", claimed_by="6")]})))
     assert set(live.issued) == {Target.account(5), Target.account(6)}
-
-
-def test_malformed_search_response_is_an_error() -> None:
-    with pytest.raises(ProviderError, match="malformed SearchCoupons response"):
-        read(Script(reply({"Coupons": "nope"})))
 
 
 def test_a_dispatched_coupon_past_its_end_date_is_expired_but_still_held() -> None:
