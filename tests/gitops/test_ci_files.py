@@ -88,7 +88,8 @@ def test_every_dependency_is_pinned_for_ci() -> None:
 def test_the_lowest_job_installs_exactly_the_claimed_lower_bounds() -> None:
     lowest = pins(ROOT / "requirements" / "lowest.txt")
     bounds = {}
-    tools = [name + _bound(name) for name in ("pytest", "check-jsonschema")]  # the test tools whose bounds matter
+    # the test tools whose bounds matter
+    tools = [name + _bound(name) for name in ("pytest", "pytest-xdist", "check-jsonschema")]
     for requirement in [*PYPROJECT["project"]["dependencies"], *tools]:
         match = re.search(r">=([0-9][0-9a-z.]*)", requirement)
         assert match, f"{requirement}: every base dependency has a lower bound"

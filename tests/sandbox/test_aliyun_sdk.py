@@ -15,11 +15,12 @@ from reconciler.sandbox.seed import parse_seed
 from reconciler.sandbox.server import BackgroundServer
 from reconciler.sandbox.store import Store
 from tests.support.aliyun_sandbox import SEED, SELLER, STS_KEY, TEMPLATE, TEMPLATE_2
+from tests.support.lazy import LazyModule
 
-sdk_client = pytest.importorskip("alibabacloud_resellertrade20191227.client")
-sdk_models = pytest.importorskip("alibabacloud_resellertrade20191227.models")
-openapi_models = pytest.importorskip("alibabacloud_tea_openapi.models")
-exceptions = pytest.importorskip("alibabacloud_tea_openapi.exceptions")
+sdk_client = LazyModule("alibabacloud_resellertrade20191227.client")
+sdk_models = LazyModule("alibabacloud_resellertrade20191227.models")
+openapi_models = LazyModule("alibabacloud_tea_openapi.models")
+exceptions = LazyModule("alibabacloud_tea_openapi.exceptions")
 
 
 @pytest.fixture(scope="module")

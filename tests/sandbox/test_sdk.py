@@ -15,12 +15,13 @@ from reconciler.sandbox.app import create_app
 from reconciler.sandbox.faults import FaultPlan
 from reconciler.sandbox.server import BackgroundServer
 from reconciler.sandbox.store import Store
+from tests.support.lazy import LazyModule
 from tests.support.sandbox import SEED, msads_seed
 
-bingads_auth = pytest.importorskip("bingads.authorization")
-bingads_client = pytest.importorskip("bingads.service_client")
-billing = pytest.importorskip("openapi_client.models.billing")
-exceptions = pytest.importorskip("openapi_client.exceptions")
+bingads_auth = LazyModule("bingads.authorization")
+bingads_client = LazyModule("bingads.service_client")
+billing = LazyModule("openapi_client.models.billing")
+exceptions = LazyModule("openapi_client.exceptions")
 
 
 @pytest.fixture
