@@ -121,9 +121,9 @@ def slow_tokens(serve_project: ServeProject, postgres_url: str, latency_ms: int)
 def test_a_lease_lost_while_waiting_for_a_slow_token_sends_nothing_and_the_takeover_pays_once(
     serve_project: ServeProject, postgres_url: str
 ) -> None:
-    """The issue's scenario: tokens take 6 s and live so short that a refresh precedes every call; the first
+    """The issue's scenario: tokens take 3 s and live so short that a refresh precedes every call; the first
     apply's backend is terminated after its first intent; a second apply, with a static token, takes over."""
-    project, refreshing, env = slow_tokens(serve_project, postgres_url, 6000)
+    project, refreshing, env = slow_tokens(serve_project, postgres_url, 3000)
     first = start_apply(refreshing, env)
     wait_for_pending(postgres_url, deadline_s=60)
     assert terminate_process_backends(first.pid) >= 1
