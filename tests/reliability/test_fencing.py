@@ -174,7 +174,7 @@ def test_an_apply_paused_while_its_call_was_under_way_says_it_lost_its_lease(
     env = {"COUPONCTL_JOURNAL_URL": postgres_url}
     first = start_apply(project, env)
     try:
-        wait_for_pending(postgres_url)
+        wait_for_pending(postgres_url, sent=True)
         os.kill(first.pid, signal.SIGSTOP)
         second = start_apply(project, env, "--lock-timeout", "60")
         out2, err2 = second.communicate(timeout=120)

@@ -36,7 +36,7 @@ def test_a_terminated_backend_mid_apply_stops_sending_and_exits_5_with_the_next_
         text=True,
         env={**os.environ, **env},
     )
-    wait_for_pending(postgres_url)
+    wait_for_pending(postgres_url, sent=True)
     assert terminate_process_backends(victim.pid) >= 1
     out, err = victim.communicate(timeout=60)
     assert victim.returncode == 5, out + err

@@ -59,7 +59,7 @@ def test_a_killed_runner_s_lease_expires_and_the_next_resolves_its_in_doubt_item
 ) -> None:
     project, _server = serve_project(SHARED)
     victim = start_apply(project, postgres_url)
-    wait_for_pending(postgres_url)
+    wait_for_pending(postgres_url, sent=True)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=10)
     env = {"COUPONCTL_JOURNAL_URL": postgres_url}

@@ -30,7 +30,7 @@ def test_an_apply_killed_mid_batch_leaves_nothing_paid_twice(served: tuple[Path,
     victim = subprocess.Popen(
         [*COUPONCTL, "-C", str(project), "apply", "--yes"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    wait_for_pending(project / ".couponctl" / "journal.sqlite")
+    wait_for_pending(project / ".couponctl" / "journal.sqlite", sent=True)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=10)
     time.sleep(2)  # the server finishes (or not) the call the killed process was waiting for

@@ -17,14 +17,17 @@ from tests.support.cli import COUPONCTL
 from tests.support.projects import make_project
 
 
-def wait_for_pending(location: str | Path, deadline_s: float = 30) -> None:
-    """Until an apply has committed an intent (a PENDING item) to the journal at ``location``."""
+def wait_for_pending(location: str | Path, deadline_s: float = 30, *, sent: bool = False) -> None:
+    """Until an apply has committed an intent (a PENDING item) to the journal at ``location``; with ``sent``, until
+    it has also fenced that intent, so that its request has left (or is leaving): what "mid call" means, however
+    slowly a loaded machine runs the apply between its intent and its fence."""
+    condition = " AND fenced_at IS NOT NULL" if sent else ""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         if "://" in str(location) or Path(location).exists():
             journal = Journal(str(location))
             try:
-                if journal.db.execute("SELECT count(*) FROM items WHERE state = 'PENDING'")[0][0]:
+                if journal.db.execute(f"SELECT count(*) FROM items WHERE state = 'PENDING'{condition}")[0][0]:
                     return
             finally:
                 journal.close()
