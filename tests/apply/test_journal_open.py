@@ -21,7 +21,7 @@ from reconciler.cli import main
 from reconciler.manifest.model import Scope, Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch
-from tests.support.postgres import postgres_server_url
+from tests.support.postgres import postgres_server_url, require_server_or_skip
 
 SCOPE = Scope("msads-prod", "251186883", "SPRING27-ACQ-100")
 
@@ -43,10 +43,9 @@ def _admin() -> psycopg.Connection[tuple[object, ...]]:
     try:
         return psycopg.connect(postgres_server_url(), autocommit=True, connect_timeout=5)
     except psycopg.Error as exc:
-        message = f"no PostgreSQL at COUPONCTL_TEST_POSTGRES_URL ({type(exc).__name__}); start one or set the URL"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        require_server_or_skip(
+            f"no PostgreSQL at COUPONCTL_TEST_POSTGRES_URL ({type(exc).__name__}); start one or set the URL"
+        )
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 from urllib.parse import quote
 
 import pytest
@@ -18,7 +19,7 @@ def postgres_server_url() -> str:
     return os.environ.get("COUPONCTL_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
 
 
-def require_server_or_skip(message: str) -> None:
+def require_server_or_skip(message: str) -> NoReturn:
     """Without a server a test is skipped with the reason, except under CI=true, where it fails: CI must prove the
     PostgreSQL journal works."""
     if os.environ.get("CI") == "true":
