@@ -10,13 +10,13 @@ from pathlib import Path
 
 import click
 
+from reconciler.app.session import load_project
 from reconciler.cli_support import Settings, reports_errors
 from reconciler.config import load_config
 from reconciler.drift import check_drift
 from reconciler.drift_render import drift_to_json, render_drift_markdown, render_drift_text
 from reconciler.export import EMAILS_INLINE_MAX, export_manifests, export_stream, read_export, write_export
 from reconciler.plan.masking import mask_key
-from reconciler.workflow import load_project
 
 
 @click.command()
