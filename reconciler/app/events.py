@@ -3,9 +3,10 @@
 An apply tells its listeners, in this order: notes (``ApplyNote``), what reading decided of earlier in-doubt items
 (``InDoubtResolved``, before issuing), each scope read for the fresh plan (``LiveScopeRead``); then, once the
 journal has recorded the run, ``ApplyStarted``, one ``BatchSent`` per batch whose outcome was recorded, the
-outcomes (``InDoubtResolved`` after issuing, ``ItemsVerified``); and always, last, ``ApplyFinished``: the report,
-or the refusal or failure, with the exit code. An apply refused or with nothing to issue never starts a run: it
-ends with ``ApplyFinished`` alone after what it read.
+outcomes (``InDoubtResolved`` after issuing, ``ItemsVerified``); and last, however it ended, ``ApplyFinished``: the
+report, or the refusal or failure, with the exit code. An apply refused or with nothing to issue never starts a run:
+``ApplyFinished`` follows what it read. (An interrupt is no ending an apply reports: it propagates as it is, and the
+next apply resolves what it left in doubt.)
 
 Listeners only hear: the dispatcher logs a listener that raises and goes on, so that no listener (progress on a
 terminal, a notification) can change what an apply does or the code it exits with.
@@ -176,7 +177,7 @@ class ApplyRun:
                 )
 
     def planned(self, plan: PlanSummary) -> None:
-        """The plan this apply issues (bound to the reviewed one, if any) is made: the end tells of it."""
+        """The plan this apply issues (bound to the reviewed one, if any) is made: ApplyFinished carries it."""
         self.plan = plan
 
     def start(self, run_id: str, plan: PlanSummary, scopes: tuple[Scope, ...], batches: int) -> None:
@@ -190,4 +191,5 @@ class ApplyRun:
             self.emit(BatchSent(self.run_id, result, done_items, total_items))
 
     def finish(self, exit_code: int, *, report: ApplyReport | None = None, failure: Exception | None = None) -> None:
+        """The apply ended, with its report or the failure that ended it: the last event."""
         self.emit(ApplyFinished(exit_code, self.run_id, self.plan, report, failure))
