@@ -13,8 +13,7 @@ import httpx
 from reconciler import __version__
 from reconciler.config_model import ProviderConfig, SandboxConfig
 from reconciler.errors import ConfigError, Problem
-from reconciler.providers.acs_signature import AcsCredentials
-from reconciler.providers.aliyun import (
+from reconciler.providers.aliyun.provider import (
     DEFAULT_FROM_APP,
     DEFAULT_SEND_BATCH_SIZE,
     MAX_SEND_BATCH_SIZE,
@@ -25,10 +24,11 @@ from reconciler.providers.aliyun import (
 from reconciler.providers.base import Provider
 from reconciler.providers.endpoints import ALIYUN_BASE, MSADS_BASE, connections
 from reconciler.providers.http import HttpSettings, RetryPolicy, build_client, limiter_for
-from reconciler.providers.msads import MsAdsProvider, MsAdsSettings
-from reconciler.providers.msads_wire import MAX_DISPATCH_EMAILS
+from reconciler.providers.msads.provider import MsAdsProvider, MsAdsSettings
+from reconciler.providers.msads.wire import MAX_DISPATCH_EMAILS
 from reconciler.providers.oauth import OAuthClient, RefreshTokenFlow, StaticToken, TokenSource
 from reconciler.secrets import Secret
+from reconciler.signing.acs import AcsCredentials
 
 CONFIG_FILE = "couponctl.yaml"
 USER_AGENT = f"couponctl/{__version__}"
