@@ -40,8 +40,8 @@ from reconciler.plan.model import JournalStamp, Plan, PlanEndpoint
 from reconciler.plan.serialize import plan_from_json
 from reconciler.policy import policy_digest, violations
 from reconciler.providers.base import BatchResult, Provider
-from reconciler.providers.endpoints import connections
-from reconciler.providers.registry import build_provider, request_timeout_seconds
+from reconciler.providers.options import request_timeout_seconds
+from reconciler.providers.registry import build_provider, connections
 
 
 @dataclass(frozen=True)

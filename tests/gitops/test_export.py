@@ -8,15 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.app.export import normalize_owner, write_export
 from reconciler.errors import CouponctlError
-from reconciler.export import (
-    ExportSource,
-    export_manifests,
-    export_stream,
-    normalize_owner,
-    write_export,
-)
 from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
+from reconciler.manifest.export import ExportSource, export_manifests, export_stream
 from reconciler.manifest.model import Scope, Target, TargetKind
 from reconciler.workflow import load_project
 
