@@ -3,6 +3,9 @@
 Messages never quote the offending value (it may be a credential); a schema may give its own message with
 ``errorMessage`` (any failure of that subschema) or ``patternErrorMessage`` (a pattern mismatch), the
 keywords editors such as VS Code and yaml-language-server show too.
+
+The validators check against the schemas assembled for the registered vendors
+(reconciler.manifest.schema_assembly); :func:`load_schema` reads the published files.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 credentials go only to the vendor's documented hosts over https, or to loopback (a served sandbox); any other URL
 needs the provider's ``allowUnlistedEndpoint: true``, and every plan shows where each provider connects, loudly
 when it is not a documented host. A saved plan records it, and apply refuses to send write credentials anywhere
-the reviewed plan did not show.
+the reviewed plan did not show. Each vendor's hosts and connections are its descriptor's
+(reconciler.providers.descriptor).
 """
 
 from __future__ import annotations
@@ -36,10 +37,6 @@ class Connection:
     def listed(self) -> bool:
         """A documented vendor host over https, loopback, or the in-process sandbox."""
         return self.url == IN_PROCESS or is_loopback(self.url) or _documented(self.url, self.documented)
-
-    @property
-    def vendor(self) -> str:
-        return self.role.split(":", 1)[0]
 
 
 def is_loopback(url: str) -> bool:

@@ -2,8 +2,8 @@
 through it (build the provider, say where it connects, give it its write credentials).
 
 This is the one core place that names the built-in vendors (:data:`BUILT_IN`). :func:`register` adds another
-(a plugin, a test); every lookup of a type goes through :func:`vendor`, which reports an unknown type as a
-located problem naming the registered ones.
+(a plugin, a test). A provider block of a type no vendor has is a located problem (``providers.<name>.type``)
+that names the registered types (:func:`vendor_of`).
 """
 
 from __future__ import annotations
