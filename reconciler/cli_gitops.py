@@ -1,6 +1,6 @@
 """The GitOps commands: ``drift`` (what changed at the vendor outside the manifests) and ``export`` (manifests from
 live state, to adopt a running program). Both read only. Click commands only: the work is in
-:mod:`reconciler.drift` and :mod:`reconciler.export`."""
+:mod:`reconciler.app.drift` and :mod:`reconciler.app.export`."""
 
 from __future__ import annotations
 
@@ -10,13 +10,20 @@ from pathlib import Path
 
 import click
 
+from reconciler.app.drift import check_drift
+from reconciler.app.export import read_export, write_export
 from reconciler.app.session import load_project
 from reconciler.cli_support import Settings, reports_errors
 from reconciler.config import load_config
-from reconciler.drift import check_drift
 from reconciler.drift_render import drift_to_json, render_drift_markdown, render_drift_text
-from reconciler.export import EMAILS_INLINE_MAX, export_manifests, export_stream, read_export, write_export
+from reconciler.manifest.export import EMAILS_INLINE_MAX, export_manifests, export_stream
 from reconciler.plan.masking import mask_key
+from reconciler.providers.registry import vendors
+
+#: What --owner and --class name, per provider type, in the words of each type's export.
+OWNER_IDS = ", ".join(f"{v.type} {v.export.owner} id" for v in vendors())
+_OTHER_CLASSES = [f"{v.type}: {v.export.klass} id" for v in vendors() if v.export.klass != "class"]
+CLASS_IDS = f" ({'; '.join(_OTHER_CLASSES)})" if _OTHER_CLASSES else ""
 
 
 @click.command()
@@ -42,13 +49,13 @@ def drift(settings: Settings, paths: tuple[Path, ...], fmt: str) -> None:
 
 @click.command()
 @click.option("--provider", "provider_name", required=True, metavar="NAME", help="A provider of couponctl.yaml.")
-@click.option("--owner", required=True, metavar="ID", help="The owner: msads customer id, aliyun seller id.")
+@click.option("--owner", required=True, metavar="ID", help=f"The owner: {OWNER_IDS}.")
 @click.option(
     "--class",
     "classes",
     multiple=True,
     metavar="NAME",
-    help="A coupon class (aliyun: template id) to export; repeatable. Default: every class of the owner.",
+    help=f"A coupon class{CLASS_IDS} to export; repeatable. Default: every class of the owner.",
 )
 @click.option(
     "--out",

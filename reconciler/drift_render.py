@@ -15,10 +15,10 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from reconciler.drift import DRIFT_FORMAT_VERSION, Drift, DriftItem, DriftKind, ScopeDrift
 from reconciler.live import IssuedCoupon
 from reconciler.manifest.model import Target, TargetKind
 from reconciler.plan.diff import coupon_date
+from reconciler.plan.drift import DRIFT_FORMAT_VERSION, Drift, DriftItem, DriftKind, ScopeDrift
 from reconciler.plan.masking import UNKEYED, EmailMasker, addresses_in
 from reconciler.plan.model import PlanProblem
 from reconciler.plan.render_markdown import html_text, neutral, unlinked

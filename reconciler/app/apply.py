@@ -39,7 +39,7 @@ from reconciler.errors import ExitCode, RefusedError
 from reconciler.live import LiveState, ScopeLive
 from reconciler.plan.model import Plan
 from reconciler.providers.base import BatchResult, Provider
-from reconciler.providers.registry import request_timeout_seconds
+from reconciler.providers.options import request_timeout_seconds
 
 
 @dataclass(frozen=True)

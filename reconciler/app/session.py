@@ -23,8 +23,7 @@ from reconciler.manifest.discover import find_manifests
 from reconciler.manifest.model import DesiredState, Scope, ScopeSpec
 from reconciler.plan.model import Plan, PlanEndpoint
 from reconciler.providers.base import Provider
-from reconciler.providers.endpoints import connections
-from reconciler.providers.registry import build_provider
+from reconciler.providers.registry import build_provider, connections
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from reconciler.drift import Drift, DriftKind, detect_drift
 from reconciler.live import IssuedCoupon, JournalView, LiveState, ScopeLive
 from reconciler.manifest.model import DesiredItem, DesiredState, Expect, Position, Scope, ScopeSpec, Target
+from reconciler.plan.drift import Drift, DriftKind, detect_drift
 
 from ..plan.diff_factories import SCOPE, USD100, desired, live
 

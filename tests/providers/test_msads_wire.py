@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
-from reconciler.providers import msads_wire as wire
+from reconciler.providers.msads import wire
 
 from .msads_fakes import coupon
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.providers import aliyun_wire, msads_wire
+from reconciler.providers.aliyun import wire as aliyun_wire
 from reconciler.providers.http import vendor_json
-from reconciler.providers.msads_wire import MalformedResponse
+from reconciler.providers.msads import wire as msads_wire
+from reconciler.providers.msads.wire import MalformedResponse
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -22,8 +22,7 @@ from reconciler.errors import ApiFaultError, OutcomeUnknownError, ProviderError,
 from reconciler.live import IssuedCoupon, ScopeLive
 from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
 from reconciler.plan.model import PlanItem
-from reconciler.providers import acs_signature as acs
-from reconciler.providers import aliyun_wire as wire
+from reconciler.providers.aliyun import wire
 from reconciler.providers.base import (
     NO_FENCE,
     Batch,
@@ -47,6 +46,7 @@ from reconciler.providers.http import (
     vendor_json,
     with_retries,
 )
+from reconciler.signing import acs
 
 log = logging.getLogger(__name__)
 

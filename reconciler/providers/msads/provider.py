@@ -23,7 +23,6 @@ from reconciler.errors import AuthError, OutcomeUnknownError, ProviderError, Thr
 from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
 from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
 from reconciler.plan.model import PlanItem
-from reconciler.providers import msads_wire as wire
 from reconciler.providers.base import (
     NO_FENCE,
     Batch,
@@ -49,6 +48,7 @@ from reconciler.providers.http import (
     vendor_json,
     with_retries,
 )
+from reconciler.providers.msads import wire
 from reconciler.providers.oauth import TokenSource
 from reconciler.secrets import Secret
 

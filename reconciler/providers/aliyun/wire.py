@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
-from reconciler.providers.acs_signature import flatten
+from reconciler.signing.acs import flatten
 
 VERSION = "2019-12-27"
 SEND = "SendCoupon"
