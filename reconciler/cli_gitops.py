@@ -10,18 +10,18 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli_support import Settings, reports_errors
+from reconciler.cli_support import Settings, echo_report, format_option, reports_errors
 from reconciler.config import load_config
 from reconciler.drift import check_drift
-from reconciler.drift_render import drift_to_json, render_drift_markdown, render_drift_text
 from reconciler.export import EMAILS_INLINE_MAX, export_manifests, export_stream, read_export, write_export
-from reconciler.plan.masking import mask_key
+from reconciler.plan.masking import UNKEYED, mask_key
+from reconciler.render.formats import DRIFT, RenderOptions
 from reconciler.workflow import load_project
 
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@format_option(DRIFT)
 @click.pass_obj
 @reports_errors
 def drift(settings: Settings, paths: tuple[Path, ...], fmt: str) -> None:
@@ -31,12 +31,8 @@ def drift(settings: Settings, paths: tuple[Path, ...], fmt: str) -> None:
     settings.announce_root()
     project = load_project(settings.directory, settings.paths(paths))
     report = check_drift(project)
-    if fmt == "json":
-        click.echo(drift_to_json(report))
-    elif fmt == "markdown":
-        click.echo(render_drift_markdown(report, mask_key=mask_key(project.config)), nl=False)
-    else:
-        click.echo(render_drift_text(report))
+    key = mask_key(project.config) if DRIFT.format(fmt).masks_emails else UNKEYED
+    echo_report(DRIFT, fmt, report, RenderOptions(mask_key=key))
     sys.exit(report.exit_code)
 
 

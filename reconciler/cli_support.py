@@ -18,9 +18,11 @@ import click
 from reconciler import redaction
 from reconciler.config import CONFIG_FILE
 from reconciler.errors import ConfigError, CouponctlError, ExitCode, InputError, Problem
-from reconciler.terminal import defang
+from reconciler.render.formats import RenderOptions, ReportKind
+from reconciler.render.terminal import defang
 
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 
 
 def find_project_root(start: Path) -> Path | None:
@@ -105,6 +107,33 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def format_option(kind: ReportKind[Any]) -> Callable[[F], F]:
+    """The ``--format`` option of a command that prints ``kind``: its choices and default from the table of
+    formats (reconciler.render.formats)."""
+    return click.option("--format", "fmt", type=click.Choice(kind.choices), default=kind.default, show_default=True)
+
+
+ECHO_CHUNK = 64 * 1024
+"""How much of a streamed document is gathered before it is written (and flushed)."""
+
+
+def echo_report(kind: ReportKind[R], fmt: str, report: R, options: RenderOptions | None = None) -> None:
+    """Print ``report`` in the format ``fmt`` on stdout as it is rendered, as ``click.echo`` prints; the colour
+    sequences of a colourable format pass the output stream (its renderer escaped every data string)."""
+    chosen = kind.format(fmt)
+    pending: list[str] = []
+    size = 0
+    with styled_output() if chosen.colourable else contextlib.nullcontext():
+        for chunk in chosen.render(report, options or RenderOptions()):
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= ECHO_CHUNK:
+                click.echo("".join(pending), nl=False)
+                pending, size = [], 0
+        if pending:
+            click.echo("".join(pending), nl=False)
+
+
 class _PipeSafeWriter(io.RawIOBase):
     """A file descriptor that swallows a closed pipe: once the reader is gone (``couponctl plan | head``),
     the rest of the output is dropped and the command finishes its work and exits with its own code."""
@@ -154,7 +183,7 @@ def styled_output() -> Iterator[None]:
 
 class _ScrubbingText(io.TextIOWrapper):
     """A text stream that scrubs registered secrets (reconciler.redaction) from everything written to it, and
-    shows control sequences it did not write itself visibly (reconciler.terminal)."""
+    shows control sequences it did not write itself visibly (reconciler.render.terminal)."""
 
     def write(self, text: str) -> int:
         super().write(defang(redaction.scrub(text), colour=_STYLED[0]))

@@ -22,9 +22,9 @@ from reconciler.manifest.loader import Document, MiB, NodePath, load_yaml
 from reconciler.manifest.schema import config_validator, schema_problems
 from reconciler.providers.endpoints import ALLOW_KEY, ALLOWED_HOSTS_ENV, DOCUMENTED_HOSTS, unlisted
 from reconciler.redaction import query_passwords
+from reconciler.render.terminal import visible
 from reconciler.sandbox.faults import parse_fault_spec
 from reconciler.secrets import SecretRef
-from reconciler.terminal import visible
 
 CONFIG_FILE = "couponctl.yaml"
 MAX_CONFIG_BYTES = 1 * MiB

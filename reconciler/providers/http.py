@@ -22,8 +22,8 @@ import httpx
 
 from reconciler.errors import OutcomeUnknownError, ProviderError, ThrottledError
 from reconciler.providers.base import Fence
+from reconciler.render.terminal import visible
 from reconciler.secrets import Secret
-from reconciler.terminal import visible
 
 log = logging.getLogger(__name__)
 
