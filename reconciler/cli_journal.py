@@ -19,7 +19,7 @@ from reconciler.apply.journal import (
 from reconciler.apply.lock import LOCK_NAME, ApplyLock
 from reconciler.cli_support import Settings, echo_report, format_option, reports_errors
 from reconciler.config import load_config
-from reconciler.errors import CouponctlError
+from reconciler.errors import CouponctlError, ExitCode
 from reconciler.redaction import scrub
 from reconciler.render.formats import JOURNAL_IN_DOUBT, JOURNAL_RUN, JOURNAL_RUNS, LEDGER, render_document
 from reconciler.render.journal import RunItems, when
@@ -83,7 +83,7 @@ def in_doubt(settings: Settings) -> None:
     items = _journal(settings).items(states=(IN_DOUBT, PENDING))
     echo_report(JOURNAL_IN_DOUBT, "text", items)
     if items:
-        raise SystemExit(5)
+        raise SystemExit(ExitCode.IN_DOUBT)
 
 
 def item_id(text: str) -> int:

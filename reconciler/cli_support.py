@@ -1,5 +1,5 @@
 """What every command shares: global settings, where the project is, the exit-code contract for usage errors,
-quiet ends on closed pipes, and the mapping of errors to messages and exit codes."""
+quiet ends on closed pipes, the mapping of errors to messages and exit codes, and printing a report."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import click
 
 from reconciler import redaction
 from reconciler.config import CONFIG_FILE
+from reconciler.debug_log import write_debug_log
 from reconciler.errors import ConfigError, CouponctlError, ExitCode, InputError, Problem
 from reconciler.render.formats import RenderOptions, ReportKind
 from reconciler.render.terminal import defang
@@ -99,12 +100,23 @@ def reports_errors(command: F) -> F:
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(ExitCode.INTERRUPTED)
         except Exception as exc:  # the last line of defence: a bug must not print a traceback
-            click.echo(f"internal error: {type(exc).__name__}: {exc} (please report this)", err=True)
+            report_bug(exc)
             sys.exit(ExitCode.ERROR)
 
     return wrapper  # type: ignore[return-value]
+
+
+def report_bug(error: Exception) -> None:
+    """An exception couponctl did not raise on purpose (a bug): its traceback to a debug log file
+    (reconciler.debug_log), and on stderr one short message naming that file."""
+    try:
+        where = str(write_debug_log(error))
+    except OSError as exc:
+        where = f"not written ({exc})"
+    click.echo(f"internal error: {type(error).__name__}: {error} (please report this, with the debug log)", err=True)
+    click.echo(f"debug log: {where}", err=True)
 
 
 def format_option(kind: ReportKind[Any]) -> Callable[[F], F]:
@@ -234,6 +246,9 @@ class CouponctlGroup(click.Group):
             code = ExitCode.ERROR
         except click.Abort:
             click.echo("aborted", err=True)
+            code = ExitCode.ERROR
+        except Exception as exc:  # a bug outside reports_errors (a group, the sandbox commands): no traceback
+            report_bug(exc)
             code = ExitCode.ERROR
         finally:
             _flush_quietly()

@@ -17,7 +17,6 @@ from pathlib import Path
 from reconciler import __version__, aio
 from reconciler.apply.binding import bind, check_endpoints, check_saved
 from reconciler.apply.context import ci_actor, git_commit
-from reconciler.apply.database import JournalError
 from reconciler.apply.durability import check_journal_outlives_ci
 from reconciler.apply.executor import ApplyProgress, Execution, execute, journal_failed_mid_apply, plan_batches
 from reconciler.apply.fencing import LeaseFencing
@@ -29,7 +28,7 @@ from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_dou
 from reconciler.apply.verify import paid_twice, verdicts
 from reconciler.config import load_config
 from reconciler.config_model import Config
-from reconciler.errors import PlanFileError, Problem, RefusedError
+from reconciler.errors import JournalError, PlanFileError, Problem, RefusedError
 from reconciler.live import JournalView, LiveState, ScopeLive
 from reconciler.manifest.build import load_desired
 from reconciler.manifest.discover import find_manifests
