@@ -10,7 +10,10 @@ from typing import Any, TypeVar
 import click
 
 from reconciler import __version__
-from reconciler.apply.resolve import Resolution
+from reconciler.app.apply import ApplyDecisions, apply_project
+from reconciler.app.events import ApplyEvent, ApplyNote, BatchSent, InDoubtResolved, LiveScopeRead, ResolutionStage
+from reconciler.app.plan import load_plan_file, plan_project
+from reconciler.app.session import Project, load_project, project_for_plan
 from reconciler.cli_gitops import drift, export
 from reconciler.cli_journal import journal, lock
 from reconciler.cli_sandbox import sandbox
@@ -30,18 +33,9 @@ from reconciler.plan.masking import UNKEYED, mask_key
 from reconciler.plan.model import Plan
 from reconciler.plan.serialize import write_plan_json
 from reconciler.progress import Progress, progress_mode
-from reconciler.providers.base import BatchResult, Outcome
+from reconciler.providers.base import Outcome
 from reconciler.redaction import ScrubbingWriter, scrub
 from reconciler.render.formats import APPLY_REPORT, PLAN, RenderOptions, render_document
-from reconciler.workflow import (
-    ApplyOptions,
-    Project,
-    apply_project,
-    load_plan_file,
-    load_project,
-    plan_project,
-    project_for_plan,
-)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -174,14 +168,23 @@ def _scope_progress(settings: Settings, project: Project) -> Callable[[ScopeLive
 
 
 class ApplyProgressReport:
-    """Progress over the items issued; with --verbose also one line per issuing call."""
+    """An apply's progress: over the scopes read, then over the items issued; with --verbose also one line per
+    issuing call."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, project: Project) -> None:
         self.verbose = settings.verbose
         self.mode = progress_mode(quiet=settings.quiet)
+        self.scope_read = _scope_progress(settings, project)
         self.progress: Progress | None = None
 
-    def batch_done(self, result: BatchResult, done_items: int, total_items: int) -> None:
+    def on_event(self, event: ApplyEvent) -> None:
+        if isinstance(event, LiveScopeRead):
+            self.scope_read(event.live)
+        elif isinstance(event, BatchSent):
+            self.batch_sent(event)
+
+    def batch_sent(self, event: BatchSent) -> None:
+        result, done_items, total_items = event.result, event.done_items, event.total_items
         if self.progress is None:
             self.progress = Progress("issuing", total_items, "items", mode=self.mode)
         if self.verbose:
@@ -195,6 +198,24 @@ class ApplyProgressReport:
         self.progress.advance(len(result.results))
         if done_items >= total_items:
             self.progress.finish()
+
+
+class ApplyNotes:
+    """What an apply tells besides its progress: its notes (stderr, not with --quiet), and what reading decided of
+    earlier in-doubt items before it issued anything."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.quiet = settings.quiet
+
+    def on_event(self, event: ApplyEvent) -> None:
+        if isinstance(event, ApplyNote) and not self.quiet:
+            click.echo(event.message, err=True)
+        elif isinstance(event, InDoubtResolved) and event.stage is ResolutionStage.BEFORE_ISSUING:
+            for r in event.resolutions:
+                if r.decided:
+                    click.echo(f"resolved in-doubt {r.scope} {r.target}: {r.state} ({r.reason})")
+                else:
+                    click.echo(f"still in doubt {r.scope} {r.target}: {r.reason}")
 
 
 @main.command()
@@ -230,38 +251,28 @@ def apply(
             raise RefusedError("no terminal to confirm on: pass --yes to apply without confirmation")
         return click.confirm(f"Issue {fresh.item_count} coupon(s)? Coupons cannot be revoked", default=False)
 
-    def resolved(resolutions: list[Resolution]) -> None:
-        for r in resolutions:
-            if r.decided:
-                click.echo(f"resolved in-doubt {r.scope} {r.target}: {r.state} ({r.reason})")
-            else:
-                click.echo(f"still in doubt {r.scope} {r.target}: {r.reason}")
-
-    options = ApplyOptions(
+    decisions = ApplyDecisions(
         confirm=confirm,
         saved_plan=saved,
         saved_name=str(planfile or ""),
         allow_over_limit=allow_over_limit,
         lock_timeout=lock_timeout,
-        progress=ApplyProgressReport(settings),
-        on_scope=_scope_progress(settings, project),
-        on_resolved=resolved,
-        on_note=lambda note: None if settings.quiet else click.echo(note, err=True),
     )
-    applied, result = apply_project(project, options)
+    applied = apply_project(project, decisions, [ApplyNotes(settings), ApplyProgressReport(settings, project)])
+    result = applied.report
     if result is None:
         click.echo("No changes. Nothing to issue.")
-        if applied.in_doubt_count:
+        if applied.plan.in_doubt_count:
             click.echo(
-                f"{applied.in_doubt_count} item(s) are still in doubt and block their targets: "
+                f"{applied.plan.in_doubt_count} item(s) are still in doubt and block their targets: "
                 "apply again later, or resolve them by hand (`couponctl journal in-doubt`)."
             )
-            sys.exit(ExitCode.IN_DOUBT)
+            sys.exit(applied.exit_code)
         return
     if report is not None:
         _write(settings.path(report), render_document(APPLY_REPORT, "json", result))
     echo_report(APPLY_REPORT, "text", result)
-    sys.exit(result.exit_code)
+    sys.exit(applied.exit_code)
 
 
 def _write(path: Path, text: str) -> None:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import click
 
+from reconciler.app.session import load_project
 from reconciler.cli_support import Settings, echo_report, format_option, reports_errors
 from reconciler.config import load_config
 from reconciler.drift import check_drift
 from reconciler.export import EMAILS_INLINE_MAX, export_manifests, export_stream, read_export, write_export
 from reconciler.plan.masking import UNKEYED, mask_key
 from reconciler.render.formats import DRIFT, RenderOptions
-from reconciler.workflow import load_project
 
 
 @click.command()

@@ -32,6 +32,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from reconciler import __version__, aio
+from reconciler.app.session import Project, journal_views, open_journal, open_providers, read_live
 from reconciler.errors import ExitCode
 from reconciler.live import IssuedCoupon, JournalView, LiveState
 from reconciler.manifest.model import DesiredItem, DesiredState, Scope, Target
@@ -45,7 +46,6 @@ from reconciler.plan.diff import (
     mask_code,
 )
 from reconciler.plan.model import HeldItem, PlanProblem, Severity
-from reconciler.workflow import Project, journal_views, open_journal, open_providers, read_live
 
 DRIFT_FORMAT_VERSION = 1
 

@@ -86,10 +86,11 @@ def journal_failed_mid_apply(
     return failed
 
 
-class ApplyProgress(Protocol):
-    """Told about each batch as it completes."""
+class BatchObserver(Protocol):
+    """Told of each batch once its outcome is recorded (a batch whose fence was refused among them: not sent, its
+    items FAILED NotSent), with the items done so far of all. The apply's run context tells its listeners."""
 
-    def batch_done(self, result: BatchResult, done_items: int, total_items: int) -> None: ...
+    def batch_sent(self, result: BatchResult, done_items: int, total_items: int) -> None: ...
 
 
 class Fencing(Protocol):
@@ -139,16 +140,16 @@ async def execute(
     money: Mapping[Scope, Money] | None = None,
     before_call: Callable[[], None] = lambda: None,
     after_first: Callable[[BatchResult], Awaitable[None]] | None = None,
-    progress: ApplyProgress | None = None,
+    observer: BatchObserver | None = None,
     fencing: Fencing | None = None,
 ) -> Execution:
     """Send every batch, at most ``concurrency`` calls in flight (the providers' rate limits apply too).
 
     Per batch: ``before_call`` may veto (a lost lock raises), the intent is committed to the journal,
     exactly one issuing call is made, the outcome is committed. ``after_first`` checks the first batch (the
-    canary) alone, before the rest go; it raises to stop the apply. With ``fencing`` every attempt of the call
-    is fenced: a fence refused (LeaseLostError) means that batch was not sent (recorded FAILED, NotSent) and
-    stops the apply with ``lease_lost``.
+    canary) alone, before the rest go; it raises to stop the apply. ``observer`` is told of each batch whose outcome
+    is recorded. With ``fencing`` every attempt of the call is fenced: a fence refused (LeaseLostError) means that
+    batch was not sent (recorded FAILED, NotSent) and stops the apply with ``lease_lost``.
 
     A refusal from either hook stops the apply cleanly: no new batch starts, the ones in flight finish and
     are recorded, ``stopped`` says why. A journal failure (JournalError: a killed connection, a full disk) stops
@@ -167,8 +168,8 @@ async def execute(
 
     def done(number: int, result: BatchResult) -> None:
         results[number] = result
-        if progress is not None:
-            progress.batch_done(result, sum(len(r.results) for r in results.values()), total)
+        if observer is not None:
+            observer.batch_sent(result, sum(len(r.results) for r in results.values()), total)
 
     def not_sent(number: int, batch_id: str, batch: Batch, lost: LeaseLostError) -> None:
         """A fence refused: this batch was not sent (its earlier attempts, if any, were throttled: not

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.app.session import load_project
 from reconciler.errors import CouponctlError
 from reconciler.export import (
     ExportSource,
@@ -18,7 +19,6 @@ from reconciler.export import (
 )
 from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
 from reconciler.manifest.model import Scope, Target, TargetKind
-from reconciler.workflow import load_project
 
 WHEN = datetime(2027, 3, 2, 10, 0, tzinfo=UTC)
 MSADS = ExportSource("msads-prod", "msads", "production", "251186883")
