@@ -14,25 +14,28 @@ from reconciler.app.apply import ApplyDecisions, apply_project
 from reconciler.app.events import ApplyEvent, ApplyNote, BatchSent, InDoubtResolved, LiveScopeRead, ResolutionStage
 from reconciler.app.plan import load_plan_file, plan_project
 from reconciler.app.session import Project, load_project, project_for_plan
-from reconciler.apply.report import ApplyReport, report_to_json
-from reconciler.apply.verify import Verdict
 from reconciler.cli_gitops import drift, export
 from reconciler.cli_journal import journal, lock
 from reconciler.cli_sandbox import sandbox
-from reconciler.cli_support import CouponctlGroup, Settings, enable_debug_log, reports_errors, styled_output
+from reconciler.cli_support import (
+    CouponctlGroup,
+    Settings,
+    echo_report,
+    enable_debug_log,
+    format_option,
+    reports_errors,
+)
 from reconciler.config import load_config
 from reconciler.config_model import Config
 from reconciler.errors import CouponctlError, ExitCode, RefusedError
 from reconciler.live import ScopeLive
-from reconciler.plan.diff import held_message
-from reconciler.plan.masking import mask_key
+from reconciler.plan.masking import UNKEYED, mask_key
 from reconciler.plan.model import Plan
-from reconciler.plan.render_markdown import render_markdown
-from reconciler.plan.render_text import render_text
 from reconciler.plan.serialize import write_plan_json
 from reconciler.progress import Progress, progress_mode
 from reconciler.providers.base import Outcome
 from reconciler.redaction import ScrubbingWriter, scrub
+from reconciler.render.formats import APPLY_REPORT, PLAN, RenderOptions, render_document
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -95,27 +98,14 @@ def validate(settings: Settings, paths: tuple[Path, ...]) -> None:
 def _show(plan: Plan, fmt: str, color: bool, config: Config | None) -> None:
     """Print the plan; JSON is streamed as it is produced (a large plan is never one string). Markdown masks emails
     with digests keyed by the project's mask key (``config``'s; unkeyed outside a project)."""
-    if fmt == "json":
-        stream = sys.stdout
-        write_plan_json(plan, stream)
-        stream.write("\n")
-        stream.flush()
-    elif fmt == "markdown":
-        click.echo(render_markdown(plan, mask_key=mask_key(config)))
-    else:
-        with styled_output():  # the renderer escaped every data string; its own colour may pass
-            click.echo(render_text(plan, color=color))
-
-
-format_option = click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
-)
+    key = mask_key(config) if PLAN.format(fmt).masks_emails else UNKEYED
+    echo_report(PLAN, fmt, plan, RenderOptions(color=color, mask_key=key))
 
 
 @main.command()
 @paths_argument
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan (JSON) to FILE.")
-@format_option
+@format_option(PLAN)
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are, 1 on error."
 )
@@ -150,12 +140,13 @@ def _save(out: Path, result: Plan) -> None:
 
 @main.command()
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
-@format_option
+@format_option(PLAN)
 @click.pass_obj
 @reports_errors
 def show(settings: Settings, planfile: Path, fmt: str) -> None:
     """Render a saved plan."""
-    config = load_config(settings.found_root) if fmt == "markdown" and settings.found_root is not None else None
+    root = settings.found_root
+    config = load_config(root) if root is not None and PLAN.format(fmt).masks_emails else None
     _show(load_plan_file(settings.path(planfile)), fmt, settings.color, config)
 
 
@@ -253,8 +244,7 @@ def apply(
 
     def confirm(fresh: Plan) -> bool:
         if saved is None and not settings.quiet:
-            with styled_output():
-                click.echo(render_text(fresh, color=settings.color))
+            echo_report(PLAN, "text", fresh, RenderOptions(color=settings.color))
         if yes:
             return True
         if not sys.stdin.isatty():
@@ -280,48 +270,15 @@ def apply(
             sys.exit(applied.exit_code)
         return
     if report is not None:
-        _write(settings.path(report), report_to_json(result))
-    _report(result)
+        _write(settings.path(report), render_document(APPLY_REPORT, "json", result))
+    echo_report(APPLY_REPORT, "text", result)
     sys.exit(applied.exit_code)
-
-
-def _report(report: ApplyReport) -> None:
-    for item in report.items:
-        if item.verdict is not Verdict.CONFIRMED:
-            detail = f" [{item.code}]" if item.code else ""
-            click.echo(f"  {item.verdict.value}: {item.scope} {item.target}{detail} {item.message or ''}".rstrip())
-    counts = ", ".join(f"{report.count(v)} {v.value.lower().replace('_', ' ')}" for v in Verdict)
-    skipped = f", {report.skipped} skipped (satisfied since the plan)" if report.skipped else ""
-    click.echo(f"Apply {report.outcome}: {counts}{skipped}. Run {report.run_id}.")
-    if report.stopped:
-        click.echo(f"Stopped before the remaining batches: {report.stopped}")
-    for paid in report.paid_twice:
-        click.echo(f"  PAID MORE THAN ONCE: {paid.scope} {held_message(paid.held)}")
-    if report.paid_twice:
-        click.echo(
-            f"{len(report.paid_twice)} target(s) hold more than one coupon of a class: coupons cannot be revoked; "
-            "check with the vendor (`couponctl drift` lists them, `couponctl journal export` what was recorded)."
-        )
-    if report.lease_lost:
-        click.echo(
-            "This apply lost its lease: it sent nothing after that and resolved nothing. What it had sent may be "
-            "in doubt: `couponctl journal in-doubt` lists it, and the apply that holds the lease now (or the next "
-            "one) resolves it by reading live state."
-        )
-    for r in report.still_in_doubt:
-        click.echo(f"  STILL IN DOUBT (earlier run): {r.scope} {r.target} {r.reason}")
-    if report.count(Verdict.IN_DOUBT) or report.still_in_doubt:
-        click.echo(
-            "In-doubt items may have been issued: they are blocked until a read shows them, or shows a coupon of "
-            "their scope issued after their call (docs/safety.md); run `couponctl apply` again later, or "
-            "`couponctl journal resolve`."
-        )
 
 
 def _write(path: Path, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(scrub(text) + "\n", encoding="utf-8")
+        path.write_text(scrub(text), encoding="utf-8")
     except OSError as exc:
         raise CouponctlError(f"cannot write {path}: {exc}") from exc
 

@@ -13,12 +13,12 @@ import click
 from reconciler.app.drift import check_drift
 from reconciler.app.export import read_export, write_export
 from reconciler.app.session import load_project
-from reconciler.cli_support import Settings, reports_errors
+from reconciler.cli_support import Settings, echo_report, format_option, reports_errors
 from reconciler.config import load_config
-from reconciler.drift_render import drift_to_json, render_drift_markdown, render_drift_text
 from reconciler.manifest.export import EMAILS_INLINE_MAX, export_manifests, export_stream
-from reconciler.plan.masking import mask_key
+from reconciler.plan.masking import UNKEYED, mask_key
 from reconciler.providers.registry import vendors
+from reconciler.render.formats import DRIFT, RenderOptions
 
 #: What --owner and --class name, per provider type, in the words of each type's export.
 OWNER_IDS = ", ".join(f"{v.type} {v.export.owner} id" for v in vendors())
@@ -28,7 +28,7 @@ CLASS_IDS = f" ({'; '.join(_OTHER_CLASSES)})" if _OTHER_CLASSES else ""
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@format_option(DRIFT)
 @click.pass_obj
 @reports_errors
 def drift(settings: Settings, paths: tuple[Path, ...], fmt: str) -> None:
@@ -38,12 +38,8 @@ def drift(settings: Settings, paths: tuple[Path, ...], fmt: str) -> None:
     settings.announce_root()
     project = load_project(settings.directory, settings.paths(paths))
     report = check_drift(project)
-    if fmt == "json":
-        click.echo(drift_to_json(report))
-    elif fmt == "markdown":
-        click.echo(render_drift_markdown(report, mask_key=mask_key(project.config)), nl=False)
-    else:
-        click.echo(render_drift_text(report))
+    key = mask_key(project.config) if DRIFT.format(fmt).masks_emails else UNKEYED
+    echo_report(DRIFT, fmt, report, RenderOptions(mask_key=key))
     sys.exit(report.exit_code)
 
 

@@ -24,8 +24,8 @@ from reconciler.providers.endpoints import ALLOW_KEY, ALLOWED_HOSTS_ENV, unliste
 from reconciler.providers.local import fault_spec_problems
 from reconciler.providers.registry import find, vendor
 from reconciler.redaction import query_passwords
+from reconciler.render.terminal import visible
 from reconciler.secrets import SecretRef
-from reconciler.terminal import visible
 
 CONFIG_FILE = "couponctl.yaml"
 MAX_CONFIG_BYTES = 1 * MiB

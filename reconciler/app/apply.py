@@ -26,7 +26,6 @@ from reconciler.app.plan import make_plan
 from reconciler.app.session import Project, open_journal, open_providers, plan_endpoints, read_live, record_read
 from reconciler.apply.binding import bind, check_endpoints, check_saved
 from reconciler.apply.context import ci_actor, git_commit
-from reconciler.apply.database import JournalError
 from reconciler.apply.durability import check_journal_outlives_ci
 from reconciler.apply.executor import Execution, execute, journal_failed_mid_apply, plan_batches
 from reconciler.apply.fencing import LeaseFencing
@@ -35,7 +34,7 @@ from reconciler.apply.lock import ApplyLock, LeaseLostError, default_holder, sco
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
 from reconciler.apply.verify import paid_twice, verdicts
-from reconciler.errors import ExitCode, RefusedError
+from reconciler.errors import ExitCode, JournalError, RefusedError
 from reconciler.live import LiveState, ScopeLive
 from reconciler.plan.model import Plan
 from reconciler.providers.base import BatchResult, Provider

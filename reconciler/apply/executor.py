@@ -8,10 +8,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from reconciler.apply.database import JournalError
 from reconciler.apply.journal import Journal, Money
 from reconciler.apply.lock import LeaseLostError
-from reconciler.errors import CouponctlError, ExitCode
+from reconciler.errors import CouponctlError, ExitCode, JournalError
 from reconciler.manifest.model import DesiredState, Scope
 from reconciler.plan.model import Plan
 from reconciler.providers.base import NO_FENCE, Batch, BatchResult, Fence, Outcome, Provider, same_results

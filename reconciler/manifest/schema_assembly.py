@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from reconciler.errors import ExitCode
 from reconciler.manifest.dialect import ManifestDialect
 
 BASE_DIR = Path(__file__).resolve().parent.parent / "schemas" / "base"
@@ -114,10 +115,12 @@ def main(argv: Sequence[str]) -> int:
     from reconciler.providers.registry import vendors
 
     for directory in argv or [str(BASE_DIR.parent)]:
+        Path(directory).mkdir(parents=True, exist_ok=True)
         for name in ASSEMBLED:
             (Path(directory) / name).write_text(text(assemble(name, vendors())), encoding="utf-8")
-    return 0
+    return ExitCode.OK
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    directories = sys.argv[1:]
+    sys.exit(main(directories))

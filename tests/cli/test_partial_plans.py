@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
-from reconciler.plan.render_markdown import render_markdown
-from reconciler.plan.render_text import render_text
+from reconciler.render.plan_markdown import render_markdown
+from reconciler.render.plan_text import render_text
 from tests.plan.factories import sample_plan
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -6,7 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
+from reconciler.errors import (
+    ApiFaultError,
+    AuthError,
+    MalformedResponse,
+    OutcomeUnknownError,
+    ProviderError,
+    ThrottledError,
+)
 from reconciler.providers.msads import wire
 
 from .msads_fakes import coupon
@@ -136,7 +143,7 @@ def test_parse_long(value: object, expected: int | None) -> None:
 
 @pytest.mark.parametrize("value", ["12a", 1.5, True, {}])
 def test_parse_long_rejects_non_ids(value: object) -> None:
-    with pytest.raises(wire.MalformedResponse):
+    with pytest.raises(MalformedResponse):
         wire.parse_long(value)
 
 

@@ -18,8 +18,8 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import main
 from reconciler.plan.model import PlanEndpoint
-from reconciler.plan.render_markdown import render_markdown
-from reconciler.plan.render_text import render_text
+from reconciler.render.plan_markdown import render_markdown
+from reconciler.render.plan_text import render_text
 from tests.plan.factories import sample_plan
 from tests.reliability.conftest import ServeProject
 from tests.reliability.conftest import serve_project as serve_project  # a served sandbox on loopback

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.providers.http import redact
-from reconciler.terminal import defang, visible
+from reconciler.render.terminal import defang, visible
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # YAML double-quoted escapes: \e is ESC, \a is BEL, \n a newline.
