@@ -283,11 +283,12 @@ def client_settings(directory: Path) -> dict[str, float]:
     config loader and the option reader ``build_provider`` uses (private, on purpose: so that the floor
     divides by what couponctl actually does, defaults included, not by what the rig believes them to be)."""
     from reconciler.config import load_config
-    from reconciler.providers.registry import _Options, _read_options
+    from reconciler.providers.msads.build import read_options
+    from reconciler.providers.options import Options
 
     config = load_config(directory).providers[PROVIDER]
-    options = _Options(config)
-    settings, http = _read_options(options)
+    options = Options(config)
+    settings, http = read_options(options)
     if options.problems:
         raise RuntimeError(f"the benchmark project's provider options are invalid: {options.problems}")
     return {

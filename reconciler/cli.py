@@ -10,35 +10,32 @@ from typing import Any, TypeVar
 import click
 
 from reconciler import __version__
-from reconciler.apply.report import ApplyReport, report_to_json
-from reconciler.apply.resolve import Resolution
-from reconciler.apply.verify import Verdict
+from reconciler.app.apply import ApplyDecisions, apply_project
+from reconciler.app.events import ApplyEvent, ApplyNote, BatchSent, InDoubtResolved, LiveScopeRead, ResolutionStage
+from reconciler.app.plan import load_plan_file, plan_project
+from reconciler.app.session import Project, load_project, project_for_plan
 from reconciler.cli_gitops import drift, export
 from reconciler.cli_journal import journal, lock
 from reconciler.cli_sandbox import sandbox
-from reconciler.cli_support import CouponctlGroup, Settings, enable_debug_log, reports_errors, styled_output
+from reconciler.cli_support import (
+    CouponctlGroup,
+    Settings,
+    echo_report,
+    enable_debug_log,
+    format_option,
+    reports_errors,
+)
 from reconciler.config import load_config
 from reconciler.config_model import Config
 from reconciler.errors import CouponctlError, ExitCode, RefusedError
 from reconciler.live import ScopeLive
-from reconciler.plan.diff import held_message
-from reconciler.plan.masking import mask_key
+from reconciler.plan.masking import UNKEYED, mask_key
 from reconciler.plan.model import Plan
-from reconciler.plan.render_markdown import render_markdown
-from reconciler.plan.render_text import render_text
 from reconciler.plan.serialize import write_plan_json
 from reconciler.progress import Progress, progress_mode
-from reconciler.providers.base import BatchResult, Outcome
+from reconciler.providers.base import Outcome
 from reconciler.redaction import ScrubbingWriter, scrub
-from reconciler.workflow import (
-    ApplyOptions,
-    Project,
-    apply_project,
-    load_plan_file,
-    load_project,
-    plan_project,
-    project_for_plan,
-)
+from reconciler.render.formats import APPLY_REPORT, PLAN, RenderOptions, render_document
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -101,27 +98,14 @@ def validate(settings: Settings, paths: tuple[Path, ...]) -> None:
 def _show(plan: Plan, fmt: str, color: bool, config: Config | None) -> None:
     """Print the plan; JSON is streamed as it is produced (a large plan is never one string). Markdown masks emails
     with digests keyed by the project's mask key (``config``'s; unkeyed outside a project)."""
-    if fmt == "json":
-        stream = sys.stdout
-        write_plan_json(plan, stream)
-        stream.write("\n")
-        stream.flush()
-    elif fmt == "markdown":
-        click.echo(render_markdown(plan, mask_key=mask_key(config)))
-    else:
-        with styled_output():  # the renderer escaped every data string; its own colour may pass
-            click.echo(render_text(plan, color=color))
-
-
-format_option = click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
-)
+    key = mask_key(config) if PLAN.format(fmt).masks_emails else UNKEYED
+    echo_report(PLAN, fmt, plan, RenderOptions(color=color, mask_key=key))
 
 
 @main.command()
 @paths_argument
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan (JSON) to FILE.")
-@format_option
+@format_option(PLAN)
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are, 1 on error."
 )
@@ -156,12 +140,13 @@ def _save(out: Path, result: Plan) -> None:
 
 @main.command()
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
-@format_option
+@format_option(PLAN)
 @click.pass_obj
 @reports_errors
 def show(settings: Settings, planfile: Path, fmt: str) -> None:
     """Render a saved plan."""
-    config = load_config(settings.found_root) if fmt == "markdown" and settings.found_root is not None else None
+    root = settings.found_root
+    config = load_config(root) if root is not None and PLAN.format(fmt).masks_emails else None
     _show(load_plan_file(settings.path(planfile)), fmt, settings.color, config)
 
 
@@ -183,14 +168,23 @@ def _scope_progress(settings: Settings, project: Project) -> Callable[[ScopeLive
 
 
 class ApplyProgressReport:
-    """Progress over the items issued; with --verbose also one line per issuing call."""
+    """An apply's progress: over the scopes read, then over the items issued; with --verbose also one line per
+    issuing call."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, project: Project) -> None:
         self.verbose = settings.verbose
         self.mode = progress_mode(quiet=settings.quiet)
+        self.scope_read = _scope_progress(settings, project)
         self.progress: Progress | None = None
 
-    def batch_done(self, result: BatchResult, done_items: int, total_items: int) -> None:
+    def on_event(self, event: ApplyEvent) -> None:
+        if isinstance(event, LiveScopeRead):
+            self.scope_read(event.live)
+        elif isinstance(event, BatchSent):
+            self.batch_sent(event)
+
+    def batch_sent(self, event: BatchSent) -> None:
+        result, done_items, total_items = event.result, event.done_items, event.total_items
         if self.progress is None:
             self.progress = Progress("issuing", total_items, "items", mode=self.mode)
         if self.verbose:
@@ -204,6 +198,24 @@ class ApplyProgressReport:
         self.progress.advance(len(result.results))
         if done_items >= total_items:
             self.progress.finish()
+
+
+class ApplyNotes:
+    """What an apply tells besides its progress: its notes (stderr, not with --quiet), and what reading decided of
+    earlier in-doubt items before it issued anything."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.quiet = settings.quiet
+
+    def on_event(self, event: ApplyEvent) -> None:
+        if isinstance(event, ApplyNote) and not self.quiet:
+            click.echo(event.message, err=True)
+        elif isinstance(event, InDoubtResolved) and event.stage is ResolutionStage.BEFORE_ISSUING:
+            for r in event.resolutions:
+                if r.decided:
+                    click.echo(f"resolved in-doubt {r.scope} {r.target}: {r.state} ({r.reason})")
+                else:
+                    click.echo(f"still in doubt {r.scope} {r.target}: {r.reason}")
 
 
 @main.command()
@@ -232,85 +244,41 @@ def apply(
 
     def confirm(fresh: Plan) -> bool:
         if saved is None and not settings.quiet:
-            with styled_output():
-                click.echo(render_text(fresh, color=settings.color))
+            echo_report(PLAN, "text", fresh, RenderOptions(color=settings.color))
         if yes:
             return True
         if not sys.stdin.isatty():
             raise RefusedError("no terminal to confirm on: pass --yes to apply without confirmation")
         return click.confirm(f"Issue {fresh.item_count} coupon(s)? Coupons cannot be revoked", default=False)
 
-    def resolved(resolutions: list[Resolution]) -> None:
-        for r in resolutions:
-            if r.decided:
-                click.echo(f"resolved in-doubt {r.scope} {r.target}: {r.state} ({r.reason})")
-            else:
-                click.echo(f"still in doubt {r.scope} {r.target}: {r.reason}")
-
-    options = ApplyOptions(
+    decisions = ApplyDecisions(
         confirm=confirm,
         saved_plan=saved,
         saved_name=str(planfile or ""),
         allow_over_limit=allow_over_limit,
         lock_timeout=lock_timeout,
-        progress=ApplyProgressReport(settings),
-        on_scope=_scope_progress(settings, project),
-        on_resolved=resolved,
-        on_note=lambda note: None if settings.quiet else click.echo(note, err=True),
     )
-    applied, result = apply_project(project, options)
+    applied = apply_project(project, decisions, [ApplyNotes(settings), ApplyProgressReport(settings, project)])
+    result = applied.report
     if result is None:
         click.echo("No changes. Nothing to issue.")
-        if applied.in_doubt_count:
+        if applied.plan.in_doubt_count:
             click.echo(
-                f"{applied.in_doubt_count} item(s) are still in doubt and block their targets: "
+                f"{applied.plan.in_doubt_count} item(s) are still in doubt and block their targets: "
                 "apply again later, or resolve them by hand (`couponctl journal in-doubt`)."
             )
-            sys.exit(ExitCode.IN_DOUBT)
+            sys.exit(applied.exit_code)
         return
     if report is not None:
-        _write(settings.path(report), report_to_json(result))
-    _report(result)
-    sys.exit(result.exit_code)
-
-
-def _report(report: ApplyReport) -> None:
-    for item in report.items:
-        if item.verdict is not Verdict.CONFIRMED:
-            detail = f" [{item.code}]" if item.code else ""
-            click.echo(f"  {item.verdict.value}: {item.scope} {item.target}{detail} {item.message or ''}".rstrip())
-    counts = ", ".join(f"{report.count(v)} {v.value.lower().replace('_', ' ')}" for v in Verdict)
-    skipped = f", {report.skipped} skipped (satisfied since the plan)" if report.skipped else ""
-    click.echo(f"Apply {report.outcome}: {counts}{skipped}. Run {report.run_id}.")
-    if report.stopped:
-        click.echo(f"Stopped before the remaining batches: {report.stopped}")
-    for paid in report.paid_twice:
-        click.echo(f"  PAID MORE THAN ONCE: {paid.scope} {held_message(paid.held)}")
-    if report.paid_twice:
-        click.echo(
-            f"{len(report.paid_twice)} target(s) hold more than one coupon of a class: coupons cannot be revoked; "
-            "check with the vendor (`couponctl drift` lists them, `couponctl journal export` what was recorded)."
-        )
-    if report.lease_lost:
-        click.echo(
-            "This apply lost its lease: it sent nothing after that and resolved nothing. What it had sent may be "
-            "in doubt: `couponctl journal in-doubt` lists it, and the apply that holds the lease now (or the next "
-            "one) resolves it by reading live state."
-        )
-    for r in report.still_in_doubt:
-        click.echo(f"  STILL IN DOUBT (earlier run): {r.scope} {r.target} {r.reason}")
-    if report.count(Verdict.IN_DOUBT) or report.still_in_doubt:
-        click.echo(
-            "In-doubt items may have been issued: they are blocked until a read shows them, or shows a coupon of "
-            "their scope issued after their call (docs/safety.md); run `couponctl apply` again later, or "
-            "`couponctl journal resolve`."
-        )
+        _write(settings.path(report), render_document(APPLY_REPORT, "json", result))
+    echo_report(APPLY_REPORT, "text", result)
+    sys.exit(applied.exit_code)
 
 
 def _write(path: Path, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(scrub(text) + "\n", encoding="utf-8")
+        path.write_text(scrub(text), encoding="utf-8")
     except OSError as exc:
         raise CouponctlError(f"cannot write {path}: {exc}") from exc
 

@@ -1,6 +1,6 @@
 """The GitOps commands: ``drift`` (what changed at the vendor outside the manifests) and ``export`` (manifests from
 live state, to adopt a running program). Both read only. Click commands only: the work is in
-:mod:`reconciler.drift` and :mod:`reconciler.export`."""
+:mod:`reconciler.app.drift` and :mod:`reconciler.app.export`."""
 
 from __future__ import annotations
 
@@ -10,18 +10,25 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli_support import Settings, reports_errors
+from reconciler.app.drift import check_drift
+from reconciler.app.export import read_export, write_export
+from reconciler.app.session import load_project
+from reconciler.cli_support import Settings, echo_report, format_option, reports_errors
 from reconciler.config import load_config
-from reconciler.drift import check_drift
-from reconciler.drift_render import drift_to_json, render_drift_markdown, render_drift_text
-from reconciler.export import EMAILS_INLINE_MAX, export_manifests, export_stream, read_export, write_export
-from reconciler.plan.masking import mask_key
-from reconciler.workflow import load_project
+from reconciler.manifest.export import EMAILS_INLINE_MAX, export_manifests, export_stream
+from reconciler.plan.masking import UNKEYED, mask_key
+from reconciler.providers.registry import vendors
+from reconciler.render.formats import DRIFT, RenderOptions
+
+#: What --owner and --class name, per provider type, in the words of each type's export.
+OWNER_IDS = ", ".join(f"{v.type} {v.export.owner} id" for v in vendors())
+_OTHER_CLASSES = [f"{v.type}: {v.export.klass} id" for v in vendors() if v.export.klass != "class"]
+CLASS_IDS = f" ({'; '.join(_OTHER_CLASSES)})" if _OTHER_CLASSES else ""
 
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@format_option(DRIFT)
 @click.pass_obj
 @reports_errors
 def drift(settings: Settings, paths: tuple[Path, ...], fmt: str) -> None:
@@ -31,24 +38,20 @@ def drift(settings: Settings, paths: tuple[Path, ...], fmt: str) -> None:
     settings.announce_root()
     project = load_project(settings.directory, settings.paths(paths))
     report = check_drift(project)
-    if fmt == "json":
-        click.echo(drift_to_json(report))
-    elif fmt == "markdown":
-        click.echo(render_drift_markdown(report, mask_key=mask_key(project.config)), nl=False)
-    else:
-        click.echo(render_drift_text(report))
+    key = mask_key(project.config) if DRIFT.format(fmt).masks_emails else UNKEYED
+    echo_report(DRIFT, fmt, report, RenderOptions(mask_key=key))
     sys.exit(report.exit_code)
 
 
 @click.command()
 @click.option("--provider", "provider_name", required=True, metavar="NAME", help="A provider of couponctl.yaml.")
-@click.option("--owner", required=True, metavar="ID", help="The owner: msads customer id, aliyun seller id.")
+@click.option("--owner", required=True, metavar="ID", help=f"The owner: {OWNER_IDS}.")
 @click.option(
     "--class",
     "classes",
     multiple=True,
     metavar="NAME",
-    help="A coupon class (aliyun: template id) to export; repeatable. Default: every class of the owner.",
+    help=f"A coupon class{CLASS_IDS} to export; repeatable. Default: every class of the owner.",
 )
 @click.option(
     "--out",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -16,74 +14,20 @@ from reconciler.apply.journal import (
     RESOLVED_ISSUED,
     RESOLVED_NOT_ISSUED,
     Journal,
-    JournalItem,
     RunInfo,
 )
-from reconciler.apply.ledger import FORMATS, render_ledger
 from reconciler.apply.lock import LOCK_NAME, ApplyLock
-from reconciler.cli_support import Settings, reports_errors
+from reconciler.cli_support import Settings, echo_report, format_option, reports_errors
 from reconciler.config import load_config
-from reconciler.errors import CouponctlError
+from reconciler.errors import CouponctlError, ExitCode
 from reconciler.redaction import scrub
+from reconciler.render.formats import JOURNAL_IN_DOUBT, JOURNAL_RUN, JOURNAL_RUNS, LEDGER, render_document
+from reconciler.render.journal import RunItems, when
 
 
 def _journal(settings: Settings) -> Journal:
     settings.announce_root()
     return Journal(load_config(settings.directory).journal)
-
-
-def _item_lines(items: Sequence[JournalItem]) -> list[str]:
-    """One line per item, led by its id as `journal resolve` takes it (#5), the ids padded to one width."""
-    width = max((len(f"#{item.id}") for item in items), default=0)
-    lines = []
-    for item in items:
-        extra = f" [{item.code}]" if item.code else ""
-        resolution = f" — {item.resolved_by}: {item.resolution_reason}" if item.resolved_by else ""
-        tracking = f" TrackingId {item.tracking_id}" if item.tracking_id else ""
-        lines.append(
-            f"  {f'#{item.id}':<{width}} {item.state:<19} {item.operation} {item.scope} {item.target}{extra}"
-            f"{tracking} ({item.updated_at}){resolution}"
-        )
-    return lines
-
-
-def _when(timestamp: str | None) -> str:
-    """An ISO timestamp from the journal, to the second, in UTC."""
-    if not timestamp:
-        return "-"
-    try:
-        return datetime.fromisoformat(timestamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    except ValueError:
-        return timestamp
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()) -> list[str]:
-    """Lines of a plain-text table: a header, then columns padded to their widest cell (``right``: the
-    indexes of columns aligned to the right, such as counts)."""
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        padded = [
-            cell.rjust(width) if index in right else cell.ljust(width)
-            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "  ".join(padded).rstrip()
-
-    return [line(header), *(line(row) for row in rows)]
-
-
-def _run_row(run: RunInfo) -> list[str]:
-    return [
-        run.id,
-        _when(run.started_at),
-        run.outcome or "unfinished",
-        str(run.items),
-        run.actor or "-",
-        run.plan_checksum[:12],
-    ]
-
-
-RUN_HEADER = ("RUN", "STARTED (UTC)", "OUTCOME", "ITEMS", "ACTOR", "PLAN")
 
 
 @click.group()
@@ -97,12 +41,7 @@ def journal() -> None:
 @reports_errors
 def list_runs(settings: Settings, limit: int) -> None:
     """The latest apply runs, newest first."""
-    runs = _journal(settings).runs(limit)
-    if not runs:
-        click.echo("No runs recorded.")
-        return
-    for line in table(RUN_HEADER, [_run_row(run) for run in runs], right=(3,)):
-        click.echo(line)
+    echo_report(JOURNAL_RUNS, "text", _journal(settings).runs(limit))
 
 
 def find_run(journal: Journal, given: str) -> RunInfo:
@@ -117,7 +56,7 @@ def find_run(journal: Journal, given: str) -> RunInfo:
         )
     exact = [run for run in runs if run.id == prefix.lower()]
     if len(runs) > 1 and not exact:
-        shown = [f"  {run.id} (started {_when(run.started_at)}, {run.outcome or 'unfinished'})" for run in runs[:10]]
+        shown = [f"  {run.id} (started {when(run.started_at)}, {run.outcome or 'unfinished'})" for run in runs[:10]]
         more = [f"  ... and {len(runs) - 10} more"] if len(runs) > 10 else []
         raise CouponctlError(
             "\n".join([f"{prefix!r} is the start of {len(runs)} run ids; give more of it:", *shown, *more])
@@ -133,13 +72,7 @@ def show_run(settings: Settings, run_id: str) -> None:
     """Every item of one run. RUN_ID may be any unique start of the id."""
     opened = _journal(settings)
     run = find_run(opened, run_id)
-    for line in table(RUN_HEADER, [_run_row(run)], right=(3,)):
-        click.echo(line)
-    items = opened.items(run_id=run.id)
-    if not items:
-        click.echo("  (no items: nothing was issued in this run)")
-    for line in _item_lines(items):
-        click.echo(line)
+    echo_report(JOURNAL_RUN, "text", RunItems(run, opened.items(run_id=run.id)))
 
 
 @journal.command("in-doubt")
@@ -148,12 +81,9 @@ def show_run(settings: Settings, run_id: str) -> None:
 def in_doubt(settings: Settings) -> None:
     """Items whose issuing call has an unknown outcome (exit 5 when there are any)."""
     items = _journal(settings).items(states=(IN_DOUBT, PENDING))
-    if not items:
-        click.echo("Nothing in doubt.")
-        return
-    for line in _item_lines(items):
-        click.echo(line)
-    raise SystemExit(5)
+    echo_report(JOURNAL_IN_DOUBT, "text", items)
+    if items:
+        raise SystemExit(ExitCode.IN_DOUBT)
 
 
 def item_id(text: str) -> int:
@@ -196,13 +126,13 @@ def resolve(settings: Settings, item_ids: tuple[int, ...], state: str, reason: s
 
 
 @journal.command("export")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@format_option(LEDGER)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 @click.pass_obj
 @reports_errors
 def export_ledger(settings: Settings, fmt: str, out: Path | None) -> None:
     """The ledger for finance: who, when, which commit and plan, scope, target, amount, outcome, tracking id."""
-    text = render_ledger(_journal(settings).ledger(), fmt)
+    text = render_document(LEDGER, fmt, _journal(settings).ledger())
     if out is None:
         click.echo(text, nl=False)
         return

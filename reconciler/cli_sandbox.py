@@ -25,13 +25,14 @@ import click
 from reconciler.apply.journal import Journal, Records
 from reconciler.apply.lock import ApplyLock, default_holder
 from reconciler.cli_support import Settings
-from reconciler.config import CONFIG_FILE, DEFAULT_STATE_DIR, LOCAL, load_config
+from reconciler.config import CONFIG_FILE, DEFAULT_STATE_DIR, load_config
 from reconciler.config_model import Config
 from reconciler.errors import ConfigError, CouponctlError, InputError, RefusedError
+from reconciler.providers.local import LOCAL
 from reconciler.sandbox.app import create_app
 from reconciler.sandbox.bootstrap import seed_if_empty
 from reconciler.sandbox.faults import FaultPlan
-from reconciler.sandbox.seed import Seed, load_seed
+from reconciler.sandbox.seed import load_seed, summary
 from reconciler.sandbox.server import serve as serve_app
 from reconciler.sandbox.store import Store
 
@@ -280,24 +281,6 @@ def serve(
     click.echo("couponctl sandbox: stopped")
 
 
-def _summary(loaded: Seed) -> str:
-    parts = []
-    if loaded.msads is not None:
-        customers = loaded.msads.customers
-        accounts = sum(len(c.accounts) for c in customers)
-        classes = [k for c in customers for k in c.classes]
-        coupons = sum(k.coupons for k in classes)
-        parts.append(
-            f"{len(customers)} customers, {accounts} accounts, {len(classes)} coupon classes, {coupons} coupons"
-        )
-    if loaded.aliyun is not None:
-        sellers = loaded.aliyun.sellers
-        users = sum(len(s.users) for s in sellers)
-        templates = sum(len(s.templates) for s in sellers)
-        parts.append(f"aliyun: {len(sellers)} sellers, {users} end users, {templates} coupon templates")
-    return "; ".join(parts)
-
-
 @sandbox.command(name="seed")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @_db_option
@@ -329,7 +312,7 @@ def seed_command(settings: Settings | None, file: Path | None, database: Path | 
             store.load_seed(loaded)
     finally:
         store.close()
-    click.echo(f"seeded {path} from {seed_file}: {_summary(loaded)}")
+    click.echo(f"seeded {path} from {seed_file}: {summary(loaded)}")
     for line in said:
         click.echo(line)
 

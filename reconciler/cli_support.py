@@ -1,5 +1,5 @@
 """What every command shares: global settings, where the project is, the exit-code contract for usage errors,
-quiet ends on closed pipes, and the mapping of errors to messages and exit codes."""
+quiet ends on closed pipes, the mapping of errors to messages and exit codes, and printing a report."""
 
 from __future__ import annotations
 
@@ -17,10 +17,13 @@ import click
 
 from reconciler import redaction
 from reconciler.config import CONFIG_FILE
+from reconciler.debug_log import write_debug_log
 from reconciler.errors import ConfigError, CouponctlError, ExitCode, InputError, Problem
-from reconciler.terminal import defang
+from reconciler.render.formats import RenderOptions, ReportKind
+from reconciler.render.terminal import defang
 
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 
 
 def find_project_root(start: Path) -> Path | None:
@@ -97,12 +100,50 @@ def reports_errors(command: F) -> F:
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(ExitCode.INTERRUPTED)
         except Exception as exc:  # the last line of defence: a bug must not print a traceback
-            click.echo(f"internal error: {type(exc).__name__}: {exc} (please report this)", err=True)
+            report_bug(exc)
             sys.exit(ExitCode.ERROR)
 
     return wrapper  # type: ignore[return-value]
+
+
+def report_bug(error: Exception) -> None:
+    """An exception couponctl did not raise on purpose (a bug): its traceback to a debug log file
+    (reconciler.debug_log), and on stderr one short message naming that file."""
+    try:
+        where = str(write_debug_log(error))
+    except OSError as exc:
+        where = f"not written ({exc})"
+    click.echo(f"internal error: {type(error).__name__}: {error} (please report this, with the debug log)", err=True)
+    click.echo(f"debug log: {where}", err=True)
+
+
+def format_option(kind: ReportKind[Any]) -> Callable[[F], F]:
+    """The ``--format`` option of a command that prints ``kind``: its choices and default from the table of
+    formats (reconciler.render.formats)."""
+    return click.option("--format", "fmt", type=click.Choice(kind.choices), default=kind.default, show_default=True)
+
+
+ECHO_CHUNK = 64 * 1024
+"""How much of a streamed document is gathered before it is written (and flushed)."""
+
+
+def echo_report(kind: ReportKind[R], fmt: str, report: R, options: RenderOptions | None = None) -> None:
+    """Print ``report`` in the format ``fmt`` on stdout as it is rendered, as ``click.echo`` prints; the colour
+    sequences of a colourable format pass the output stream (its renderer escaped every data string)."""
+    chosen = kind.format(fmt)
+    pending: list[str] = []
+    size = 0
+    with styled_output() if chosen.colourable else contextlib.nullcontext():
+        for chunk in chosen.render(report, options or RenderOptions()):
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= ECHO_CHUNK:
+                click.echo("".join(pending), nl=False)
+                pending, size = [], 0
+        if pending:
+            click.echo("".join(pending), nl=False)
 
 
 class _PipeSafeWriter(io.RawIOBase):
@@ -154,7 +195,7 @@ def styled_output() -> Iterator[None]:
 
 class _ScrubbingText(io.TextIOWrapper):
     """A text stream that scrubs registered secrets (reconciler.redaction) from everything written to it, and
-    shows control sequences it did not write itself visibly (reconciler.terminal)."""
+    shows control sequences it did not write itself visibly (reconciler.render.terminal)."""
 
     def write(self, text: str) -> int:
         super().write(defang(redaction.scrub(text), colour=_STYLED[0]))
@@ -205,6 +246,9 @@ class CouponctlGroup(click.Group):
             code = ExitCode.ERROR
         except click.Abort:
             click.echo("aborted", err=True)
+            code = ExitCode.ERROR
+        except Exception as exc:  # a bug outside reports_errors (a group, the sandbox commands): no traceback
+            report_bug(exc)
             code = ExitCode.ERROR
         finally:
             _flush_quietly()

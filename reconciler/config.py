@@ -16,15 +16,16 @@ from urllib.parse import urlsplit
 
 from reconciler.config_model import Config, Policy, ProviderConfig, SandboxConfig
 from reconciler.containment import escapes, outside_reason
-from reconciler.errors import ConfigError, InputError, Problem
+from reconciler.errors import ConfigError, Problem
 from reconciler.manifest.discover import normalized
-from reconciler.manifest.loader import Document, MiB, NodePath, load_yaml
+from reconciler.manifest.loader import Document, MiB, load_yaml
 from reconciler.manifest.schema import config_validator, schema_problems
-from reconciler.providers.endpoints import ALLOW_KEY, ALLOWED_HOSTS_ENV, DOCUMENTED_HOSTS, unlisted
+from reconciler.providers.endpoints import ALLOW_KEY, ALLOWED_HOSTS_ENV, unlisted
+from reconciler.providers.local import fault_spec_problems
+from reconciler.providers.registry import find, vendor
 from reconciler.redaction import query_passwords
-from reconciler.sandbox.faults import parse_fault_spec
+from reconciler.render.terminal import visible
 from reconciler.secrets import SecretRef
-from reconciler.terminal import visible
 
 CONFIG_FILE = "couponctl.yaml"
 MAX_CONFIG_BYTES = 1 * MiB
@@ -36,13 +37,7 @@ DEFAULT_LOCK_LEASE_SECONDS = 60
 DEFAULT_ISSUE_CONCURRENCY = 4
 #: A provider with an endpoint may leave its environment out: a real endpoint, so real credentials.
 DEFAULT_ENVIRONMENT = "production"
-LOCAL = "local"
 
-CREDENTIAL_KEYS = frozenset(
-    {"developerToken", "accessToken", "accessKeyId", "accessKeySecret", "securityToken"}
-    | {"oauth.clientId", "oauth.clientSecret", "oauth.refreshToken"}
-)
-_REQUIRED = {"aliyun": ("accessKeyId", "accessKeySecret"), "msads": ("developerToken",)}
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 _DURATION = re.compile(r"([1-9][0-9]*)([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -90,13 +85,14 @@ def endpoint_problems(document: Document, config: Config) -> list[Problem]:
     problems = []
     for name, provider in sorted(config.providers.items()):
         fields: set[tuple[str, ...]] = set()
-        for connection in unlisted(provider, os.environ):
+        descriptor = vendor(provider.type)
+        for connection in unlisted(descriptor.connections(provider), provider, os.environ):
             # A token URL derived from the endpoint is the endpoint's host: one problem, at the endpoint.
             field: tuple[str, ...] = ("providers", name, *(connection.option or "endpoint").split("."))
             if field in fields:
                 continue
             fields.add(field)
-            hosts = ", ".join(sorted(DOCUMENTED_HOSTS.get(provider.type, ())))
+            hosts = ", ".join(sorted(descriptor.documented_hosts))
             message = (
                 f"{visible(connection.url)} is neither a documented {provider.type} host over https ({hosts}) nor "
                 "loopback, and the provider's credentials would be sent there: refused. If it is meant (a proxy, a "
@@ -119,7 +115,8 @@ def parse_duration(value: int | str) -> int:
 
 
 def fault_problems(document: Document) -> list[Problem]:
-    """Each ``sandbox.faults`` entry must be a valid ENDPOINT:KIND=VALUE spec."""
+    """Each ``sandbox.faults`` entry must be a valid ENDPOINT:KIND=VALUE spec (checked by the embedded sandbox's
+    own parser, loaded only when there are faults to check)."""
     sandbox = document.data.get("sandbox") if isinstance(document.data, dict) else None
     faults = sandbox.get("faults") if isinstance(sandbox, dict) else None
     if not isinstance(faults, list):
@@ -128,36 +125,23 @@ def fault_problems(document: Document) -> list[Problem]:
     for index, spec in enumerate(faults):
         if not isinstance(spec, str):
             continue  # the schema reports it
-        try:
-            parse_fault_spec(spec)
-        except InputError as exc:
-            problems += [document.problem(("sandbox", "faults", index), p.message) for p in exc.problems]
+        problems += [document.problem(("sandbox", "faults", index), m) for m in fault_spec_problems(spec)]
     return problems
 
 
 def credential_problems(document: Document) -> list[Problem]:
-    """Outside environment local, each provider must name the credentials its type needs."""
+    """Outside environment local, each provider must name the credentials its type needs (its descriptor's rules;
+    a type no vendor has is the schema's to report)."""
     providers = document.data.get("providers") if isinstance(document.data, dict) else None
     if not isinstance(providers, dict):
         return []
     problems: list[Problem] = []
     for name, block in providers.items():
-        if isinstance(block, dict) and block.get("environment", DEFAULT_ENVIRONMENT) in ("sandbox", "production"):
-            problems.extend(_missing_credentials(document, ("providers", name), block))
+        descriptor = find(block.get("type")) if isinstance(block, dict) else None
+        environment = block.get("environment", DEFAULT_ENVIRONMENT) if isinstance(block, dict) else None
+        if descriptor is not None and environment in ("sandbox", "production"):
+            problems.extend(descriptor.credentials.check(document, ("providers", name), block, str(environment)))
     return problems
-
-
-def _missing_credentials(document: Document, path: NodePath, block: Mapping[str, Any]) -> list[Problem]:
-    environment = block.get("environment", DEFAULT_ENVIRONMENT)
-    required = f"is required for environment {environment}"
-    missing = [(*path, key) for key in _REQUIRED.get(str(block.get("type")), ()) if key not in block]
-    if block.get("type") == "msads" and "accessToken" not in block:
-        oauth = block.get("oauth")
-        if not isinstance(oauth, dict):
-            message = f"needs accessToken or oauth (clientId and refreshToken) for environment {environment}"
-            return [*(document.problem(p, required) for p in missing), document.problem(path, message)]
-        missing += [(*path, "oauth", key) for key in ("clientId", "refreshToken") if key not in oauth]
-    return [document.problem(p, required) for p in missing]
 
 
 def _build(root: Path, path: Path, data: Mapping[str, Any]) -> Config:
@@ -295,17 +279,21 @@ def _flatten(block: Mapping[str, Any]) -> dict[str, Any]:
     """``oauth: {clientId: ...}`` as ``oauth.clientId``; the keys that are not options left out."""
     flat: dict[str, Any] = {}
     for key, value in block.items():
-        if key == "oauth":
-            flat.update({f"oauth.{k}": v for k, v in value.items()})
+        if isinstance(value, Mapping) and key not in _NOT_OPTIONS:
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
         elif key not in _NOT_OPTIONS:
             flat[key] = value
     return flat
 
 
 def _provider(name: str, block: Mapping[str, Any]) -> ProviderConfig:
+    descriptor = vendor(block["type"])
+    keys = frozenset(descriptor.credentials.keys)
     flat = _flatten(block)
-    credentials = {key: _secret_ref(value) for key, value in flat.items() if key in CREDENTIAL_KEYS}
-    options = {key: _option(key, value) for key, value in flat.items() if key not in CREDENTIAL_KEYS}
+    credentials = {key: _secret_ref(value) for key, value in flat.items() if key in keys}
+    options = {
+        key: _option(value, digits=key in descriptor.digit_options) for key, value in flat.items() if key not in keys
+    }
     write = {key: _secret_ref(value) for key, value in _flatten(block.get("write", {})).items()}
     return ProviderConfig(
         name=name,
@@ -325,7 +313,7 @@ def _secret_ref(value: str) -> SecretRef:
     return SecretRef(match.group(1))
 
 
-def _option(key: str, value: object) -> object:
-    if key in ("customerId", "customerAccountId"):
+def _option(value: object, *, digits: bool) -> object:
+    if digits:
         return str(int(str(value)))
     return float(value) if isinstance(value, Decimal) else value

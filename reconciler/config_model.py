@@ -16,8 +16,7 @@ class ProviderConfig:
 
     ``environment`` is ``local`` (the embedded sandbox), ``sandbox`` or ``production`` (vendor hosts).
     ``endpoint`` overrides the base URL (e.g. a ``couponctl sandbox serve``).
-    ``credentials`` maps a credential name (msads: developerToken, accessToken, oauth.clientId,
-    oauth.clientSecret, oauth.refreshToken; aliyun: accessKeyId, accessKeySecret, securityToken) to its
+    ``credentials`` maps a credential name (those its type's descriptor lists, flat: ``oauth.clientId``) to its
     ``${env:NAME}`` reference: the read credentials. ``write_credentials`` (the ``write:`` block, same keys)
     replace them for apply only. ``options`` holds the remaining tuning keys (batch sizes, concurrency,
     timeouts) as given.

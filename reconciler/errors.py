@@ -1,7 +1,34 @@
 """The error hierarchy: one root, subclasses that carry where the problem is.
 
-Every error a user can cause or meet derives from :class:`CouponctlError`; the CLI
-maps it to a message and an exit code and never shows a traceback.
+Every error a user can cause or meet derives from :class:`CouponctlError`; the command line maps it to a message
+and its ``exit_code`` (:class:`ExitCode`) and never shows a traceback. Anything else that reaches the command line
+is a bug: its traceback goes to a debug log file (reconciler.debug_log), never to the terminal. The tree (exit 1
+unless given)::
+
+    CouponctlError              an error couponctl raises on purpose: its message is for the user
+        InputError              bad input files: every problem found (file, line, column), at once
+            ConfigError         couponctl.yaml, or the environment it refers to
+            ManifestError       one or more manifests
+            PlanFileError       a saved plan file that cannot be read
+        RefusedError            exit 3: couponctl refuses to act (a stale or foreign plan, no confirmation, a
+                                policy limit)
+            JournalLostError    the journal is not the one earlier applies wrote (apply/database.py)
+            LeaseLostError      exit 5: an apply no longer holds its lease; what it sent may be in doubt
+                                (apply/lock.py)
+        ProviderError           a vendor API call failed; carries provider, operation, status, code, tracking id
+            AuthError           credentials missing, invalid or expired, or the token refresh failed
+            ThrottledError      rejected for its rate; nothing was processed (may say when to retry)
+            ApiFaultError       the request itself was rejected (validation, access); nothing was processed
+            OutcomeUnknownError the request may have been processed (timeout after sending, dropped, 5xx)
+            NotSentError        the request never left the process (refused, DNS, connect timeout)
+        MalformedResponse       a vendor answer without its documented shape, found by the wire parsers; the
+                                provider clients turn it into a ProviderError or an in-doubt result
+        JournalError            the journal cannot be opened, read or written
+            JournalFailedError  exit 5: the journal failed during an apply (apply/executor.py)
+        SandboxError            the local sandbox: its store, seed or server
+
+Exceptions that never leave their module (the sandbox server's faults and refusals, the manifest loader's
+abort) are signals, not errors of couponctl, and are not in this tree.
 """
 
 from __future__ import annotations
@@ -11,7 +38,7 @@ from dataclasses import dataclass
 
 
 class ExitCode:
-    """The exit codes of DESIGN.md."""
+    """The exit codes of DESIGN.md: the one place their numbers are written."""
 
     OK = 0
     ERROR = 1
@@ -19,6 +46,7 @@ class ExitCode:
     REFUSED = 3
     PARTIAL = 4
     IN_DOUBT = 5
+    INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for a command stopped by Ctrl-C
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +90,6 @@ class ManifestError(InputError):
 
 class PlanFileError(InputError):
     """A saved plan file that cannot be read."""
-
-
-class PlanError(CouponctlError):
-    """The plan was computed but holds errors (inventory shortfall, expect mismatch): nothing may be applied."""
 
 
 class RefusedError(CouponctlError):
@@ -138,6 +162,19 @@ class ApiFaultError(ProviderError):
 
 class OutcomeUnknownError(ProviderError):
     """The request may have been processed: timeout after sending, dropped connection, 5xx."""
+
+
+class NotSentError(ProviderError):
+    """The request never left the process (connection refused, DNS, connect timeout): nothing processed."""
+
+
+class MalformedResponse(CouponctlError):
+    """A vendor's response body that does not have the documented shape, as the wire parsers find it; the
+    provider clients turn it into a ProviderError or an in-doubt result, with the call's context."""
+
+
+class JournalError(CouponctlError):
+    """The journal cannot be opened, read or written."""
 
 
 class SandboxError(CouponctlError):

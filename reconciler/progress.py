@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from reconciler.terminal import visible
+from reconciler.render.terminal import visible
 
 BAR_WIDTH = 28
 TTY_INTERVAL_S = 0.1

@@ -16,10 +16,10 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
-from reconciler.drift import detect_drift
 from reconciler.live import FaceValue, IssuedCoupon, LiveState, ScopeLive
 from reconciler.manifest.model import DesiredItem, DesiredState, Expect, Position, Scope, ScopeSpec, Target
 from reconciler.plan.diff import diff
+from reconciler.plan.drift import detect_drift
 
 SELLER = 3944837183
 TEMPLATE = 295873

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from reconciler import redaction
-from reconciler.errors import CouponctlError, RefusedError
+from reconciler.errors import JournalError, RefusedError
 
 Row = tuple[Any, ...]
 Params = Sequence[object]
@@ -28,10 +28,6 @@ Params = Sequence[object]
 _PG_WRITE_LOCK = 0x636F75706F6E  # "coupon"
 WAL_ATTEMPTS = 100
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-class JournalError(CouponctlError):
-    """The journal cannot be opened, read or written."""
 
 
 class JournalLostError(RefusedError):

@@ -8,10 +8,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from reconciler.apply.database import JournalError
 from reconciler.apply.journal import Journal, Money
 from reconciler.apply.lock import LeaseLostError
-from reconciler.errors import CouponctlError, ExitCode
+from reconciler.errors import CouponctlError, ExitCode, JournalError
 from reconciler.manifest.model import DesiredState, Scope
 from reconciler.plan.model import Plan
 from reconciler.providers.base import NO_FENCE, Batch, BatchResult, Fence, Outcome, Provider, same_results
@@ -87,10 +86,11 @@ def journal_failed_mid_apply(
     return failed
 
 
-class ApplyProgress(Protocol):
-    """Told about each batch as it completes."""
+class BatchObserver(Protocol):
+    """Told of each batch once its outcome is recorded (a batch whose fence was refused among them: not sent, its
+    items FAILED NotSent), with the items done so far of all. The apply's run context tells its listeners."""
 
-    def batch_done(self, result: BatchResult, done_items: int, total_items: int) -> None: ...
+    def batch_sent(self, result: BatchResult, done_items: int, total_items: int) -> None: ...
 
 
 class Fencing(Protocol):
@@ -140,16 +140,16 @@ async def execute(
     money: Mapping[Scope, Money] | None = None,
     before_call: Callable[[], None] = lambda: None,
     after_first: Callable[[BatchResult], Awaitable[None]] | None = None,
-    progress: ApplyProgress | None = None,
+    observer: BatchObserver | None = None,
     fencing: Fencing | None = None,
 ) -> Execution:
     """Send every batch, at most ``concurrency`` calls in flight (the providers' rate limits apply too).
 
     Per batch: ``before_call`` may veto (a lost lock raises), the intent is committed to the journal,
     exactly one issuing call is made, the outcome is committed. ``after_first`` checks the first batch (the
-    canary) alone, before the rest go; it raises to stop the apply. With ``fencing`` every attempt of the call
-    is fenced: a fence refused (LeaseLostError) means that batch was not sent (recorded FAILED, NotSent) and
-    stops the apply with ``lease_lost``.
+    canary) alone, before the rest go; it raises to stop the apply. ``observer`` is told of each batch whose outcome
+    is recorded. With ``fencing`` every attempt of the call is fenced: a fence refused (LeaseLostError) means that
+    batch was not sent (recorded FAILED, NotSent) and stops the apply with ``lease_lost``.
 
     A refusal from either hook stops the apply cleanly: no new batch starts, the ones in flight finish and
     are recorded, ``stopped`` says why. A journal failure (JournalError: a killed connection, a full disk) stops
@@ -158,107 +158,145 @@ async def execute(
     Anything else (an interrupt) propagates and leaves the unanswered intents PENDING, which the next run
     treats as in doubt. Results keep the batches' order.
     """
-    total = sum(len(b.items) for b in batches)
-    results: dict[int, BatchResult] = {}
-    stopped: list[str] = []
-    journal_errors: list[JournalError] = []
-    unrecorded: list[BatchResult] = []
-    unsent: list[Batch] = []
-    lease_lost: list[LeaseLostError] = []
+    sending = _Sending(run_id, batches, desired, providers, journal, money or {}, before_call, observer, fencing)
+    return await sending.run(after_first, concurrency)
 
-    def done(number: int, result: BatchResult) -> None:
-        results[number] = result
-        if progress is not None:
-            progress.batch_done(result, sum(len(r.results) for r in results.values()), total)
 
-    def not_sent(number: int, batch_id: str, batch: Batch, lost: LeaseLostError) -> None:
+class _Sending:
+    """The state of one :func:`execute`: the results so far and what stopped it."""
+
+    def __init__(
+        self,
+        run_id: str,
+        batches: list[Batch],
+        desired: DesiredState,
+        providers: Mapping[str, Provider],
+        journal: Journal,
+        money: Mapping[Scope, Money],
+        before_call: Callable[[], None],
+        observer: BatchObserver | None,
+        fencing: Fencing | None,
+    ) -> None:
+        self.run_id = run_id
+        self.batches = batches
+        self.desired = desired
+        self.providers = providers
+        self.journal = journal
+        self.money = money
+        self.before_call = before_call
+        self.observer = observer
+        self.fencing = fencing
+        self.total = sum(len(b.items) for b in batches)
+        self.results: dict[int, BatchResult] = {}
+        self.stopped: list[str] = []
+        self.journal_errors: list[JournalError] = []
+        self.unrecorded: list[BatchResult] = []
+        self.unsent: list[Batch] = []
+        self.lease_lost: list[LeaseLostError] = []
+        self.failures: list[BaseException] = []
+
+    async def run(self, after_first: Callable[[BatchResult], Awaitable[None]] | None, concurrency: int) -> Execution:
+        rest = list(enumerate(self.batches))
+        if after_first is not None and len(self.batches) > 1:
+            await self.send(*rest.pop(0))
+            if self.stopped or self.journal_errors:
+                return self.execution()
+            try:
+                await after_first(self.results[0])
+            except CouponctlError as exc:
+                self.stopped.append(str(exc))
+                return self.execution()
+        gate = asyncio.Semaphore(max(1, concurrency))
+        # Every task runs to its end (in-flight calls get their outcome recorded) before a failure propagates.
+        await asyncio.gather(*(self.gated(gate, number, batch) for number, batch in rest), return_exceptions=True)
+        if self.failures:
+            raise self.failures[0]
+        return self.execution()
+
+    async def gated(self, gate: asyncio.Semaphore, number: int, batch: Batch) -> None:
+        async with gate:
+            if self.failures or self.journal_errors:
+                return  # something broke: start nothing new
+            try:
+                await self.send(number, batch)
+            except BaseException as exc:
+                self.failures.append(exc)
+                raise
+
+    def done(self, number: int, result: BatchResult) -> None:
+        self.results[number] = result
+        if self.observer is not None:
+            self.observer.batch_sent(result, sum(len(r.results) for r in self.results.values()), self.total)
+
+    def not_sent(self, number: int, batch_id: str, batch: Batch, lost: LeaseLostError) -> None:
         """A fence refused: this batch was not sent (its earlier attempts, if any, were throttled: not
         processed). Recorded as FAILED when the journal still takes writes; otherwise it stays PENDING."""
-        stopped.append(str(lost))
-        lease_lost.append(lost)
+        self.stopped.append(str(lost))
+        self.lease_lost.append(lost)
         result = BatchResult(batch, same_results(batch.items, Outcome.FAILED, NOT_SENT, f"not sent: {lost}"))
         with contextlib.suppress(JournalError):
-            journal.record_outcome(batch_id, result)
-        done(number, result)
+            self.journal.record_outcome(batch_id, result)
+        self.done(number, result)
 
-    async def send(number: int, batch: Batch) -> None:
-        if stopped or journal_errors:
-            return
+    def may_send(self) -> bool:
+        """Whether another batch may start: nothing stopped the apply and ``before_call`` does not veto."""
+        if self.stopped or self.journal_errors:
+            return False
         try:
-            before_call()
+            self.before_call()
         except JournalError as exc:
-            journal_errors.append(exc)
-            return
+            self.journal_errors.append(exc)
+            return False
         except LeaseLostError as exc:
-            stopped.append(str(exc))
-            lease_lost.append(exc)
-            return
+            self.stopped.append(str(exc))
+            self.lease_lost.append(exc)
+            return False
         except CouponctlError as exc:
-            stopped.append(str(exc))
+            self.stopped.append(str(exc))
+            return False
+        return True
+
+    async def send(self, number: int, batch: Batch) -> None:
+        if not self.may_send():
             return
+        fencing = self.fencing
         in_flight = fencing.in_flight_seconds(batch) if fencing is not None else None
         try:
-            batch_id = journal.record_intent(run_id, batch, (money or {}).get(batch.scope), in_flight_seconds=in_flight)
+            batch_id = self.journal.record_intent(
+                self.run_id, batch, self.money.get(batch.scope), in_flight_seconds=in_flight
+            )
         except JournalError as exc:  # not committed, or not known to be: nothing is sent for it
-            journal_errors.append(exc)
+            self.journal_errors.append(exc)
             return
         fence = fencing.fence(batch_id, batch) if fencing is not None else NO_FENCE
         try:
-            result = await providers[batch.scope.provider].issue(desired.scopes[batch.scope], batch, fence)
+            result = await self.providers[batch.scope.provider].issue(self.desired.scopes[batch.scope], batch, fence)
         except LeaseLostError as exc:
-            not_sent(number, batch_id, batch, exc)
+            self.not_sent(number, batch_id, batch, exc)
             return
         except JournalError as exc:  # the fence could not be written: not sent
-            journal_errors.append(exc)
-            unsent.append(batch)
+            self.journal_errors.append(exc)
+            self.unsent.append(batch)
             return
         try:
-            journal.record_outcome(batch_id, result)
+            self.journal.record_outcome(batch_id, result)
         except JournalError as exc:
-            journal_errors.append(exc)
-            unrecorded.append(result)
+            self.journal_errors.append(exc)
+            self.unrecorded.append(result)
             return
-        done(number, result)
+        self.done(number, result)
 
-    def execution() -> Execution:
-        if journal_errors:
+    def execution(self) -> Execution:
+        if self.journal_errors:
             raise journal_failed_mid_apply(
-                journal_errors[0],
-                run_id=run_id,
-                unrecorded=unrecorded,
-                unsent=sum(len(b.items) for b in unsent),
-                answered=len(results),
+                self.journal_errors[0],
+                run_id=self.run_id,
+                unrecorded=self.unrecorded,
+                unsent=sum(len(b.items) for b in self.unsent),
+                answered=len(self.results),
                 stage="sending",
             )
-        batches_done = tuple(results[n] for n in sorted(results))
-        return Execution(run_id, batches_done, stopped[0] if stopped else None, lease_lost=bool(lease_lost))
-
-    rest = list(enumerate(batches))
-    if after_first is not None and len(batches) > 1:
-        await send(*rest.pop(0))
-        if stopped or journal_errors:
-            return execution()
-        try:
-            await after_first(results[0])
-        except CouponctlError as exc:
-            stopped.append(str(exc))
-            return execution()
-    gate = asyncio.Semaphore(max(1, concurrency))
-
-    failures: list[BaseException] = []
-
-    async def gated(number: int, batch: Batch) -> None:
-        async with gate:
-            if failures or journal_errors:
-                return  # something broke: start nothing new
-            try:
-                await send(number, batch)
-            except BaseException as exc:
-                failures.append(exc)
-                raise
-
-    # Every task runs to its end (in-flight calls get their outcome recorded) before a failure propagates.
-    await asyncio.gather(*(gated(number, batch) for number, batch in rest), return_exceptions=True)
-    if failures:
-        raise failures[0]
-    return execution()
+        batches_done = tuple(self.results[n] for n in sorted(self.results))
+        return Execution(
+            self.run_id, batches_done, self.stopped[0] if self.stopped else None, lease_lost=bool(self.lease_lost)
+        )

@@ -15,7 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
 
-from reconciler.apply.database import DDL_TYPES, Database, JournalError, Row, open_database
+from reconciler.apply.database import DDL_TYPES, Database, Row, open_database
+from reconciler.errors import JournalError
 from reconciler.manifest.model import Scope, Target, TargetKind
 from reconciler.providers.base import Batch, BatchResult, Outcome
 from reconciler.redaction import scrub

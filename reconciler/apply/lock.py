@@ -28,8 +28,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from reconciler.apply.database import Database, JournalError, Row
-from reconciler.errors import ExitCode, RefusedError
+from reconciler.apply.database import Database, Row
+from reconciler.errors import ExitCode, JournalError, RefusedError
 from reconciler.manifest.model import DesiredState, Scope
 
 #: The lease of the whole journal: it conflicts with every other lease.

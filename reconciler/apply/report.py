@@ -1,19 +1,13 @@
-"""The apply report: what one apply did, item by item, as data (JSON for --report) and as counts."""
+"""The apply report: what one apply did, item by item, and its outcome and exit code (rendered by
+:mod:`reconciler.render.report`)."""
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 from reconciler.apply.resolve import Resolution
 from reconciler.apply.verify import ItemVerdict, PaidTwice, Verdict
 from reconciler.errors import ExitCode
-from reconciler.plan.diff import coupon_date
-
-REPORT_KIND = "CouponApplyReport"
-REPORT_FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -62,78 +56,3 @@ class ApplyReport:
     def outcome(self) -> str:
         names = {ExitCode.IN_DOUBT: "in_doubt", ExitCode.PARTIAL: "partial", ExitCode.REFUSED: "stopped"}
         return names.get(self.exit_code, "success")
-
-
-def report_to_dict(report: ApplyReport) -> dict[str, Any]:
-    counts = Counter(item.verdict.value for item in report.items)
-    return {
-        "kind": REPORT_KIND,
-        "formatVersion": REPORT_FORMAT_VERSION,
-        "runId": report.run_id,
-        "planChecksum": report.plan_checksum,
-        "planId": report.plan_id,
-        "startedAt": report.started_at,
-        "finishedAt": report.finished_at,
-        "outcome": report.outcome,
-        "stopped": report.stopped,
-        "exitCode": report.exit_code,
-        "summary": {verdict.value: counts.get(verdict.value, 0) for verdict in Verdict} | {"skipped": report.skipped},
-        "resolvedBefore": [
-            {
-                "provider": r.scope.provider,
-                "owner": r.scope.owner,
-                "couponClass": r.scope.coupon_class,
-                "target": {"kind": r.target.kind.value, "value": r.target.value},
-                "state": r.state,
-                "reason": r.reason,
-            }
-            for r in report.resolved_before
-            if r.decided
-        ],
-        "stillInDoubt": [
-            {
-                "provider": r.scope.provider,
-                "owner": r.scope.owner,
-                "couponClass": r.scope.coupon_class,
-                "target": {"kind": r.target.kind.value, "value": r.target.value},
-                "reason": r.reason,
-            }
-            for r in report.still_in_doubt
-        ],
-        "items": [
-            {
-                "provider": item.scope.provider,
-                "owner": item.scope.owner,
-                "couponClass": item.scope.coupon_class,
-                "target": {"kind": item.target.kind.value, "value": item.target.value},
-                "operation": item.operation,
-                "verdict": item.verdict.value,
-                "code": item.code,
-                "message": item.message,
-                "trackingId": item.tracking_id,
-            }
-            for item in report.items
-        ],
-        "heldMoreThanOnce": [
-            {
-                "provider": p.scope.provider,
-                "owner": p.scope.owner,
-                "couponClass": p.scope.coupon_class,
-                "target": {"kind": p.held.target.kind.value, "value": p.held.target.value},
-                "coupons": [
-                    {
-                        "code": c.code,
-                        "status": c.status,
-                        "issuedAt": c.issued_at,
-                        "issueDate": None if c.issue_date is None else coupon_date(c),
-                    }
-                    for c in p.held.coupons
-                ],
-            }
-            for p in report.paid_twice
-        ],
-    }
-
-
-def report_to_json(report: ApplyReport) -> str:
-    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)

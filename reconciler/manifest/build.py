@@ -9,21 +9,23 @@ from pathlib import Path
 from reconciler.config_model import Config
 from reconciler.containment import outside_reason
 from reconciler.errors import InputError, ManifestError, Problem
-from reconciler.manifest import parse
 from reconciler.manifest.discover import display_path, find_manifests, normalized
 from reconciler.manifest.emails import read_emails
 from reconciler.manifest.loader import NodePath, field_name, load_yaml
-from reconciler.manifest.model import DesiredItem, DesiredState, Expect, Position, Scope, ScopeSpec, Target
+from reconciler.manifest.model import (
+    DesiredItem,
+    DesiredState,
+    Expect,
+    Position,
+    Scope,
+    ScopeSpec,
+    Target,
+    TargetKind,
+)
 from reconciler.manifest.parse import Manifest, parse_manifest
 from reconciler.manifest.schema import manifest_validator, schema_problems
-from reconciler.manifest.validate import (
-    check_aliyun_expect,
-    check_names,
-    check_provider,
-    check_settings,
-    duplicate_target,
-    email_error,
-)
+from reconciler.manifest.validate import check_names, check_provider, check_settings, duplicate_target, email_error
+from reconciler.providers.registry import vendors
 
 MAX_PROBLEMS_PER_EMAILS_FILE = 100
 """After this many problems in one emails file, the rest are counted, not listed."""
@@ -39,17 +41,19 @@ def load_desired(config: Config, paths: Sequence[Path] | None = None) -> Desired
     files, problems = find_manifests(config.root, list(paths) if paths else list(config.manifests))
     manifests: list[Manifest] = []
     types = {name: provider.type for name, provider in config.providers.items()}
+    dialects = {vendor.type: vendor.manifest for vendor in vendors()}
     for source in files:
         loaded = load_yaml(source.path, source.display)
         problems.extend(loaded.problems)
         for document in loaded.documents:
-            manifest = parse_manifest(document, types)
+            manifest = parse_manifest(document, types, dialects)
             problems.extend(schema_problems(manifest_validator(manifest.provider_type), document))
             problems.extend(check_provider(manifest, types))
             manifests.append(manifest)
     problems.extend(check_names(manifests))
     problems.extend(check_settings(manifests))
-    problems.extend(check_aliyun_expect(manifests))
+    for dialect in dialects.values():
+        problems.extend(dialect.checks(manifests))
     items: dict[Scope, dict[Target, DesiredItem]] = {}
     for manifest in manifests:
         if manifest.scope is not None:
@@ -73,17 +77,19 @@ def _declare(manifest: Manifest, scope: Scope, targets: dict[Target, DesiredItem
         item = DesiredItem(target, name, Position(document.file, *document.at(path)), amount)
         _add(targets, scope, item, field_name(path), problems)
 
-    for path, account in parse.accounts(manifest):
-        add(Target.account(account), path)
-    for path, address in parse.emails(manifest):
-        error = email_error(address)
+    dialect = manifest.dialect
+    if dialect is None:
+        return problems
+    for declared in dialect.targets(manifest.spec):
+        if declared.kind is not TargetKind.EMAIL:
+            add(Target(declared.kind, declared.value), declared.path, declared.amount)
+            continue
+        error = email_error(declared.value)
         if error:
-            problems.append(document.problem(path, error))
+            problems.append(document.problem(declared.path, error))
         else:
-            add(Target.email(address), path)
-    for path, uid, amount in parse.sends(manifest):
-        add(Target.uid(uid), path, amount)
-    for path, file_name in parse.email_files(manifest):
+            add(Target.email(declared.value), declared.path)
+    for path, file_name in dialect.email_files(manifest.spec):
         problems.extend(_declare_file(manifest, path, file_name, scope, targets, root))
     return problems
 
@@ -155,13 +161,13 @@ def _scope_specs(manifests: Iterable[Manifest]) -> dict[Scope, ScopeSpec]:
         for member in group:
             for key, setting in member.settings.items():
                 settings.setdefault(key, setting.value)
-        feature, amount, currency = (settings.get(k) for k in ("featureId", "expect.amount", "expect.currency"))
+        feature, amount, currency = (settings.get(k) for k in ("feature_id", "expect.amount", "expect.currency"))
         specs[scope] = ScopeSpec(
             scope,
             str(group[0].provider_type),
             tuple(sorted(m.name or "" for m in group)),
             feature if isinstance(feature, int) else None,
-            settings.get("sendNotification") is True,
+            settings.get("send_notification") is True,
             _expect(amount, currency),
         )
     return specs

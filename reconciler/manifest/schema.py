@@ -3,11 +3,13 @@
 Messages never quote the offending value (it may be a credential); a schema may give its own message with
 ``errorMessage`` (any failure of that subschema) or ``patternErrorMessage`` (a pattern mismatch), the
 keywords editors such as VS Code and yaml-language-server show too.
+
+The validators check against the schemas assembled for the registered vendors
+(reconciler.manifest.schema_assembly); :func:`load_schema` reads the published files.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -20,6 +22,9 @@ from jsonschema.exceptions import ValidationError
 
 from reconciler.errors import Problem
 from reconciler.manifest.loader import Document, NodePath
+from reconciler.manifest.schema_assembly import assemble_config, assemble_manifest
+from reconciler.providers.descriptor import VendorDescriptor
+from reconciler.providers.registry import vendors
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -41,19 +46,28 @@ def load_schema(name: str) -> Mapping[str, Any]:
     return schema
 
 
-@cache
 def config_validator() -> Draft202012Validator:
-    return Draft202012Validator(load_schema("config.schema.json"))
+    """couponctl.yaml's schema, with every registered vendor's provider block."""
+    return _config_validator(vendors())
 
 
 @cache
+def _config_validator(registered: tuple[VendorDescriptor, ...]) -> Draft202012Validator:
+    return Draft202012Validator(assemble_config(registered))
+
+
 def manifest_validator(provider_type: str | None) -> Draft202012Validator:
     """The manifest schema with ``spec`` bound to one provider type (None: the provider is unknown).
 
-    The published schema tells the two spec shapes apart by their keys, for editors; the loader knows
-    the type from couponctl.yaml, so that a key of the other type is reported as unknown.
+    The published schema tells the spec shapes apart by their keys, for editors; the loader knows the type
+    from couponctl.yaml, so that a key of another type is reported as unknown.
     """
-    schema = copy.deepcopy(dict(load_schema("manifest.schema.json")))
+    return _manifest_validator(provider_type, vendors())
+
+
+@cache
+def _manifest_validator(provider_type: str | None, registered: tuple[VendorDescriptor, ...]) -> Draft202012Validator:
+    schema = assemble_manifest(registered)
     spec: dict[str, Any] = {"description": schema["properties"]["spec"]["description"]}
     if provider_type is None:
         spec |= {"type": "object", "required": ["provider"], "properties": {"provider": {"type": "string"}}}

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from reconciler.errors import Problem
 from reconciler.manifest.model import DesiredItem, Position, Scope
-from reconciler.manifest.parse import Manifest, send_amounts
+from reconciler.manifest.parse import Manifest
 
 # A practical address syntax: dot-atom local part, and a domain of at least two DNS labels.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -51,8 +51,8 @@ def check_names(manifests: Sequence[Manifest]) -> list[Problem]:
             continue
         seen = first.setdefault(manifest.name, manifest)
         if seen is not manifest:
-            where = _where(seen, ("metadata", "name"))
-            message = f"duplicate manifest name {manifest.name!r}: also at {where}"
+            first_at = where(seen, ("metadata", "name"))
+            message = f"duplicate manifest name {manifest.name!r}: also at {first_at}"
             problems.append(manifest.document.problem(("metadata", "name"), message))
     return problems
 
@@ -71,36 +71,9 @@ def check_settings(manifests: Sequence[Manifest]) -> list[Problem]:
             if seen is not manifest and other.value != setting.value:
                 message = (
                     f"{_show(setting.value)} conflicts with {_show(other.value)} in manifest {seen.name!r} "
-                    f"at {_where(seen, other.path)} (scope {manifest.scope})"
+                    f"at {where(seen, other.path)} (scope {manifest.scope})"
                 )
                 problems.append(manifest.document.problem(setting.path, message))
-    return problems
-
-
-def check_aliyun_expect(manifests: Sequence[Manifest]) -> list[Problem]:
-    """For an aliyun template, ``expect.amount`` is the amount every uid of it is sent: each ``send`` amount
-    declared in the scope, by any of its manifests, must equal it (the one the scope's first manifest gives).
-
-    ResellerTrade has no call that reads a template, so its face value cannot be read and is never guessed from
-    the coupons issued: this offline check is all ``expect.amount`` means for aliyun.
-    """
-    expected: dict[Scope, Manifest] = {}
-    for manifest in manifests:
-        if manifest.provider_type == "aliyun" and manifest.scope is not None and "expect.amount" in manifest.settings:
-            expected.setdefault(manifest.scope, manifest)
-    problems = []
-    for manifest in manifests:
-        source = expected.get(manifest.scope) if manifest.scope is not None else None
-        if source is None or manifest.provider_type != "aliyun":
-            continue
-        setting = source.settings["expect.amount"]
-        for path, amount in send_amounts(manifest):
-            if amount != setting.value:
-                message = (
-                    f"amount {amount} differs from expect.amount {setting.value} at {_where(source, setting.path)}: "
-                    "for aliyun, expect.amount is the amount every uid of the template is sent"
-                )
-                problems.append(manifest.document.problem(path, message))
     return problems
 
 
@@ -117,6 +90,7 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def _where(manifest: Manifest, path: tuple[str | int, ...]) -> str:
+def where(manifest: Manifest, path: tuple[str | int, ...]) -> str:
+    """``file:line:col`` of the node at ``path`` in ``manifest``."""
     line, column = manifest.document.at(path)
     return str(Position(manifest.document.file, line, column))

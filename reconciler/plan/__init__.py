@@ -1,1 +1,2 @@
-"""Plans: the pure diff, the plan model, its checksum and its renderers."""
+"""Plans: the pure diff, the plan model, its checksum, its saved-file format and its explanations (rendered by
+reconciler.render)."""

@@ -10,7 +10,8 @@ from deepdiff import DeepDiff
 from reconciler.manifest.model import Scope
 from reconciler.plan.checksum import checksum_content
 from reconciler.plan.model import HeldItem, Plan, PlanItem, ScopePlan
-from reconciler.plan.render_text import (
+from reconciler.plan.serialize import decimal_text
+from reconciler.render.words import (
     amount_text,
     delivery_text,
     format_face_value,
@@ -18,7 +19,6 @@ from reconciler.plan.render_text import (
     plural,
     scope_exposure_text,
 )
-from reconciler.plan.serialize import decimal_text
 
 
 def explain_difference(saved: Plan, fresh: Plan) -> list[str]:

@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 
 import httpx
 
-from reconciler.errors import OutcomeUnknownError, ProviderError, ThrottledError
+from reconciler.errors import NotSentError, OutcomeUnknownError, ProviderError, ThrottledError
 from reconciler.providers.base import Fence
+from reconciler.render.terminal import visible
 from reconciler.secrets import Secret
-from reconciler.terminal import visible
 
 log = logging.getLogger(__name__)
 
@@ -215,10 +215,6 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-class NotSentError(ProviderError):
-    """The request never left the process (connection refused, DNS, connect timeout): nothing processed."""
 
 
 # The request cannot have reached the server: the connection was never established.

@@ -1,6 +1,6 @@
 """The Alibaba Cloud gateway's checks on who calls: V3 (``Authorization: ACS3-HMAC-SHA256 …``) or V1 (``Signature``
 parameter) signatures, verified with the same functions the provider signs with
-(:mod:`reconciler.providers.acs_signature`), against the AccessKeys in the store.
+(:mod:`reconciler.signing.acs`), against the AccessKeys in the store.
 
 Refusals are gateway errors (``{RequestId, HostId, Code, Message, Recommend}``): IncompleteSignature,
 InvalidAccessKeyId.NotFound, InvalidTimeStamp.Expired (V3: outside 15 minutes; V1: outside 31), SignatureDoesNotMatch,
@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from reconciler.providers import acs_signature as acs
 from reconciler.sandbox.aliyun_store import AccessKeyRecord, AliyunTables
+from reconciler.signing import acs
 
 V3_WINDOW_S = 15 * 60  # "x-acs-date … must be within 15 minutes" (V3 doc)
 V1_WINDOW_S = 31 * 60  # "Timestamp … valid for 31 minutes" (V2-for-RPC doc)

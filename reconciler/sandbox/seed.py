@@ -99,6 +99,26 @@ class Seed:
     aliyun: AliyunSeed | None = None
 
 
+def summary(loaded: Seed) -> str:
+    """What a seed holds, in one line: its customers, accounts, classes and coupons; its sellers, users and
+    templates."""
+    parts = []
+    if loaded.msads is not None:
+        customers = loaded.msads.customers
+        accounts = sum(len(c.accounts) for c in customers)
+        classes = [k for c in customers for k in c.classes]
+        coupons = sum(k.coupons for k in classes)
+        parts.append(
+            f"{len(customers)} customers, {accounts} accounts, {len(classes)} coupon classes, {coupons} coupons"
+        )
+    if loaded.aliyun is not None:
+        sellers = loaded.aliyun.sellers
+        users = sum(len(s.users) for s in sellers)
+        templates = sum(len(s.templates) for s in sellers)
+        parts.append(f"aliyun: {len(sellers)} sellers, {users} end users, {templates} coupon templates")
+    return "; ".join(parts)
+
+
 def default_account_number(account_id: int) -> str:
     """A stable account number for an account seeded without one (real ones look like ``F1234567``)."""
     return f"X{account_id % 10**7:07d}"

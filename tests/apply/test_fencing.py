@@ -8,13 +8,12 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from reconciler.apply.database import JournalError
 from reconciler.apply.executor import NOT_SENT, execute
 from reconciler.apply.fencing import BatchFence, LeaseFencing
 from reconciler.apply.journal import FAILED, ISSUED, PENDING, RESOLVED_NOT_ISSUED, Journal
 from reconciler.apply.lock import ApplyLock, Lease, LeaseLostError, fence_bound
 from reconciler.apply.resolve import ResolveSettings, resolve_in_doubt
-from reconciler.errors import RefusedError
+from reconciler.errors import JournalError, RefusedError
 from reconciler.live import ScopeLive
 from reconciler.manifest.model import ScopeSpec, Target
 from reconciler.plan.model import PlanItem

@@ -9,7 +9,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from reconciler.apply.database import JournalError
 from reconciler.apply.journal import (
     FAILED,
     IN_DOUBT,
@@ -20,6 +19,7 @@ from reconciler.apply.journal import (
     RESOLVED_NOT_ISSUED,
     Journal,
 )
+from reconciler.errors import JournalError
 from reconciler.manifest.model import Scope, Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome

@@ -8,10 +8,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from reconciler.apply.database import JournalError
 from reconciler.apply.executor import JournalFailedError, execute
 from reconciler.apply.journal import ISSUED, PENDING, Journal
-from reconciler.errors import ExitCode
+from reconciler.errors import ExitCode, JournalError
 from reconciler.live import ScopeLive
 from reconciler.manifest.model import ScopeSpec, Target
 from reconciler.plan.model import PlanItem

@@ -15,9 +15,10 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from reconciler.apply.database import PG_SCHEMA, PG_TABLES, JournalError
+from reconciler.apply.database import PG_SCHEMA, PG_TABLES
 from reconciler.apply.journal import MIGRATIONS, Journal
 from reconciler.cli import main
+from reconciler.errors import JournalError
 from reconciler.manifest.model import Scope, Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch

@@ -10,8 +10,8 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
-from reconciler.plan.render_markdown import render_markdown
-from reconciler.plan.render_text import render_text
+from reconciler.render.plan_markdown import render_markdown
+from reconciler.render.plan_text import render_text
 from tests.support.cli import run
 from tests.support.plan_factories import sample_plan
 

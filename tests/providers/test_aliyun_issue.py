@@ -13,10 +13,10 @@ import pytest
 from reconciler.errors import ProviderError
 from reconciler.manifest.model import Target
 from reconciler.plan.model import PlanItem
-from reconciler.providers import acs_signature as acs
-from reconciler.providers.aliyun import AliyunSettings
-from reconciler.providers.aliyun_wire import SEND
+from reconciler.providers.aliyun.provider import AliyunSettings
+from reconciler.providers.aliyun.wire import SEND
 from reconciler.providers.base import Batch, BatchResult, Outcome
+from reconciler.signing import acs
 from tests.support.aliyun_fakes import (
     FAST_ISSUES,
     KEY_ID,

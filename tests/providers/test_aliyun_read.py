@@ -13,9 +13,9 @@ import pytest
 from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
 from reconciler.live import ScopeLive
 from reconciler.manifest.model import Target
-from reconciler.providers import aliyun_wire as wire
-from reconciler.providers.acs_signature import EMPTY_SHA256
-from reconciler.providers.aliyun import AliyunSettings, live_from_coupons
+from reconciler.providers.aliyun import wire
+from reconciler.providers.aliyun.provider import AliyunSettings, live_from_coupons
+from reconciler.signing.acs import EMPTY_SHA256
 from tests.support.aliyun_fakes import (
     FAST_READS,
     SCOPE,

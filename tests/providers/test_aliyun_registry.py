@@ -16,7 +16,7 @@ from reconciler.config_model import ProviderConfig, SandboxConfig
 from reconciler.errors import AuthError, ConfigError
 from reconciler.live import ScopeLive
 from reconciler.manifest.model import Target
-from reconciler.providers.aliyun import AliyunProvider
+from reconciler.providers.aliyun.provider import AliyunProvider
 from reconciler.providers.base import BatchResult, Outcome, Provider
 from reconciler.providers.registry import build_provider, for_writing
 from reconciler.secrets import SecretRef

@@ -11,7 +11,7 @@ import pytest
 from reconciler.apply.lock import LeaseLostError
 from reconciler.providers.base import Batch, BatchResult, Outcome, Provider
 from reconciler.providers.http import HttpSettings, build_client, fenced
-from reconciler.providers.msads_wire import DISPATCH
+from reconciler.providers.msads.wire import DISPATCH
 from reconciler.secrets import Secret
 from tests.support import msads_fakes as ms
 from tests.support.vendor_contract import RecordingFence

@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from reconciler.errors import ApiFaultError, OutcomeUnknownError, ThrottledError
+from reconciler.errors import ApiFaultError, NotSentError, OutcomeUnknownError, ThrottledError
 from reconciler.providers.http import (
     HttpSettings,
     Limiter,
-    NotSentError,
     RetryPolicy,
     TokenBucket,
     build_client,

@@ -12,8 +12,8 @@ import pytest
 from reconciler.manifest.model import Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch, BatchResult, Outcome
-from reconciler.providers.msads import MsAdsSettings
-from reconciler.providers.msads_wire import DISPATCH, DISTRIBUTE
+from reconciler.providers.msads.provider import MsAdsSettings
+from reconciler.providers.msads.wire import DISPATCH, DISTRIBUTE
 from tests.support.msads_fakes import (
     ACCESS_TOKEN,
     DEV_TOKEN,

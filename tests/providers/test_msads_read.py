@@ -14,8 +14,8 @@ import pytest
 from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
 from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
 from reconciler.manifest.model import Scope, Target
-from reconciler.providers.msads import MsAdsSettings, coupon_status
-from reconciler.providers.msads_wire import WireCoupon, parse_coupon
+from reconciler.providers.msads.provider import MsAdsSettings, coupon_status
+from reconciler.providers.msads.wire import WireCoupon, parse_coupon
 from tests.support.msads_fakes import (
     ACCESS_TOKEN,
     CLASS,

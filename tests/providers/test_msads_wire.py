@@ -6,8 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
-from reconciler.providers import msads_wire as wire
+from reconciler.errors import (
+    ApiFaultError,
+    AuthError,
+    MalformedResponse,
+    OutcomeUnknownError,
+    ProviderError,
+    ThrottledError,
+)
+from reconciler.providers.msads import wire
 from tests.support.msads_fakes import coupon
 
 AD_API_FAULT = {
@@ -135,7 +142,7 @@ def test_parse_long(value: object, expected: int | None) -> None:
 
 @pytest.mark.parametrize("value", ["12a", 1.5, True, {}])
 def test_parse_long_rejects_non_ids(value: object) -> None:
-    with pytest.raises(wire.MalformedResponse):
+    with pytest.raises(MalformedResponse):
         wire.parse_long(value)
 
 

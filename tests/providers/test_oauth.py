@@ -13,7 +13,7 @@ from reconciler.errors import AuthError
 from reconciler.live import ScopeLive
 from reconciler.providers.base import Batch, BatchResult, Outcome
 from reconciler.providers.http import HttpSettings, build_client
-from reconciler.providers.msads_wire import DISPATCH
+from reconciler.providers.msads.wire import DISPATCH
 from reconciler.providers.oauth import OAuthClient, RefreshTokenFlow, StaticToken
 from reconciler.secrets import Secret
 from tests.support.msads_fakes import (

@@ -17,7 +17,7 @@ import pytest
 from reconciler.config_model import ProviderConfig, SandboxConfig
 from reconciler.errors import ConfigError
 from reconciler.providers.base import Provider
-from reconciler.providers.msads import MsAdsProvider
+from reconciler.providers.msads.provider import MsAdsProvider
 from reconciler.providers.registry import build_provider
 from reconciler.secrets import SecretRef
 from tests.support.msads_fakes import SPEC, accounts, emails

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.providers import acs_signature as acs
+from reconciler.signing import acs
 from tests.support.aliyun_sandbox import (
     OTHER_SELLER,
     OTHER_TEMPLATE,

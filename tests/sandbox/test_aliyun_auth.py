@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from reconciler.providers import acs_signature as acs
 from reconciler.secrets import Secret
+from reconciler.signing import acs
 from tests.support.aliyun_sandbox import KEY, STS_KEY, TEMPLATE, AliyunSandbox, Signing, holders
 
 SIGNATURES = ["v3", "v1"]

@@ -17,8 +17,8 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import main
 from reconciler.plan.model import PlanEndpoint
-from reconciler.plan.render_markdown import render_markdown
-from reconciler.plan.render_text import render_text
+from reconciler.render.plan_markdown import render_markdown
+from reconciler.render.plan_text import render_text
 from tests.support.plan_factories import sample_plan
 from tests.support.projects import copy_examples
 from tests.support.served import ServeProject

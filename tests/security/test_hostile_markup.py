@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.providers.http import redact
-from reconciler.terminal import defang, visible
+from reconciler.render.terminal import defang, visible
 
 # YAML double-quoted escapes: \e is ESC, \a is BEL, \n a newline.
 HOSTILE_CLASS = (

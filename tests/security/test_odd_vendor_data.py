@@ -11,9 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.providers import aliyun_wire, msads_wire
+from reconciler.errors import MalformedResponse
+from reconciler.providers.aliyun import wire as aliyun_wire
 from reconciler.providers.http import vendor_json
-from reconciler.providers.msads_wire import MalformedResponse
+from reconciler.providers.msads import wire as msads_wire
 from tests.support.projects import copy_examples
 
 
@@ -62,6 +63,6 @@ def test_a_lone_surrogate_from_the_vendor_becomes_a_replacement_character() -> N
 def test_an_amount_that_is_not_a_plausible_number_is_a_malformed_answer(value: object) -> None:
     with pytest.raises(MalformedResponse):
         msads_wire._decimal(value)
-    with pytest.raises(aliyun_wire.MalformedResponse):
+    with pytest.raises(MalformedResponse):
         aliyun_wire._decimal(value)
     assert msads_wire._decimal("100.50") is not None

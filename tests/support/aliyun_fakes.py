@@ -12,10 +12,10 @@ import httpx
 
 from reconciler.manifest.model import Scope, ScopeSpec, Target
 from reconciler.plan.model import PlanItem
-from reconciler.providers import acs_signature as acs
-from reconciler.providers.aliyun import AliyunProvider, AliyunSettings
+from reconciler.providers.aliyun.provider import AliyunProvider, AliyunSettings
 from reconciler.providers.http import HttpSettings, RetryPolicy, build_client, limiter_for
 from reconciler.secrets import Secret
+from reconciler.signing import acs
 
 BASE = "https://resellertrade.aliyuncs.com"
 SELLER = "3944837183"

@@ -11,7 +11,7 @@ import httpx
 from reconciler.manifest.model import Scope, ScopeSpec, Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.http import HttpSettings, RetryPolicy, build_client, limiter_for
-from reconciler.providers.msads import MsAdsProvider, MsAdsSettings
+from reconciler.providers.msads.provider import MsAdsProvider, MsAdsSettings
 from reconciler.providers.oauth import StaticToken, TokenSource
 from reconciler.secrets import Secret
 

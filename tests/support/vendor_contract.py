@@ -13,10 +13,10 @@ import httpx
 
 from reconciler.apply.lock import LeaseLostError
 from reconciler.live import ScopeLive
-from reconciler.providers.aliyun import AliyunSettings
+from reconciler.providers.aliyun.provider import AliyunSettings
 from reconciler.providers.base import NO_FENCE, Batch, BatchResult, Fence, Provider
 from reconciler.providers.http import RetryPolicy
-from reconciler.providers.msads import MsAdsSettings
+from reconciler.providers.msads.provider import MsAdsSettings
 from tests.support import aliyun_fakes as ali
 from tests.support import msads_fakes as ms
 

@@ -10,7 +10,6 @@ the same text.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -18,7 +17,10 @@ from typing import TypeVar
 from reconciler.manifest.model import Target, TargetKind
 from reconciler.plan.masking import EMAIL, UNKEYED, EmailMasker, addresses_in, mask_email
 from reconciler.plan.model import HeldItem, Plan, ScopePlan
-from reconciler.plan.render_text import (
+from reconciler.plan.serialize import format_timestamp, summarize
+from reconciler.render.markdown_text import code_span, html_text, longest_backtick_run, neutral, unlinked
+from reconciler.render.terminal import visible
+from reconciler.render.words import (
     UNLISTED_WARNING,
     delivery_matters,
     delivery_text,
@@ -32,14 +34,11 @@ from reconciler.plan.render_text import (
     selection_text,
     verdict,
 )
-from reconciler.plan.serialize import format_timestamp, summarize
-from reconciler.terminal import visible
 
 T = TypeVar("T")
 
 MARKER = "<!-- couponctl:plan -->"
 __all__ = ["EMAIL", "MARKER", "mask_email", "render_markdown"]
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~#!])")
 
 
 def render_markdown(
@@ -99,7 +98,7 @@ class _Style:
 
     def prose(self, text: str) -> str:
         """Free text for Markdown paragraphs: masked, on one line, HTML-safe, Markdown-escaped, no @mention, no
-        autolink (see :func:`neutral`)."""
+        autolink (see :func:`reconciler.render.markdown_text.neutral`)."""
         return neutral(self.text(text))
 
 
@@ -129,12 +128,14 @@ def _head(plan: Plan, style: _Style, shortened: bool) -> Iterator[str]:
     unlisted = [e for e in plan.endpoints or () if not e.listed]
     if unlisted:
         yield "\n".join(
-            f"> [!WARNING]\n> **Unlisted endpoint:** {_code(e.provider)} {e.role.split(':')[-1]} → {_code(e.url)}: "
-            f"{neutral(UNLISTED_WARNING)}"
+            f"> [!WARNING]\n> **Unlisted endpoint:** {code_span(e.provider)} {e.role.split(':')[-1]} → "
+            f"{code_span(e.url)}: {neutral(UNLISTED_WARNING)}"
             for e in unlisted
         )
     if plan.endpoints:
-        where = " · ".join(f"{_code(e.provider)} {e.role.split(':')[-1]} → {_code(e.url)}" for e in plan.endpoints)
+        where = " · ".join(
+            f"{code_span(e.provider)} {e.role.split(':')[-1]} → {code_span(e.url)}" for e in plan.endpoints
+        )
         yield f"Connects to: {where}"
     yield "\n".join(
         [
@@ -170,15 +171,15 @@ def _scope_block(scope_plan: ScopePlan, style: _Style, limit: int | None) -> Ite
     yield ""
     delivery = f" · {delivery_text(scope_plan)}" if delivery_matters(scope_plan) else ""
     yield (
-        f"- Provider type {_code(scope_plan.provider_type)} · face value "
+        f"- Provider type {code_span(scope_plan.provider_type)} · face value "
         f"{neutral(format_face_value(scope_plan.face_value))} · inventory {neutral(inventory_text(scope_plan))}"
         f"{neutral(delivery)}"
     )
-    yield f"- Manifests: {', '.join(_code(m) for m in scope_plan.manifests) or '(none)'}"
+    yield f"- Manifests: {', '.join(code_span(m) for m in scope_plan.manifests) or '(none)'}"
     section = _Sections(style, limit)
     currency = scope_plan.currency
     for title, problems in (("Errors", scope_plan.errors), ("Warnings", scope_plan.warnings)):
-        yield from section(title, "", problems, lambda p: f"- {_code(p.code)}: {style.prose(p.message)}", None)
+        yield from section(title, "", problems, lambda p: f"- {code_span(p.code)}: {style.prose(p.message)}", None)
     yield from section(
         "To issue", "", scope_plan.to_issue, lambda i: f"+ {item_text(i, currency, style.target(i.target))}", "diff"
     )
@@ -257,7 +258,7 @@ class _Sections:
         if shown and fenced is None:
             yield from ("", *shown)
         elif shown:
-            fence = "`" * max(3, _longest_backtick_run("\n".join(shown)) + 1)
+            fence = "`" * max(3, longest_backtick_run("\n".join(shown)) + 1)
             yield from ("", f"{fence}{fenced}", *shown, fence)
         if len(shown) < len(items):
             yield from ("", f"… and {len(items) - len(shown):,} more: see {self.style.full_plan}.")
@@ -286,40 +287,3 @@ def _largest(high: int, fits: Callable[[int], bool]) -> int | None:
         else:
             high = middle - 1
     return low
-
-
-def neutral(text: str) -> str:
-    """A string from a manifest or a vendor, made inert for a GitHub comment: control characters and newlines
-    shown as escapes (a value cannot start a line, end an HTML block or a list), ``&`` and Markdown's special
-    characters escaped (no HTML, emphasis, links, images, tables, headings), ``@`` followed by a zero-width space
-    (no mention), and ``://`` and ``www.`` broken (no autolink): :func:`unlinked`."""
-    text = _MARKDOWN_SPECIAL.sub(r"\\\1", visible(text)).replace("&", "&amp;")
-    return unlinked(text)
-
-
-_ISSUE_REFERENCE = re.compile(r"(?<!&)#(?=[0-9])")  # not an HTML entity's &#40;
-
-
-def html_text(text: str) -> str:
-    """A string from a manifest or a vendor inside an HTML element of the comment (``<summary>``): one line,
-    HTML-escaped, and Markdown's link and emphasis characters as entities, should a renderer read Markdown there."""
-    escaped = html.escape(visible(text))
-    return escaped.translate({ord(c): f"&#{ord(c)};" for c in "[]()!*_`|~\\"})
-
-
-def unlinked(text: str) -> str:
-    """A zero-width space after ``@``, in ``://`` and in ``www.``: GitHub then links and mentions nothing (its
-    autolinker and mention filter work on the rendered text, so an escape alone would not do)."""
-    text = text.replace("@", "@\u200b").replace("://", ":\u200b//").replace("www.", "www\u200b.")
-    return _ISSUE_REFERENCE.sub("#\u200b", text)  # no #123 or owner/repo#7 link
-
-
-def _code(text: str) -> str:
-    text = visible(text)  # a code span is one line: a newline in it could end the list or the HTML block
-    fence = "`" * (_longest_backtick_run(text) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def _longest_backtick_run(text: str) -> int:
-    return max((len(run) for run in re.findall(r"`+", text)), default=0)

@@ -13,8 +13,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
-from reconciler.providers.acs_signature import flatten
+from reconciler.errors import (
+    ApiFaultError,
+    AuthError,
+    MalformedResponse,
+    OutcomeUnknownError,
+    ProviderError,
+    ThrottledError,
+)
+from reconciler.signing.acs import flatten
 
 VERSION = "2019-12-27"
 SEND = "SendCoupon"
@@ -40,10 +47,6 @@ AUTH_CODE_PREFIXES = (
     "NoPermission",
 )
 THROTTLING = "Throttling"
-
-
-class MalformedResponse(ValueError):
-    """A response body that does not have the documented shape."""
 
 
 # --- requests -------------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ Drift is
 - **unmanaged** coupons: held by targets that no manifest names and that couponctl never issued to (issued by
   hand, by another tool, by a script);
 - **void** targets: declared targets whose every coupon is void (expired, abandoned) by the provider type's
-  statuses (:data:`VOID_STATUSES`). The planner counts such a target as satisfied and never issues it again on
-  its own: a person decides;
+  statuses (its descriptor's ``void_statuses``). The planner counts such a target as satisfied and never issues
+  it again on its own: a person decides;
 - targets **paid more than once**: any target (declared or not) that was issued more than one coupon of the
   scope's class, with the coupons' masked codes and dates. Coupons cannot be revoked: a person checks with the
   vendor, and finance with the ledger;
@@ -19,7 +19,7 @@ to issue (``plan`` shows them) and the plan's warnings. Errors (a class the vend
 other than the one expected) mean the scope cannot be judged.
 
 :func:`detect_drift` is pure: desired state + live state + journal views in, a :class:`Drift` out, the same
-inputs always giving the same report. :func:`check_drift` does the reading; it never calls an issuing endpoint
+inputs always giving the same report. reconciler.app.drift does the reading; it never calls an issuing endpoint
 and never writes the journal.
 """
 
@@ -27,11 +27,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 
-from reconciler import __version__, aio
+from reconciler import __version__
 from reconciler.errors import ExitCode
 from reconciler.live import IssuedCoupon, JournalView, LiveState
 from reconciler.manifest.model import DesiredItem, DesiredState, Scope, Target
@@ -45,17 +44,9 @@ from reconciler.plan.diff import (
     mask_code,
 )
 from reconciler.plan.model import HeldItem, PlanProblem, Severity
-from reconciler.workflow import Project, journal_views, open_journal, open_providers, read_live
+from reconciler.providers.registry import void_statuses as registered_void_statuses
 
 DRIFT_FORMAT_VERSION = 1
-
-#: Coupon statuses that mean "held, but worth nothing any more", per provider type, compared case-insensitively.
-#: msads: the provider reports dispatched / claimed / redeemed; a coupon past its ExpirationDate or EndDate and
-#: not redeemed is reported ``expired`` once the provider reads those dates. aliyun: the vendor's own statuses.
-VOID_STATUSES: Mapping[str, frozenset[str]] = {
-    "msads": frozenset({"expired"}),
-    "aliyun": frozenset({"abandoned", "expired"}),
-}
 
 #: Plan errors that are about issuing (not about the live state matching the manifests): not drift errors.
 _ISSUING_ONLY_PROBLEMS = frozenset({"inventory-shortfall"})
@@ -153,14 +144,16 @@ def detect_drift(
     *,
     checked_at: datetime,
     journal: Mapping[Scope, JournalView] | None = None,
-    void_statuses: Mapping[str, frozenset[str]] = VOID_STATUSES,
+    void_statuses: Mapping[str, frozenset[str]] | None = None,
 ) -> Drift:
     """Compare every declared scope's live state with the manifests and the journal; see the module doc.
 
+    ``void_statuses`` maps a provider type to its void statuses (default: each registered vendor's).
     Holders are split into unmanaged and removed exactly as the planner splits them (a coupon already held by a
     declared target, e.g. an emailed coupon later redeemed by an account, does not make its other holders drift).
     """
     journal = journal or {}
+    void_statuses = registered_void_statuses() if void_statuses is None else void_statuses
     scopes = []
     for scope in sorted(desired.scopes):
         spec = desired.scopes[scope]
@@ -240,30 +233,3 @@ def _masked(coupons: tuple[IssuedCoupon, ...]) -> tuple[IssuedCoupon, ...]:
             key=lambda c: (c.code, c.status),
         )
     )
-
-
-# --- reading (I/O): the use case behind `couponctl drift` ------------------------------------------------
-
-
-def check_drift(project: Project, *, now: datetime | None = None) -> Drift:
-    """Read every declared scope and report its drift. Read-only: no issuing call, no journal write (a journal
-    file that does not exist yet is not created)."""
-
-    async def run() -> Drift:
-        views = _journal_views(project)
-        async with open_providers(project) as providers:
-            live = await read_live(project.desired, providers)
-        return detect_drift(project.desired, live, checked_at=now or datetime.now(UTC), journal=views)
-
-    return aio.run(run())
-
-
-def _journal_views(project: Project) -> dict[Scope, JournalView]:
-    location = project.config.journal
-    if "://" not in location and "${" not in location and not Path(location).exists():
-        return {}
-    journal = open_journal(project.config)
-    try:
-        return journal_views(journal, set(project.desired.scopes))
-    finally:
-        journal.close()

@@ -1,36 +1,26 @@
-"""``couponctl export``: manifests from live state, so a team can adopt a program that already runs.
+"""Manifests written from live state, for ``couponctl export``: pure (live state in, file texts out).
 
-Export, review, commit: ``couponctl plan`` then shows nothing to issue for the exported targets. One manifest per
-class (msads) or template (aliyun) of one owner, targets sorted, a header comment saying when and from where.
-Accounts go to ``distribute.accounts``, emails to ``dispatch.emails`` (or, past :data:`EMAILS_INLINE_MAX`, to an
-``emailsFrom`` CSV beside the manifest), uids with their amounts to ``send``.
-
-:func:`export_manifests` is pure (live state in, file texts out); :func:`read_export` does the reading and never
-calls an issuing endpoint.
+One manifest per class of one owner, targets sorted, a header comment saying when and from where, in the words of
+the provider type's descriptor (:class:`~reconciler.manifest.export_words.ExportWords`). Past
+:data:`EMAILS_INLINE_MAX`, emails go to an ``emailsFrom`` CSV beside the manifest. The reading and the writing of
+files are reconciler.app.export.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 
-from reconciler import __version__, aio
-from reconciler.config_model import Config
-from reconciler.errors import CouponctlError
+from reconciler import __version__
 from reconciler.live import ScopeLive
-from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
+from reconciler.manifest.export_words import ExportedTargets, ExportWords, quote
+from reconciler.manifest.model import Scope, Target, TargetKind
 from reconciler.manifest.validate import email_error
 from reconciler.plan.serialize import decimal_text, format_timestamp
-from reconciler.providers.base import Exporter, Provider
-from reconciler.providers.registry import build_provider
-from reconciler.redaction import scrub
+from reconciler.providers.registry import vendor
 
 #: More emails than this go to an ``emailsFrom`` CSV file instead of the manifest (when writing files).
 EMAILS_INLINE_MAX = 200
@@ -81,6 +71,7 @@ def export_manifests(
     couponctl's manifests cannot declare (an address its email check refuses, an account id beyond int32, a
     uid without a known amount) are left out and named in ``skipped``.
     """
+    words = vendor(source.provider_type).export
     files: list[ExportedFile] = []
     classes: list[str] = []
     skipped: list[str] = []
@@ -91,8 +82,8 @@ def export_manifests(
         if not declared and not keep_empty:
             skipped.append(f"{live.scope}: no coupon issued, nothing to declare")
             continue
-        name = _unique(_manifest_name(source.provider_type, live.scope), names)
-        manifest = _Manifest(source, live, name, generated_at)
+        name = _unique(_manifest_name(words, live.scope), names)
+        manifest = _Manifest(source, words, live, name, generated_at)
         for target in declared:
             problem = manifest.add(target)
             if problem:
@@ -108,29 +99,17 @@ def export_stream(export: Export) -> str:
     return "---\n".join(f.text for f in export.files if f.name.endswith(".yaml"))
 
 
-def write_export(export: Export, directory: Path) -> list[Path]:
-    """Write the files into ``directory`` (created). Nothing is written if any of them exists already."""
-    paths = [directory / f.name for f in export.files]
-    existing = [str(p) for p in paths if p.exists()]
-    if existing:
-        raise CouponctlError(f"refusing to overwrite {', '.join(existing)}: remove them or choose another --out")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        for path, file in zip(paths, export.files, strict=True):
-            path.write_text(scrub(file.text), encoding="utf-8")
-    except OSError as exc:
-        raise CouponctlError(f"cannot write the export to {directory}: {exc}") from exc
-    return paths
-
-
 # --- one manifest --------------------------------------------------------------------------------------------
 
 
 class _Manifest:
     """The targets of one scope, sorted, rendered as a manifest (and an emails CSV when there are many)."""
 
-    def __init__(self, source: ExportSource, live: ScopeLive, name: str, generated_at: datetime) -> None:
+    def __init__(
+        self, source: ExportSource, words: ExportWords, live: ScopeLive, name: str, generated_at: datetime
+    ) -> None:
         self.source = source
+        self.words = words
         self.live = live
         self.name = name
         self.generated_at = generated_at
@@ -167,58 +146,40 @@ class _Manifest:
         self.sends.sort()
         csv_name = f"{self.name}-emails.csv"
         to_csv = emails_inline_max is not None and len(self.emails) > emails_inline_max
-        lines = [*self._header(), *self._body(csv_name if to_csv else None)]
+        targets = ExportedTargets(self.accounts, self.emails, csv_name if to_csv else None, self.sends)
+        lines = [*self._header(targets), *self._body(targets)]
         manifest = ExportedFile(f"{self.name}.yaml", "\n".join(lines) + "\n")
         if not to_csv:
             return [manifest]
         return [manifest, ExportedFile(csv_name, "email\n" + "".join(f"{e}\n" for e in self.emails))]
 
-    def _header(self) -> list[str]:
-        s, scope = self.source, self.live.scope
-        owner = "seller" if s.provider_type == "aliyun" else "customer"
-        what = "template" if s.provider_type == "aliyun" else "class"
+    def _header(self, targets: ExportedTargets) -> list[str]:
+        s, scope, words = self.source, self.live.scope, self.words
         holders = len({c.code for held in self.live.issued.values() for c in held if c.code})
-        lines = [
+        return [
             f"# Exported by `couponctl export` (couponctl {__version__}) at {format_timestamp(self.generated_at)}",
             f"# from provider {s.provider} (type {s.provider_type}, environment {s.environment}),",
-            f"# {owner} {scope.owner}, {what} {scope.coupon_class}: {holders:,} coupon(s) issued, {self.count:,} "
-            "target(s) declared below.",
+            f"# {words.owner} {scope.owner}, {words.klass} {scope.coupon_class}: {holders:,} coupon(s) issued, "
+            f"{self.count:,} target(s) declared below.",
             "# Every target below already holds a coupon: `couponctl plan` shows nothing to issue for them.",
             "# Review before committing: declaring a target is a promise that it should hold this coupon.",
+            *words.notes(targets),
         ]
-        if s.provider_type == "msads" and self.accounts:
-            lines.append(
-                "# distribute.featureId and sendNotification are not visible in SearchCoupons: set them before"
-                " adding accounts."
-            )
-        return lines
 
-    def _body(self, csv_name: str | None) -> list[str]:
-        s, scope = self.source, self.live.scope
-        lines = [
+    def _body(self, targets: ExportedTargets) -> list[str]:
+        s, scope, words = self.source, self.live.scope, self.words
+        return [
             "apiVersion: couponctl/v1",
             "kind: CouponAssignment",
             "metadata:",
-            f"  name: {_quote(self.name)}",
+            f"  name: {quote(self.name)}",
             "spec:",
-            f"  provider: {_quote(s.provider)}",
+            f"  provider: {quote(s.provider)}",
+            f"  {words.owner_key}: {quote(scope.owner)}",
+            f"  {words.class_key}: {quote(scope.coupon_class)}",
+            *_expect(self.live),
+            *words.targets(targets),
         ]
-        if s.provider_type == "aliyun":
-            lines += [f"  sellerId: {_quote(scope.owner)}", f"  templateId: {_quote(scope.coupon_class)}"]
-        else:
-            lines += [f"  customerId: {_quote(scope.owner)}", f"  couponClass: {_quote(scope.coupon_class)}"]
-        lines += _expect(self.live)
-        if self.accounts:
-            lines += ["  distribute:", "    accounts:", *(f"      - {a}" for a in self.accounts)]
-        if self.emails:
-            lines.append("  dispatch:")
-            if csv_name:
-                lines.append(f"    emailsFrom: {_quote(csv_name)}")
-            else:
-                lines += ["    emails:", *(f"      - {_quote(e)}" for e in self.emails)]
-        if self.sends:
-            lines += ["  send:", *(f"    - {{uid: {u}, amount: {decimal_text(a)}}}" for u, a in self.sends)]
-        return lines
 
 
 def _declared_targets(live: ScopeLive) -> list[Target]:
@@ -258,9 +219,9 @@ def _expect(live: ScopeLive) -> list[str]:
     return [f"  expect: {{{', '.join(parts)}}}"] if parts else []
 
 
-def _manifest_name(provider_type: str, scope: Scope) -> str:
-    """A DNS label from the class name (msads) or ``template-ID`` (aliyun)."""
-    base = f"template-{scope.coupon_class}" if provider_type == "aliyun" else scope.coupon_class
+def _manifest_name(words: ExportWords, scope: Scope) -> str:
+    """A DNS label from the vendor's name prefix and the class."""
+    base = f"{words.name_prefix}{scope.coupon_class}"
     label = _NOT_LABEL.sub("-", base.lower()).strip("-")[:63].strip("-")
     return label or "coupon-class"
 
@@ -273,70 +234,3 @@ def _unique(name: str, taken: set[str]) -> str:
         candidate = name[: 63 - len(suffix)].rstrip("-") + suffix
     taken.add(candidate)
     return candidate
-
-
-def _quote(text: str) -> str:
-    """A YAML double-quoted scalar (JSON's escaping is valid YAML): never read as a number, a bool or null."""
-    return json.dumps(text, ensure_ascii=True)
-
-
-# --- reading (I/O): the use case behind `couponctl export` ------------------------------------------------
-
-
-def normalize_owner(owner: str) -> str:
-    """Owner ids are compared as numbers written in digits: ``"0251186883"`` is ``251186883``."""
-    text = owner.strip()
-    if not text.isascii() or not text.isdigit():
-        raise CouponctlError(f"--owner must be digits (a customer or seller id), not {owner!r}")
-    return str(int(text))
-
-
-def read_export(
-    config: Config,
-    provider_name: str,
-    owner: str,
-    classes: Sequence[str] = (),
-    *,
-    environ: Mapping[str, str] | None = None,
-) -> tuple[ExportSource, list[ScopeLive]]:
-    """Read what the vendor shows for ``owner``: the ``classes`` named (any provider), or every class of the owner
-    (providers that can list them: :class:`~reconciler.providers.base.Exporter`). Never issues."""
-    provider_config = config.providers.get(provider_name)
-    if provider_config is None:
-        known = ", ".join(sorted(config.providers)) or "none"
-        raise CouponctlError(f"unknown provider {provider_name!r} (couponctl.yaml names: {known})")
-    owner = normalize_owner(owner)
-    source = ExportSource(provider_name, provider_config.type, provider_config.environment, owner)
-    env = os.environ if environ is None else environ
-
-    async def run() -> list[ScopeLive]:
-        provider = build_provider(provider_config, config.sandbox, env)
-        try:
-            return await _read(provider, owner, classes)
-        finally:
-            await provider.aclose()
-
-    return source, aio.run(run())
-
-
-async def _read(provider: Provider, owner: str, classes: Sequence[str]) -> list[ScopeLive]:
-    if classes:
-        specs = [ScopeSpec(Scope(provider.name, owner, c), provider.type, ()) for c in dict.fromkeys(classes)]
-        lives = list(await asyncio.gather(*(provider.read_scope(spec) for spec in specs)))
-        missing = [live.scope.coupon_class for live in lives if not live.exists]
-    elif isinstance(provider, Exporter):
-        lives = await provider.read_owner(owner)
-        missing = []
-        if not lives:
-            raise CouponctlError(f"{provider.name}: the vendor shows no coupon owned by {owner}")
-    else:
-        raise CouponctlError(
-            f"provider {provider.name} (type {provider.type}) cannot list an owner's classes yet:"
-            " name them with --class"
-        )
-    if missing:
-        raise CouponctlError(
-            f"{provider.name}: the vendor shows no coupon of {', '.join(repr(c) for c in missing)} owned by {owner}:"
-            " check --class and --owner"
-        )
-    return lives

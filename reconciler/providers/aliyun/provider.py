@@ -18,12 +18,18 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 
-from reconciler.errors import ApiFaultError, OutcomeUnknownError, ProviderError, ThrottledError
+from reconciler.errors import (
+    ApiFaultError,
+    MalformedResponse,
+    NotSentError,
+    OutcomeUnknownError,
+    ProviderError,
+    ThrottledError,
+)
 from reconciler.live import IssuedCoupon, ScopeLive
 from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
 from reconciler.plan.model import PlanItem
-from reconciler.providers import acs_signature as acs
-from reconciler.providers import aliyun_wire as wire
+from reconciler.providers.aliyun import wire
 from reconciler.providers.base import (
     NO_FENCE,
     Batch,
@@ -37,7 +43,6 @@ from reconciler.providers.base import (
 )
 from reconciler.providers.http import (
     Limiter,
-    NotSentError,
     RetryPolicy,
     Sleep,
     fenced,
@@ -47,6 +52,7 @@ from reconciler.providers.http import (
     vendor_json,
     with_retries,
 )
+from reconciler.signing import acs
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +217,7 @@ class AliyunProvider:
             )
         try:
             return wire.parse_coupon_page(envelope)
-        except wire.MalformedResponse as exc:
+        except MalformedResponse as exc:
             raise ProviderError(
                 f"malformed GetCouponPage response: {exc}",
                 provider=self.name,
@@ -242,7 +248,7 @@ class AliyunProvider:
             return failed_batch(batch, err, request_id=request_id)
         try:
             results = self._item_results(batch, envelope)
-        except wire.MalformedResponse as exc:
+        except MalformedResponse as exc:
             message = f"answered, but the answer cannot be read per uid: {exc}"
             return unreadable_batch(batch, message, tracking_id=envelope.request_id, request_id=request_id)
         return BatchResult(batch, results, tracking_id=envelope.request_id, request_id=request_id)
@@ -301,7 +307,7 @@ class AliyunProvider:
             raise self._fault(action, response)
         try:
             return wire.parse_envelope(vendor_json(response))
-        except (ValueError, wire.MalformedResponse):
+        except (ValueError, MalformedResponse):
             raise OutcomeUnknownError(
                 f"HTTP {response.status_code} with a body that is not a JSON object",
                 provider=self.name,

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from reconciler.drift import DRIFT_FORMAT_VERSION, Drift, DriftItem, DriftKind, ScopeDrift
 from reconciler.live import IssuedCoupon
 from reconciler.manifest.model import Target, TargetKind
 from reconciler.plan.diff import coupon_date
+from reconciler.plan.drift import DRIFT_FORMAT_VERSION, Drift, DriftItem, DriftKind, ScopeDrift
 from reconciler.plan.masking import UNKEYED, EmailMasker, addresses_in
 from reconciler.plan.model import PlanProblem
-from reconciler.plan.render_markdown import html_text, neutral, unlinked
-from reconciler.plan.render_text import plural
 from reconciler.plan.serialize import decimal_text, format_timestamp
-from reconciler.terminal import visible
+from reconciler.render.markdown_text import html_text, longest_backtick_run, neutral, unlinked
+from reconciler.render.terminal import visible
+from reconciler.render.words import plural
 
 DRIFT_KIND = "CouponDrift"
 MARKER = "<!-- couponctl:drift -->"
@@ -313,7 +312,7 @@ def _scope_block(
         yield from ("", f"**{title} ({len(items):,})**: {note}")
         if shown:
             lines = [visible(_item_line(i, target(i.target))) for i in shown]  # one line each, whatever the data
-            fence = "`" * max(3, max((len(r) for r in re.findall(r"`+", "\n".join(lines))), default=0) + 1)
+            fence = "`" * max(3, longest_backtick_run("\n".join(lines)) + 1)
             yield from ("", f"{fence}text", *lines, fence)
         if len(shown) < len(items):
             yield from ("", f"… and {len(items) - len(shown):,} more: see {FULL_REPORT}.")
@@ -327,5 +326,5 @@ def _target(target: Target, masker: EmailMasker | None) -> str:
 
 
 def _prose(text: str, masker: EmailMasker | None) -> str:
-    """Free text for the report: masked, then made inert for Markdown (render_markdown.neutral)."""
+    """Free text for the report: masked, then made inert for Markdown (reconciler.render.markdown_text.neutral)."""
     return neutral(masker.text(text) if masker is not None else text)

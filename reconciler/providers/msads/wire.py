@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
+from reconciler.errors import (
+    ApiFaultError,
+    AuthError,
+    MalformedResponse,
+    OutcomeUnknownError,
+    ProviderError,
+    ThrottledError,
+)
 
 SEARCH = "SearchCoupons"
 DISTRIBUTE = "DistributeCoupons"
@@ -32,10 +39,6 @@ TOKEN_EXPIRED = 109
 CALL_RATE_EXCEEDED = 117
 
 JsonObject = dict[str, object]
-
-
-class MalformedResponse(ValueError):
-    """A response body that does not have the documented shape."""
 
 
 # --- requests -------------------------------------------------------------------------------------------

@@ -19,11 +19,17 @@ from decimal import Decimal
 
 import httpx
 
-from reconciler.errors import AuthError, OutcomeUnknownError, ProviderError, ThrottledError
+from reconciler.errors import (
+    AuthError,
+    MalformedResponse,
+    NotSentError,
+    OutcomeUnknownError,
+    ProviderError,
+    ThrottledError,
+)
 from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
 from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
 from reconciler.plan.model import PlanItem
-from reconciler.providers import msads_wire as wire
 from reconciler.providers.base import (
     NO_FENCE,
     Batch,
@@ -38,7 +44,6 @@ from reconciler.providers.base import (
 )
 from reconciler.providers.http import (
     Limiter,
-    NotSentError,
     RetryPolicy,
     Sleep,
     fenced,
@@ -49,6 +54,7 @@ from reconciler.providers.http import (
     vendor_json,
     with_retries,
 )
+from reconciler.providers.msads import wire
 from reconciler.providers.oauth import TokenSource
 from reconciler.secrets import Secret
 
@@ -217,7 +223,7 @@ class MsAdsProvider:
         )
         try:
             return wire.parse_search_response(reply.body)
-        except wire.MalformedResponse as exc:
+        except MalformedResponse as exc:
             raise ProviderError(
                 f"malformed SearchCoupons response: {exc}",
                 provider=self.name,
@@ -252,7 +258,7 @@ class MsAdsProvider:
             return failed_batch(batch, err)
         try:
             results = self._item_results(batch, reply.body)
-        except wire.MalformedResponse as exc:
+        except MalformedResponse as exc:
             message = f"processed, but the response cannot be read per item: {exc}"
             return unreadable_batch(batch, message, tracking_id=reply.tracking_id)
         return BatchResult(batch, results, tracking_id=reply.tracking_id)

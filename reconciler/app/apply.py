@@ -1,0 +1,252 @@
+"""``couponctl apply`` as a use case: lock, resolve in-doubt items, diff afresh, bind to the reviewed plan, check the
+policy, confirm, issue journal-first, then re-read and judge every item; each step is told to the apply's listeners
+(reconciler.app.events)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from reconciler import __version__, aio
+from reconciler.app.events import (
+    ApplyListener,
+    ApplyNote,
+    ApplyRun,
+    InDoubtResolved,
+    ItemsVerified,
+    LiveScopeRead,
+    PlanSummary,
+    ResolutionStage,
+    exit_code_of,
+)
+from reconciler.app.plan import make_plan
+from reconciler.app.session import Project, open_journal, open_providers, plan_endpoints, read_live, record_read
+from reconciler.apply.binding import bind, check_endpoints, check_saved
+from reconciler.apply.context import ci_actor, git_commit
+from reconciler.apply.durability import check_journal_outlives_ci
+from reconciler.apply.executor import Execution, execute, journal_failed_mid_apply, plan_batches
+from reconciler.apply.fencing import LeaseFencing
+from reconciler.apply.journal import Journal, Money
+from reconciler.apply.lock import ApplyLock, LeaseLostError, default_holder, scope_lease_name, scope_lease_names
+from reconciler.apply.report import ApplyReport
+from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
+from reconciler.apply.verify import paid_twice, verdicts
+from reconciler.errors import ExitCode, JournalError, RefusedError
+from reconciler.live import LiveState, ScopeLive
+from reconciler.plan.model import Plan
+from reconciler.providers.base import BatchResult, Provider
+from reconciler.providers.options import request_timeout_seconds
+
+
+@dataclass(frozen=True)
+class ApplyDecisions:
+    """What the person applying decided. ``confirm`` is asked with the plan about to be issued; ``saved_plan`` is
+    the reviewed plan to apply (None: a fresh one, confirmed), named ``saved_name`` in messages;
+    ``allow_over_limit`` is the reason, recorded in the journal, to apply a plan over the policy limits;
+    ``lock_timeout`` how many seconds to wait for another apply's lock."""
+
+    confirm: Callable[[Plan], bool]
+    saved_plan: Plan | None = None
+    saved_name: str = ""
+    allow_over_limit: str | None = None
+    lock_timeout: float = 0.0
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """The plan applied, and its report: None when there was nothing to issue."""
+
+    plan: Plan
+    report: ApplyReport | None
+
+    @property
+    def exit_code(self) -> int:
+        """The report's; with nothing to issue, in doubt while items still in doubt block their targets."""
+        if self.report is not None:
+            return self.report.exit_code
+        return ExitCode.IN_DOUBT if self.plan.in_doubt_count else ExitCode.OK
+
+
+def apply_project(project: Project, decisions: ApplyDecisions, listeners: Iterable[ApplyListener] = ()) -> ApplyResult:
+    """``couponctl apply``: lock, resolve in-doubt items, diff afresh, bind to the reviewed plan, check the
+    policy, confirm, issue journal-first, then re-read and report every item. The listeners hear every step, and
+    last how it ended (ApplyFinished), refusals and failures included; what they raise never changes the apply."""
+    run = ApplyRun(listeners)
+    try:
+        result = _apply(project, decisions, run)
+    except Exception as failure:
+        run.finish(exit_code_of(failure), failure=failure)
+        raise
+    run.finish(result.exit_code, report=result.report)
+    return result
+
+
+def _apply(project: Project, decisions: ApplyDecisions, run: ApplyRun) -> ApplyResult:
+    check_journal_outlives_ci(project.config, {scope.provider for scope in project.desired.scopes}, os.environ)
+    if decisions.saved_plan is not None:  # before any credential is used: only where the reviewer saw
+        check_endpoints(decisions.saved_plan, decisions.saved_name, plan_endpoints(project))
+
+    async def locked() -> ApplyResult:
+        journal = open_journal(project.config)
+        if journal.is_new:
+            run.emit(
+                ApplyNote(
+                    f"note: the journal {journal.db.location} is new: it holds no record of earlier applies. If "
+                    "there were some (another working copy, another runner, a lost file), stop: what they left in "
+                    "doubt would be paid again"
+                )
+            )
+        lock = ApplyLock(
+            journal.db, lease_seconds=project.config.lock_lease_seconds, names=scope_lease_names(project.desired)
+        )
+        holder = default_holder()
+        try:
+            async with (
+                open_providers(project, write=True) as providers,
+                lock.held(holder, timeout=decisions.lock_timeout) as lease,
+            ):
+                timeouts = {name: request_timeout_seconds(project.config.providers[name]) for name in providers}
+                fencing = LeaseFencing(lease, journal, timeouts, name_of=lambda batch: scope_lease_name(batch.scope))
+                settings = ResolveSettings(window_seconds=project.config.in_doubt_window_seconds, guard=lease.guard)
+                holding = _HoldingTheLock(project, decisions, run, journal, providers, fencing, settings)
+                try:
+                    return await holding.apply()
+                except JournalError as exc:  # before the run started: nothing was sent (JournalFailedError passes)
+                    raise journal_failed_mid_apply(exc, run_id=None, stage="before") from exc
+        finally:
+            journal.close()
+
+    return aio.run(locked())
+
+
+@dataclass(frozen=True)
+class _HoldingTheLock:
+    """An apply that holds its lease: what it was told and whom it tells, and what it opened to do the work."""
+
+    project: Project
+    decisions: ApplyDecisions
+    run: ApplyRun
+    journal: Journal
+    providers: Mapping[str, Provider]
+    fencing: LeaseFencing
+    settings: ResolveSettings
+
+    async def apply(self) -> ApplyResult:
+        config, desired, journal, decisions = self.project.config, self.project.desired, self.journal, self.decisions
+        lease = self.fencing.lease
+        started = journal.now()
+        saved = decisions.saved_plan
+        if saved is not None:
+            check_saved(saved, decisions.saved_name, journal, started, plan_ttl_seconds=config.plan_ttl_seconds)
+        resolved_before = await resolve_in_doubt(journal, desired, self.providers, settings=self.settings)
+        self.run.emit(InDoubtResolved(ResolutionStage.BEFORE_ISSUING, tuple(resolved_before)))
+        fresh = await make_plan(self.project, self.providers, journal, self._scope_read, record_reads=True)
+        skipped = 0
+        if saved is not None:
+            bound = bind(saved, fresh, decisions.saved_name)
+            fresh, skipped = bound.plan, bound.skipped
+        summary = PlanSummary.of(fresh, skipped=skipped, override_reason=decisions.allow_over_limit)
+        self.run.planned(summary)
+        if fresh.has_errors:
+            errors = [f"  {s.scope}: error ({e.code}): {e.message}" for s in fresh.scopes for e in s.errors]
+            raise RefusedError("the plan has errors; nothing was issued:\n" + "\n".join(errors))
+        if not fresh.has_changes:
+            return ApplyResult(fresh, None)
+        if fresh.violations and not decisions.allow_over_limit:
+            raise RefusedError(
+                "the plan exceeds the policy: " + "; ".join(fresh.violations) + ". Nothing was issued; "
+                'pass --allow-over-limit "REASON" to go ahead (the reason is recorded in the journal)'
+            )
+        if not decisions.confirm(fresh):
+            raise RefusedError("apply not confirmed; nothing was issued")
+
+        run_id = journal.start_run(
+            fresh.checksum,
+            __version__,
+            ci_actor(os.environ),
+            git_commit(config.root),
+            override_reason=summary.override_reason,
+        )
+        batches = plan_batches(fresh, desired, self.providers, config.canary_size)
+        self.run.start(run_id, summary, tuple(s.scope for s in fresh.scopes if s.to_issue), len(batches))
+        try:
+            execution = await execute(
+                run_id,
+                batches,
+                desired,
+                self.providers,
+                journal,
+                concurrency=config.issue_concurrency,
+                money={s.scope: Money(s.face_value.amount if s.face_value else None, s.currency) for s in fresh.scopes},
+                before_call=lease.check,
+                after_first=self._verify_canary if config.canary_size else None,
+                observer=self.run,
+                fencing=self.fencing,
+            )
+            report = await self._read_after_write(execution, fresh, skipped, started)
+            journal.finish_run(run_id, report.outcome)
+        except JournalError as exc:
+            raise journal_failed_mid_apply(exc, run_id=run_id, stage="after") from exc
+        return ApplyResult(fresh, replace(report, resolved_before=tuple(resolved_before)))
+
+    def _scope_read(self, live: ScopeLive) -> None:
+        self.run.emit(LiveScopeRead(live))
+
+    async def _verify_canary(self, first: BatchResult) -> None:
+        """The canary's issued items must show in a read (polled within the lag window) before the rest go."""
+        settings = self.settings
+        issued = {r.item.target for r in first.results if r.outcome.value == "issued"}
+        if not issued:
+            raise RefusedError("the canary batch issued nothing; stopping before the rest")
+        deadline = time.monotonic() + settings.window_seconds  # a duration of this process: its own monotonic clock
+        while True:
+            live = await read_live(self.project.desired, self.providers, [first.batch.scope])
+            missing = issued - set(live.scopes[first.batch.scope].issued)
+            if not missing:
+                return
+            if time.monotonic() >= deadline:
+                raise RefusedError(
+                    f"the canary batch is not visible {settings.window_seconds:g}s after issuing "
+                    f"({len(missing)} of {len(issued)} missing); stopping before the rest"
+                )
+            await settings.sleep(settings.poll_seconds)
+
+    async def _read_after_write(self, execution: Execution, plan: Plan, skipped: int, started: datetime) -> ApplyReport:
+        """Resolve this run's in-doubt items by reading (within the lag window), then re-read and judge each. An
+        apply that lost its lease resolves nothing (it is no longer the one that may): it only reads."""
+        journal, lease = self.journal, self.fencing.lease
+        resolutions: list[Resolution] = []
+        lost = execution.lease_lost
+        if not lost:
+            try:
+                lease.verify()  # it may have been lost while its last calls were under way (a pause)
+                resolutions = await resolve_in_doubt(
+                    journal, self.project.desired, self.providers, settings=self.settings, current_run=execution.run_id
+                )
+            except LeaseLostError as exc:
+                lost, execution = True, replace(execution, stopped=execution.stopped or str(exc), lease_lost=True)
+        self.run.emit(InDoubtResolved(ResolutionStage.AFTER_ISSUING, tuple(resolutions), execution.run_id))
+        touched = sorted({b.batch.scope for b in execution.batches})
+        read_at = journal.now()
+        reread = await read_live(self.project.desired, self.providers, touched) if touched else LiveState()
+        record_read(journal, reread, read_at)
+        finished_at = journal.now()
+        items = tuple(verdicts(execution.batches, reread.scopes, resolutions))
+        held_twice = paid_twice(reread.scopes)
+        self.run.emit(ItemsVerified(execution.run_id, items, held_twice))
+        return ApplyReport(
+            run_id=execution.run_id,
+            plan_checksum=plan.checksum,
+            plan_id=plan.plan_id,
+            started_at=started.isoformat(),
+            finished_at=finished_at.isoformat(),
+            items=items,
+            skipped=skipped,
+            stopped=execution.stopped,
+            paid_twice=held_twice,
+            resolved_after=tuple(resolutions),
+            lease_lost=lost,
+        )

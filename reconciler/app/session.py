@@ -1,0 +1,152 @@
+"""What every use case shares: the project loaded, its providers opened, live state read and digested, the
+journal opened and seen as the diff sees it, and where the providers connect."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from reconciler.apply.journal import Journal, ReadLag
+from reconciler.apply.late import not_issued_view, record_issued_late
+from reconciler.config import load_config
+from reconciler.config_model import Config
+from reconciler.live import JournalView, LiveState, ScopeLive
+from reconciler.manifest.build import load_desired
+from reconciler.manifest.discover import find_manifests
+from reconciler.manifest.model import DesiredState, Scope, ScopeSpec
+from reconciler.plan.model import Plan, PlanEndpoint
+from reconciler.providers.base import Provider
+from reconciler.providers.registry import build_provider, connections
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded couponctl.yaml and the desired state of its manifests; ``selection`` names the manifest files
+    (relative to the root) when only some were loaded, None for the whole project."""
+
+    config: Config
+    desired: DesiredState
+    selection: tuple[str, ...] | None = None
+
+
+def load_project(directory: Path, paths: Sequence[Path] | None = None) -> Project:
+    """Load and validate config and manifests, offline; raise with every problem at once. With ``paths`` only
+    those manifests are loaded, and the project remembers which files they were."""
+    config = load_config(directory)
+    desired = load_desired(config, paths or None)
+    if not paths:
+        return Project(config, desired)
+    files, _ = find_manifests(config.root, list(paths))
+    return Project(config, desired, tuple(f.display for f in files))
+
+
+def project_for_plan(directory: Path, saved: Plan) -> Project:
+    """The project as the saved plan saw it: the whole of it, or exactly the manifest files of a partial plan."""
+    if saved.selection is None:
+        return load_project(directory)
+    return load_project(directory, [Path(p) for p in saved.selection])
+
+
+@asynccontextmanager
+async def open_providers(
+    project: Project, environ: Mapping[str, str] | None = None, *, write: bool = False
+) -> AsyncIterator[dict[str, Provider]]:
+    """The providers the declared scopes use, closed on exit; with ``write``, with their write credentials."""
+    environ = os.environ if environ is None else environ
+    names = sorted({scope.provider for scope in project.desired.scopes})
+    providers: dict[str, Provider] = {}
+    try:
+        for name in names:
+            providers[name] = build_provider(
+                project.config.providers[name], project.config.sandbox, environ, write=write
+            )
+        yield providers
+    finally:
+        for provider in providers.values():
+            await provider.aclose()
+
+
+ScopeRead = Callable[[ScopeLive], None]
+
+
+async def read_live(
+    desired: DesiredState,
+    providers: Mapping[str, Provider],
+    scopes: Sequence[Scope] | None = None,
+    on_scope: ScopeRead | None = None,
+) -> LiveState:
+    """Read the given scopes (default: every declared scope), scopes concurrently; ``on_scope`` is told as
+    each scope is read."""
+    specs = [desired.scopes[scope] for scope in sorted(desired.scopes if scopes is None else scopes)]
+
+    async def read(spec: ScopeSpec) -> ScopeLive:
+        live = await providers[spec.scope.provider].read_scope(spec)
+        if on_scope is not None:
+            on_scope(live)
+        return live
+
+    lives: list[ScopeLive] = await asyncio.gather(*(read(spec) for spec in specs))
+    return LiveState({live.scope: live for live in lives})
+
+
+def live_digest(live: LiveState) -> str:
+    """sha256 of what the vendor showed for every scope read: holders, inventory, face value (hashed as it
+    is walked: a scope of a million holders is never one string)."""
+    digest = hashlib.sha256()
+    for scope, state in sorted(live.scopes.items()):
+        face = None if state.face_value is None else [str(state.face_value.amount), state.face_value.currency]
+        digest.update(json.dumps([str(scope), state.exists, state.available, face]).encode())
+        for target in sorted(state.issued):
+            codes = ",".join(sorted(c.code for c in state.issued[target]))
+            digest.update(f"\n{target.kind.value}:{target.value}={codes}".encode())
+        digest.update(b"\n--\n")
+    return digest.hexdigest()
+
+
+def record_read(journal: Journal, live: LiveState, read_at: datetime) -> None:
+    """Record in the journal what a read of these scopes, started at ``read_at``, observed: the read lag, and
+    items resolved as not issued that were issued after all (ISSUED_LATE)."""
+    journal.record_read({scope: state.issued.keys() for scope, state in live.scopes.items()}, read_at)
+    record_issued_late(journal, live)
+
+
+def journal_views(journal: Journal, scopes: set[Scope], current_run: str | None = None) -> dict[Scope, JournalView]:
+    """What the journal knows of each scope, as the diff takes it: issued, in doubt, managed, read lags, and items
+    resolved as not issued."""
+    lags = journal.read_lags(scopes)
+    late = journal.late_candidates(scopes)
+    views: dict[Scope, JournalView] = {}
+    for scope, o in journal.overlay(scopes, current_run=current_run).items():
+        lag = lags.get(scope, ReadLag())
+        views[scope] = JournalView(
+            frozenset(o.issued),
+            frozenset(o.in_doubt),
+            frozenset(o.managed),
+            read_lag_s=lag.lag_s,
+            missing=lag.missing,
+            missing_s=lag.missing_s,
+            not_issued=not_issued_view(late.get(scope, {})),
+        )
+    return views
+
+
+def plan_endpoints(project: Project) -> tuple[PlanEndpoint, ...]:
+    """Where the providers of the declared scopes connect (reconciler.providers.endpoints), sorted."""
+    names = sorted({scope.provider for scope in project.desired.scopes})
+    return tuple(
+        PlanEndpoint(c.provider, c.role, c.url, c.listed)
+        for name in names
+        for c in connections(project.config.providers[name])
+    )
+
+
+def open_journal(config: Config) -> Journal:
+    """The project's journal, opened (created and migrated when new)."""
+    return Journal(config.journal)

@@ -1,0 +1,1 @@
+"""Request signatures shared by a provider and the sandbox that checks them; imports nothing from either."""

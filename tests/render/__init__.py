@@ -1,0 +1,1 @@
+"""Tests of the render layer: the table of formats and the renderers behind it."""

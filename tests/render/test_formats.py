@@ -1,0 +1,145 @@
+"""The table of formats: every command's ``--format`` takes its choices from it, every format in it renders, and
+an unknown format is a clear error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+import pytest
+
+from reconciler.apply.journal import LEDGER_COLUMNS, JournalItem, RunInfo
+from reconciler.apply.report import ApplyReport
+from reconciler.apply.verify import ItemVerdict, Verdict
+from reconciler.cli import main
+from reconciler.errors import CouponctlError
+from reconciler.live import IssuedCoupon
+from reconciler.manifest.model import Target
+from reconciler.plan.checksum import with_checksum
+from reconciler.plan.drift import Drift, DriftItem, DriftKind, ScopeDrift
+from reconciler.plan.serialize import plan_to_json
+from reconciler.render.formats import (
+    APPLY_REPORT,
+    DRIFT,
+    JOURNAL_IN_DOUBT,
+    JOURNAL_RUN,
+    JOURNAL_RUNS,
+    LEDGER,
+    PLAN,
+    REPORT_KINDS,
+    RenderOptions,
+    ReportKind,
+    render_document,
+)
+from reconciler.render.journal import RunItems
+from reconciler.render.plan_text import render_text
+from tests.support.diff_factories import SCOPE
+from tests.support.plan_factories import sample_plan
+
+#: Which report each command with a ``--format`` option prints.
+FORMATTED_COMMANDS: dict[str, ReportKind[Any]] = {
+    "plan": PLAN,
+    "show": PLAN,
+    "drift": DRIFT,
+    "journal export": LEDGER,
+}
+
+ANA = Target.email("ana@example.com")
+
+
+def _commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix}{name}"
+        if isinstance(command, click.Group):
+            yield from _commands(command, f"{path} ")
+        else:
+            yield path, command
+
+
+def _format_option(command: click.Command) -> click.Option | None:
+    options = [p for p in command.params if isinstance(p, click.Option) and "--format" in p.opts]
+    return options[0] if options else None
+
+
+def test_every_format_option_takes_its_choices_and_default_from_the_table() -> None:
+    formatted = {path: command for path, command in _commands(main) if _format_option(command) is not None}
+    assert set(formatted) == set(FORMATTED_COMMANDS)
+    for path, command in formatted.items():
+        option = _format_option(command)
+        assert option is not None and isinstance(option.type, click.Choice)
+        kind = FORMATTED_COMMANDS[path]
+        assert tuple(option.type.choices) == kind.choices, path
+        assert option.default == kind.default, path
+
+
+def _drift() -> Drift:
+    stray = DriftItem(DriftKind.UNMANAGED, Target.email("stray@example.net"), (IssuedCoupon("****0001", "claimed"),))
+    void = DriftItem(DriftKind.VOID, ANA, (IssuedCoupon("****1234", "expired"),), manifest="m1")
+    scope = ScopeDrift(SCOPE, "msads", ("m1",), unmanaged=(stray,), void=(void,))
+    return Drift(datetime(2027, 3, 2, 10, 0, tzinfo=UTC), "0.1.0", (scope,))
+
+
+def _apply_report() -> ApplyReport:
+    failed = ItemVerdict(SCOPE, ANA, "DispatchCoupons", Verdict.FAILED, "E1", "refused", "T-1")
+    return ApplyReport("run-1", "sum", "plan-1", "t0", "t1", (failed,), 0)
+
+
+def _item() -> JournalItem:
+    return JournalItem(
+        5, "run-1", "b1", "DispatchCoupons", SCOPE, ANA, None, "IN_DOUBT", None, None, "T-1", "t0", "t1", None, None
+    )
+
+
+RUN = RunInfo("run-1", "f" * 64, "2027-03-02T10:00:00+00:00", None, "success", "ci", 1)
+LEDGER_ROWS = [dict.fromkeys(LEDGER_COLUMNS, "x")]
+
+SAMPLES: dict[str, object] = {
+    PLAN.name: sample_plan(),
+    DRIFT.name: _drift(),
+    APPLY_REPORT.name: _apply_report(),
+    JOURNAL_RUNS.name: [RUN],
+    JOURNAL_RUN.name: RunItems(RUN, [_item()]),
+    JOURNAL_IN_DOUBT.name: [_item()],
+    LEDGER.name: LEDGER_ROWS,
+}
+
+
+def test_every_report_kind_has_a_sample_and_unique_names() -> None:
+    assert [kind.name for kind in REPORT_KINDS] == list(SAMPLES)
+    for kind in REPORT_KINDS:
+        assert len(set(kind.choices)) == len(kind.choices) and kind.default == kind.choices[0]
+
+
+@pytest.mark.parametrize(
+    ("kind", "fmt"), [(kind, fmt) for kind in REPORT_KINDS for fmt in kind.choices], ids=lambda v: getattr(v, "name", v)
+)
+def test_every_format_renders_a_sample_report_as_a_document_ending_with_a_newline(
+    kind: ReportKind[Any], fmt: str
+) -> None:
+    document = render_document(kind, fmt, SAMPLES[kind.name], RenderOptions(color=True))
+    assert document.strip() and document.endswith("\n")
+    if fmt == "json":
+        json.loads(document)
+    if fmt == "jsonl":
+        assert [json.loads(line) for line in document.splitlines()] == LEDGER_ROWS
+
+
+def test_only_the_plan_text_carries_colour_and_only_markdown_masks_emails() -> None:
+    coloured = [(kind.name, f.name) for kind in REPORT_KINDS for f in kind.formats if f.colourable]
+    masking = [(kind.name, f.name) for kind in REPORT_KINDS for f in kind.formats if f.masks_emails]
+    assert coloured == [("plan", "text")]
+    assert masking == [("plan", "markdown"), ("drift report", "markdown")]
+
+
+def test_the_plan_formats_are_the_renderers_output_with_a_final_newline() -> None:
+    made = with_checksum(sample_plan())
+    assert render_document(PLAN, "json", made) == plan_to_json(made) + "\n"
+    assert render_document(PLAN, "text", made, RenderOptions(color=True)) == render_text(made, color=True) + "\n"
+
+
+def test_an_unknown_format_is_an_error_naming_the_formats_there_are() -> None:
+    with pytest.raises(CouponctlError, match=r"unknown format 'xml' for the plan: choose one of text, json, markdown"):
+        PLAN.format("xml")

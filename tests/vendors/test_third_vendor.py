@@ -1,0 +1,181 @@
+"""A third vendor, registered from outside couponctl, through the whole loop: validate, plan, apply, drift and
+export run on a project whose couponctl.yaml declares ``type: toy`` (tests/support/toy_vendor.py), with no change to
+couponctl's own modules."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from reconciler.cli import main
+from reconciler.config import load_config
+from reconciler.errors import ConfigError
+from reconciler.providers import registry
+from reconciler.providers.registry import build_provider, register, unregister
+from tests.support import toy_vendor as toy
+
+SHOP = "4711"
+CAMPAIGN = "spring-gifts"
+CONFIG = """\
+manifests: [manifests/]
+providers:
+  toy-shop:
+    type: toy
+    environment: local
+"""
+MANIFEST = f"""\
+apiVersion: couponctl/v1
+kind: CouponAssignment
+metadata:
+  name: spring-gifts
+spec:
+  provider: toy-shop
+  shop: "{SHOP}"
+  campaign: {CAMPAIGN}
+  giftTo:
+    - ada@example.com
+    - bob@example.com
+    - cy@example.com
+    - dee@example.com
+    - eve@example.com
+"""
+DECLARED = 5
+ALREADY_HELD = "bob@example.com"
+
+
+@pytest.fixture
+def store() -> Iterator[toy.ToyStore]:
+    """The toy vendor, registered through the public API for the test, with one campaign of one shop whose one
+    declared target already holds a gift card."""
+    store = toy.ToyStore()
+    store.open(SHOP, CAMPAIGN)
+    store.gift(SHOP, CAMPAIGN, ALREADY_HELD)
+    register(toy.descriptor(store))
+    try:
+        yield store
+    finally:
+        unregister(toy.TYPE)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    (root / "manifests").mkdir(parents=True)
+    (root / "couponctl.yaml").write_text(CONFIG, encoding="utf-8")
+    (root / "manifests" / "gifts.yaml").write_text(MANIFEST, encoding="utf-8")
+    return root
+
+
+def run(project: Path, *args: str) -> Result:
+    return CliRunner().invoke(main, ["-C", str(project), "--no-color", *args])
+
+
+def test_validate_reads_the_toy_dialect_and_reports_its_problems_located(store: toy.ToyStore, project: Path) -> None:
+    assert run(project, "validate").exit_code == 0
+    bad = MANIFEST.replace("  campaign: spring-gifts\n", "  campaign: spring-gifts\n  couponClass: X\n")
+    bad = bad.replace("    - eve@example.com\n", "    - not-an-address\n")
+    (project / "manifests" / "gifts.yaml").write_text(bad, encoding="utf-8")
+    result = run(project, "validate")
+    assert result.exit_code == 1
+    assert (
+        "manifests/gifts.yaml:9:3: spec.couponClass: unknown field (expected one of: campaign, expect, giftTo, "
+        "provider, shop)" in result.output
+    )
+    assert "manifests/gifts.yaml:15:7: spec.giftTo[4]: invalid email address 'not-an-address'" in result.output
+
+
+def test_plan_apply_plan_issues_exactly_the_missing_coupons(store: toy.ToyStore, project: Path) -> None:
+    planned = run(project, "plan", "--format", "json", "--out", str(project / "plan.json"))
+    assert planned.exit_code == 0, planned.output
+    plan = json.loads((project / "plan.json").read_text(encoding="utf-8"))
+    assert plan["summary"]["itemCount"] == DECLARED - 1
+    (scope,) = plan["scopes"]
+    assert scope["providerType"] == toy.TYPE
+
+    applied = run(project, "apply", str(project / "plan.json"), "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert f"{DECLARED - 1} confirmed, 0 issued not yet visible, 0 failed, 0 in doubt" in applied.stdout
+    assert store.issued_count() == DECLARED
+    issued = sorted(email for _, _, emails in store.calls for email in emails)
+    assert issued == sorted({"ada@example.com", "cy@example.com", "dee@example.com", "eve@example.com"})
+    assert [len(emails) for _, _, emails in store.calls] == [toy.BATCH_SIZE, toy.BATCH_SIZE]
+
+    again = run(project, "plan", "--detailed-exitcode", "--format", "json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["summary"]["itemCount"] == 0
+    assert len(store.calls) == 2  # planning again issued nothing
+
+
+def test_drift_reports_a_coupon_the_toy_shop_voided(store: toy.ToyStore, project: Path) -> None:
+    assert run(project, "drift").exit_code == 0
+    store.void(SHOP, CAMPAIGN, ALREADY_HELD)
+    result = run(project, "drift", "--format", "json")
+    assert result.exit_code == 2, result.output
+    (scope,) = json.loads(result.stdout)["scopes"]
+    assert [item["target"] for item in scope["void"]] == [{"kind": "email", "value": ALREADY_HELD}]
+    assert [c["status"] for item in scope["void"] for c in item["coupons"]] == ["revoked"]
+    assert scope["providerType"] == toy.TYPE
+
+
+def test_export_writes_manifests_that_plan_clean(store: toy.ToyStore, project: Path) -> None:
+    for email in ("zed@example.com", "amy@example.com"):
+        store.gift(SHOP, CAMPAIGN, email)
+    out = project / "exported"
+    result = run(project, "export", "--provider", "toy-shop", "--owner", SHOP, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    (written,) = sorted(out.iterdir())
+    assert written.name == "gifts-spring-gifts.yaml"
+    text = written.read_text(encoding="utf-8")
+    assert f"# shop {SHOP}, campaign {CAMPAIGN}: 3 coupon(s) issued, 3 target(s) declared below." in text
+    assert f'  shop: "{SHOP}"\n  campaign: "{CAMPAIGN}"\n' in text
+    assert '  giftTo:\n    - "amy@example.com"\n    - "bob@example.com"\n    - "zed@example.com"\n' in text
+
+    (project / "manifests" / "gifts.yaml").unlink()
+    written.rename(project / "manifests" / written.name)
+    calls = len(store.calls)
+    again = run(project, "plan", "--detailed-exitcode", "--format", "json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["summary"]["itemCount"] == 0
+    assert len(store.calls) == calls
+
+
+def test_the_toy_type_is_checked_by_its_own_rules(store: toy.ToyStore, tmp_path: Path) -> None:
+    (tmp_path / "couponctl.yaml").write_text(
+        "providers:\n  toy-shop:\n    type: toy\n    environment: production\n    signature: v3\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    messages = sorted(str(p) for p in caught.value.problems)
+    assert messages == [
+        "couponctl.yaml:3:5: providers.toy-shop.apiKey: is required for environment production",
+        "couponctl.yaml:5:5: providers.toy-shop.signature: unknown field (expected one of: apiKey, endpoint, "
+        "environment, type, write)",
+    ]
+
+
+def test_an_unknown_type_names_the_registered_ones(store: toy.ToyStore, tmp_path: Path) -> None:
+    (tmp_path / "couponctl.yaml").write_text("providers:\n  x:\n    type: paypal\n    environment: local\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert [str(p) for p in caught.value.problems] == [
+        "couponctl.yaml:3:11: providers.x.type: must be one of: msads, aliyun, toy"
+    ]
+    (tmp_path / "couponctl.yaml").write_text("providers:\n  x:\n    type: toy\n    environment: local\n")
+    config = load_config(tmp_path)
+    paypal = replace(config.providers["x"], type="paypal")
+    message = r"providers\.x\.type: unknown provider type 'paypal' \(expected one of: msads, aliyun, toy\)"
+    with pytest.raises(ConfigError, match=message):
+        build_provider(paypal, config.sandbox, {})
+
+
+def test_unregistering_leaves_the_built_in_vendors(store: toy.ToyStore) -> None:
+    assert [v.type for v in registry.vendors()] == ["msads", "aliyun", "toy"]
+    with pytest.raises(ValueError, match="already registered"):
+        register(toy.descriptor(store))
+    with pytest.raises(ValueError, match="built in"):
+        unregister("msads")
