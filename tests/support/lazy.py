@@ -17,6 +17,18 @@ class LazyModule:
         self._module: ModuleType | None = None
 
     def __getattr__(self, attribute: str) -> Any:
+        if _is_a_probe(attribute):
+            raise AttributeError(attribute)
         if self._module is None:
             self._module = pytest.importorskip(self._name)
         return getattr(self._module, attribute)
+
+
+def _is_a_probe(attribute: str) -> bool:
+    """Whether a read is collection asking what an object is (dunders, pytest's and mock's lowercase private names
+    such as ``_mock_name``, ``pytestmark``) rather than a test using the module: no import for those."""
+    return (
+        attribute.startswith("__")
+        or (attribute[1:2].islower() and attribute.startswith("_"))
+        or attribute == "pytestmark"
+    )
