@@ -27,11 +27,11 @@ from typing import TypeVar
 from report import profile_top
 
 from reconciler.app.session import live_digest
-from reconciler.live import FaceValue, IssuedCoupon, LiveState, ScopeLive
-from reconciler.manifest.model import DesiredItem, DesiredState, Position, Scope, ScopeSpec, Target
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.diff import diff
 from reconciler.plan.serialize import write_plan_json
+from reconciler.state.desired import DesiredItem, DesiredState, Position, Scope, ScopeSpec, Target
+from reconciler.state.live import FaceValue, IssuedCoupon, LiveState, ScopeLive
 
 T = TypeVar("T")
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from reconciler import aio
 from reconciler.app.session import Project, live_digest, load_project, open_providers, read_live
-from reconciler.live import LiveState
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.diff import diff
 from reconciler.plan.serialize import write_plan_json
+from reconciler.state.live import LiveState
 
 
 def memory_mb() -> tuple[float, float]:

@@ -282,7 +282,7 @@ def client_settings(directory: Path) -> dict[str, float]:
     ``requests_per_second`` (0: no client-side limit) and ``search_window``, resolved by couponctl's own
     config loader and the option reader ``build_provider`` uses (private, on purpose: so that the floor
     divides by what couponctl actually does, defaults included, not by what the rig believes them to be)."""
-    from reconciler.config import load_config
+    from reconciler.config.load import load_config
     from reconciler.providers.msads.build import read_options
     from reconciler.providers.options import Options
 

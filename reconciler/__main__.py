@@ -1,5 +1,5 @@
 """`python -m reconciler` runs the couponctl command line."""
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 main()

@@ -2,7 +2,7 @@
 
 Every error a user can cause or meet derives from :class:`CouponctlError`; the command line maps it to a message
 and its ``exit_code`` (:class:`ExitCode`) and never shows a traceback. Anything else that reaches the command line
-is a bug: its traceback goes to a debug log file (reconciler.debug_log), never to the terminal. The tree (exit 1
+is a bug: its traceback goes to a debug log file (reconciler.cli.debug_log), never to the terminal. The tree (exit 1
 unless given)::
 
     CouponctlError              an error couponctl raises on purpose: its message is for the user

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from reconciler.cli import main
-from reconciler.live import FaceValue, IssuedCoupon, LiveState, ScopeLive
-from reconciler.manifest.model import DesiredItem, DesiredState, Expect, Position, Scope, ScopeSpec, Target
+from reconciler.cli.main import main
 from reconciler.plan.diff import diff
 from reconciler.plan.drift import detect_drift
+from reconciler.state.desired import DesiredItem, DesiredState, Expect, Position, Scope, ScopeSpec, Target
+from reconciler.state.live import FaceValue, IssuedCoupon, LiveState, ScopeLive
 
 SELLER = 3944837183
 TEMPLATE = 295873

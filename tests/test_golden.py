@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from reconciler.app.session import load_project
-from reconciler.live import FaceValue, IssuedCoupon, JournalView, LiveState, ScopeLive
-from reconciler.manifest.model import Scope, Target, TargetKind
 from reconciler.plan.diff import diff
 from reconciler.plan.serialize import plan_to_dict
+from reconciler.state.desired import Scope, Target, TargetKind
+from reconciler.state.live import FaceValue, IssuedCoupon, JournalView, LiveState, ScopeLive
 
 CASES = Path(__file__).parent / "cases"
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)

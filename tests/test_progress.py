@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from reconciler.progress import Progress, progress_mode
+from reconciler.cli.progress import Progress, progress_mode
 
 
 class Clock:

@@ -62,7 +62,7 @@ def test_the_layout_check_sees_conftest_test_module_and_relative_imports() -> No
         "from tests import expected\n"
         "from tests.support.projects import make_project\n"
         "from tests.support import msads_fakes\n"
-        "import reconciler.cli\n"
+        "import reconciler.cli.main\n"
     )
     assert [name for _, name in imported_by(source, "tests.apply")] == [
         "tests.sandbox.conftest",

@@ -35,10 +35,10 @@ from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
 from reconciler.apply.verify import paid_twice, verdicts
 from reconciler.errors import ExitCode, JournalError, RefusedError
-from reconciler.live import LiveState, ScopeLive
 from reconciler.plan.model import Plan
 from reconciler.providers.base import BatchResult, Provider
 from reconciler.providers.options import request_timeout_seconds
+from reconciler.state.live import LiveState, ScopeLive
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from reconciler import aio
 from reconciler.app.session import Project, journal_views, open_journal, open_providers, read_live
-from reconciler.live import JournalView
-from reconciler.manifest.model import Scope
 from reconciler.plan.drift import Drift, detect_drift
 from reconciler.providers.registry import void_statuses
+from reconciler.state.desired import Scope
+from reconciler.state.live import JournalView
 
 
 def check_drift(project: Project, *, now: datetime | None = None) -> Drift:

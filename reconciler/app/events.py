@@ -25,10 +25,10 @@ from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution
 from reconciler.apply.verify import ItemVerdict, PaidTwice
 from reconciler.errors import CouponctlError, ExitCode, RefusedError
-from reconciler.live import ScopeLive
-from reconciler.manifest.model import Scope
 from reconciler.plan.model import Plan
 from reconciler.providers.base import BatchResult
+from reconciler.state.desired import Scope
+from reconciler.state.live import ScopeLive
 
 log = logging.getLogger(__name__)
 

@@ -9,14 +9,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from reconciler import aio
-from reconciler.config_model import Config
+from reconciler.config.model import Config
+from reconciler.config.redaction import scrub
 from reconciler.errors import CouponctlError
-from reconciler.live import ScopeLive
 from reconciler.manifest.export import Export, ExportSource
-from reconciler.manifest.model import Scope, ScopeSpec
 from reconciler.providers.base import Exporter, Provider
 from reconciler.providers.registry import build_provider
-from reconciler.redaction import scrub
+from reconciler.state.desired import Scope, ScopeSpec
+from reconciler.state.live import ScopeLive
 
 
 def normalize_owner(owner: str) -> str:

@@ -26,8 +26,8 @@ from reconciler.errors import PlanFileError, Problem
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.diff import diff
 from reconciler.plan.model import JournalStamp, Plan
+from reconciler.plan.policy import policy_digest, violations
 from reconciler.plan.serialize import plan_from_json
-from reconciler.policy import policy_digest, violations
 from reconciler.providers.base import Provider
 
 

@@ -15,15 +15,15 @@ from pathlib import Path
 
 from reconciler.apply.journal import Journal, ReadLag
 from reconciler.apply.late import not_issued_view, record_issued_late
-from reconciler.config import load_config
-from reconciler.config_model import Config
-from reconciler.live import JournalView, LiveState, ScopeLive
+from reconciler.config.load import load_config
+from reconciler.config.model import Config
 from reconciler.manifest.build import load_desired
 from reconciler.manifest.discover import find_manifests
-from reconciler.manifest.model import DesiredState, Scope, ScopeSpec
 from reconciler.plan.model import Plan, PlanEndpoint
 from reconciler.providers.base import Provider
 from reconciler.providers.registry import build_provider, connections
+from reconciler.state.desired import DesiredState, Scope, ScopeSpec
+from reconciler.state.live import JournalView, LiveState, ScopeLive
 
 
 @dataclass(frozen=True)

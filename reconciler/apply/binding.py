@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from reconciler.apply.database import JournalLostError
 from reconciler.apply.journal import Journal
 from reconciler.errors import RefusedError
-from reconciler.manifest.model import Scope, Target
 from reconciler.plan.checksum import verify_checksum
 from reconciler.plan.explain import explain_difference
 from reconciler.plan.model import Plan, PlanEndpoint, PlanItem
+from reconciler.state.desired import Scope, Target
 
 MAX_EXPLAINED = 50
 FUTURE_TOLERANCE_SECONDS = 60.0

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from reconciler import redaction
+from reconciler.config import redaction
 from reconciler.errors import JournalError, RefusedError
 
 Row = tuple[Any, ...]

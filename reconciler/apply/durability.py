@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from reconciler.apply.database import JournalLostError, resolve_location
-from reconciler.config_model import Config
+from reconciler.config.model import Config
 
 TRUE_VALUES = ("true", "1", "yes")
 

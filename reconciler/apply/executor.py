@@ -11,9 +11,9 @@ from typing import Protocol
 from reconciler.apply.journal import Journal, Money
 from reconciler.apply.lock import LeaseLostError
 from reconciler.errors import CouponctlError, ExitCode, JournalError
-from reconciler.manifest.model import DesiredState, Scope
 from reconciler.plan.model import Plan
 from reconciler.providers.base import NO_FENCE, Batch, BatchResult, Fence, Outcome, Provider, same_results
+from reconciler.state.desired import DesiredState, Scope
 
 #: The code of items whose call was never sent because its fence was refused.
 NOT_SENT = "NotSent"

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from reconciler.apply.database import DDL_TYPES, Database, Row, open_database
+from reconciler.config.redaction import scrub
 from reconciler.errors import JournalError
-from reconciler.manifest.model import Scope, Target, TargetKind
 from reconciler.providers.base import Batch, BatchResult, Outcome
-from reconciler.redaction import scrub
+from reconciler.state.desired import Scope, Target, TargetKind
 
 MIGRATIONS: tuple[str, ...] = (
     """

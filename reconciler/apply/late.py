@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.apply.journal import Journal, LateCandidate
-from reconciler.live import LiveState
-from reconciler.manifest.model import Scope, Target
 from reconciler.plan.diff import LateIssue, issued_late
+from reconciler.state.desired import Scope, Target
+from reconciler.state.live import LiveState
 
 
 def not_issued_view(candidates: Mapping[Target, LateCandidate]) -> dict[Target, tuple[int, int]]:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 
 from reconciler.apply.database import Database, Row
 from reconciler.errors import ExitCode, JournalError, RefusedError
-from reconciler.manifest.model import DesiredState, Scope
+from reconciler.state.desired import DesiredState, Scope
 
 #: The lease of the whole journal: it conflicts with every other lease.
 LOCK_NAME = "apply"

@@ -33,10 +33,10 @@ from reconciler.apply.journal import (
     ScopeItem,
 )
 from reconciler.apply.late import record_issued_late
-from reconciler.live import IssuedCoupon, LiveState, ScopeLive
-from reconciler.manifest.model import DesiredState, Scope, ScopeSpec, Target
 from reconciler.plan.diff import coupon_date, lag_margin, mask_code
 from reconciler.providers.base import Provider
+from reconciler.state.desired import DesiredState, Scope, ScopeSpec, Target
+from reconciler.state.live import IssuedCoupon, LiveState, ScopeLive
 
 RESOLVER = "couponctl (read-back)"
 #: A Resolution's state for an item no read could decide: it stays in doubt.

@@ -8,11 +8,11 @@ from enum import StrEnum
 
 from reconciler.apply.journal import RESOLVED_ISSUED
 from reconciler.apply.resolve import Resolution
-from reconciler.live import ScopeLive
-from reconciler.manifest.model import Scope, Target
 from reconciler.plan.diff import held_more_than_once
 from reconciler.plan.model import HeldItem
 from reconciler.providers.base import BatchResult, Outcome
+from reconciler.state.desired import Scope, Target
+from reconciler.state.live import ScopeLive
 
 
 class Verdict(StrEnum):

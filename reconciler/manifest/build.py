@@ -6,13 +6,17 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 
-from reconciler.config_model import Config
-from reconciler.containment import outside_reason
+from reconciler.config.containment import outside_reason
+from reconciler.config.model import Config
 from reconciler.errors import InputError, ManifestError, Problem
 from reconciler.manifest.discover import display_path, find_manifests, normalized
 from reconciler.manifest.emails import read_emails
 from reconciler.manifest.loader import NodePath, field_name, load_yaml
-from reconciler.manifest.model import (
+from reconciler.manifest.parse import Manifest, parse_manifest
+from reconciler.manifest.schema import manifest_validator, schema_problems
+from reconciler.manifest.validate import check_names, check_provider, check_settings, duplicate_target, email_error
+from reconciler.providers.registry import vendors
+from reconciler.state.desired import (
     DesiredItem,
     DesiredState,
     Expect,
@@ -22,10 +26,6 @@ from reconciler.manifest.model import (
     Target,
     TargetKind,
 )
-from reconciler.manifest.parse import Manifest, parse_manifest
-from reconciler.manifest.schema import manifest_validator, schema_problems
-from reconciler.manifest.validate import check_names, check_provider, check_settings, duplicate_target, email_error
-from reconciler.providers.registry import vendors
 
 MAX_PROBLEMS_PER_EMAILS_FILE = 100
 """After this many problems in one emails file, the rest are counted, not listed."""

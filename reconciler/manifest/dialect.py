@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import Problem
 from reconciler.manifest.loader import NodePath
-from reconciler.manifest.model import TargetKind
+from reconciler.state.desired import TargetKind
 
 if TYPE_CHECKING:
     from reconciler.manifest.parse import Manifest

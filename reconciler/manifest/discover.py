@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.containment import escapes, outside_reason
+from reconciler.config.containment import escapes, outside_reason
 from reconciler.errors import Problem
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -42,7 +42,7 @@ def find_manifests(root: Path, entries: Sequence[str | Path]) -> tuple[list[Sour
     names nothing: a missing path, or a glob that matches no file. Directories are searched
     recursively for *.yaml and *.yml, skipping names that start with a dot; files named directly or
     matched by a glob are read whatever their suffix. Every file lies inside ``root`` once symlinks are
-    followed and is a regular file (reconciler.containment): anything else is a problem, never read."""
+    followed and is a regular file (reconciler.config.containment): anything else is a problem, never read."""
     found: set[Path] = set()
     problems: list[Problem] = []
     for entry in entries:

@@ -15,12 +15,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from reconciler import __version__
-from reconciler.live import ScopeLive
 from reconciler.manifest.export_words import ExportedTargets, ExportWords, quote
-from reconciler.manifest.model import Scope, Target, TargetKind
 from reconciler.manifest.validate import email_error
 from reconciler.plan.serialize import decimal_text, format_timestamp
 from reconciler.providers.registry import vendor
+from reconciler.state.desired import Scope, Target, TargetKind
+from reconciler.state.live import ScopeLive
 
 #: More emails than this go to an ``emailsFrom`` CSV file instead of the manifest (when writing files).
 EMAILS_INLINE_MAX = 200

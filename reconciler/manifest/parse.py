@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from reconciler.manifest.dialect import SPEC, ManifestDialect, Setting, get, positive
 from reconciler.manifest.loader import Document
-from reconciler.manifest.model import Scope
+from reconciler.state.desired import Scope
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable, Sequence
 
 from reconciler.errors import Problem
-from reconciler.manifest.model import DesiredItem, Position, Scope
 from reconciler.manifest.parse import Manifest
+from reconciler.state.desired import DesiredItem, Position, Scope
 
 # A practical address syntax: dot-atom local part, and a domain of at least two DNS labels.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"

@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from reconciler import __version__
-from reconciler.live import IssuedCoupon, JournalView, LiveState, ScopeLive
-from reconciler.manifest.model import DesiredItem, DesiredState, Scope, ScopeSpec, Target
 from reconciler.plan.model import (
     PLAN_FORMAT_VERSION,
     HeldItem,
@@ -23,6 +21,8 @@ from reconciler.plan.model import (
     ScopePlan,
     Severity,
 )
+from reconciler.state.desired import DesiredItem, DesiredState, Scope, ScopeSpec, Target
+from reconciler.state.live import IssuedCoupon, JournalView, LiveState, ScopeLive
 
 NO_RECORD = JournalView()
 HELD_MORE_THAN_ONCE = "held-more-than-once"

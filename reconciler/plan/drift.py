@@ -32,8 +32,6 @@ from enum import StrEnum
 
 from reconciler import __version__
 from reconciler.errors import ExitCode
-from reconciler.live import IssuedCoupon, JournalView, LiveState
-from reconciler.manifest.model import DesiredItem, DesiredState, Scope, Target
 from reconciler.plan.diff import (
     HELD_MORE_THAN_ONCE,
     ISSUED_LATE,
@@ -45,6 +43,8 @@ from reconciler.plan.diff import (
 )
 from reconciler.plan.model import HeldItem, PlanProblem, Severity
 from reconciler.providers.registry import void_statuses as registered_void_statuses
+from reconciler.state.desired import DesiredItem, DesiredState, Scope, Target
+from reconciler.state.live import IssuedCoupon, JournalView, LiveState
 
 DRIFT_FORMAT_VERSION = 1
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler.manifest.model import Scope
 from reconciler.plan.checksum import checksum_content
 from reconciler.plan.model import HeldItem, Plan, PlanItem, ScopePlan
 from reconciler.plan.serialize import decimal_text
@@ -19,6 +18,7 @@ from reconciler.render.words import (
     plural,
     scope_exposure_text,
 )
+from reconciler.state.desired import Scope
 
 
 def explain_difference(saved: Plan, fresh: Plan) -> list[str]:

@@ -26,7 +26,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from reconciler.config_model import Config
+from reconciler.config.model import Config
 from reconciler.errors import ConfigError, Problem
 
 MIN_DIGEST_CHARS = 4

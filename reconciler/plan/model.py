@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from reconciler.live import FaceValue, IssuedCoupon
-from reconciler.manifest.model import Scope, Target
+from reconciler.state.desired import Scope, Target
+from reconciler.state.live import FaceValue, IssuedCoupon
 
 PLAN_FORMAT_VERSION = 1
 

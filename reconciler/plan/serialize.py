@@ -19,8 +19,6 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from reconciler import __version__
 from reconciler.errors import PlanFileError, Problem
-from reconciler.live import FaceValue, IssuedCoupon
-from reconciler.manifest.model import Scope, Target, TargetKind
 from reconciler.plan.jsonstream import Lazy, iter_json
 from reconciler.plan.model import (
     PLAN_FORMAT_VERSION,
@@ -33,6 +31,8 @@ from reconciler.plan.model import (
     ScopePlan,
     Severity,
 )
+from reconciler.state.desired import Scope, Target, TargetKind
+from reconciler.state.live import FaceValue, IssuedCoupon
 
 JsonObject = dict[str, Any]
 

@@ -9,9 +9,9 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from reconciler.errors import OutcomeUnknownError, ProviderError
-from reconciler.live import ScopeLive
-from reconciler.manifest.model import Scope, ScopeSpec
 from reconciler.plan.model import PlanItem
+from reconciler.state.desired import Scope, ScopeSpec
+from reconciler.state.live import ScopeLive
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 
-from reconciler.config_model import ProviderConfig, SandboxConfig
+from reconciler.config.model import ProviderConfig, SandboxConfig
+from reconciler.config.secrets import SecretRef
 from reconciler.errors import Problem
 from reconciler.manifest.dialect import ManifestDialect
 from reconciler.manifest.export_words import ExportWords
@@ -23,7 +24,6 @@ from reconciler.manifest.loader import Document, NodePath
 from reconciler.providers.base import Provider
 from reconciler.providers.endpoints import Connection, api_connections
 from reconciler.providers.local import LocalSandbox
-from reconciler.secrets import SecretRef
 
 ProviderFactory = Callable[
     [ProviderConfig, SandboxConfig, Mapping[str, str], httpx.AsyncBaseTransport | None], Provider

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from reconciler.config_model import ProviderConfig
+from reconciler.config.model import ProviderConfig
 
 IN_PROCESS = "in-process sandbox"
 ALLOW_KEY = "allowUnlistedEndpoint"

@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 
 import httpx
 
+from reconciler.config.secrets import Secret
 from reconciler.errors import NotSentError, OutcomeUnknownError, ProviderError, ThrottledError
 from reconciler.providers.base import Fence
 from reconciler.render.terminal import visible
-from reconciler.secrets import Secret
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from reconciler.config_model import ProviderConfig, SandboxConfig
+from reconciler.config.model import ProviderConfig, SandboxConfig
 from reconciler.errors import InputError
 
 LOCAL = "local"

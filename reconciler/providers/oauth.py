@@ -11,9 +11,9 @@ from typing import Protocol
 
 import httpx
 
+from reconciler.config.secrets import Secret
 from reconciler.errors import AuthError
 from reconciler.providers.http import redact, vendor_json
-from reconciler.secrets import Secret
 
 log = logging.getLogger(__name__)
 

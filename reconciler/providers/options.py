@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler import __version__
-from reconciler.config_model import ProviderConfig
+from reconciler.config.model import ProviderConfig
+from reconciler.config.secrets import Secret
 from reconciler.errors import ConfigError, Problem
 from reconciler.providers.http import HttpSettings, RetryPolicy
-from reconciler.secrets import Secret
 
 CONFIG_FILE = "couponctl.yaml"
 USER_AGENT = f"couponctl/{__version__}"

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import httpx
 
-from reconciler.config_model import ProviderConfig, SandboxConfig
+from reconciler.config.model import ProviderConfig, SandboxConfig
 from reconciler.providers.aliyun.descriptor import DESCRIPTOR as ALIYUN
 from reconciler.providers.base import Provider
 from reconciler.providers.descriptor import VendorDescriptor

@@ -14,8 +14,6 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from reconciler.live import IssuedCoupon
-from reconciler.manifest.model import Target, TargetKind
 from reconciler.plan.diff import coupon_date
 from reconciler.plan.drift import DRIFT_FORMAT_VERSION, Drift, DriftItem, DriftKind, ScopeDrift
 from reconciler.plan.masking import UNKEYED, EmailMasker, addresses_in
@@ -24,6 +22,8 @@ from reconciler.plan.serialize import decimal_text, format_timestamp
 from reconciler.render.markdown_text import html_text, longest_backtick_run, neutral, unlinked
 from reconciler.render.terminal import visible
 from reconciler.render.words import plural
+from reconciler.state.desired import Target, TargetKind
+from reconciler.state.live import IssuedCoupon
 
 DRIFT_KIND = "CouponDrift"
 MARKER = "<!-- couponctl:drift -->"

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from reconciler.manifest.model import Target, TargetKind
 from reconciler.plan.masking import EMAIL, UNKEYED, EmailMasker, addresses_in, mask_email
 from reconciler.plan.model import HeldItem, Plan, ScopePlan
 from reconciler.plan.serialize import format_timestamp, summarize
@@ -34,6 +33,7 @@ from reconciler.render.words import (
     selection_text,
     verdict,
 )
+from reconciler.state.desired import Target, TargetKind
 
 T = TypeVar("T")
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from reconciler.live import FaceValue
 from reconciler.plan.model import HeldItem, Plan, PlanEndpoint, PlanItem, ScopePlan
 from reconciler.plan.serialize import PlanSummary, summarize
+from reconciler.state.live import FaceValue
 
 
 def format_money(amount: Decimal, currency: str) -> str:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import quote, urlencode
 
-from reconciler.secrets import Secret
+from reconciler.config.secrets import Secret
 
 V3_ALGORITHM = "ACS3-HMAC-SHA256"
 V1_METHOD = "HMAC-SHA1"

@@ -29,7 +29,7 @@ from reconciler.app.events import (
 from reconciler.app.plan import plan_project
 from reconciler.app.session import load_project
 from reconciler.apply.verify import Verdict
-from reconciler.cli import ApplyProgressReport, main
+from reconciler.cli.main import ApplyProgressReport, main
 from reconciler.errors import ExitCode, RefusedError
 from reconciler.plan.checksum import with_checksum
 from reconciler.providers.base import Outcome

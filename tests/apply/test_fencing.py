@@ -14,10 +14,10 @@ from reconciler.apply.journal import FAILED, ISSUED, PENDING, RESOLVED_NOT_ISSUE
 from reconciler.apply.lock import ApplyLock, Lease, LeaseLostError, fence_bound
 from reconciler.apply.resolve import ResolveSettings, resolve_in_doubt
 from reconciler.errors import JournalError, RefusedError
-from reconciler.live import ScopeLive
-from reconciler.manifest.model import ScopeSpec, Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import NO_FENCE, Batch, BatchResult, Fence, ItemResult, Outcome
+from reconciler.state.desired import ScopeSpec, Target
+from reconciler.state.live import ScopeLive
 from tests.support.diff_factories import SCOPE, desired
 from tests.support.fake_provider import FakeProvider
 

@@ -20,9 +20,9 @@ from reconciler.apply.journal import (
     Journal,
 )
 from reconciler.errors import JournalError
-from reconciler.manifest.model import Scope, Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome
+from reconciler.state.desired import Scope, Target
 
 SCOPE = Scope("msads-local", "251186883", "SPRING27-ACQ-100")
 A, B, C = (Target.email(f"{n}@example.com") for n in "abc")

@@ -11,10 +11,10 @@ from click.testing import CliRunner, Result
 
 from reconciler.apply.context import ci_actor, uid_name
 from reconciler.apply.journal import Journal
-from reconciler.cli import main
-from reconciler.manifest.model import Scope, Target
+from reconciler.cli.main import main
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome
+from reconciler.state.desired import Scope, Target
 
 SCOPE = Scope("msads-local", "251186883", "SPRING27-ACQ-100")
 #: Every variable ci_actor reads: a container's environment has none of them.

@@ -11,10 +11,10 @@ import pytest
 from reconciler.apply.executor import JournalFailedError, execute
 from reconciler.apply.journal import ISSUED, PENDING, Journal
 from reconciler.errors import ExitCode, JournalError
-from reconciler.live import ScopeLive
-from reconciler.manifest.model import ScopeSpec, Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import NO_FENCE, Batch, BatchResult, Fence, ItemResult, Outcome, Provider
+from reconciler.state.desired import ScopeSpec, Target
+from reconciler.state.live import ScopeLive
 from tests.support.diff_factories import SCOPE, desired
 from tests.support.journal_faults import break_journal
 

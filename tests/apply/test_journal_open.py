@@ -17,11 +17,11 @@ from click.testing import CliRunner
 
 from reconciler.apply.database import PG_SCHEMA, PG_TABLES
 from reconciler.apply.journal import MIGRATIONS, Journal
-from reconciler.cli import main
+from reconciler.cli.main import main
 from reconciler.errors import JournalError
-from reconciler.manifest.model import Scope, Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch
+from reconciler.state.desired import Scope, Target
 from tests.support.postgres import postgres_server_url, require_server_or_skip
 
 SCOPE = Scope("msads-prod", "251186883", "SPRING27-ACQ-100")

@@ -9,12 +9,12 @@ import pytest
 
 from reconciler.apply.journal import ISSUED_LATE, RESOLVED_NOT_ISSUED, Journal
 from reconciler.apply.late import record_issued_late
-from reconciler.live import IssuedCoupon, JournalView, LiveState, ScopeLive
-from reconciler.manifest.model import Target
 from reconciler.plan.diff import diff, issued_late
 from reconciler.plan.drift import DriftKind, detect_drift
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome
+from reconciler.state.desired import Target
+from reconciler.state.live import IssuedCoupon, JournalView, LiveState, ScopeLive
 from tests.support.diff_factories import NOW, SCOPE, desired
 
 A, B, C = (Target.email(f"{n}@example.com") for n in "abc")

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 import pytest
 
 from reconciler.apply.journal import Journal, ReadLag
-from reconciler.live import JournalView
-from reconciler.manifest.model import Scope, Target
 from reconciler.plan.diff import lag_margin, read_lag_problems
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome
+from reconciler.state.desired import Scope, Target
+from reconciler.state.live import JournalView
 
 SCOPE = Scope("msads-local", "251186883", "SPRING27-ACQ-100")
 OTHER = Scope("msads-local", "251186883", "WINBACK27-RET-50")

@@ -8,8 +8,8 @@ from reconciler.apply.journal import RESOLVED_NOT_ISSUED
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import STILL_IN_DOUBT, Resolution
 from reconciler.apply.verify import ItemVerdict, Verdict
-from reconciler.manifest.model import Target
 from reconciler.render.report import report_to_dict
+from reconciler.state.desired import Target
 from tests.support.diff_factories import SCOPE
 from tests.support.schemas import report_schema
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 from reconciler.apply.journal import RESOLVED_ISSUED, RESOLVED_NOT_ISSUED, Journal
 from reconciler.apply.resolve import STILL_IN_DOUBT, Resolution, ResolveSettings, resolve_in_doubt
-from reconciler.live import IssuedCoupon, ScopeLive
-from reconciler.manifest.model import ScopeSpec, Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome
+from reconciler.state.desired import ScopeSpec, Target
+from reconciler.state.live import IssuedCoupon, ScopeLive
 from tests.support.diff_factories import SCOPE, desired
 from tests.support.fake_provider import FakeProvider
 

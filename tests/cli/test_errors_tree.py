@@ -17,10 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 import reconciler
-from reconciler import errors, redaction
-from reconciler.cli import main
-from reconciler.cli_support import Settings, report_bug
-from reconciler.debug_log import PREFIX
+from reconciler import errors
+from reconciler.cli.debug_log import PREFIX
+from reconciler.cli.main import main
+from reconciler.cli.support import Settings, report_bug
+from reconciler.config import redaction
 from reconciler.errors import CouponctlError, ExitCode
 
 PACKAGE = Path(reconciler.__file__).parent

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from tests.support.projects import EXAMPLES
 
 COUPONCTL = [sys.executable, "-m", "reconciler"]

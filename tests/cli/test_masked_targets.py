@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 LAPSED = re.compile(r"email:l\*\*\*@example\.org \(id [0-9a-f]{4,}\)")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli_support import Settings
+from reconciler.cli.support import Settings
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import load_config, parse_duration
+from reconciler.config.load import load_config, parse_duration
+from reconciler.config.secrets import SecretRef
 from reconciler.errors import ConfigError
-from reconciler.secrets import SecretRef
 from tests.support.expected import lines_match
 
 INVALID = Path(__file__).parent / "invalid"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from reconciler.sandbox.bootstrap import open_store
 from reconciler.sandbox.embedded import embedded_transport
 

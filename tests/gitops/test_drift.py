@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from reconciler.live import IssuedCoupon, JournalView, LiveState, ScopeLive
-from reconciler.manifest.model import DesiredItem, DesiredState, Expect, Position, Scope, ScopeSpec, Target
 from reconciler.plan.drift import Drift, DriftKind, detect_drift
+from reconciler.state.desired import DesiredItem, DesiredState, Expect, Position, Scope, ScopeSpec, Target
+from reconciler.state.live import IssuedCoupon, JournalView, LiveState, ScopeLive
 from tests.support.diff_factories import NOW, SCOPE, USD100, desired, live
 
 ANA = Target.email("ana@example.com")

@@ -6,10 +6,10 @@ import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-from reconciler.live import IssuedCoupon, LiveState, ScopeLive
-from reconciler.manifest.model import Target
 from reconciler.plan.drift import Drift, detect_drift
 from reconciler.render.drift import MARKER, drift_to_json, render_drift_markdown, render_drift_text
+from reconciler.state.desired import Target
+from reconciler.state.live import IssuedCoupon, LiveState, ScopeLive
 from tests.support.diff_factories import NOW, SCOPE, USD100, desired
 
 ANA = Target.email("ana@example.com")

@@ -11,9 +11,9 @@ import pytest
 from reconciler.app.export import normalize_owner, write_export
 from reconciler.app.session import load_project
 from reconciler.errors import CouponctlError
-from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
 from reconciler.manifest.export import ExportSource, export_manifests, export_stream
-from reconciler.manifest.model import Scope, Target, TargetKind
+from reconciler.state.desired import Scope, Target, TargetKind
+from reconciler.state.live import FaceValue, IssuedCoupon, ScopeLive
 
 WHEN = datetime(2027, 3, 2, 10, 0, tzinfo=UTC)
 MSADS = ExportSource("msads-prod", "msads", "production", "251186883")

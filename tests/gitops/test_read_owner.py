@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-from reconciler.live import ScopeLive
-from reconciler.manifest.model import Scope, Target
 from reconciler.providers.base import Exporter, Provider
+from reconciler.state.desired import Scope, Target
+from reconciler.state.live import ScopeLive
 from tests.support.msads_fakes import OWNER, SearchPages, coupon, make_provider
 
 

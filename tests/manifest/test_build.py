@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import load_config
-from reconciler.config_model import Config
+from reconciler.config.load import load_config
+from reconciler.config.model import Config
 from reconciler.errors import ManifestError
 from reconciler.manifest.build import load_desired
-from reconciler.manifest.model import DesiredState, Expect, Scope, ScopeSpec, Target
+from reconciler.state.desired import DesiredState, Expect, Scope, ScopeSpec, Target
 
 PROJECT = Path(__file__).parent / "valid" / "project"
 SPRING = Scope("msads-local", "251186883", "SPRING27-ACQ-100")

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import load_config
+from reconciler.config.load import load_config
 from reconciler.errors import InputError, ManifestError
 from reconciler.manifest import build, emails
 from reconciler.manifest.build import load_desired
 from reconciler.manifest.emails import EmailLine, read_emails
-from reconciler.manifest.model import Scope
 from reconciler.manifest.validate import email_error
+from reconciler.state.desired import Scope
 
 MANIFEST = """\
 apiVersion: couponctl/v1

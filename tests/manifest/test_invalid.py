@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import load_config
-from reconciler.config_model import Config
+from reconciler.config.load import load_config
+from reconciler.config.model import Config
 from reconciler.errors import ManifestError
 from reconciler.manifest.build import load_desired
 from tests.support.expected import lines_match

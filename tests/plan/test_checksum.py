@@ -10,11 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from reconciler.live import FaceValue
-from reconciler.manifest.model import Target
 from reconciler.plan.checksum import checksum_content, plan_checksum, verify_checksum, with_checksum
 from reconciler.plan.model import Plan, PlanProblem, ScopePlan, Severity
 from reconciler.plan.serialize import plan_from_json, plan_to_json
+from reconciler.state.desired import Target
+from reconciler.state.live import FaceValue
 from tests.support.plan_factories import issue, sample_plan
 
 

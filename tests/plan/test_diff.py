@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from reconciler.live import IssuedCoupon, JournalView, LiveState, ScopeLive
-from reconciler.manifest.model import Expect, Target
 from reconciler.plan.diff import diff
 from reconciler.plan.model import Plan
+from reconciler.state.desired import Expect, Target
+from reconciler.state.live import IssuedCoupon, JournalView, LiveState, ScopeLive
 from tests.support.diff_factories import SCOPE, desired, live
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from reconciler.live import FaceValue, IssuedCoupon
-from reconciler.manifest.model import Scope, Target
 from reconciler.plan.explain import explain_difference
 from reconciler.plan.model import Plan, ScopePlan
+from reconciler.state.desired import Scope, Target
+from reconciler.state.live import FaceValue, IssuedCoupon
 from tests.support.plan_factories import ALIYUN, MSADS, issue, plan, sample_plan, scope_plan, with_error
 
 M = str(MSADS)

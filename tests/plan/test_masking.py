@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config_model import Config, ProviderConfig, SandboxConfig
+from reconciler.config.model import Config, ProviderConfig, SandboxConfig
+from reconciler.config.secrets import SecretRef
 from reconciler.errors import ConfigError
-from reconciler.live import IssuedCoupon, LiveState, ScopeLive
-from reconciler.manifest.model import Target
 from reconciler.plan.drift import detect_drift
 from reconciler.plan.masking import MIN_DIGEST_CHARS, UNKEYED, EmailMasker, keyed_digest, mask_email, mask_key
 from reconciler.plan.model import PlanProblem, Severity
 from reconciler.render.drift import render_drift_markdown
 from reconciler.render.plan_markdown import render_markdown
 from reconciler.render.plan_text import render_text
-from reconciler.secrets import SecretRef
+from reconciler.state.desired import Target
+from reconciler.state.live import IssuedCoupon, LiveState, ScopeLive
 from tests.support.diff_factories import SCOPE, USD100, desired
 from tests.support.plan_factories import MSADS, held, issue, plan, scope_plan
 

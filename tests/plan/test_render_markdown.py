@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from reconciler.manifest.model import Scope, Target
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.model import PlanProblem, Severity
 from reconciler.plan.serialize import plan_from_json, plan_to_json
 from reconciler.render.plan_markdown import mask_email, render_markdown
+from reconciler.state.desired import Scope, Target
 from tests.support.plan_factories import MSADS, assert_golden, issue, plan, sample_plan, scope_plan, with_error
 
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import click
 
-from reconciler.manifest.model import Target
 from reconciler.plan.checksum import with_checksum
 from reconciler.render.plan_text import render_text
 from reconciler.render.words import format_money
+from reconciler.state.desired import Target
 from tests.support.plan_factories import MSADS, assert_golden, issue, plan, sample_plan, scope_plan, with_error
 
 ANSI = "\x1b["

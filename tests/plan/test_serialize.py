@@ -13,10 +13,10 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from reconciler.errors import PlanFileError, Problem
-from reconciler.manifest.model import Target
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.model import Plan
 from reconciler.plan.serialize import plan_from_json, plan_to_dict, plan_to_json
+from reconciler.state.desired import Target
 from tests.support.plan_factories import MSADS, assert_golden, issue, plan, sample_plan, scope_plan, with_error
 
 SCHEMA_PATH = Path(__file__).parents[2] / "reconciler" / "schemas" / "plan.schema.json"

@@ -11,12 +11,12 @@ import httpx
 import pytest
 
 from reconciler.errors import ProviderError
-from reconciler.manifest.model import Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.aliyun.provider import AliyunSettings
 from reconciler.providers.aliyun.wire import SEND
 from reconciler.providers.base import Batch, BatchResult, Outcome
 from reconciler.signing import acs
+from reconciler.state.desired import Target
 from tests.support.aliyun_fakes import (
     FAST_ISSUES,
     KEY_ID,

@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
-from reconciler.live import ScopeLive
-from reconciler.manifest.model import Target
 from reconciler.providers.aliyun import wire
 from reconciler.providers.aliyun.provider import AliyunSettings, live_from_coupons
 from reconciler.signing.acs import EMPTY_SHA256
+from reconciler.state.desired import Target
+from reconciler.state.live import ScopeLive
 from tests.support.aliyun_fakes import (
     FAST_READS,
     SCOPE,

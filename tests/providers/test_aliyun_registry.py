@@ -11,15 +11,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.config import load_config
-from reconciler.config_model import ProviderConfig, SandboxConfig
+from reconciler.config.load import load_config
+from reconciler.config.model import ProviderConfig, SandboxConfig
+from reconciler.config.secrets import SecretRef
 from reconciler.errors import AuthError, ConfigError
-from reconciler.live import ScopeLive
-from reconciler.manifest.model import Target
 from reconciler.providers.aliyun.provider import AliyunProvider
 from reconciler.providers.base import BatchResult, Outcome, Provider
 from reconciler.providers.registry import build_provider, for_writing
-from reconciler.secrets import SecretRef
+from reconciler.state.desired import Target
+from reconciler.state.live import ScopeLive
 from tests.support.aliyun_fakes import SPEC, Pages, uids, v1_valid, v3_valid
 
 ENV = {

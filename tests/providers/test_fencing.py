@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from reconciler.apply.lock import LeaseLostError
+from reconciler.config.secrets import Secret
 from reconciler.providers.base import Batch, BatchResult, Outcome, Provider
 from reconciler.providers.http import HttpSettings, build_client, fenced
 from reconciler.providers.msads.wire import DISPATCH
-from reconciler.secrets import Secret
 from tests.support import msads_fakes as ms
 from tests.support.vendor_contract import RecordingFence
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from reconciler.config.secrets import Secret
 from reconciler.errors import ApiFaultError, NotSentError, OutcomeUnknownError, ThrottledError
 from reconciler.providers.http import (
     HttpSettings,
@@ -22,7 +23,6 @@ from reconciler.providers.http import (
     transport_failure,
     with_retries,
 )
-from reconciler.secrets import Secret
 
 
 class FakeTime:

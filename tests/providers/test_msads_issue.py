@@ -9,11 +9,11 @@ import json
 import httpx
 import pytest
 
-from reconciler.manifest.model import Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch, BatchResult, Outcome
 from reconciler.providers.msads.provider import MsAdsSettings
 from reconciler.providers.msads.wire import DISPATCH, DISTRIBUTE
+from reconciler.state.desired import Target
 from tests.support.msads_fakes import (
     ACCESS_TOKEN,
     DEV_TOKEN,

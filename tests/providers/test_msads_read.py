@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
-from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
-from reconciler.manifest.model import Scope, Target
 from reconciler.providers.msads.provider import MsAdsSettings, coupon_status
 from reconciler.providers.msads.wire import WireCoupon, parse_coupon
+from reconciler.state.desired import Scope, Target
+from reconciler.state.live import FaceValue, IssuedCoupon, ScopeLive
 from tests.support.msads_fakes import (
     ACCESS_TOKEN,
     CLASS,

@@ -9,13 +9,13 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from reconciler.config.secrets import Secret
 from reconciler.errors import AuthError
-from reconciler.live import ScopeLive
 from reconciler.providers.base import Batch, BatchResult, Outcome
 from reconciler.providers.http import HttpSettings, build_client
 from reconciler.providers.msads.wire import DISPATCH
 from reconciler.providers.oauth import OAuthClient, RefreshTokenFlow, StaticToken
-from reconciler.secrets import Secret
+from reconciler.state.live import ScopeLive
 from tests.support.msads_fakes import (
     ACCESS_TOKEN,
     BASE,

@@ -14,12 +14,12 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from reconciler.config_model import ProviderConfig, SandboxConfig
+from reconciler.config.model import ProviderConfig, SandboxConfig
+from reconciler.config.secrets import SecretRef
 from reconciler.errors import ConfigError
 from reconciler.providers.base import Provider
 from reconciler.providers.msads.provider import MsAdsProvider
 from reconciler.providers.registry import build_provider
-from reconciler.secrets import SecretRef
 from tests.support.msads_fakes import SPEC, accounts, emails
 
 SANDBOX = SandboxConfig(seed=Path("seed.yaml"), database=Path("sandbox.sqlite"))

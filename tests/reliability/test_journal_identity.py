@@ -14,7 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from tests.support.cli import run
 from tests.support.projects import assert_exactly_once, holders, make_project
 

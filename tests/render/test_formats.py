@@ -14,10 +14,8 @@ import pytest
 from reconciler.apply.journal import LEDGER_COLUMNS, JournalItem, RunInfo
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.verify import ItemVerdict, Verdict
-from reconciler.cli import main
+from reconciler.cli.main import main
 from reconciler.errors import CouponctlError
-from reconciler.live import IssuedCoupon
-from reconciler.manifest.model import Target
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.drift import Drift, DriftItem, DriftKind, ScopeDrift
 from reconciler.plan.serialize import plan_to_json
@@ -36,6 +34,8 @@ from reconciler.render.formats import (
 )
 from reconciler.render.journal import RunItems
 from reconciler.render.plan_text import render_text
+from reconciler.state.desired import Target
+from reconciler.state.live import IssuedCoupon
 from tests.support.diff_factories import SCOPE
 from tests.support.plan_factories import sample_plan
 

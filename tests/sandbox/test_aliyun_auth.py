@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from reconciler.secrets import Secret
+from reconciler.config.secrets import Secret
 from reconciler.signing import acs
 from tests.support.aliyun_sandbox import KEY, STS_KEY, TEMPLATE, AliyunSandbox, Signing, holders
 

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from reconciler.apply.journal import Journal
 from reconciler.apply.lock import ApplyLock
-from reconciler.cli import main
-from reconciler.cli_sandbox import DEFAULT_DB, sandbox
+from reconciler.cli.main import main
+from reconciler.cli.sandbox import DEFAULT_DB, sandbox
 from reconciler.sandbox.records import CouponQuery
 from reconciler.sandbox.store import Store
 from tests.support.projects import EXAMPLE_SEED, copy_examples

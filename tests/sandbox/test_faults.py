@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.config import load_config
+from reconciler.config.load import load_config
 from reconciler.errors import ConfigError, InputError
 from reconciler.sandbox.faults import FaultKind, FaultPlan, FaultSpec, parse_fault_spec, parse_fault_specs
 from tests.support.sandbox import TOKEN, Clock, Sandbox, codes, pred

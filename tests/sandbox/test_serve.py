@@ -83,7 +83,7 @@ def test_sandbox_credentials_are_the_first_seeded_ones(tmp_path: Path) -> None:
 
 def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str, list[str]]:
     """``sandbox serve --port 0`` in a subprocess: the process, its URL and what it printed up to the URL."""
-    code = "from reconciler.cli_sandbox import sandbox; sandbox(prog_name='couponctl sandbox')"
+    code = "from reconciler.cli.sandbox import sandbox; sandbox(prog_name='couponctl sandbox')"
     command = [sys.executable, "-c", code, "serve", "--port", "0", "--db", str(tmp_path / "s.sqlite"), *args]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -145,7 +145,7 @@ def test_serve_injects_the_faults_given_under_the_fault_seed(tmp_path: Path) -> 
 
 @pytest.mark.subprocess
 def test_serve_reports_bad_input_without_a_traceback(tmp_path: Path) -> None:
-    code = "from reconciler.cli_sandbox import sandbox; sandbox(prog_name='couponctl sandbox')"
+    code = "from reconciler.cli.sandbox import sandbox; sandbox(prog_name='couponctl sandbox')"
     command = [
         sys.executable,
         "-c",

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from reconciler.plan.model import PlanEndpoint
 from reconciler.render.plan_markdown import render_markdown
 from reconciler.render.plan_text import render_text

@@ -10,12 +10,12 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from reconciler.manifest.model import Scope, ScopeSpec, Target
+from reconciler.config.secrets import Secret
 from reconciler.plan.model import PlanItem
 from reconciler.providers.aliyun.provider import AliyunProvider, AliyunSettings
 from reconciler.providers.http import HttpSettings, RetryPolicy, build_client, limiter_for
-from reconciler.secrets import Secret
 from reconciler.signing import acs
+from reconciler.state.desired import Scope, ScopeSpec, Target
 
 BASE = "https://resellertrade.aliyuncs.com"
 SELLER = "3944837183"

@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 
+from reconciler.config.secrets import Secret
 from reconciler.providers.aliyun.provider import signed_request
 from reconciler.sandbox.embedded import EmbeddedTransport
 from reconciler.sandbox.faults import FaultPlan
 from reconciler.sandbox.seed import parse_seed
 from reconciler.sandbox.store import Store
-from reconciler.secrets import Secret
 from reconciler.signing import acs
 from tests.support.sandbox import Clock
 

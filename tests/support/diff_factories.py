@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
-from reconciler.manifest.model import DesiredItem, DesiredState, Expect, Position, Scope, ScopeSpec, Target
+from reconciler.state.desired import DesiredItem, DesiredState, Expect, Position, Scope, ScopeSpec, Target
+from reconciler.state.live import FaceValue, IssuedCoupon, ScopeLive
 
 SCOPE = Scope("msads-local", "251186883", "SPRING27-ACQ-100")
 USD100 = FaceValue(Decimal(100), "USD", "Acquisition")

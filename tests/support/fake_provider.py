@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
-from reconciler.manifest.model import ScopeSpec, Target
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import NO_FENCE, Batch, BatchResult, Fence, ItemResult, Outcome
+from reconciler.state.desired import ScopeSpec, Target
+from reconciler.state.live import FaceValue, IssuedCoupon, ScopeLive
 
 
 class FakeProvider:

@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 
-from reconciler.manifest.model import Scope, ScopeSpec, Target
+from reconciler.config.secrets import Secret
 from reconciler.plan.model import PlanItem
 from reconciler.providers.http import HttpSettings, RetryPolicy, build_client, limiter_for
 from reconciler.providers.msads.provider import MsAdsProvider, MsAdsSettings
 from reconciler.providers.oauth import StaticToken, TokenSource
-from reconciler.secrets import Secret
+from reconciler.state.desired import Scope, ScopeSpec, Target
 
 BASE = "https://clientcenter.api.bingads.microsoft.com"
 OWNER = "251186883"

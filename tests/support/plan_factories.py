@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from reconciler.live import FaceValue, IssuedCoupon
-from reconciler.manifest.model import Scope, Target
 from reconciler.plan.model import (
     PLAN_FORMAT_VERSION,
     HeldItem,
@@ -19,6 +17,8 @@ from reconciler.plan.model import (
     ScopePlan,
     Severity,
 )
+from reconciler.state.desired import Scope, Target
+from reconciler.state.live import FaceValue, IssuedCoupon
 
 CREATED_AT = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 MSADS = Scope("msads-prod", "251186883", "SPRING27-ACQ-100")

@@ -16,14 +16,14 @@ from typing import Any
 
 import httpx
 
-from reconciler.config_model import ProviderConfig, SandboxConfig
-from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
+from reconciler.config.model import ProviderConfig, SandboxConfig
 from reconciler.manifest.dialect import SPEC, Declared, ManifestDialect, Spec, digits, items
 from reconciler.manifest.export_words import ExportedTargets, ExportWords, quote
-from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import NO_FENCE, Batch, BatchResult, Fence, ItemResult, Outcome, chunks
 from reconciler.providers.descriptor import Credentials, VendorDescriptor, required
+from reconciler.state.desired import Scope, ScopeSpec, Target, TargetKind
+from reconciler.state.live import FaceValue, IssuedCoupon, ScopeLive
 
 TYPE = "toy"
 GIFT = "Gift"

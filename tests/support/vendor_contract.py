@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 
 from reconciler.apply.lock import LeaseLostError
-from reconciler.live import ScopeLive
 from reconciler.providers.aliyun.provider import AliyunSettings
 from reconciler.providers.base import NO_FENCE, Batch, BatchResult, Fence, Provider
 from reconciler.providers.http import RetryPolicy
 from reconciler.providers.msads.provider import MsAdsSettings
+from reconciler.state.live import ScopeLive
 from tests.support import aliyun_fakes as ali
 from tests.support import msads_fakes as ms
 

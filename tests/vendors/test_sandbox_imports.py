@@ -15,7 +15,7 @@ SANDBOX_MAY_IMPORT = ("reconciler.errors", "reconciler.signing.acs", "reconciler
 #: Where environment local is wired: these import the simulator inside the function that needs it.
 WIRES_LOCAL = ("providers/local.py", "providers/msads/build.py", "providers/aliyun/build.py")
 #: The simulator's own command line (couponctl sandbox serve|seed|reset).
-SANDBOX_CLI = "cli_sandbox.py"
+SANDBOX_CLI = "cli/sandbox.py"
 
 
 def imports(path: Path) -> Iterator[tuple[str, bool]]:

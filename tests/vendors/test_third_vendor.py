@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from reconciler.cli import main
-from reconciler.config import load_config
+from reconciler.cli.main import main
+from reconciler.config.load import load_config
 from reconciler.errors import ConfigError
 from reconciler.providers import registry
 from reconciler.providers.registry import build_provider, register, unregister

@@ -43,7 +43,7 @@ def core_modules() -> list[Path]:
 
 def test_the_core_modules_are_found() -> None:
     names = {path.relative_to(PACKAGE).as_posix() for path in core_modules()}
-    assert {"config.py", "manifest/parse.py", "plan/drift.py", "providers/endpoints.py"} <= names
+    assert {"config/load.py", "manifest/parse.py", "plan/drift.py", "providers/endpoints.py"} <= names
     assert not any(name.startswith(ALLOWED) for name in names)
 
 

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 
 import httpx
 
-from reconciler.config_model import ProviderConfig, SandboxConfig
+from reconciler.config.model import ProviderConfig, SandboxConfig
+from reconciler.config.secrets import Secret, SecretRef
 from reconciler.errors import ConfigError, Problem
 from reconciler.providers.aliyun.provider import (
     DEFAULT_FROM_APP,
@@ -20,7 +21,6 @@ from reconciler.providers.aliyun.provider import (
 from reconciler.providers.http import build_client, limiter_for
 from reconciler.providers.local import LOCAL_BASE_URL, LocalSandbox
 from reconciler.providers.options import USER_AGENT, Options, config_error, http_options, problem, resolve
-from reconciler.secrets import Secret, SecretRef
 from reconciler.signing.acs import AcsCredentials
 
 # ResellerTrade has one host for every region and no vendor sandbox (notes section 0); aliyun's endpoint map.

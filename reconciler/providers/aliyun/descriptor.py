@@ -9,10 +9,10 @@ from typing import Any
 
 from reconciler.manifest.dialect import ManifestDialect
 from reconciler.manifest.export_words import ExportWords
-from reconciler.manifest.model import TargetKind
 from reconciler.providers.aliyun import build, dialect
 from reconciler.providers.aliyun.provider import PROVIDER_TYPE
 from reconciler.providers.descriptor import Credentials, VendorDescriptor, required
+from reconciler.state.desired import TargetKind
 
 SCHEMA: Mapping[str, Any] = json.loads(resources.files(__package__).joinpath("schema.json").read_text("utf-8"))
 

@@ -11,11 +11,11 @@ from reconciler.errors import Problem
 from reconciler.manifest.dialect import SPEC, Declared, Spec, digits, get, items, positive
 from reconciler.manifest.export_words import ExportedTargets
 from reconciler.manifest.loader import NodePath
-from reconciler.manifest.model import Scope, TargetKind
 from reconciler.manifest.parse import Manifest
 from reconciler.manifest.validate import where
 from reconciler.plan.serialize import decimal_text
 from reconciler.providers.aliyun.provider import PROVIDER_TYPE
+from reconciler.state.desired import Scope, TargetKind
 
 _SEND: NodePath = ("send",)
 

@@ -26,8 +26,6 @@ from reconciler.errors import (
     ProviderError,
     ThrottledError,
 )
-from reconciler.live import IssuedCoupon, ScopeLive
-from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
 from reconciler.plan.model import PlanItem
 from reconciler.providers.aliyun import wire
 from reconciler.providers.base import (
@@ -53,6 +51,8 @@ from reconciler.providers.http import (
     with_retries,
 )
 from reconciler.signing import acs
+from reconciler.state.desired import Scope, ScopeSpec, Target, TargetKind
+from reconciler.state.live import IssuedCoupon, ScopeLive
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from reconciler.config_model import ProviderConfig, SandboxConfig
+from reconciler.config.model import ProviderConfig, SandboxConfig
+from reconciler.config.secrets import Secret
 from reconciler.errors import ConfigError, Problem
 from reconciler.providers.endpoints import IN_PROCESS, Connection
 from reconciler.providers.http import HttpSettings, build_client, limiter_for
@@ -17,7 +18,6 @@ from reconciler.providers.msads.provider import PROVIDER_TYPE, MsAdsProvider, Ms
 from reconciler.providers.msads.wire import MAX_DISPATCH_EMAILS
 from reconciler.providers.oauth import OAuthClient, RefreshTokenFlow, StaticToken, TokenSource
 from reconciler.providers.options import USER_AGENT, Options, config_error, http_options, problem, resolve
-from reconciler.secrets import Secret
 
 # The hosts Microsoft documents (shared API notes: msads 1.1 Hosts and the OAuth token endpoints).
 DOCUMENTED_HOSTS = frozenset(

@@ -11,10 +11,10 @@ from reconciler.errors import Problem
 from reconciler.manifest.dialect import ManifestDialect
 from reconciler.manifest.export_words import ExportWords
 from reconciler.manifest.loader import Document, NodePath
-from reconciler.manifest.model import TargetKind
 from reconciler.providers.descriptor import Credentials, VendorDescriptor
 from reconciler.providers.msads import build, dialect
 from reconciler.providers.msads.provider import PROVIDER_TYPE
+from reconciler.state.desired import TargetKind
 
 SCHEMA: Mapping[str, Any] = json.loads(resources.files(__package__).joinpath("schema.json").read_text("utf-8"))
 

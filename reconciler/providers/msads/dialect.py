@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from reconciler.manifest.dialect import INT32_MAX, SPEC, Declared, Setting, Spec, digits, get, items
 from reconciler.manifest.export_words import ExportedTargets, quote
 from reconciler.manifest.loader import NodePath
-from reconciler.manifest.model import TargetKind
+from reconciler.state.desired import TargetKind
 
 _ACCOUNTS: NodePath = ("distribute", "accounts")
 _EMAILS: NodePath = ("dispatch", "emails")

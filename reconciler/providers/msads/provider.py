@@ -19,6 +19,7 @@ from decimal import Decimal
 
 import httpx
 
+from reconciler.config.secrets import Secret
 from reconciler.errors import (
     AuthError,
     MalformedResponse,
@@ -27,8 +28,6 @@ from reconciler.errors import (
     ProviderError,
     ThrottledError,
 )
-from reconciler.live import FaceValue, IssuedCoupon, ScopeLive
-from reconciler.manifest.model import Scope, ScopeSpec, Target, TargetKind
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import (
     NO_FENCE,
@@ -56,7 +55,8 @@ from reconciler.providers.http import (
 )
 from reconciler.providers.msads import wire
 from reconciler.providers.oauth import TokenSource
-from reconciler.secrets import Secret
+from reconciler.state.desired import Scope, ScopeSpec, Target, TargetKind
+from reconciler.state.live import FaceValue, IssuedCoupon, ScopeLive
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""couponctl.yaml as frozen values (loading and validation live in reconciler.config)."""
+"""couponctl.yaml as frozen values (loading and validation live in reconciler.config.load)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from reconciler.secrets import SecretRef
+from reconciler.config.secrets import SecretRef
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ An exception that is not a :class:`reconciler.errors.CouponctlError` reaching th
 couponctl. The terminal gets one short message naming a debug log file; the file gets the full traceback, for a
 bug report. It is a new file in the system's temporary directory (``couponctl-debug-<UTC time>-<pid>.log``),
 readable by its owner only, and what it holds is scrubbed of every registered secret
-(:func:`reconciler.redaction.scrub`) like everything else couponctl writes.
+(:func:`reconciler.config.redaction.scrub`) like everything else couponctl writes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler import __version__, redaction
+from reconciler import __version__
+from reconciler.config import redaction
 
 PREFIX = "couponctl-debug-"
 

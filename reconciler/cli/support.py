@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 import click
 
-from reconciler import redaction
-from reconciler.config import CONFIG_FILE
-from reconciler.debug_log import write_debug_log
+from reconciler.cli.debug_log import write_debug_log
+from reconciler.config import redaction
+from reconciler.config.load import CONFIG_FILE
 from reconciler.errors import ConfigError, CouponctlError, ExitCode, InputError, Problem
 from reconciler.render.formats import RenderOptions, ReportKind
 from reconciler.render.terminal import defang
@@ -110,7 +110,7 @@ def reports_errors(command: F) -> F:
 
 def report_bug(error: Exception) -> None:
     """An exception couponctl did not raise on purpose (a bug): its traceback to a debug log file
-    (reconciler.debug_log), and on stderr one short message naming that file."""
+    (reconciler.cli.debug_log), and on stderr one short message naming that file."""
     try:
         where = str(write_debug_log(error))
     except OSError as exc:
@@ -194,7 +194,7 @@ def styled_output() -> Iterator[None]:
 
 
 class _ScrubbingText(io.TextIOWrapper):
-    """A text stream that scrubs registered secrets (reconciler.redaction) from everything written to it, and
+    """A text stream that scrubs registered secrets (reconciler.config.redaction) from everything written to it, and
     shows control sequences it did not write itself visibly (reconciler.render.terminal)."""
 
     def write(self, text: str) -> int:

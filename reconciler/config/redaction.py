@@ -1,6 +1,6 @@
 """Secrets are scrubbed from every byte couponctl writes, as CI systems mask registered secrets.
 
-Every value resolved from ``${env:NAME}`` and every credential (a :class:`reconciler.secrets.Secret`, tokens an
+Every value resolved from ``${env:NAME}`` and every credential (a :class:`reconciler.config.secrets.Secret`, tokens an
 OAuth endpoint hands out, a password in a journal URL) is registered here when it comes into the process; the
 command line's output streams, the files couponctl writes (plans, reports, the ledger, exported manifests) and the
 journal's messages pass through :func:`scrub`, which replaces each registered value by ``***``. Values shorter than

@@ -6,7 +6,7 @@ import hashlib
 import json
 from decimal import Decimal
 
-from reconciler.config_model import Policy
+from reconciler.config.model import Policy
 from reconciler.plan.model import Plan
 
 

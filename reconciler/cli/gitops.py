@@ -13,8 +13,8 @@ import click
 from reconciler.app.drift import check_drift
 from reconciler.app.export import read_export, write_export
 from reconciler.app.session import load_project
-from reconciler.cli_support import Settings, echo_report, format_option, reports_errors
-from reconciler.config import load_config
+from reconciler.cli.support import Settings, echo_report, format_option, reports_errors
+from reconciler.config.load import load_config
 from reconciler.manifest.export import EMAILS_INLINE_MAX, export_manifests, export_stream
 from reconciler.plan.masking import UNKEYED, mask_key
 from reconciler.providers.registry import vendors

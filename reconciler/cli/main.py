@@ -14,10 +14,11 @@ from reconciler.app.apply import ApplyDecisions, apply_project
 from reconciler.app.events import ApplyEvent, ApplyNote, BatchSent, InDoubtResolved, LiveScopeRead, ResolutionStage
 from reconciler.app.plan import load_plan_file, plan_project
 from reconciler.app.session import Project, load_project, project_for_plan
-from reconciler.cli_gitops import drift, export
-from reconciler.cli_journal import journal, lock
-from reconciler.cli_sandbox import sandbox
-from reconciler.cli_support import (
+from reconciler.cli.gitops import drift, export
+from reconciler.cli.journal import journal, lock
+from reconciler.cli.progress import Progress, progress_mode
+from reconciler.cli.sandbox import sandbox
+from reconciler.cli.support import (
     CouponctlGroup,
     Settings,
     echo_report,
@@ -25,17 +26,16 @@ from reconciler.cli_support import (
     format_option,
     reports_errors,
 )
-from reconciler.config import load_config
-from reconciler.config_model import Config
+from reconciler.config.load import load_config
+from reconciler.config.model import Config
+from reconciler.config.redaction import ScrubbingWriter, scrub
 from reconciler.errors import CouponctlError, ExitCode, RefusedError
-from reconciler.live import ScopeLive
 from reconciler.plan.masking import UNKEYED, mask_key
 from reconciler.plan.model import Plan
 from reconciler.plan.serialize import write_plan_json
-from reconciler.progress import Progress, progress_mode
 from reconciler.providers.base import Outcome
-from reconciler.redaction import ScrubbingWriter, scrub
 from reconciler.render.formats import APPLY_REPORT, PLAN, RenderOptions, render_document
+from reconciler.state.live import ScopeLive
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from reconciler.config_model import Config, Policy, ProviderConfig, SandboxConfig
-from reconciler.containment import escapes, outside_reason
+from reconciler.config.containment import escapes, outside_reason
+from reconciler.config.model import Config, Policy, ProviderConfig, SandboxConfig
+from reconciler.config.redaction import query_passwords
+from reconciler.config.secrets import SecretRef
 from reconciler.errors import ConfigError, Problem
 from reconciler.manifest.discover import normalized
 from reconciler.manifest.loader import Document, MiB, load_yaml
@@ -23,9 +25,7 @@ from reconciler.manifest.schema import config_validator, schema_problems
 from reconciler.providers.endpoints import ALLOW_KEY, ALLOWED_HOSTS_ENV, unlisted
 from reconciler.providers.local import fault_spec_problems
 from reconciler.providers.registry import find, vendor
-from reconciler.redaction import query_passwords
 from reconciler.render.terminal import visible
-from reconciler.secrets import SecretRef
 
 CONFIG_FILE = "couponctl.yaml"
 MAX_CONFIG_BYTES = 1 * MiB

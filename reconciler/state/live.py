@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from reconciler.manifest.model import Scope, Target
+from reconciler.state.desired import Scope, Target
 
 
 @dataclass(frozen=True, slots=True)

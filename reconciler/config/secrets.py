@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reconciler import redaction
+from reconciler.config import redaction
 
 
 class Secret:

@@ -24,9 +24,9 @@ import click
 
 from reconciler.apply.journal import Journal, Records
 from reconciler.apply.lock import ApplyLock, default_holder
-from reconciler.cli_support import Settings
-from reconciler.config import CONFIG_FILE, DEFAULT_STATE_DIR, load_config
-from reconciler.config_model import Config
+from reconciler.cli.support import Settings
+from reconciler.config.load import CONFIG_FILE, DEFAULT_STATE_DIR, load_config
+from reconciler.config.model import Config
 from reconciler.errors import ConfigError, CouponctlError, InputError, RefusedError
 from reconciler.providers.local import LOCAL
 from reconciler.sandbox.app import create_app

@@ -17,10 +17,10 @@ from reconciler.apply.journal import (
     RunInfo,
 )
 from reconciler.apply.lock import LOCK_NAME, ApplyLock
-from reconciler.cli_support import Settings, echo_report, format_option, reports_errors
-from reconciler.config import load_config
+from reconciler.cli.support import Settings, echo_report, format_option, reports_errors
+from reconciler.config.load import load_config
+from reconciler.config.redaction import scrub
 from reconciler.errors import CouponctlError, ExitCode
-from reconciler.redaction import scrub
 from reconciler.render.formats import JOURNAL_IN_DOUBT, JOURNAL_RUN, JOURNAL_RUNS, LEDGER, render_document
 from reconciler.render.journal import RunItems, when
 
