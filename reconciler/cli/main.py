@@ -14,10 +14,7 @@ from reconciler.app.apply import ApplyDecisions, apply_project
 from reconciler.app.events import ApplyEvent, ApplyNote, BatchSent, InDoubtResolved, LiveScopeRead, ResolutionStage
 from reconciler.app.plan import load_plan_file, plan_project
 from reconciler.app.session import Project, load_project, project_for_plan
-from reconciler.cli.gitops import drift, export
-from reconciler.cli.journal import journal, lock
 from reconciler.cli.progress import Progress, progress_mode
-from reconciler.cli.sandbox import sandbox
 from reconciler.cli.support import (
     CouponctlGroup,
     Settings,
@@ -40,7 +37,17 @@ from reconciler.state.live import ScopeLive
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@click.group(cls=CouponctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=CouponctlGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    lazy_commands={
+        "drift": "reconciler.cli.gitops:drift",
+        "export": "reconciler.cli.gitops:export",
+        "journal": "reconciler.cli.journal:journal",
+        "lock": "reconciler.cli.journal:lock",
+        "sandbox": "reconciler.cli.sandbox:sandbox",
+    },
+)
 @click.version_option(__version__, prog_name="couponctl")
 @click.option(
     "-C",
@@ -281,10 +288,3 @@ def _write(path: Path, text: str) -> None:
         path.write_text(scrub(text), encoding="utf-8")
     except OSError as exc:
         raise CouponctlError(f"cannot write {path}: {exc}") from exc
-
-
-main.add_command(sandbox)
-main.add_command(journal)
-main.add_command(lock)
-main.add_command(drift)
-main.add_command(export)

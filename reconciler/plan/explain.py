@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from reconciler.plan.checksum import checksum_content
 from reconciler.plan.model import HeldItem, Plan, PlanItem, ScopePlan
 from reconciler.plan.serialize import decimal_text
@@ -106,6 +104,8 @@ def _held_lines(scope: Scope, label: str, old: tuple[HeldItem, ...], new: tuple[
 
 def _holding_changes(old: HeldItem, new: HeldItem) -> Iterator[str]:
     """The coupon-level changes of one holder, in words, from a DeepDiff of its coupons keyed by code."""
+    from deepdiff import DeepDiff  # only when a saved plan is explained: it costs a tenth of a second to import
+
     tree = DeepDiff(_holding(old), _holding(new), view="tree")
     for report, levels in sorted(tree.items()):
         for level in sorted(levels, key=lambda lv: str(lv.path())):
@@ -135,5 +135,7 @@ def _holding(held: HeldItem) -> dict[str, Any]:
 
 def _fallback_lines(saved: Plan, fresh: Plan) -> list[str]:
     """When no sentence above fits yet the checksum content differs: DeepDiff's words, so the list is never empty."""
+    from deepdiff import DeepDiff
+
     found = DeepDiff(checksum_content(saved), checksum_content(fresh))
     return [f"Other difference: {line}" for line in found.pretty().splitlines()] if found else []

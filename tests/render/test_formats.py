@@ -51,7 +51,11 @@ ANA = Target.email("ana@example.com")
 
 
 def _commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
-    for name, command in sorted(group.commands.items()):
+    """Every command under ``group``, as the command line finds them (subcommands imported on use included)."""
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, name
         path = f"{prefix}{name}"
         if isinstance(command, click.Group):
             yield from _commands(command, f"{path} ")
