@@ -77,23 +77,82 @@ def diff_scope(
     in_doubt_window_s: float | None = None,
 ) -> ScopePlan:
     """The plan of one scope; see :func:`diff`."""
-    problems: list[PlanProblem] = []
     issued: Mapping[Target, tuple[IssuedCoupon, ...]] = live.issued if live else {}
-    if live is None:
-        problems.append(_error("live-state-missing", f"live state of {spec.scope} was not read"))
-    elif not live.exists:
+    problems = _live_problems(spec, live)
+    out = _sort_out(declared, issued, record)
+    problems.extend(_warning(HELD_MORE_THAN_ONCE, held_message(held)) for held in held_more_than_once(issued))
+    problems.extend(_warning(ISSUED_LATE, late.message) for late in issued_late(issued, record.not_issued))
+
+    unmanaged, removed = _undeclared_holders(declared, issued, record.managed)
+    if out.mismatched:
         problems.append(
+            _warning(
+                "amount-mismatch",
+                f"{len(out.mismatched)} declared target(s) hold a coupon of another amount; nothing is issued to them",
+            )
+        )
+    face_value = live.face_value if live else None
+    available = live.available if live else None
+    problems.extend(_inventory_problems(available, len(out.to_issue) + len(out.in_doubt)))
+    problems.extend(_expect_problems(spec, live))
+    if in_doubt_window_s is not None:
+        problems.extend(read_lag_problems(record, in_doubt_window_s))
+    return ScopePlan(
+        scope=spec.scope,
+        provider_type=spec.provider_type,
+        manifests=spec.manifests,
+        face_value=face_value,
+        available=available,
+        feature_id=spec.feature_id,
+        send_notification=spec.send_notification,
+        to_issue=tuple(out.to_issue),
+        satisfied=out.satisfied,
+        unmanaged=unmanaged,
+        removed=removed,
+        problems=tuple(problems),
+        exposure=_exposure(out.to_issue, face_value.amount if face_value else None),
+        in_doubt=tuple(out.in_doubt),
+        not_yet_visible=out.not_yet_visible,
+        mismatched=tuple(out.mismatched),
+        currency=face_value.currency if face_value else (live.currency if live else None),
+    )
+
+
+def _live_problems(spec: ScopeSpec, live: ScopeLive | None) -> list[PlanProblem]:
+    """What the live state of the scope says before any target is looked at: not read, or no such class."""
+    if live is None:
+        return [_error("live-state-missing", f"live state of {spec.scope} was not read")]
+    if not live.exists:
+        return [
             _error(
                 "class-not-found",
                 f"the vendor shows no coupon of class {spec.scope.coupon_class!r} "
                 f"owned by {spec.scope.owner}: check couponClass and the owner id",
             )
-        )
+        ]
+    return []
 
+
+@dataclass
+class _SortedOut:
+    """The declared targets of one scope, by what the plan does with them."""
+
+    to_issue: list[PlanItem]
+    in_doubt: list[PlanItem]
+    mismatched: list[HeldItem]
+    satisfied: int = 0
+    not_yet_visible: int = 0
+
+
+def _sort_out(
+    declared: Mapping[Target, DesiredItem], issued: Mapping[Target, tuple[IssuedCoupon, ...]], record: JournalView
+) -> _SortedOut:
+    """Each declared target: held with another amount (mismatched), recorded issued but not yet visible
+    (satisfied), recorded in doubt, held (satisfied), or missing (to issue). The lists come back sorted."""
     to_issue: list[PlanItem] = []
     in_doubt: list[PlanItem] = []
     mismatched: list[HeldItem] = []
-    satisfied = not_yet_visible = 0
+    satisfied = not_yet_visible = 0  # locals, not attributes: this loop runs once per declared target
     # Declared order, not sorted: only the (few) lists that go into the plan are sorted, below.
     for target, item in declared.items():
         held = issued.get(target)
@@ -113,42 +172,7 @@ def diff_scope(
     to_issue.sort(key=_item_order)
     in_doubt.sort(key=_item_order)
     mismatched.sort(key=_held_order)
-    problems.extend(_warning(HELD_MORE_THAN_ONCE, held_message(held)) for held in held_more_than_once(issued))
-    problems.extend(_warning(ISSUED_LATE, late.message) for late in issued_late(issued, record.not_issued))
-
-    unmanaged, removed = _undeclared_holders(declared, issued, record.managed)
-    if mismatched:
-        problems.append(
-            _warning(
-                "amount-mismatch",
-                f"{len(mismatched)} declared target(s) hold a coupon of another amount; nothing is issued to them",
-            )
-        )
-    face_value = live.face_value if live else None
-    available = live.available if live else None
-    problems.extend(_inventory_problems(available, len(to_issue) + len(in_doubt)))
-    problems.extend(_expect_problems(spec, live))
-    if in_doubt_window_s is not None:
-        problems.extend(read_lag_problems(record, in_doubt_window_s))
-    return ScopePlan(
-        scope=spec.scope,
-        provider_type=spec.provider_type,
-        manifests=spec.manifests,
-        face_value=face_value,
-        available=available,
-        feature_id=spec.feature_id,
-        send_notification=spec.send_notification,
-        to_issue=tuple(to_issue),
-        satisfied=satisfied,
-        unmanaged=unmanaged,
-        removed=removed,
-        problems=tuple(problems),
-        exposure=_exposure(to_issue, face_value.amount if face_value else None),
-        in_doubt=tuple(in_doubt),
-        not_yet_visible=not_yet_visible,
-        mismatched=tuple(mismatched),
-        currency=face_value.currency if face_value else (live.currency if live else None),
-    )
+    return _SortedOut(to_issue, in_doubt, mismatched, satisfied, not_yet_visible)
 
 
 def held_more_than_once(issued: Mapping[Target, tuple[IssuedCoupon, ...]]) -> tuple[HeldItem, ...]:
