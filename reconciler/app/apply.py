@@ -91,19 +91,19 @@ def _apply(project: Project, decisions: ApplyDecisions, run: ApplyRun) -> ApplyR
 
     async def locked() -> ApplyResult:
         journal = open_journal(project.config)
-        if journal.is_new:
-            run.emit(
-                ApplyNote(
-                    f"note: the journal {journal.db.location} is new: it holds no record of earlier applies. If "
-                    "there were some (another working copy, another runner, a lost file), stop: what they left in "
-                    "doubt would be paid again"
-                )
-            )
-        lock = ApplyLock(
-            journal.db, lease_seconds=project.config.lock_lease_seconds, names=scope_lease_names(project.desired)
-        )
-        holder = default_holder()
         try:
+            if journal.is_new:
+                run.warn(
+                    ApplyNote(
+                        f"note: the journal {journal.db.location} is new: it holds no record of earlier applies. If "
+                        "there were some (another working copy, another runner, a lost file), stop: what they left "
+                        "in doubt would be paid again"
+                    )
+                )
+            lock = ApplyLock(
+                journal.db, lease_seconds=project.config.lock_lease_seconds, names=scope_lease_names(project.desired)
+            )
+            holder = default_holder()
             async with (
                 open_providers(project, write=True) as providers,
                 lock.held(holder, timeout=decisions.lock_timeout) as lease,

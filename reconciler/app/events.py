@@ -9,7 +9,15 @@ report, or the refusal or failure, with the exit code. An apply refused or with 
 next apply resolves what it left in doubt.)
 
 Listeners only hear: the dispatcher logs a listener that raises and goes on, so that no listener (progress on a
-terminal, a notification) can change what an apply does or the code it exits with.
+terminal, a notification) can change what an apply does or the code it exits with. Two limits to that:
+
+- A note (``ApplyNote``) is a warning the person applying must see before anything is issued (a journal that is
+  new: what an earlier run left in doubt would be paid again). A listener that fails to take one stops the apply,
+  before it takes its lock or sends anything: a warning nobody may have seen is no warning.
+- Listeners run on the apply's event loop, between its calls. A listener must not block: one that does delays the
+  lease's heartbeat too, and an apply that loses its lease stops sending (its fenced calls are refused, so
+  nothing is paid twice, but the rest of its plan waits for the next apply). Slow work (a webhook) belongs on a
+  thread or queue of the listener's own.
 """
 
 from __future__ import annotations
@@ -143,7 +151,8 @@ ApplyEvent = ApplyNote | InDoubtResolved | LiveScopeRead | ApplyStarted | BatchS
 
 
 class ApplyListener(Protocol):
-    """Hears an apply's events, in the order they happen; what it raises is logged, never seen by the apply."""
+    """Hears an apply's events, in the order they happen; what it raises is logged, never seen by the apply (but
+    for a note: see the module's docstring). It must not block."""
 
     def on_event(self, event: ApplyEvent) -> None: ...
 
@@ -157,7 +166,8 @@ class ApplyRun:
     """The context of one apply: its listeners, the summary of its plan once made, and its run id once the
     journal has recorded the run.
 
-    ``emit`` hands each event to every listener in turn; a listener that raises is logged and skipped."""
+    ``emit`` hands each event to every listener in turn; a listener that raises is logged and skipped. ``warn``
+    hands over a note, which every listener must take."""
 
     def __init__(self, listeners: Iterable[ApplyListener] = ()) -> None:
         self.listeners = tuple(listeners)
@@ -175,6 +185,11 @@ class ApplyRun:
                     type(event).__name__,
                     exc_info=True,
                 )
+
+    def warn(self, note: ApplyNote) -> None:
+        """Hand ``note`` to every listener; a listener that raises stops the apply (nothing is sent yet)."""
+        for listener in self.listeners:
+            listener.on_event(note)
 
     def planned(self, plan: PlanSummary) -> None:
         """The plan this apply issues (bound to the reviewed one, if any) is made: ApplyFinished carries it."""

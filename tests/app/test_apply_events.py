@@ -59,14 +59,16 @@ class Recorder:
 
 
 class Exploding:
-    """A listener that fails on every event it hears."""
+    """A listener that fails on every event it hears (but notes, with ``takes_notes``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, takes_notes: bool = False) -> None:
         self.heard = 0
+        self.takes_notes = takes_notes
 
     def on_event(self, event: ApplyEvent) -> None:
         self.heard += 1
-        raise RuntimeError(f"listener broke on {type(event).__name__}")
+        if not (self.takes_notes and isinstance(event, ApplyNote)):
+            raise RuntimeError(f"listener broke on {type(event).__name__}")
 
 
 @pytest.fixture
@@ -201,7 +203,7 @@ def test_a_saved_plan_refused_before_anything_is_read_finishes_with_the_refusal(
 def test_a_listener_that_raises_changes_neither_the_apply_nor_the_coupons(
     project: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    exploding, heard = Exploding(), Recorder()
+    exploding, heard = Exploding(takes_notes=True), Recorder()
     with caplog.at_level(logging.WARNING, logger="reconciler.app.events"):
         result = apply(project, exploding, heard)
 
@@ -210,14 +212,30 @@ def test_a_listener_that_raises_changes_neither_the_apply_nor_the_coupons(
     assert len(issued_in_store(project)) == EXAMPLE_ITEMS  # each target once: nothing stopped, nothing sent twice
     # every listener heard every event, the one after the broken one included; each failure was logged
     assert exploding.heard == len(heard.events) and isinstance(heard.events[-1], ApplyFinished)
+    notes = sum(isinstance(event, ApplyNote) for event in heard.events)
+    assert notes == 1  # the journal is new
     failures = [r for r in caplog.records if "listener Exploding failed" in r.getMessage()]
-    assert len(failures) == len(heard.events) and all(r.exc_info for r in failures)
+    assert len(failures) == len(heard.events) - notes and all(r.exc_info for r in failures)
+
+
+def test_a_listener_that_fails_to_take_a_note_stops_the_apply_before_anything_is_sent(project: Path) -> None:
+    """The note that the journal is new is a warning the person applying must see: unseen, nothing is issued."""
+    heard = Recorder()
+    with pytest.raises(RuntimeError, match="listener broke on ApplyNote"):
+        apply(project, heard, Exploding())
+
+    assert [type(event) for event in heard.events] == [ApplyNote, ApplyFinished]
+    assert heard.finished.exit_code == ExitCode.ERROR and heard.finished.run_id is None
+    # nothing was issued: the next apply (its note taken) issues every item, and each target holds one coupon
+    after = apply(project, Recorder())
+    assert after.report is not None and after.report.count(Verdict.CONFIRMED) == EXAMPLE_ITEMS
+    assert len(issued_in_store(project)) == EXAMPLE_ITEMS
 
 
 def test_a_listener_that_raises_on_a_refusal_keeps_the_refusal(project: Path) -> None:
     heard = Recorder()
     with pytest.raises(RefusedError, match="not confirmed"):
-        apply(project, Exploding(), heard, confirm=False)
+        apply(project, Exploding(takes_notes=True), heard, confirm=False)
     assert heard.finished.exit_code == ExitCode.REFUSED
 
 
