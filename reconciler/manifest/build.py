@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +29,7 @@ from reconciler.state.desired import (
 )
 
 MAX_PROBLEMS_PER_EMAILS_FILE = 100
+_DIGITS = re.compile(r"[0-9]{1,30}")  # an account id or uid, ASCII digits only
 """After this many problems in one emails file, the rest are counted, not listed."""
 
 
@@ -81,8 +83,18 @@ def _declare(manifest: Manifest, scope: Scope, targets: dict[Target, DesiredItem
     if dialect is None:
         return problems
     for declared in dialect.targets(manifest.spec):
+        if declared.kind not in dialect.target_kinds:
+            problems.append(
+                document.problem(
+                    declared.path, f"a {manifest.provider_type} manifest declares no {declared.kind} targets"
+                )
+            )
+            continue
         if declared.kind is not TargetKind.EMAIL:
-            add(Target(declared.kind, declared.value), declared.path, declared.amount)
+            if not _DIGITS.fullmatch(declared.value):
+                problems.append(document.problem(declared.path, f"{declared.kind} ids are whole numbers"))
+            else:  # one spelling per id, as the vendor shows it: 007 and 7 are one target
+                add(Target(declared.kind, str(int(declared.value))), declared.path, declared.amount)
             continue
         error = email_error(declared.value)
         if error:

@@ -15,8 +15,11 @@ from click.testing import CliRunner, Result
 from reconciler.cli.main import main
 from reconciler.config.load import load_config
 from reconciler.errors import ConfigError
+from reconciler.manifest.dialect import Declared, Spec
 from reconciler.providers import registry
+from reconciler.providers.descriptor import VendorDescriptor
 from reconciler.providers.registry import build_provider, register, unregister
+from reconciler.state.desired import TargetKind
 from tests.support import toy_vendor as toy
 
 SHOP = "4711"
@@ -179,3 +182,54 @@ def test_unregistering_leaves_the_built_in_vendors(store: toy.ToyStore) -> None:
         register(toy.descriptor(store))
     with pytest.raises(ValueError, match="built in"):
         unregister("msads")
+
+
+def _declaring_accounts(store: toy.ToyStore, kinds: tuple[TargetKind, ...]) -> VendorDescriptor:
+    """The toy vendor, its dialect reading ``acct:ID`` in giftTo as an account id, allowed ``kinds``."""
+    base = toy.descriptor(store)
+
+    def targets(spec: Spec) -> Iterator[Declared]:
+        for declared in toy.targets(spec):
+            if declared.value.startswith("acct:"):
+                yield replace(declared, kind=TargetKind.ACCOUNT, value=declared.value.removeprefix("acct:"))
+            else:
+                yield declared
+
+    return replace(base, manifest=replace(base.manifest, targets=targets, target_kinds=kinds))
+
+
+@pytest.mark.parametrize(
+    ("kinds", "problems"),
+    [
+        (
+            (TargetKind.EMAIL, TargetKind.ACCOUNT),
+            [
+                "manifests/gifts.yaml:12:7: spec.giftTo[2]: account:7 is declared twice in scope "
+                "toy-shop/4711/spring-gifts: first at manifests/gifts.yaml:11:7 (manifest spring-gifts)",
+                "manifests/gifts.yaml:13:7: spec.giftTo[3]: account ids are whole numbers",
+            ],
+        ),
+        (
+            (TargetKind.EMAIL,),
+            [
+                f"manifests/gifts.yaml:{10 + i}:7: spec.giftTo[{i}]: a toy manifest declares no account targets"
+                for i in (1, 2, 3)
+            ],
+        ),
+    ],
+)
+def test_a_dialects_ids_are_checked_and_spelled_one_way_whatever_it_returns(
+    store: toy.ToyStore, project: Path, kinds: tuple[TargetKind, ...], problems: list[str]
+) -> None:
+    """007 and 7 are one account: two spellings would be two targets, and the second one issued again."""
+    unregister(toy.TYPE)
+    register(_declaring_accounts(store, kinds))
+    gifts = MANIFEST.replace("    - bob@example.com\n", '    - "acct:007"\n').replace(
+        "    - cy@example.com\n", '    - "acct:7"\n'
+    )
+    gifts = gifts.replace("    - dee@example.com\n", '    - "acct:x1"\n')
+    (project / "manifests" / "gifts.yaml").write_text(gifts, encoding="utf-8")
+    result = run(project, "validate")
+    assert result.exit_code == 1
+    found = [line for line in result.output.splitlines() if "spec.giftTo" in line]
+    assert found == problems
