@@ -22,28 +22,17 @@ from reconciler.config import redaction
 PREFIX = "couponctl-debug-"
 
 
-def debug_log_path(directory: Path | None = None, *, now: datetime | None = None) -> Path:
-    """Where the next debug log goes: the temporary directory, the time to the second (UTC) and the process id."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    folder = directory if directory is not None else Path(tempfile.gettempdir())
-    return folder / f"{PREFIX}{moment.strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}.log"
-
-
 def write_debug_log(error: BaseException, directory: Path | None = None) -> Path:
-    """Write ``error``'s traceback, scrubbed, to a new file only its owner can read, and return its path.
-    Raises OSError when the file cannot be written (it is never overwritten: another one is chosen)."""
+    """Write ``error``'s traceback, scrubbed, to a new file only its owner can read, and return its path: in the
+    temporary directory (or ``directory``), named by the time to the second (UTC) and a random part nobody can
+    guess beforehand (``mkstemp``: created exclusively with mode 0600, never through a planted link). Raises
+    OSError when the file cannot be written."""
     text = redaction.scrub(
         f"couponctl {__version__} on Python {platform.python_version()} ({platform.platform()})\n\n"
         + "".join(traceback.format_exception(error))
     )
-    path = debug_log_path(directory)
-    for attempt in range(100):
-        candidate = path if attempt == 0 else path.with_name(f"{path.stem}-{attempt}{path.suffix}")
-        try:
-            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            continue
-        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as file:
-            file.write(text)
-        return candidate
-    raise FileExistsError(f"no free debug log name beside {path}")
+    moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    fd, name = tempfile.mkstemp(prefix=f"{PREFIX}{moment}-", suffix=".log", dir=directory)
+    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as file:
+        file.write(text)
+    return Path(name)

@@ -25,8 +25,8 @@ import click
 from reconciler.apply.journal import Journal, Records
 from reconciler.apply.lock import ApplyLock, default_holder
 from reconciler.cli.support import Settings
-from reconciler.config.load import CONFIG_FILE, DEFAULT_STATE_DIR, load_config
-from reconciler.config.model import Config
+from reconciler.config.load import DEFAULT_STATE_DIR, load_config
+from reconciler.config.model import CONFIG_FILE, Config
 from reconciler.errors import ConfigError, CouponctlError, InputError, RefusedError
 from reconciler.providers.local import LOCAL
 from reconciler.sandbox.app import create_app

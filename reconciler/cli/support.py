@@ -18,7 +18,7 @@ import click
 
 from reconciler.cli.debug_log import write_debug_log
 from reconciler.config import redaction
-from reconciler.config.load import CONFIG_FILE
+from reconciler.config.model import CONFIG_FILE
 from reconciler.errors import ConfigError, CouponctlError, ExitCode, InputError, Problem
 from reconciler.render.formats import RenderOptions, ReportKind
 from reconciler.render.terminal import defang

@@ -15,7 +15,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from reconciler.config.containment import escapes, outside_reason
-from reconciler.config.model import Config, Policy, ProviderConfig, SandboxConfig
+from reconciler.config.model import CONFIG_FILE, Config, Policy, ProviderConfig, SandboxConfig
 from reconciler.config.redaction import query_passwords
 from reconciler.config.secrets import SecretRef
 from reconciler.errors import ConfigError, Problem
@@ -27,7 +27,6 @@ from reconciler.providers.local import fault_spec_problems
 from reconciler.providers.registry import find, vendor
 from reconciler.render.terminal import visible
 
-CONFIG_FILE = "couponctl.yaml"
 MAX_CONFIG_BYTES = 1 * MiB
 DEFAULT_MANIFESTS = ("manifests/",)
 DEFAULT_STATE_DIR = ".couponctl"

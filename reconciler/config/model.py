@@ -9,6 +9,8 @@ from pathlib import Path
 
 from reconciler.config.secrets import SecretRef
 
+CONFIG_FILE = "couponctl.yaml"  # the project's configuration, at the project's root
+
 
 @dataclass(frozen=True)
 class ProviderConfig:

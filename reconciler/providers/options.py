@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler import __version__
-from reconciler.config.model import ProviderConfig
+from reconciler.config.model import CONFIG_FILE, ProviderConfig
 from reconciler.config.secrets import Secret
 from reconciler.errors import ConfigError, Problem
 from reconciler.providers.http import HttpSettings, RetryPolicy
 
-CONFIG_FILE = "couponctl.yaml"
 USER_AGENT = f"couponctl/{__version__}"
 DEFAULT_CONCURRENCY = 8
 
