@@ -14,7 +14,7 @@ from reconciler.config.redaction import scrub
 from reconciler.errors import CouponctlError
 from reconciler.manifest.export import Export, ExportSource
 from reconciler.providers.base import Exporter, Provider
-from reconciler.providers.registry import build_provider
+from reconciler.providers.registry import build_provider, vendor
 from reconciler.state.desired import Scope, ScopeSpec
 from reconciler.state.live import ScopeLive
 
@@ -42,7 +42,8 @@ def read_export(
         known = ", ".join(sorted(config.providers)) or "none"
         raise CouponctlError(f"unknown provider {provider_name!r} (couponctl.yaml names: {known})")
     owner = normalize_owner(owner)
-    source = ExportSource(provider_name, provider_config.type, provider_config.environment, owner)
+    words = vendor(provider_config.type).export
+    source = ExportSource(provider_name, provider_config.type, provider_config.environment, owner, words)
     env = os.environ if environ is None else environ
 
     async def run() -> list[ScopeLive]:

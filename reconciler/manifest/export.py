@@ -18,7 +18,6 @@ from reconciler import __version__
 from reconciler.manifest.export_words import ExportedTargets, ExportWords, quote
 from reconciler.manifest.validate import email_error
 from reconciler.plan.serialize import decimal_text, format_timestamp
-from reconciler.providers.registry import vendor
 from reconciler.state.desired import Scope, Target, TargetKind
 from reconciler.state.live import ScopeLive
 
@@ -31,12 +30,14 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 
 @dataclass(frozen=True, slots=True)
 class ExportSource:
-    """Where the live state came from: a provider of couponctl.yaml and the owner (customer or seller id)."""
+    """Where the live state came from: a provider of couponctl.yaml and the owner (customer or seller id), and the
+    words its vendor's manifests are written in (its descriptor's)."""
 
     provider: str
     provider_type: str
     environment: str
     owner: str
+    words: ExportWords
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,7 @@ def export_manifests(
     couponctl's manifests cannot declare (an address its email check refuses, an account id beyond int32, a
     uid without a known amount) are left out and named in ``skipped``.
     """
-    words = vendor(source.provider_type).export
+    words = source.words
     files: list[ExportedFile] = []
     classes: list[str] = []
     skipped: list[str] = []

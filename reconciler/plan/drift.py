@@ -42,7 +42,6 @@ from reconciler.plan.diff import (
     mask_code,
 )
 from reconciler.plan.model import HeldItem, PlanProblem, Severity
-from reconciler.providers.registry import void_statuses as registered_void_statuses
 from reconciler.state.desired import DesiredItem, DesiredState, Scope, Target
 from reconciler.state.live import IssuedCoupon, JournalView, LiveState
 
@@ -144,16 +143,15 @@ def detect_drift(
     *,
     checked_at: datetime,
     journal: Mapping[Scope, JournalView] | None = None,
-    void_statuses: Mapping[str, frozenset[str]] | None = None,
+    void_statuses: Mapping[str, frozenset[str]],
 ) -> Drift:
     """Compare every declared scope's live state with the manifests and the journal; see the module doc.
 
-    ``void_statuses`` maps a provider type to its void statuses (default: each registered vendor's).
+    ``void_statuses`` maps a provider type to its void statuses (each vendor's descriptor says them).
     Holders are split into unmanaged and removed exactly as the planner splits them (a coupon already held by a
     declared target, e.g. an emailed coupon later redeemed by an account, does not make its other holders drift).
     """
     journal = journal or {}
-    void_statuses = registered_void_statuses() if void_statuses is None else void_statuses
     scopes = []
     for scope in sorted(desired.scopes):
         spec = desired.scopes[scope]

@@ -13,6 +13,7 @@ from reconciler.plan.diff import diff, issued_late
 from reconciler.plan.drift import DriftKind, detect_drift
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome
+from reconciler.providers.registry import void_statuses
 from reconciler.state.desired import Target
 from reconciler.state.live import IssuedCoupon, JournalView, LiveState, ScopeLive
 from tests.support.diff_factories import NOW, SCOPE, desired
@@ -74,7 +75,7 @@ def test_plan_and_drift_report_it_until_apply_records_it() -> None:
     plan = diff(desired([A]), live, created_at=NOW, journal={SCOPE: view})
     (late,) = [p for p in plan.scopes[0].warnings if p.code == "issued-late"]
     assert late.message.startswith("email:a@example.com: 1 call(s) resolved as not issued were issued after all")
-    drift = detect_drift(desired([A]), live, checked_at=NOW, journal={SCOPE: view})
+    drift = detect_drift(desired([A]), live, checked_at=NOW, journal={SCOPE: view}, void_statuses=void_statuses())
     assert drift.exit_code == 2 and drift.count(DriftKind.ISSUED_LATE) == 1
     (item,) = drift.scopes[0].issued_late
     assert [c.code for c in item.coupons] == ["****AAAA", "****BBBB"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from reconciler.plan.drift import Drift, DriftKind, detect_drift
+from reconciler.providers.registry import void_statuses
 from reconciler.state.desired import DesiredItem, DesiredState, Expect, Position, Scope, ScopeSpec, Target
 from reconciler.state.live import IssuedCoupon, JournalView, LiveState, ScopeLive
 from tests.support.diff_factories import NOW, SCOPE, USD100, desired, live
@@ -17,7 +18,7 @@ STRAY = Target.email("stray@example.net")
 
 def check(state: DesiredState, scope_live: ScopeLive | None, journal: dict[Scope, JournalView] | None = None) -> Drift:
     lives = {} if scope_live is None else {scope_live.scope: scope_live}
-    return detect_drift(state, LiveState(lives), checked_at=NOW, journal=journal)
+    return detect_drift(state, LiveState(lives), checked_at=NOW, journal=journal, void_statuses=void_statuses())
 
 
 def held(*coupons: tuple[str, str]) -> tuple[IssuedCoupon, ...]:
@@ -146,6 +147,6 @@ def test_same_inputs_same_report_scopes_sorted() -> None:
     a, b = desired([ANA]), desired([BO], scope=other)
     state = DesiredState({**a.scopes, **b.scopes}, {**a.items, **b.items})
     lives = LiveState({SCOPE: live({ANA: ["X1234567"]}), other: live({STRAY: ["Y1234567"]}, scope=other)})
-    first = detect_drift(state, lives, checked_at=NOW)
-    assert first == detect_drift(state, lives, checked_at=NOW)
+    first = detect_drift(state, lives, checked_at=NOW, void_statuses=void_statuses())
+    assert first == detect_drift(state, lives, checked_at=NOW, void_statuses=void_statuses())
     assert [s.scope for s in first.scopes] == [other, SCOPE]

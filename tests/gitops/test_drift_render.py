@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 from reconciler.plan.drift import Drift, detect_drift
+from reconciler.providers.registry import void_statuses
 from reconciler.render.drift import MARKER, drift_to_json, render_drift_markdown, render_drift_text
 from reconciler.state.desired import Target
 from reconciler.state.live import IssuedCoupon, LiveState, ScopeLive
@@ -22,7 +23,12 @@ def report(stray: int = 1, void: bool = True) -> Drift:
     }
     holders[ANA] = (IssuedCoupon("ANACODE000001234", "expired" if void else "claimed"),)
     live = ScopeLive(SCOPE, True, USD100, 10, holders)
-    return detect_drift(desired([ANA, Target.account(180535609)]), LiveState({SCOPE: live}), checked_at=NOW)
+    return detect_drift(
+        desired([ANA, Target.account(180535609)]),
+        LiveState({SCOPE: live}),
+        checked_at=NOW,
+        void_statuses=void_statuses(),
+    )
 
 
 def test_text_lists_drift_by_kind_with_masked_codes_and_a_verdict() -> None:
@@ -99,7 +105,7 @@ def paid_twice() -> Drift:
     first = IssuedCoupon("TWICECODE0001111", "claimed", issued_at="2027-03-02T10:00:00Z", issue_date=MOMENT)
     second = IssuedCoupon("TWICECODE0002222", "claimed", issued_at="2027-03-02T10:00:07Z", issue_date=LATER)
     live = ScopeLive(SCOPE, True, USD100, 10, {ANA: (second, first)})
-    return detect_drift(desired([ANA]), LiveState({SCOPE: live}), checked_at=NOW)
+    return detect_drift(desired([ANA]), LiveState({SCOPE: live}), checked_at=NOW, void_statuses=void_statuses())
 
 
 MOMENT = datetime(2027, 3, 2, 10, 0, tzinfo=UTC)

@@ -12,12 +12,13 @@ from reconciler.app.export import normalize_owner, write_export
 from reconciler.app.session import load_project
 from reconciler.errors import CouponctlError
 from reconciler.manifest.export import ExportSource, export_manifests, export_stream
+from reconciler.providers.registry import vendor
 from reconciler.state.desired import Scope, Target, TargetKind
 from reconciler.state.live import FaceValue, IssuedCoupon, ScopeLive
 
 WHEN = datetime(2027, 3, 2, 10, 0, tzinfo=UTC)
-MSADS = ExportSource("msads-prod", "msads", "production", "251186883")
-ALIYUN = ExportSource("reseller", "aliyun", "production", "3944837183")
+MSADS = ExportSource("msads-prod", "msads", "production", "251186883", vendor("msads").export)
+ALIYUN = ExportSource("reseller", "aliyun", "production", "3944837183", vendor("aliyun").export)
 CONFIG = """\
 manifests: [manifests/]
 providers:

@@ -18,6 +18,7 @@ from reconciler.errors import ConfigError
 from reconciler.plan.drift import detect_drift
 from reconciler.plan.masking import MIN_DIGEST_CHARS, UNKEYED, EmailMasker, keyed_digest, mask_email, mask_key
 from reconciler.plan.model import PlanProblem, Severity
+from reconciler.providers.registry import void_statuses
 from reconciler.render.drift import render_drift_markdown
 from reconciler.render.plan_markdown import render_markdown
 from reconciler.render.plan_text import render_text
@@ -140,7 +141,12 @@ def test_prefixes_grow_only_as_far_as_needed() -> None:
 def test_the_drift_report_renders_an_address_as_the_plan_does() -> None:
     stray = Target.email(CMO)
     live = ScopeLive(SCOPE, True, USD100, 10, {stray: (IssuedCoupon("CODE00001234", "dispatched"),)})
-    report = detect_drift(desired([Target.email(CAROL)]), LiveState({SCOPE: live}), checked_at=plan().created_at)
+    report = detect_drift(
+        desired([Target.email(CAROL)]),
+        LiveState({SCOPE: live}),
+        checked_at=plan().created_at,
+        void_statuses=void_statuses(),
+    )
     drift_text = render_drift_markdown(report, mask_key=KEY)
     plan_text = render_markdown(
         plan(scope_plan(MSADS, unmanaged=(held(stray, "CODE00001234", note="issued outside the manifests"),))),
@@ -152,7 +158,12 @@ def test_the_drift_report_renders_an_address_as_the_plan_does() -> None:
 def test_drift_markdown_tells_apart_addresses_with_one_mask() -> None:
     holders = {Target.email(a): (IssuedCoupon(f"CODE{n:08d}", "dispatched"),) for n, a in enumerate(LAPSED)}
     live = ScopeLive(SCOPE, True, USD100, 10, holders)
-    report = detect_drift(desired([Target.account(1)]), LiveState({SCOPE: live}), checked_at=plan().created_at)
+    report = detect_drift(
+        desired([Target.account(1)]),
+        LiveState({SCOPE: live}),
+        checked_at=plan().created_at,
+        void_statuses=void_statuses(),
+    )
     rendered = shown(render_drift_markdown(report, mask_key=KEY))
     assert len(rendered) == 3 and len(set(rendered)) == 3
 
