@@ -19,7 +19,7 @@ from reconciler.config.secrets import SecretRef
 from reconciler.errors import ConfigError
 from reconciler.providers.base import Provider
 from reconciler.providers.msads.provider import MsAdsProvider
-from reconciler.providers.registry import build_provider
+from reconciler.providers.registry import build_provider, for_writing
 from tests.support.msads_fakes import SPEC, accounts, emails
 
 SANDBOX = SandboxConfig(seed=Path("seed.yaml"), database=Path("sandbox.sqlite"))
@@ -307,3 +307,39 @@ def test_apply_without_write_credentials_refuses_and_names_what_is_missing() -> 
     with pytest.raises(ConfigError, match="MSADS_WRITE_REFRESH is not set") as unset:
         build_provider(cfg, SANDBOX, ENV, transport=httpx.MockTransport(Recorder()), write=True)
     assert "rt-" not in str(unset.value)
+
+
+def _writing(read: Mapping[str, str], write: Mapping[str, str]) -> ProviderConfig:
+    refs = {key: SecretRef(name) for key, name in write.items()}
+    return for_writing(replace(config(read), write_credentials=refs))
+
+
+def test_a_write_refresh_token_never_starts_with_the_read_users_access_token() -> None:
+    """Read as one user (a static access token), write as another (a refresh token): apply's first call carries
+    a token refreshed for the writer, never the reader's access token."""
+    env = {**ENV, "WRITER_REFRESH": "writer-rt-SECRET"}
+    recorder = Recorder()
+    read_once(build(_writing({**STATIC, **OAUTH}, {"oauth.refreshToken": "WRITER_REFRESH"}), recorder, env))
+    token_calls = [r for r in recorder.requests if r.url.path.endswith("/oauth2/v2.0/token")]
+    assert len(token_calls) == 1 and b"writer-rt-SECRET" in token_calls[0].content
+    search = [r for r in recorder.requests if r.url.path == SEARCH]
+    assert search[0].headers["Authorization"] == "Bearer fresh-AT"
+
+
+def test_a_write_access_token_never_falls_back_to_the_read_users_refresh_token() -> None:
+    """Once the writer's access token expires, apply fails; it never goes on as the reader (its refresh token)."""
+    env = {**ENV, "WRITER_TOKEN": "writer-at-SECRET"}
+    written = _writing(OAUTH, {"accessToken": "WRITER_TOKEN"})
+    assert "oauth.refreshToken" not in written.credentials
+    recorder = Recorder()
+    read_once(build(written, recorder, env))
+    assert not [r for r in recorder.requests if r.url.path.endswith("/oauth2/v2.0/token")]
+    assert recorder.requests[0].headers["Authorization"] == "Bearer writer-at-SECRET"
+
+
+def test_the_applications_keys_are_shared_with_a_write_user() -> None:
+    written = _writing(OAUTH, {"oauth.refreshToken": "WRITER_REFRESH"})
+    assert {key: ref.env_name for key, ref in written.credentials.items()} == {
+        **OAUTH,
+        "oauth.refreshToken": "WRITER_REFRESH",
+    }

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 from reconciler.config.model import ProviderConfig, SandboxConfig
-from reconciler.config.secrets import Secret
+from reconciler.config.secrets import Secret, SecretRef
 from reconciler.errors import ConfigError, Problem
 from reconciler.providers.endpoints import IN_PROCESS, Connection
 from reconciler.providers.http import HttpSettings, build_client, limiter_for
@@ -34,6 +34,21 @@ BASE_URLS = {
 }
 LOGIN_HOST = "https://login.microsoftonline.com"
 CREDENTIAL_KEYS = ("developerToken", "accessToken", "oauth.clientId", "oauth.clientSecret", "oauth.refreshToken")
+#: What says who the user is: a write block naming either brings its own, never a mix with the read user's.
+USER_TOKENS = ("accessToken", "oauth.refreshToken")
+
+
+def for_writing(read: Mapping[str, SecretRef], write: Mapping[str, SecretRef]) -> dict[str, SecretRef]:
+    """The write credentials over the read ones. A user's tokens are one identity: when the write block names an
+    access or refresh token, the read user's tokens are dropped, so that apply never starts with the read user's
+    access token nor falls back to its refresh token. The application's keys (developerToken, oauth.clientId,
+    oauth.clientSecret) are shared unless the write block names its own."""
+    credentials = {**read, **write}
+    if any(key in write for key in USER_TOKENS):
+        credentials = {k: v for k, v in credentials.items() if k not in USER_TOKENS or k in write}
+    return credentials
+
+
 API = f"{PROVIDER_TYPE}:api"
 TOKEN = f"{PROVIDER_TYPE}:token"
 

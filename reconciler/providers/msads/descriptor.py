@@ -42,6 +42,7 @@ DESCRIPTOR = VendorDescriptor(
         keys=build.CREDENTIAL_KEYS,
         check=credential_problems,
         write_hint="oauth.refreshToken or accessToken",
+        for_writing=build.for_writing,
     ),
     manifest=ManifestDialect(
         schema=SCHEMA["manifest"],
