@@ -103,17 +103,13 @@ class Fencing(Protocol):
 
 @dataclass(frozen=True)
 class Execution:
-    """The batches sent, in order, with their results; ``interrupted`` when not all were sent; ``lease_lost``
+    """The batches sent, in order, with their results; ``stopped`` says why when not all were sent; ``lease_lost``
     when the apply stopped because it no longer held its lease."""
 
     run_id: str
     batches: tuple[BatchResult, ...]
     stopped: str | None = None
     lease_lost: bool = False
-
-    @property
-    def interrupted(self) -> bool:
-        return self.stopped is not None
 
 
 def plan_batches(plan: Plan, desired: DesiredState, providers: Mapping[str, Provider], canary: int) -> list[Batch]:
