@@ -92,7 +92,9 @@ def _apply(project: Project, decisions: ApplyDecisions, run: ApplyRun) -> ApplyR
     async def locked() -> ApplyResult:
         journal = open_journal(project.config)
         try:
-            if journal.is_new:
+            # No apply recorded, not only "created by this open": a plan opens the journal too, and an apply
+            # stopped at this note must show it again.
+            if journal.identity().runs == 0:
                 run.warn(
                     ApplyNote(
                         f"note: the journal {journal.db.location} is new: it holds no record of earlier applies. If "

@@ -2,7 +2,7 @@
 
 An exception that is not a :class:`reconciler.errors.CouponctlError` reaching the command line is a bug in
 couponctl. The terminal gets one short message naming a debug log file; the file gets the full traceback, for a
-bug report. It is a new file in the system's temporary directory (``couponctl-debug-<UTC time>-<pid>.log``),
+bug report. It is a new file in the system's temporary directory (``couponctl-debug-<UTC time>-<random>.log``),
 readable by its owner only, and what it holds is scrubbed of every registered secret
 (:func:`reconciler.config.redaction.scrub`) like everything else couponctl writes.
 """

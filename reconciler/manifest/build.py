@@ -29,8 +29,8 @@ from reconciler.state.desired import (
 )
 
 MAX_PROBLEMS_PER_EMAILS_FILE = 100
-_DIGITS = re.compile(r"[0-9]{1,30}")  # an account id or uid, ASCII digits only
 """After this many problems in one emails file, the rest are counted, not listed."""
+_DIGITS = re.compile(r"[0-9]+")  # an account id or uid: ASCII digits only
 
 
 def load_desired(config: Config, paths: Sequence[Path] | None = None) -> DesiredState:

@@ -56,12 +56,15 @@ def required(*keys: str) -> CredentialCheck:
 class Credentials:
     """A vendor's credential keys (flat: ``oauth.clientId``), the same in the ``write:`` block; ``check``, what a
     block must name outside environment local; ``write_hint``, which write credentials may issue (said when apply
-    has none); ``for_writing``, how a write identity replaces the read one."""
+    has none); ``for_writing``, how a write identity replaces the read one; ``identity``, the keys that say who
+    issues, of which a write block outside environment local must name one (else apply would issue as the
+    reader)."""
 
     keys: tuple[str, ...]
     check: CredentialCheck
     write_hint: str
     for_writing: Callable[[Mapping[str, SecretRef], Mapping[str, SecretRef]], dict[str, SecretRef]] = overlay
+    identity: tuple[str, ...] = ()  # a write block names at least one of these: who issues, never the reader
 
 
 @dataclass(frozen=True, eq=False)

@@ -105,6 +105,14 @@ def for_writing(config: ProviderConfig) -> ProviderConfig:
             f"apply needs write credentials: add a write: block with the credentials that may issue ({hints}), "
             "as ${env:NAME}; plan, drift and export use only the read ones",
         )
+    identity = descriptor.credentials.identity
+    if config.environment != LOCAL and identity and not any(key in config.write_credentials for key in identity):
+        raise config_error(
+            config,
+            "write",
+            f"the write: block names no credential that says who issues ({' or '.join(identity)}): apply would "
+            "issue as the read identity",
+        )
     credentials = descriptor.credentials.for_writing(config.credentials, config.write_credentials)
     return replace(config, credentials=credentials)
 

@@ -222,3 +222,11 @@ def test_a_write_access_key_does_not_take_the_read_sts_token() -> None:
     reading = Pages([])
     read(build(config(read_sts), reading, env))
     assert reading.requests[0].headers["x-acs-security-token"] == "sts-SECRET-from-env"
+
+
+def test_a_write_block_without_an_access_key_id_is_refused() -> None:
+    """A write secret or token alone would sign as the read AccessKey: apply refuses instead."""
+    refs = {"accessKeySecret": SecretRef("WRITE_SECRET")}
+    with pytest.raises(ConfigError) as refused:
+        for_writing(replace(config(KEYS), write_credentials=refs))
+    assert "accessKeyId" in refused.value.problems[0].message

@@ -343,3 +343,21 @@ def test_the_applications_keys_are_shared_with_a_write_user() -> None:
         **OAUTH,
         "oauth.refreshToken": "WRITER_REFRESH",
     }
+
+
+@pytest.mark.parametrize(
+    ("read", "write"),
+    [
+        (STATIC, {"oauth.clientId": "MSADS_CLIENT", "oauth.clientSecret": "MSADS_CLIENT_SECRET"}),
+        (OAUTH, {"developerToken": "MSADS_DEV"}),
+    ],
+)
+def test_a_write_block_that_names_no_user_is_refused_never_issuing_as_the_reader(
+    read: Mapping[str, str], write: Mapping[str, str]
+) -> None:
+    refs = {key: SecretRef(name) for key, name in write.items()}
+    with pytest.raises(ConfigError) as refused:
+        for_writing(replace(config(read), write_credentials=refs))
+    (problem,) = refused.value.problems
+    assert problem.field == "providers.msads-prod.write"
+    assert "accessToken or oauth.refreshToken" in problem.message

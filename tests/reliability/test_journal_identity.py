@@ -167,3 +167,12 @@ def test_outside_ci_the_checkout_journal_is_used(real_vendor_checkout: Path) -> 
     result = CliRunner().invoke(main, ["-C", str(project), "--no-color", "apply", "--yes"], env=outside)
     assert result.exit_code == 0, result.output
     assert_exactly_once(project)
+
+
+def test_a_journal_a_plan_created_is_announced_at_the_first_apply(tmp_path: Path) -> None:
+    """The plan reviewed on the pull request created the journal: the first apply still says it holds no apply."""
+    project = make_project(tmp_path, faults=[])
+    assert CliRunner().invoke(main, ["-C", str(project), "--no-color", "plan"]).exit_code == 0
+    result = CliRunner().invoke(main, ["-C", str(project), "--no-color", "apply", "--yes"])
+    assert result.exit_code == 0
+    assert "is new: it holds no record of earlier applies" in result.stderr

@@ -25,6 +25,7 @@ DESCRIPTOR = VendorDescriptor(
         check=required("accessKeyId", "accessKeySecret"),
         write_hint="accessKeyId and accessKeySecret",
         for_writing=build.for_writing,
+        identity=("accessKeyId",),
     ),
     manifest=ManifestDialect(
         schema=SCHEMA["manifest"],

@@ -43,6 +43,7 @@ DESCRIPTOR = VendorDescriptor(
         check=credential_problems,
         write_hint="oauth.refreshToken or accessToken",
         for_writing=build.for_writing,
+        identity=build.USER_TOKENS,
     ),
     manifest=ManifestDialect(
         schema=SCHEMA["manifest"],
