@@ -7,19 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.postgres import fresh_schema
+from tests.support.postgres import fresh_database
 from tests.support.projects import copy_examples
 from tests.support.served import ServeProject, served_projects
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A URL to a fresh, empty schema on the test PostgreSQL server, dropped afterwards.
+    """A URL to a fresh, empty database on the test PostgreSQL server, dropped afterwards.
 
     Without a server the test is skipped with the reason, except under CI=true, where it fails: CI must
     prove the PostgreSQL journal works.
     """
-    with fresh_schema() as url:
+    with fresh_database() as url:
         yield url
 
 

@@ -1,4 +1,4 @@
-"""The test PostgreSQL server: where it is, and a fresh schema on it for one test."""
+"""The test PostgreSQL server: where it is, and a fresh database on it for one test."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
-from urllib.parse import quote
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -28,9 +28,12 @@ def require_server_or_skip(message: str) -> NoReturn:
 
 
 @contextmanager
-def fresh_schema() -> Iterator[str]:
-    """A URL to a fresh, empty schema on the test server (a unique name, so parallel tests never meet), dropped
-    afterwards."""
+def fresh_database() -> Iterator[str]:
+    """A URL to a fresh, empty database on the test server (a unique name), dropped afterwards.
+
+    A database, not a schema of a shared one: PostgreSQL's advisory locks are per database, and a journal's
+    writers serialize on one. A test that pauses or kills an apply mid-write (SIGSTOP, SIGKILL) would otherwise
+    hold up every other test's journal on the same server while the suite runs in parallel."""
     psycopg = pytest.importorskip("psycopg")
     base = postgres_server_url()
     try:
@@ -39,11 +42,10 @@ def fresh_schema() -> Iterator[str]:
         require_server_or_skip(
             f"no PostgreSQL at COUPONCTL_TEST_POSTGRES_URL ({type(exc).__name__}); start one or set the URL"
         )
-    schema = f"couponctl_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in base else "?"
+    name = f"couponctl_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f"CREATE DATABASE {name}")
     try:
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+        yield urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
     finally:
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")  # a test's hung process may still be connected
         admin.close()
