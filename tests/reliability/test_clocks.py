@@ -17,7 +17,7 @@ import pytest
 from reconciler.apply.journal import RESOLVED_NOT_ISSUED, Journal
 from tests.support.cli import COUPONCTL, couponctl
 from tests.support.projects import assert_exactly_once, make_project
-from tests.support.served import ServeProject, wait_for_pending
+from tests.support.served import ServeProject, paused, request_timeout, wait_for_pending
 from tests.support.skew import skewed
 
 pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
@@ -41,14 +41,16 @@ def test_a_runner_120s_ahead_does_not_take_another_runner_s_live_lease(
 ) -> None:
     ahead = skewed(120)
     project, _server = serve_project({**SHARED, "lockLease": "60s", "issueConcurrency": 1})
+    request_timeout(project, 60)
     env = {"COUPONCTL_JOURNAL_URL": postgres_url}
     first = start_apply(project, env)
     wait_for_pending(postgres_url)
 
-    status = couponctl(project, "lock", "status", env={**env, **ahead})
-    left = re.search(r"lease expires in (\d+)s", status.stdout)
-    assert left is not None and int(left.group(1)) > 30, status.stdout  # measured on the server's clock
-    second = couponctl(project, "apply", "--yes", env={**env, **ahead})
+    with paused(first):  # still holding its lease, however slowly the machine starts the skewed runner
+        status = couponctl(project, "lock", "status", env={**env, **ahead})
+        left = re.search(r"lease expires in (\d+)s", status.stdout)
+        assert left is not None and int(left.group(1)) > 30, status.stdout  # measured on the server's clock
+        second = couponctl(project, "apply", "--yes", env={**env, **ahead})
     assert second.returncode == 3, second.stdout + second.stderr
     assert "another apply holds the lock" in second.stderr
 

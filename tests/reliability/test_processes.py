@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.cli import COUPONCTL, couponctl, run
 from tests.support.projects import assert_exactly_once, make_project
-from tests.support.served import ServeProject, wait_for_pending
+from tests.support.served import ServeProject, paused, request_timeout, wait_for_pending
 
 pytestmark = pytest.mark.slow
 
@@ -46,13 +46,18 @@ def test_an_apply_killed_mid_batch_leaves_nothing_paid_twice(served: tuple[Path,
 
 
 @pytest.mark.subprocess
-def test_two_applies_at_once_issue_each_coupon_once(served: tuple[Path, subprocess.Popen[str]]) -> None:
-    project, _server = served
+def test_two_applies_at_once_issue_each_coupon_once(serve_project: ServeProject) -> None:
+    # The first apply is paused (SIGSTOP) once it has committed an intent, so that it surely still holds the lock
+    # when the second one asks for it, however slowly a loaded machine starts the second; its lease and request
+    # timeout outlast the pause, so it resumes as a slow apply, not a dead one.
+    project, _server = serve_project({"inDoubtWindow": "2s", "lockLease": "60s"})
+    request_timeout(project, 60)
     first = subprocess.Popen(
         [*COUPONCTL, "-C", str(project), "apply", "--yes"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     wait_for_pending(project / ".couponctl" / "journal.sqlite")
-    second = couponctl(project, "apply", "--yes")
+    with paused(first):
+        second = couponctl(project, "apply", "--yes")
     assert second.returncode == 3, second.stdout + second.stderr
     assert "another apply holds the lock" in second.stderr
     out, err = first.communicate(timeout=120)

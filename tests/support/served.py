@@ -3,6 +3,7 @@ sandbox), and a wait for an apply to reach its first issuing call."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -33,6 +34,27 @@ def wait_for_pending(location: str | Path, deadline_s: float = 30, *, sent: bool
                 journal.close()
         time.sleep(0.05)
     raise AssertionError("the apply never sent an issuing call")
+
+
+@contextmanager
+def paused(process: subprocess.Popen[str]) -> Iterator[None]:
+    """``process`` stopped (SIGSTOP) for the block, then continued: a slow apply, deterministically, whatever the
+    load of the machine. Give the project a lease and a request timeout that outlast the pause (see
+    ``request_timeout``), or the paused apply comes back as a dead one."""
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+
+
+def request_timeout(project: Path, seconds: float) -> None:
+    """Give every provider of ``project`` a request timeout of ``seconds`` (the served projects have 3 s)."""
+    config_file = project / "couponctl.yaml"
+    config = yaml.safe_load(config_file.read_text())
+    for provider in config["providers"].values():
+        provider["timeoutSeconds"] = seconds
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 ServeProject = Callable[..., tuple[Path, "subprocess.Popen[str]"]]
