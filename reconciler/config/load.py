@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
@@ -19,6 +20,7 @@ from reconciler.config.model import CONFIG_FILE, Config, Policy, ProviderConfig,
 from reconciler.config.redaction import query_passwords
 from reconciler.config.secrets import SecretRef
 from reconciler.errors import ConfigError, Problem
+from reconciler.governance.config import governance_config
 from reconciler.manifest.discover import normalized
 from reconciler.manifest.loader import Document, MiB, load_yaml
 from reconciler.manifest.schema import config_validator, schema_problems
@@ -71,7 +73,10 @@ def load_config(directory: Path) -> Config:
     )
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: (p.line, p.column, p.field, p.message)))
-    config = _build(root, path, cast(dict[str, Any], document.data))
+    governance, problems = governance_config(document)
+    if problems:
+        raise ConfigError(sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field, p.message)))
+    config = replace(_build(root, path, cast(dict[str, Any], document.data)), governance=governance)
     problems = endpoint_problems(document, config)
     if problems:
         raise ConfigError(problems)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from reconciler.config.secrets import SecretRef
+from reconciler.governance.model import GovernanceConfig
 
 CONFIG_FILE = "couponctl.yaml"  # the project's configuration, at the project's root
 
@@ -73,6 +74,7 @@ class Config:
     journal: str
     sandbox: SandboxConfig
     policy: Policy = field(default_factory=Policy)
+    governance: GovernanceConfig = field(default_factory=GovernanceConfig)
     plan_ttl_seconds: int = 24 * 3600
     in_doubt_window_seconds: float = 60.0
     canary_size: int = 0

@@ -63,7 +63,16 @@ def load_desired(config: Config, paths: Sequence[Path] | None = None) -> Desired
             problems.extend(_declare(manifest, manifest.scope, targets, config.root))
     if problems:
         raise ManifestError(sorted(dict.fromkeys(problems), key=_problem_order))
-    return DesiredState(_scope_specs(manifests), items)
+    labels = {m.name: _labels(m) for m in manifests if m.name is not None}
+    return DesiredState(_scope_specs(manifests), items, labels)
+
+
+def _labels(manifest: Manifest) -> dict[str, str]:
+    """``metadata.labels`` (strings: the schema says so)."""
+    data = manifest.document.data
+    metadata = data.get("metadata") if isinstance(data, dict) else None
+    given = metadata.get("labels") if isinstance(metadata, dict) else None
+    return {str(k): str(v) for k, v in given.items()} if isinstance(given, dict) else {}
 
 
 def _problem_order(problem: Problem) -> tuple[str, int, int, str, str]:

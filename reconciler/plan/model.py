@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from reconciler.governance.model import Governance
 from reconciler.state.desired import Scope, Target
 from reconciler.state.live import FaceValue, IssuedCoupon
 
@@ -116,7 +117,8 @@ class Plan:
     ``selection`` is None for a plan of the whole project, else the manifest files (relative to the project
     root) it was limited to: apply reads exactly those again, like Terraform's ``-target``; ``journal`` is the
     identity of the journal the plan was made against and how many runs it held then; ``endpoints`` where each
-    provider of the plan connects.
+    provider of the plan connects; ``governance`` what the rules, budgets and approval tiers found, and the
+    overrides the plan carries (None: a plan made before governance existed, or read from one).
     """
 
     format_version: int
@@ -132,6 +134,7 @@ class Plan:
     selection: tuple[str, ...] | None = None
     journal: JournalStamp | None = None
     endpoints: tuple[PlanEndpoint, ...] | None = None
+    governance: Governance | None = None
 
     @property
     def partial(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
@@ -103,10 +103,12 @@ class DesiredItem:
 
 @dataclass(frozen=True)
 class DesiredState:
-    """Every scope declared, and per scope every target with where it was declared."""
+    """Every scope declared, per scope every target with where it was declared, and each manifest's labels
+    (``metadata.labels``, by manifest name)."""
 
     scopes: Mapping[Scope, ScopeSpec]
     items: Mapping[Scope, Mapping[Target, DesiredItem]]
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def target_count(self) -> int:
         return sum(len(targets) for targets in self.items.values())
