@@ -4,12 +4,13 @@ policy, checksum it; and the saved plan read back from its file."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import astuple, replace
 from datetime import timedelta
 from pathlib import Path
 
 from reconciler import aio
+from reconciler.app.governance import govern
 from reconciler.app.session import (
     Project,
     ScopeRead,
@@ -23,6 +24,7 @@ from reconciler.app.session import (
 )
 from reconciler.apply.journal import Journal
 from reconciler.errors import PlanFileError, Problem
+from reconciler.governance.model import Override
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.diff import diff
 from reconciler.plan.model import JournalStamp, Plan
@@ -38,9 +40,11 @@ async def make_plan(
     on_scope: ScopeRead | None = None,
     *,
     record_reads: bool = False,
+    overrides: Sequence[Override] = (),
 ) -> Plan:
-    """Read live state, diff it against the manifests and the journal, check the policy, checksum it. With
-    ``record_reads`` (apply only: plan never writes the journal), the read lag the read observes is recorded."""
+    """Read live state, diff it against the manifests and the journal, check the policy and the governance (rules,
+    budgets, tiers; ``overrides`` are the reviewed overrides the plan carries), checksum it. With ``record_reads``
+    (apply only: plan never writes the journal), the read lag the read observes is recorded."""
     config = project.config
     read_at = journal.now()
     live = await read_live(project.desired, providers, on_scope=on_scope)
@@ -65,17 +69,18 @@ async def make_plan(
         journal=JournalStamp(*astuple(journal.identity())),
         endpoints=plan_endpoints(project),
     )
-    return with_checksum(plan)
+    return with_checksum(replace(plan, governance=govern(project, plan, journal, overrides)))
 
 
-def plan_project(project: Project, on_scope: ScopeRead | None = None) -> Plan:
-    """``couponctl plan``: read-only; never calls an issuing endpoint, never writes the journal."""
+def plan_project(project: Project, on_scope: ScopeRead | None = None, overrides: Sequence[Override] = ()) -> Plan:
+    """``couponctl plan``: read-only; never calls an issuing endpoint, never writes the journal. ``overrides``
+    (``plan --override``) are carried by the plan, for the reviewer to see."""
 
     async def run() -> Plan:
         journal = open_journal(project.config)
         try:
             async with open_providers(project) as providers:
-                return await make_plan(project, providers, journal, on_scope)
+                return await make_plan(project, providers, journal, on_scope, overrides=overrides)
         finally:
             journal.close()
 

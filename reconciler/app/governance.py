@@ -1,0 +1,45 @@
+"""Governance of one plan: evaluate the rules, read the budgets from the journal, mark what the plan's overrides
+name, and settle the approval tier. Plan and apply (under its lock) both call :func:`govern`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from reconciler.app.session import Project
+from reconciler.apply.context import git_context
+from reconciler.apply.journal import Journal
+from reconciler.governance.digest import governance_digest
+from reconciler.governance.model import BudgetStatus, Finding, GitContext, Governance, Override
+from reconciler.governance.tiers import plan_tier
+from reconciler.plan.model import Plan
+
+
+def govern(
+    project: Project,
+    plan: Plan,
+    journal: Journal,
+    overrides: Sequence[Override] = (),
+    *,
+    git: GitContext | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Governance:
+    """What ``plan`` meets: rule findings, budget statuses (what the journal records as spent, this plan's share),
+    the overrides it carries marked where they apply, and its approval tier."""
+    config = project.config
+    context = git if git is not None else git_context(config.root, environ)
+    findings: tuple[Finding, ...] = ()  # evaluated by reconciler.governance.rules (issue 15, rules)
+    budgets: tuple[BudgetStatus, ...] = ()  # read by reconciler.governance.budgets (issue 15, budgets)
+    named = {override.name for override in overrides}
+    findings = tuple(replace(f, overridden=True) if f.rule in named else f for f in findings)
+    budgets = tuple(replace(b, overridden=True) if b.name in named else b for b in budgets)
+    return Governance(
+        digest=governance_digest(config.policy, config.governance),
+        findings=findings,
+        budgets=budgets,
+        overrides=tuple(overrides),
+        tier=plan_tier(config.governance, findings, overrides),
+        git=context,
+        shared_journal="://" in config.journal,
+    )

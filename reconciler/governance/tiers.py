@@ -1,0 +1,42 @@
+"""Approval tiers: which tier a plan needs, and which deployment environments may apply it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reconciler.governance.model import Effect, Finding, GovernanceConfig, Override
+
+
+def plan_tier(config: GovernanceConfig, findings: Sequence[Finding], overrides: Sequence[Override]) -> str | None:
+    """The highest tier among the first (every plan's), what tier rules ask for, and ``override_tier`` when the
+    plan carries an override; None when no tiers are declared. A tier finding is never overridden: an override
+    cannot lower the approval it needs."""
+    if not config.tiers:
+        return None
+    order = [tier.name for tier in config.tiers]
+    wanted = [order[0], *(f.tier for f in findings if f.effect is Effect.TIER and f.tier in order)]
+    if overrides and config.override_tier in order:
+        wanted.append(config.override_tier)
+    return max(wanted, key=lambda name: order.index(name or ""))
+
+
+def entitled(config: GovernanceConfig, tier: str, environment: str | None) -> bool:
+    """True when ``environment`` may apply a plan of ``tier``: it is listed for that tier or a higher one (an
+    environment approved for more may apply less)."""
+    if environment is None:
+        return False
+    order = [t.name for t in config.tiers]
+    if tier not in order:
+        return False
+    return any(environment in t.environments for t in config.tiers[order.index(tier) :])
+
+
+def environments_for(config: GovernanceConfig, tier: str) -> tuple[str, ...]:
+    """The environments that may apply a plan of ``tier``: its own first, then the higher tiers'."""
+    order = [t.name for t in config.tiers]
+    if tier not in order:
+        return ()
+    found: list[str] = []
+    for t in config.tiers[order.index(tier) :]:
+        found += [e for e in t.environments if e not in found]
+    return tuple(found)
