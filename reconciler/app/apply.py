@@ -24,6 +24,7 @@ from reconciler.app.events import (
 )
 from reconciler.app.plan import make_plan
 from reconciler.app.session import Project, open_journal, open_providers, plan_endpoints, read_live, record_read
+from reconciler.apply.approval import check_entitled, check_same_governance, overrides_in_force, required_tier
 from reconciler.apply.binding import bind, check_endpoints, check_saved
 from reconciler.apply.context import ci_actor, git_commit
 from reconciler.apply.durability import check_journal_outlives_ci
@@ -35,7 +36,10 @@ from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
 from reconciler.apply.verify import paid_twice, verdicts
 from reconciler.errors import ExitCode, JournalError, RefusedError
+from reconciler.governance.model import LIMIT_NAMES, Override
+from reconciler.governance.overrides import blocking, check_overrides
 from reconciler.plan.model import Plan
+from reconciler.plan.policy import limit_violations
 from reconciler.providers.base import BatchResult, Provider
 from reconciler.providers.options import request_timeout_seconds
 from reconciler.state.live import LiveState, ScopeLive
@@ -45,7 +49,9 @@ from reconciler.state.live import LiveState, ScopeLive
 class ApplyDecisions:
     """What the person applying decided. ``confirm`` is asked with the plan about to be issued; ``saved_plan`` is
     the reviewed plan to apply (None: a fresh one, confirmed), named ``saved_name`` in messages;
-    ``allow_over_limit`` is the reason, recorded in the journal, to apply a plan over the policy limits;
+    ``overrides`` are those a fresh plan carries (a reviewed plan carries its own: apply accepts no other);
+    ``allow_over_limit`` is the reason to override every per-apply limit of a fresh plan;
+    ``environment`` the deployment environment apply runs in, checked against the plan's approval tier;
     ``lock_timeout`` how many seconds to wait for another apply's lock."""
 
     confirm: Callable[[Plan], bool]
@@ -53,6 +59,25 @@ class ApplyDecisions:
     saved_name: str = ""
     allow_over_limit: str | None = None
     lock_timeout: float = 0.0
+    overrides: tuple[Override, ...] = ()
+    environment: str | None = None
+
+    def plan_overrides(self) -> tuple[Override, ...]:
+        """The overrides the applied plan carries: the reviewed plan's, or those given with a fresh one.
+        Refuses (exit 3) an override given beside a reviewed plan: the reviewer never saw it."""
+        saved = self.saved_plan
+        if saved is not None:
+            if self.overrides or self.allow_over_limit:
+                raise RefusedError(
+                    f"{self.saved_name} is a reviewed plan: apply takes only the overrides it carries, and the "
+                    "reviewer saw no other; nothing was issued. Make the plan with plan --override NAME --reason "
+                    "TEXT and have it reviewed"
+                )
+            return saved.governance.overrides if saved.governance is not None else ()
+        if self.allow_over_limit:
+            limits = tuple(Override(name, self.allow_over_limit) for name in LIMIT_NAMES)
+            return (*self.overrides, *(o for o in limits if o.name not in {x.name for x in self.overrides}))
+        return self.overrides
 
 
 @dataclass(frozen=True)
@@ -76,6 +101,7 @@ def apply_project(project: Project, decisions: ApplyDecisions, listeners: Iterab
     last how it ended (ApplyFinished), refusals and failures included; what they raise never changes the apply."""
     run = ApplyRun(listeners)
     try:
+        check_overrides(project.config.governance, decisions.plan_overrides())
         result = _apply(project, decisions, run)
     except Exception as failure:
         run.finish(exit_code_of(failure), failure=failure)
@@ -145,23 +171,33 @@ class _HoldingTheLock:
             check_saved(saved, decisions.saved_name, journal, started, plan_ttl_seconds=config.plan_ttl_seconds)
         resolved_before = await resolve_in_doubt(journal, desired, self.providers, settings=self.settings)
         self.run.emit(InDoubtResolved(ResolutionStage.BEFORE_ISSUING, tuple(resolved_before)))
-        fresh = await make_plan(self.project, self.providers, journal, self._scope_read, record_reads=True)
+        overrides = decisions.plan_overrides()
+        fresh = await make_plan(
+            self.project, self.providers, journal, self._scope_read, record_reads=True, overrides=overrides
+        )
         skipped = 0
         if saved is not None:
+            check_same_governance(saved, decisions.saved_name, fresh)
             bound = bind(saved, fresh, decisions.saved_name)
             fresh, skipped = bound.plan, bound.skipped
-        summary = PlanSummary.of(fresh, skipped=skipped, override_reason=decisions.allow_over_limit)
+        summary = PlanSummary.of(fresh, skipped=skipped, override_reason=overrides_in_force(fresh.governance))
         self.run.planned(summary)
         if fresh.has_errors:
             errors = [f"  {s.scope}: error ({e.code}): {e.message}" for s in fresh.scopes for e in s.errors]
             raise RefusedError("the plan has errors; nothing was issued:\n" + "\n".join(errors))
         if not fresh.has_changes:
             return ApplyResult(fresh, None)
-        if fresh.violations and not decisions.allow_over_limit:
-            raise RefusedError(
-                "the plan exceeds the policy: " + "; ".join(fresh.violations) + ". Nothing was issued; "
-                'pass --allow-over-limit "REASON" to go ahead (the reason is recorded in the journal)'
+        blocked = blocking(fresh.governance, limit_violations(config.policy, fresh))
+        if blocked:
+            how = (
+                "an override must be part of the reviewed plan: plan --override NAME --reason TEXT (the reviewer "
+                "sees it; the journal records it)"
+                if saved is not None
+                else 'pass --override NAME --reason TEXT, or --allow-over-limit "REASON" for the per-apply limits '
+                "(recorded in the journal); in CI, apply a reviewed plan that carries the override"
             )
+            raise RefusedError(f"the plan exceeds the policy: {'; '.join(blocked)}. Nothing was issued; {how}")
+        check_entitled(config.governance, required_tier(config.governance, saved, fresh), decisions.environment)
         if not decisions.confirm(fresh):
             raise RefusedError("apply not confirmed; nothing was issued")
 

@@ -52,7 +52,7 @@ class PlanSummary:
     skipped: int = 0  # items of the reviewed plan satisfied since it was made
     exposure: tuple[tuple[str, Decimal], ...] = ()  # money at stake: (currency, amount), by currency
     violations: tuple[str, ...] = ()
-    override_reason: str | None = None  # why a plan over the policy limits was allowed
+    override_reason: str | None = None  # the overrides the plan carries and why, as the journal records them
 
     @classmethod
     def of(cls, plan: Plan, *, skipped: int = 0, override_reason: str | None = None) -> PlanSummary:
@@ -64,7 +64,7 @@ class PlanSummary:
             skipped,
             tuple(plan.exposure().items()),
             plan.violations,
-            override_reason if plan.violations else None,
+            override_reason,
         )
 
 

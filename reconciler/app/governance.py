@@ -8,10 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from reconciler.app.session import Project
-from reconciler.apply.context import git_context
+from reconciler.apply.context import ci_actor, git_commit, git_context
 from reconciler.apply.journal import Journal
+from reconciler.errors import CouponctlError
 from reconciler.governance.digest import governance_digest
 from reconciler.governance.model import BudgetStatus, Finding, GitContext, Governance, Override
+from reconciler.governance.overrides import check_overrides
 from reconciler.governance.tiers import plan_tier
 from reconciler.plan.model import Plan
 
@@ -28,6 +30,7 @@ def govern(
     """What ``plan`` meets: rule findings, budget statuses (what the journal records as spent, this plan's share),
     the overrides it carries marked where they apply, and its approval tier."""
     config = project.config
+    check_overrides(config.governance, overrides)
     context = git if git is not None else git_context(config.root, environ)
     findings: tuple[Finding, ...] = ()  # evaluated by reconciler.governance.rules (issue 15, rules)
     budgets: tuple[BudgetStatus, ...] = ()  # read by reconciler.governance.budgets (issue 15, budgets)
@@ -43,3 +46,21 @@ def govern(
         git=context,
         shared_journal="://" in config.journal,
     )
+
+
+def overrides_given(
+    project: Project, names: Sequence[str], reason: str | None, environ: Mapping[str, str] = os.environ
+) -> tuple[Override, ...]:
+    """``--override NAME ... --reason TEXT`` as the overrides a plan carries, each with who planned it and at which
+    commit (the reviewed commit the journal records); checked against what couponctl.yaml declares."""
+    if not names:
+        if reason is not None:
+            raise CouponctlError("--reason is the reason of an override: give --override NAME with it")
+        return ()
+    if reason is None or not reason.strip():
+        raise CouponctlError("--override needs --reason TEXT: the reason the reviewer reads and the journal records")
+    actor = ci_actor(environ)
+    commit = git_commit(project.config.root)
+    overrides = tuple(Override(name, reason.strip(), actor, commit) for name in names)
+    check_overrides(project.config.governance, overrides)
+    return overrides

@@ -12,6 +12,7 @@ import click
 from reconciler import __version__
 from reconciler.app.apply import ApplyDecisions, apply_project
 from reconciler.app.events import ApplyEvent, ApplyNote, BatchSent, InDoubtResolved, LiveScopeRead, ResolutionStage
+from reconciler.app.governance import overrides_given
 from reconciler.app.plan import load_plan_file, plan_project
 from reconciler.app.session import Project, load_project, project_for_plan
 from reconciler.cli.progress import Progress, progress_mode
@@ -82,6 +83,19 @@ def main(ctx: click.Context, directory: Path, color: bool | None, quiet: bool, v
 paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 
 
+def override_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--override NAME`` (repeatable) and ``--reason TEXT``: overrides the plan carries for its reviewer."""
+    command = click.option(
+        "--reason", metavar="TEXT", help="Why the overrides are needed: the reviewer reads it, the journal records it."
+    )(command)
+    return click.option(
+        "--override",
+        metavar="NAME",
+        multiple=True,
+        help="Override the deny rule, budget or limit NAME (repeatable); the plan carries it for review.",
+    )(command)
+
+
 def _load(settings: Settings, paths: tuple[Path, ...]) -> Project:
     settings.announce_root()
     return load_project(settings.directory, settings.paths(paths))
@@ -116,12 +130,22 @@ def _show(plan: Plan, fmt: str, color: bool, config: Config | None) -> None:
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are, 1 on error."
 )
+@override_options
 @click.pass_obj
 @reports_errors
-def plan(settings: Settings, paths: tuple[Path, ...], out: Path | None, fmt: str, detailed_exitcode: bool) -> None:
+def plan(
+    settings: Settings,
+    paths: tuple[Path, ...],
+    out: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    override: tuple[str, ...],
+    reason: str | None,
+) -> None:
     """Read live state, diff it against the manifests, show what apply would issue. Never issues."""
     project = _load(settings, paths)
-    result = plan_project(project, _scope_progress(settings, project))
+    overrides = overrides_given(project, override, reason)
+    result = plan_project(project, _scope_progress(settings, project), overrides)
     _show(result, fmt, settings.color, project.config)
     if out is not None:
         out = settings.path(out)
@@ -232,7 +256,17 @@ class ApplyNotes:
 @click.option(
     "--lock-timeout", type=click.FloatRange(min=0), default=0.0, help="Seconds to wait for another apply's lock."
 )
-@click.option("--allow-over-limit", metavar="REASON", help="Apply a plan over the policy limits; REASON is recorded.")
+@click.option(
+    "--allow-over-limit",
+    metavar="REASON",
+    help="With a fresh plan only: override every per-apply limit; REASON is recorded.",
+)
+@override_options
+@click.option(
+    "--environment",
+    metavar="NAME",
+    help="The deployment environment this apply runs in: it must be entitled to the plan's approval tier.",
+)
 @click.pass_obj
 @reports_errors
 def apply(
@@ -242,12 +276,20 @@ def apply(
     report: Path | None,
     lock_timeout: float,
     allow_over_limit: str | None,
+    override: tuple[str, ...],
+    reason: str | None,
+    environment: str | None,
 ) -> None:
     """Issue what is missing: exactly the reviewed PLANFILE's items, or a fresh plan after confirmation."""
     planfile = settings.path(planfile) if planfile is not None else None
     saved = load_plan_file(planfile) if planfile is not None else None
     settings.announce_root()
     project = load_project(settings.directory) if saved is None else project_for_plan(settings.directory, saved)
+    if saved is not None and (override or reason):
+        raise RefusedError(
+            f"{planfile} is a reviewed plan: apply takes only the overrides it carries, and the reviewer saw no "
+            "other; nothing was issued. Make the plan with plan --override NAME --reason TEXT and have it reviewed"
+        )
 
     def confirm(fresh: Plan) -> bool:
         if saved is None and not settings.quiet:
@@ -264,6 +306,8 @@ def apply(
         saved_name=str(planfile or ""),
         allow_over_limit=allow_over_limit,
         lock_timeout=lock_timeout,
+        overrides=overrides_given(project, override, reason) if saved is None else (),
+        environment=environment,
     )
     applied = apply_project(project, decisions, [ApplyNotes(settings), ApplyProgressReport(settings, project)])
     result = applied.report

@@ -17,7 +17,14 @@ def plan_tier(config: GovernanceConfig, findings: Sequence[Finding], overrides: 
     wanted = [order[0], *(f.tier for f in findings if f.effect is Effect.TIER and f.tier in order)]
     if overrides and config.override_tier in order:
         wanted.append(config.override_tier)
-    return max(wanted, key=lambda name: order.index(name or ""))
+    return higher_tier(config, [name for name in wanted if name is not None])
+
+
+def higher_tier(config: GovernanceConfig, names: Sequence[str]) -> str | None:
+    """The highest of ``names`` in the declared order (names not declared are ignored); None when none is."""
+    order = [tier.name for tier in config.tiers]
+    known = [name for name in names if name in order]
+    return max(known, key=order.index) if known else None
 
 
 def entitled(config: GovernanceConfig, tier: str, environment: str | None) -> bool:

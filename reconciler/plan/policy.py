@@ -22,13 +22,19 @@ def policy_digest(policy: Policy) -> str:
 
 def violations(policy: Policy, plan: Plan) -> tuple[str, ...]:
     """Every limit the plan exceeds, in words."""
-    found: list[str] = []
+    return tuple(message for _, message in limit_violations(policy, plan))
+
+
+def limit_violations(policy: Policy, plan: Plan) -> tuple[tuple[str, str], ...]:
+    """Every limit the plan exceeds: the limit's name (``maxItems``, ``maxAmount``, ``maxInventoryShare``: what
+    an override names) and the violation in words."""
+    found: list[tuple[str, str]] = []
     if policy.max_items is not None and plan.item_count > policy.max_items:
-        found.append(f"{plan.item_count:,} coupons to issue, above maxItems={policy.max_items:,}")
+        found.append(("maxItems", f"{plan.item_count:,} coupons to issue, above maxItems={policy.max_items:,}"))
     for currency, amount in plan.exposure().items():
         limit = policy.max_amount.get(currency)
         if limit is not None and amount > limit:
-            found.append(f"{currency} {amount} to spend, above maxAmount.{currency}={limit}")
+            found.append(("maxAmount", f"{currency} {amount} to spend, above maxAmount.{currency}={limit}"))
     share = policy.max_inventory_share
     if share is not None:
         for scope_plan in plan.scopes:
@@ -36,7 +42,10 @@ def violations(policy: Policy, plan: Plan) -> tuple[str, ...]:
             needed = len(scope_plan.to_issue)
             if needed and available and Decimal(needed) / Decimal(available) > share:
                 found.append(
-                    f"{scope_plan.scope}: {needed:,} of {available:,} remaining coupons "
-                    f"({Decimal(needed) / Decimal(available):.0%}), above maxInventoryShare={share}"
+                    (
+                        "maxInventoryShare",
+                        f"{scope_plan.scope}: {needed:,} of {available:,} remaining coupons "
+                        f"({Decimal(needed) / Decimal(available):.0%}), above maxInventoryShare={share}",
+                    )
                 )
     return tuple(found)

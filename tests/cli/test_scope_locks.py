@@ -77,7 +77,12 @@ def test_an_apply_waits_only_for_the_scopes_it_shares_and_its_policy_adds_up_all
     assert "exceeds the policy" in over.stderr and "maxItems" in over.stderr and "USD" in over.stderr
     assert sum(holders(project)[0].values()) == 0
 
-    allowed = run(project, "apply", "msads.json", "--yes", "--allow-over-limit", "spring launch, approved")
+    typed = run(project, "apply", "msads.json", "--yes", "--allow-over-limit", "spring launch, approved")
+    assert typed.exit_code == 3 and "reviewed plan" in typed.stderr  # an override the reviewer never saw
+    assert sum(holders(project)[0].values()) == 0
+    overrides = ["--override", "maxItems", "--override", "maxAmount", "--reason", "spring launch, approved"]
+    assert run(project, "plan", *msads, *overrides, "--out", "msads.json").exit_code == 0
+    allowed = run(project, "apply", "msads.json", "--yes")
     assert allowed.exit_code == 0, allowed.output  # while the other runner still holds its scope
     emails, accounts, uids = holders(project)
     assert sum(emails.values()) + sum(accounts.values()) == 12 and not uids

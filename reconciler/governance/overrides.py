@@ -1,0 +1,53 @@
+"""Overrides: what a plan may override (a deny rule, a budget, a per-apply limit), and what still blocks it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reconciler.errors import CouponctlError
+from reconciler.governance.model import LIMIT_NAMES, Effect, Governance, GovernanceConfig, Override
+
+
+def check_overrides(config: GovernanceConfig, overrides: Sequence[Override]) -> None:
+    """Refuse an override that names nothing overridable: an unknown name, a tier rule (an override cannot lower
+    the approval a plan needs), a name given twice, or one without a reason."""
+    rules = {rule.name: rule for rule in config.rules}
+    budgets = {budget.name for budget in config.budgets}
+    seen: set[str] = set()
+    for override in overrides:
+        name = override.name
+        if not override.reason.strip():
+            raise CouponctlError(f"--override {name}: give the reason the reviewer will read (--reason TEXT)")
+        if name in seen:
+            raise CouponctlError(f"--override {name} is given twice")
+        seen.add(name)
+        rule = rules.get(name)
+        if rule is not None and rule.effect is Effect.TIER:
+            raise CouponctlError(
+                f"--override {name}: a tier rule cannot be overridden; the plan needs the approval it asks for"
+            )
+        if rule is None and name not in budgets and name not in LIMIT_NAMES:
+            known = ", ".join([*sorted(r for r in rules if rules[r].effect is not Effect.TIER), *sorted(budgets)])
+            raise CouponctlError(
+                f"--override {name}: no rule, budget or limit of couponctl.yaml has this name (rules and budgets: "
+                f"{known or 'none'}; limits: {', '.join(LIMIT_NAMES)})"
+            )
+
+
+def blocking(governance: Governance | None, limits: Sequence[tuple[str, str]]) -> list[str]:
+    """What stops apply, in words: per-apply limits exceeded (``limits``: name and violation) that no override
+    names, deny findings and budget breaches that no override names."""
+    named = {o.name for o in governance.overrides} if governance is not None else set()
+    found = [f"{message} (limit {name})" for name, message in limits if name not in named]
+    if governance is None:
+        return found
+    for finding in governance.denials:
+        subject = " ".join(str(part) for part in (finding.scope, finding.target) if part is not None)
+        found.append(f"rule {finding.rule} denies{' ' + subject if subject else ''}: {finding.message}")
+    for budget in governance.breaches:
+        found.append(
+            f"budget {budget.name} ({budget.period}) would be exceeded: {budget.currency} {budget.spent} spent and "
+            f"{budget.in_doubt} in doubt, this plan adds {budget.adds}, limit {budget.limit} "
+            f"(remaining {budget.remaining})"
+        )
+    return found
