@@ -178,7 +178,9 @@ class GovernanceConfig:
 class Governance:
     """What a plan carries after governance was checked. ``digest`` binds it to the rules, budgets, tiers and
     limits in force; ``shared_journal`` is False when the budgets were read from a journal only this runner sees
-    (a local file), so that they are not truthful across runners."""
+    (a local file), so that they are not truthful across runners; ``environments`` are the deployment
+    environments that may apply a plan of ``tier`` (its own first, then the higher tiers'), for CI to route the
+    apply to."""
 
     digest: str
     findings: tuple[Finding, ...] = ()
@@ -187,6 +189,7 @@ class Governance:
     tier: str | None = None
     git: GitContext = field(default_factory=GitContext)
     shared_journal: bool = True
+    environments: tuple[str, ...] = ()
 
     @property
     def denials(self) -> tuple[Finding, ...]:

@@ -11,6 +11,8 @@ import hashlib
 import json
 from dataclasses import replace
 
+from reconciler.governance.model import Finding, Governance
+from reconciler.plan.governance_json import finding_to_dict
 from reconciler.plan.jsonstream import Lazy, iter_json
 from reconciler.plan.model import Plan
 from reconciler.plan.serialize import JsonObject, plan_content
@@ -20,11 +22,15 @@ def checksum_content(plan: Plan, *, lazy: bool = False) -> JsonObject:
     """What the checksum covers: the plan's JSON without ``createdAt`` and ``checksum``.
 
     Lists whose order carries no meaning (manifests, problems, the coupons a target holds, which come in
-    the vendor's paging order) are sorted, so that reading the same live state twice hashes the same.
-    Scopes and items are already sorted by :func:`plan_content`.
+    the vendor's paging order; a governance's findings, budgets and overrides, which come in the order they were
+    evaluated or given) are sorted, so that reading the same live state twice hashes the same. Scopes and items
+    are already sorted by :func:`plan_content`. The approval environments keep their order: the first is the
+    tier's own.
     """
     content = plan_content(plan, lazy=lazy)
     content["scopes"] = [_canonical_scope(s) for s in content["scopes"]]
+    if plan.governance is not None:
+        content["governance"] = _canonical_governance(content["governance"], plan.governance)
     return content
 
 
@@ -50,6 +56,26 @@ def with_checksum(plan: Plan) -> Plan:
 def verify_checksum(plan: Plan) -> bool:
     """True when ``plan`` carries a checksum and it matches its content (a missing one never matches)."""
     return bool(plan.checksum) and plan.checksum == plan_checksum(plan)
+
+
+def _canonical_governance(governance: JsonObject, model: Governance) -> JsonObject:
+    """The governance with its findings, budgets and overrides sorted. The findings (one per item at worst) are
+    sorted by their canonical JSON and produced one at a time again, as :func:`plan_content` made them."""
+    findings: list[JsonObject] | Lazy
+    if isinstance(governance["findings"], Lazy):
+        findings = Lazy(lambda: (finding_to_dict(f) for f in sorted(model.findings, key=_finding_key)))
+    else:
+        findings = _sorted(governance["findings"])
+    return {
+        **governance,
+        "overrides": _sorted(governance["overrides"]),
+        "budgets": _sorted(governance["budgets"]),
+        "findings": findings,
+    }
+
+
+def _finding_key(finding: Finding) -> bytes:
+    return canonical_json(finding_to_dict(finding))
 
 
 def _canonical_scope(scope: JsonObject) -> JsonObject:

@@ -1,7 +1,9 @@
 """A plan as versioned JSON: written in a stable order, read back exactly, anything else rejected clearly.
 
 Money is a decimal string (``format(d, "f")``, never a float); keys are camelCase; scopes are sorted by
-scope and every item list by target. :func:`plan_content` is what the checksum covers.
+scope and every item list by target. :func:`plan_content` is what the checksum covers. A plan's governance is the
+``governance`` object (reconciler.plan.governance_json) and its counts in ``summary``, both absent from a plan
+made without governance (by an older couponctl), which reads back as ``governance=None``.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -19,6 +21,22 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from reconciler import __version__
 from reconciler.errors import PlanFileError, Problem
+from reconciler.governance.model import Governance
+from reconciler.plan import json_values
+from reconciler.plan.governance_json import (
+    GOVERNANCE_SUMMARY_KEYS,
+    governance_from_dict,
+    governance_problems,
+    governance_summary,
+    governance_to_dict,
+)
+from reconciler.plan.json_values import (
+    decimal_from,
+    optional_decimal,
+    target_from_dict,
+    target_to_dict,
+    timestamp_problem,
+)
 from reconciler.plan.jsonstream import Lazy, iter_json
 from reconciler.plan.model import (
     PLAN_FORMAT_VERSION,
@@ -31,10 +49,13 @@ from reconciler.plan.model import (
     ScopePlan,
     Severity,
 )
-from reconciler.state.desired import Scope, Target, TargetKind
+from reconciler.state.desired import Scope, Target
 from reconciler.state.live import FaceValue, IssuedCoupon
 
-JsonObject = dict[str, Any]
+#: Defined in reconciler.plan.json_values, and imported from here by the renderers and exporters too.
+JsonObject = json_values.JsonObject
+decimal_text = json_values.decimal_text
+format_timestamp = json_values.format_timestamp
 
 PLAN_KIND = "CouponPlan"
 MAX_PROBLEMS = 50
@@ -119,8 +140,10 @@ def plan_to_dict(plan: Plan, *, lazy: bool = False) -> JsonObject:
 
 def plan_content(plan: Plan, *, lazy: bool = False) -> JsonObject:
     """Everything in the JSON but ``createdAt`` and ``checksum``: what two identical diffs share. With ``lazy``
-    the item lists (to issue, in doubt, unmanaged, removed, mismatched) are :class:`Lazy` arrays."""
-    return {
+    the item lists (to issue, in doubt, unmanaged, removed, mismatched, governance findings) are :class:`Lazy`
+    arrays. ``governance`` is left out, not null, when the plan has none: such a plan's JSON (and checksum) is
+    what couponctl wrote before governance existed."""
+    content: JsonObject = {
         "kind": PLAN_KIND,
         "formatVersion": plan.format_version,
         "toolVersion": plan.tool_version,
@@ -134,29 +157,20 @@ def plan_content(plan: Plan, *, lazy: bool = False) -> JsonObject:
         "endpoints": None
         if plan.endpoints is None
         else [{"provider": e.provider, "role": e.role, "url": e.url, "listed": e.listed} for e in plan.endpoints],
-        "summary": _summary_to_dict(summarize(plan)),
-        "scopes": [_scope_to_dict(s, lazy) for s in sorted(plan.scopes, key=lambda s: s.scope)],
+        "summary": _plan_summary(plan),
     }
+    if plan.governance is not None:
+        content["governance"] = governance_to_dict(plan.governance, lazy=lazy)
+    content["scopes"] = [_scope_to_dict(s, lazy) for s in sorted(plan.scopes, key=lambda s: s.scope)]
+    return content
 
 
-def decimal_text(value: Decimal) -> str:
-    """The exact decimal as positional text: ``Decimal("100.00")`` -> ``"100.00"``."""
-    if not value.is_finite():
-        raise ValueError(f"not a finite amount: {value}")
-    return format(value, "f")
-
-
-def format_timestamp(moment: datetime) -> str:
-    """ISO-8601 in UTC with a Z suffix; microseconds only when present."""
-    if moment.tzinfo is None:
-        raise ValueError("a plan's created_at must be timezone-aware")
-    utc = moment.astimezone(UTC)
-    fraction = f".{utc.microsecond:06d}" if utc.microsecond else ""
-    return utc.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
-
-
-def _optional_decimal(value: Decimal | None) -> str | None:
-    return None if value is None else decimal_text(value)
+def _plan_summary(plan: Plan) -> JsonObject:
+    """The ``summary``: the totals over the scopes, and the governance counts when the plan has governance."""
+    summary = _summary_to_dict(summarize(plan))
+    if plan.governance is not None:
+        summary.update(governance_summary(plan.governance))
+    return summary
 
 
 def _summary_to_dict(summary: PlanSummary) -> JsonObject:
@@ -198,7 +212,7 @@ def _scope_to_dict(plan: ScopePlan, lazy: bool = False) -> JsonObject:
         "unmanaged": _array(lazy, lambda: (_held_to_dict(h) for h in sorted(plan.unmanaged, key=_held_key))),
         "removed": _array(lazy, lambda: (_held_to_dict(h) for h in sorted(plan.removed, key=_held_key))),
         "problems": [_problem_to_dict(p) for p in plan.problems],
-        "exposure": _optional_decimal(plan.exposure),
+        "exposure": optional_decimal(plan.exposure),
         "inDoubt": _array(lazy, lambda: (_item_to_dict(i) for i in sorted(plan.in_doubt, key=_item_key))),
         "notYetVisible": plan.not_yet_visible,
         "mismatched": _array(lazy, lambda: (_held_to_dict(h) for h in sorted(plan.mismatched, key=_held_key))),
@@ -220,21 +234,17 @@ def _face_value_to_dict(face: FaceValue | None) -> JsonObject | None:
     return {"amount": decimal_text(face.amount), "currency": face.currency, "couponType": face.coupon_type}
 
 
-def _target_to_dict(target: Target) -> JsonObject:
-    return {"kind": target.kind.value, "value": target.value}
-
-
 def _item_to_dict(item: PlanItem) -> JsonObject:
     return {
-        "target": _target_to_dict(item.target),
+        "target": target_to_dict(item.target),
         "manifest": item.manifest,
-        "amount": _optional_decimal(item.amount),
+        "amount": optional_decimal(item.amount),
     }
 
 
 def _held_to_dict(held: HeldItem) -> JsonObject:
     return {
-        "target": _target_to_dict(held.target),
+        "target": target_to_dict(held.target),
         "coupons": [_coupon_to_dict(c) for c in held.coupons],
         "note": held.note,
     }
@@ -244,7 +254,7 @@ def _coupon_to_dict(coupon: IssuedCoupon) -> JsonObject:
     return {
         "code": coupon.code,
         "status": coupon.status,
-        "amount": _optional_decimal(coupon.amount),
+        "amount": optional_decimal(coupon.amount),
         "currency": coupon.currency,
         "issuedAt": coupon.issued_at,
     }
@@ -286,26 +296,26 @@ def plan_from_json(text: str, source_name: str) -> Plan:
         endpoints=None
         if data.get("endpoints") is None
         else tuple(PlanEndpoint(e["provider"], e["role"], e["url"], e["listed"]) for e in data["endpoints"]),
+        governance=_governance_field(source_name, data),
     )
     _check(source_name, _summary_problems(data["summary"], plan))
     return plan
 
 
+def _governance_field(source_name: str, data: JsonObject) -> Governance | None:
+    """The plan's governance; None for a plan written without one (by a couponctl before governance)."""
+    if "governance" not in data:
+        return None
+    _check(source_name, governance_problems(data["governance"]))
+    return governance_from_dict(data["governance"])
+
+
 def _timestamp_field(source_name: str, data: dict[str, Any], name: str) -> datetime:
     """A plan's timestamp: ISO 8601 with a time zone (a time without one could be any instant)."""
-    parsed = _parse_timestamp(data[name])
-    if parsed is None:
-        _fail(source_name, [(name, f"{data[name]!r} is not a valid date and time")])
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        _fail(source_name, [(name, f"{data[name]!r} has no time zone (plans write UTC with +00:00 or Z)")])
-    return parsed
-
-
-def _parse_timestamp(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
+    problem = timestamp_problem(data[name])
+    if problem is not None:
+        _fail(source_name, [(name, problem)])
+    return datetime.fromisoformat(data[name])
 
 
 def _check(source_name: str, problems: Sequence[tuple[str, str]]) -> None:
@@ -409,12 +419,24 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _summary_problems(summary: JsonObject, plan: Plan) -> list[tuple[str, str]]:
-    expected = _summary_to_dict(summarize(plan))
-    return [
-        (f"summary.{key}", f"is {json.dumps(summary[key])} but the scopes give {json.dumps(value)}")
+    """Where the summary disagrees with what the scopes and the governance give (the schema required its totals,
+    and the governance counts when the plan has governance)."""
+    expected = _plan_summary(plan)
+    found = [
+        (f"summary.{key}", f"is {json.dumps(summary[key])} but {_source(key)} {json.dumps(value)}")
         for key, value in expected.items()
-        if summary[key] != value
+        if key in summary and summary[key] != value
     ]
+    found += [
+        (f"summary.{key}", "is a governance count, but the plan has no governance")
+        for key in summary
+        if key not in expected
+    ]
+    return found
+
+
+def _source(key: str) -> str:
+    return "the governance gives" if key in GOVERNANCE_SUMMARY_KEYS else "the scopes give"
 
 
 def _scope_from_dict(data: JsonObject) -> ScopePlan:
@@ -431,16 +453,12 @@ def _scope_from_dict(data: JsonObject) -> ScopePlan:
         unmanaged=tuple(_held_from_dict(h) for h in data["unmanaged"]),
         removed=tuple(_held_from_dict(h) for h in data["removed"]),
         problems=tuple(PlanProblem(Severity(p["severity"]), p["code"], p["message"]) for p in data["problems"]),
-        exposure=_decimal_from(data["exposure"]),
+        exposure=decimal_from(data["exposure"]),
         in_doubt=tuple(_item_from_dict(i) for i in data["inDoubt"]),
         not_yet_visible=data["notYetVisible"],
         mismatched=tuple(_held_from_dict(h) for h in data["mismatched"]),
         currency=data["currency"],
     )
-
-
-def _decimal_from(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
 
 
 def _face_value_from_dict(data: JsonObject | None) -> FaceValue | None:
@@ -449,17 +467,13 @@ def _face_value_from_dict(data: JsonObject | None) -> FaceValue | None:
     return FaceValue(Decimal(data["amount"]), data["currency"], data["couponType"])
 
 
-def _target_from_dict(data: JsonObject) -> Target:
-    return Target(TargetKind(data["kind"]), data["value"])
-
-
 def _item_from_dict(data: JsonObject) -> PlanItem:
-    return PlanItem(_target_from_dict(data["target"]), data["manifest"], _decimal_from(data["amount"]))
+    return PlanItem(target_from_dict(data["target"]), data["manifest"], decimal_from(data["amount"]))
 
 
 def _held_from_dict(data: JsonObject) -> HeldItem:
     coupons = tuple(
-        IssuedCoupon(c["code"], c["status"], _decimal_from(c["amount"]), c["currency"], c["issuedAt"])
+        IssuedCoupon(c["code"], c["status"], decimal_from(c["amount"]), c["currency"], c["issuedAt"])
         for c in data["coupons"]
     )
-    return HeldItem(_target_from_dict(data["target"]), coupons, data["note"])
+    return HeldItem(target_from_dict(data["target"]), coupons, data["note"])

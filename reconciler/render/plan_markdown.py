@@ -17,6 +17,8 @@ from typing import TypeVar
 from reconciler.plan.masking import EMAIL, UNKEYED, EmailMasker, addresses_in, mask_email
 from reconciler.plan.model import HeldItem, Plan, ScopePlan
 from reconciler.plan.serialize import format_timestamp, summarize
+from reconciler.render.governance import Shown
+from reconciler.render.governance_markdown import GovernanceMarkdown, governance_addresses
 from reconciler.render.markdown_text import code_span, html_text, longest_backtick_run, neutral, unlinked
 from reconciler.render.terminal import visible
 from reconciler.render.words import (
@@ -60,7 +62,7 @@ def render_markdown(
     full = _compose(plan, style, item_limit=None, scope_limit=None)
     if len(full) <= max_chars:
         return full
-    longest = max((_longest_list(s) for s in plan.scopes), default=0)
+    longest = max([*(_longest_list(s) for s in plan.scopes), _longest_governance_list(plan)])
     limit = _largest(longest, lambda n: len(_compose(plan, style, n, None)) <= max_chars)
     if limit is not None:
         return _compose(plan, style, limit, None)
@@ -70,8 +72,11 @@ def render_markdown(
 
 
 def _addresses(plan: Plan) -> Iterator[str]:
-    """Every address the comment may show: email targets, and addresses in messages, notes and violations."""
+    """Every address the comment may show: email targets, and addresses in messages, notes, violations and
+    governance (finding targets and messages, overrides' reasons and actors)."""
     yield from addresses_in(plan.violations)
+    if plan.governance is not None:
+        yield from governance_addresses(plan.governance)
     for scope_plan in plan.scopes:
         yield from addresses_in(p.message for p in scope_plan.problems)
         for items in (scope_plan.to_issue, scope_plan.in_doubt):
@@ -105,7 +110,8 @@ class _Style:
 def _compose(plan: Plan, style: _Style, item_limit: int | None, scope_limit: int | None) -> str:
     scopes = plan.scopes if scope_limit is None else _first_scopes(plan, scope_limit)
     shortened = item_limit is not None and any(_longest_list(s) > item_limit for s in scopes)
-    blocks = [*_head(plan, style, shortened or len(scopes) < len(plan.scopes))]
+    shortened = shortened or (item_limit is not None and _longest_governance_list(plan) > item_limit)
+    blocks = [*_head(plan, style, shortened or len(scopes) < len(plan.scopes), item_limit)]
     blocks += ["\n".join(_scope_block(s, style, item_limit)) for s in scopes]
     if len(scopes) < len(plan.scopes):
         hidden = len(plan.scopes) - len(scopes)
@@ -119,7 +125,7 @@ def _first_scopes(plan: Plan, count: int) -> tuple[ScopePlan, ...]:
     return tuple(plan.scopes[n] for n in sorted(ranked[:count]))
 
 
-def _head(plan: Plan, style: _Style, shortened: bool) -> Iterator[str]:
+def _head(plan: Plan, style: _Style, shortened: bool, limit: int | None) -> Iterator[str]:
     summary = summarize(plan)
     yield f"{MARKER}\n### couponctl plan\n\n**{neutral(verdict(plan))}**"  # a vendor's currency is in it
     if plan.selection is not None:
@@ -159,6 +165,8 @@ def _head(plan: Plan, style: _Style, shortened: bool) -> Iterator[str]:
     if plan.violations:
         lines = "\n".join(f"> - {style.prose(v)}" for v in plan.violations)
         yield f"> [!CAUTION]\n> Over policy limits: apply refuses unless allowed with a recorded reason.\n{lines}"
+    if plan.governance is not None:
+        yield from GovernanceMarkdown(style, limit).blocks(Shown(plan.governance))
     if shortened:
         yield f"> [!NOTE]\n> This comment is shortened to fit. The full plan is in {style.full_plan}."
 
@@ -262,6 +270,13 @@ class _Sections:
             yield from ("", f"{fence}{fenced}", *shown, fence)
         if len(shown) < len(items):
             yield from ("", f"… and {len(items) - len(shown):,} more: see {self.style.full_plan}.")
+
+
+def _longest_governance_list(plan: Plan) -> int:
+    if plan.governance is None:
+        return 0
+    shown = Shown(plan.governance)
+    return max(len(shown.raised_by), len(shown.denials), len(shown.informing))
 
 
 def _longest_list(scope_plan: ScopePlan) -> int:

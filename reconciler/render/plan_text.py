@@ -11,8 +11,17 @@ from typing import TypeVar
 
 import click
 
+from reconciler.governance.model import Effect, Finding
 from reconciler.plan.model import Plan, PlanProblem, ScopePlan, Severity
 from reconciler.plan.serialize import PlanSummary, format_timestamp, summarize
+from reconciler.render.governance import (
+    LOCAL_JOURNAL_NOTE,
+    Shown,
+    budget_text,
+    environments_text,
+    finding_text,
+    override_text,
+)
 from reconciler.render.terminal import visible
 from reconciler.render.words import (
     UNLISTED_WARNING,
@@ -21,6 +30,7 @@ from reconciler.render.words import (
     endpoint_text,
     exposure_text,
     format_face_value,
+    governance_refusal,
     held_coupons_text,
     inventory_text,
     item_text,
@@ -42,6 +52,8 @@ def render_text(plan: Plan, *, color: bool, item_limit: int = DEFAULT_ITEM_LIMIT
     paint = _Paint()
     summary = summarize(plan)
     lines = list(_summary_lines(plan, summary, paint))
+    if plan.governance is not None:
+        lines += _governance_lines(Shown(plan.governance), paint, item_limit)
     for scope_plan in plan.scopes:
         lines += ["", *_scope_lines(scope_plan, paint, item_limit)]
     lines += ["", paint(verdict(plan), fg=_verdict_colour(plan), bold=True)]
@@ -75,7 +87,7 @@ class _Paint:
 
 
 def _verdict_colour(plan: Plan) -> str:
-    if plan.has_errors:
+    if plan.has_errors or governance_refusal(plan.governance) is not None:
         return "red"
     return "green" if plan.has_changes else "cyan"
 
@@ -112,6 +124,41 @@ def _summary_lines(plan: Plan, summary: PlanSummary, paint: _Paint) -> Iterator[
     yield paint(problems, fg="red", bold=True) if summary.errors else problems
     for violation in plan.violations:
         yield paint(f"  over limit: {violation}", fg="red", bold=True)
+
+
+def _governance_lines(shown: Shown, paint: _Paint, limit: int) -> Iterator[str]:
+    """The approval tier and what raised it, the budgets, the rule findings, the overrides carried and the note
+    on a journal that is not shared; nothing when the governance found nothing worth showing."""
+    if not shown.worth_showing:
+        return
+    governance = shown.governance
+    if governance.tier is not None:
+        yield paint(f"  approval:   tier {governance.tier}{environments_text(governance.environments)}", bold=True)
+        yield from _limited(shown.raised_by, limit, "tier findings", lambda f: f"    raised by {_finding(f)}")
+    for budget in governance.budgets:
+        line = f"  budget:     {budget_text(budget, shown.reason(budget.name))}"
+        yield paint(line, fg="red", bold=True) if budget.breach and not budget.overridden else line
+    yield from _limited(
+        shown.denials, limit, "denials", lambda f: paint(f"  denied:     {_finding(f)}", fg="red", bold=True)
+    )
+    yield from _limited(
+        shown.informing,
+        limit,
+        "rule findings",
+        lambda f: paint(f"  {_effect_label(f)}{_finding(f, shown.reason(f.rule))}", fg="yellow"),
+    )
+    for override in governance.overrides:
+        yield paint(f"  override:   {override_text(override)}", fg="magenta")
+    if shown.local_journal:
+        yield paint(f"  note:       {LOCAL_JOURNAL_NOTE}", fg="yellow")
+
+
+def _effect_label(finding: Finding) -> str:
+    return "denied:     " if finding.effect is Effect.DENY else "warned:     "
+
+
+def _finding(finding: Finding, reason: str | None = None) -> str:
+    return finding_text(finding, lambda f: str(f.target), reason)
 
 
 def _scope_lines(scope_plan: ScopePlan, paint: _Paint, limit: int) -> Iterator[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from reconciler.governance.model import Governance
 from reconciler.plan.model import HeldItem, Plan, PlanEndpoint, PlanItem, ScopePlan
 from reconciler.plan.serialize import PlanSummary, summarize
 from reconciler.state.live import FaceValue
@@ -36,6 +37,9 @@ def exposure_text(summary: PlanSummary) -> str:
 def verdict(plan: Plan) -> str:
     if plan.has_errors:
         return "Plan has errors: apply refused."
+    refused = governance_refusal(plan.governance)
+    if refused is not None:
+        return refused
     if plan.violations:
         return f"Plan exceeds {plural(len(plan.violations), 'policy limit')}: apply refused unless allowed."
     if not plan.has_changes:
@@ -48,6 +52,19 @@ UNLISTED_WARNING = (
     "not a documented vendor host nor loopback; credentials go there because the provider says "
     "allowUnlistedEndpoint: true. Check it is meant"
 )
+
+
+def governance_refusal(governance: Governance | None) -> str | None:
+    """``Plan denied by 2 rules and breaches 1 budget: apply refused.``: the deny findings and the budget
+    breaches no override names; None when governance refuses nothing."""
+    if governance is None:
+        return None
+    rules = len({f.rule for f in governance.denials})
+    budgets = len({b.name for b in governance.breaches})
+    parts = [f"denied by {plural(rules, 'rule')}"] if rules else []
+    if budgets:
+        parts.append(f"breaches {plural(budgets, 'budget')}")
+    return f"Plan {' and '.join(parts)}: apply refused." if parts else None
 
 
 def endpoint_text(endpoint: PlanEndpoint) -> str:

@@ -10,17 +10,25 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from reconciler.plan.checksum import with_checksum
+from reconciler.plan.model import Plan
+from reconciler.plan.serialize import plan_to_json
+from tests.support.plan_factories import sample_governance, sample_plan
+
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "action.yml"
 WORKFLOWS = sorted((ROOT / "examples" / "github").glob("*.yml"))
 PROJECT = Path(__file__).resolve().parent / "project"
 BIN = Path(sys.executable).parent  # the environment couponctl is installed in
+
+needs_bash = pytest.mark.skipif(shutil.which("bash") is None, reason="the action's steps run in bash")
 
 
 def load(path: Path) -> dict[Any, Any]:
@@ -107,18 +115,106 @@ def test_the_plan_runs_on_pull_requests_read_only_and_never_for_forks() -> None:
     assert "<!-- couponctl:plan -->" in comment["with"]["script"]
 
 
-def test_the_apply_runs_after_merge_one_at_a_time_in_a_protected_environment() -> None:
-    apply = load(ROOT / "examples" / "github" / "couponctl-apply.yml")
+APPLY_WORKFLOW = ROOT / "examples" / "github" / "couponctl-apply.yml"
+TIER_ENVIRONMENT = "${{ needs.reviewed.outputs.environment }}"
+
+
+def test_the_apply_runs_after_merge_one_at_a_time_in_the_protected_environment_of_its_tier() -> None:
+    apply = load(APPLY_WORKFLOW)
     assert set(apply[ON]) == {"push"}
     assert apply["concurrency"] == {"group": "couponctl-apply", "cancel-in-progress": False}
-    (job,) = apply["jobs"].values()
-    assert job["environment"] == "coupons-production"
-    text = (ROOT / "examples" / "github" / "couponctl-apply.yml").read_text()
-    assert "--workflow couponctl-plan.yml" in text
-    download = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/download-artifact"))
-    assert download["with"]["name"] == "couponctl-plan"
+    assert list(apply["jobs"]) == ["reviewed", "apply"]
+    reviewed, job = apply["jobs"]["reviewed"], apply["jobs"]["apply"]
+    # the apply job waits for the reviewed plan's tier, and runs in the environment of that tier
+    assert job["needs"] == "reviewed"
+    assert job["environment"] == TIER_ENVIRONMENT
+    assert reviewed["outputs"]["environment"] == "${{ steps.tier.outputs.environment }}"
+    assert "environment" not in reviewed and "env" not in reviewed  # no environment, no secret: it only reads
+    assert "--workflow couponctl-plan.yml" in APPLY_WORKFLOW.read_text()
+    for steps in (reviewed["steps"], job["steps"]):
+        download = next(s for s in steps if str(s.get("uses", "")).startswith("actions/download-artifact"))
+        assert download["with"]["name"] == "couponctl-plan"
+    apply_step = next(s for s in job["steps"] if s.get("id") == "apply")
+    assert apply_step["with"]["command"] == "apply"
+    assert apply_step["with"]["environment"] == TIER_ENVIRONMENT  # passed on as apply --environment
     report = next(s for s in job["steps"] if "report" in s.get("name", "") and "upload-artifact" in s.get("uses", ""))
     assert report["if"].startswith("always()")
+
+
+def tier_step() -> dict[str, Any]:
+    (step,) = [s for s in load(APPLY_WORKFLOW)["jobs"]["reviewed"]["steps"] if s.get("id") == "tier"]
+    assert isinstance(step, dict)
+    return step
+
+
+needs_jq = pytest.mark.skipif(shutil.which("jq") is None, reason="the workflow reads the plan with jq")
+
+
+def run_tier_step(tmp_path: Path, made: Plan) -> tuple[int, dict[str, str], str]:
+    """The apply workflow's step that reads the reviewed plan's tier, run as GitHub runs it, on ``made``."""
+    step = tier_step()
+    assert "${{" not in step["run"]
+    plan_file = tmp_path / "couponctl-plan.json"
+    plan_file.write_text(plan_to_json(with_checksum(made)))
+    outputs = tmp_path / "github_output"
+    outputs.write_text("")
+    env = {k: str(v) for k, v in step["env"].items() if "${{" not in str(v)}
+    env |= {"PATH": "/usr/bin:/bin", "PLAN_FILE": str(plan_file), "GITHUB_OUTPUT": str(outputs)}
+    script = tmp_path / "tier.sh"
+    script.write_text(step["run"])
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    written = dict(line.split("=", 1) for line in outputs.read_text().splitlines() if "=" in line)
+    return done.returncode, written, done.stdout + done.stderr
+
+
+def governed(**changes: Any) -> Plan:
+    return replace(sample_plan(), governance=replace(sample_governance(), **changes))
+
+
+@needs_bash
+@needs_jq
+@pytest.mark.parametrize(
+    ("made", "tier", "environment"),
+    [
+        (governed(), "finance", "coupons-finance"),
+        (
+            governed(tier="standard", environments=("coupons-production", "coupons-finance")),
+            "standard",
+            "coupons-production",
+        ),
+        (governed(tier=None, environments=()), "", "coupons-production"),
+        (sample_plan(), "", "coupons-production"),
+    ],
+    ids=["finance", "standard", "no-tiers-declared", "no-governance"],
+)
+def test_the_apply_goes_to_the_first_environment_of_the_plans_tier(
+    tmp_path: Path, made: Plan, tier: str, environment: str
+) -> None:
+    code, outputs, log = run_tier_step(tmp_path, made)
+    assert code == 0, log
+    assert outputs == {"approval-tier": tier, "environment": environment}
+
+
+@needs_bash
+@needs_jq
+def test_a_tier_without_an_environment_applies_nothing(tmp_path: Path) -> None:
+    code, outputs, log = run_tier_step(tmp_path, governed(environments=()))
+    assert code == 1 and outputs == {}, log
+    assert "::error::the reviewed plan needs approval tier finance but names no environment" in log
+
+
+@needs_bash
+@needs_jq
+def test_an_environment_that_is_not_one_line_applies_nothing(tmp_path: Path) -> None:
+    code, outputs, log = run_tier_step(tmp_path, governed(environments=("coupons-finance\nenvironment=open",)))
+    assert code == 1 and outputs == {}, log
+    assert "not one line of text" in log
 
 
 def test_the_drift_check_runs_on_a_schedule_and_fails_on_drift() -> None:
@@ -149,18 +245,28 @@ def action_script() -> str:
 class Runner:
     """Runs the action's main step as GitHub would: bash, inputs in the environment, output files."""
 
-    def __init__(self, tmp_path: Path, workdir: Path, stub: int | None = None, stub_says: bool = True) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        workdir: Path,
+        stub: int | None = None,
+        stub_says: bool = True,
+        stub_plan: Path | None = None,
+    ) -> None:
         self.tmp = tmp_path
         self.workdir = workdir
         self.outputs = tmp_path / "github_output"
         self.summary = tmp_path / "step_summary"
         path = [str(BIN), "/usr/bin", "/bin"]
-        if stub is not None:  # a couponctl that only exits with the code given
+        if stub is not None:  # a couponctl that only exits with the code given (and saves stub_plan as --out)
             stub_dir = tmp_path / "stub"
             stub_dir.mkdir()
             fake = stub_dir / "couponctl"
             say = 'echo "stub couponctl $*"' if stub_says else 'echo "stub couponctl $*" >&2'
-            fake.write_text(f"#!/bin/sh\n{say}\nexit {stub}\n")
+            save = ""
+            if stub_plan is not None:
+                save = f'prev=""; for a in "$@"; do [ "$prev" = --out ] && cp "{stub_plan}" "$a"; prev=$a; done\n'
+            fake.write_text(f"#!/bin/sh\n{say}\n{save}exit {stub}\n")
             fake.chmod(0o755)
             path.insert(0, str(stub_dir))
         self.path = os.pathsep.join(path)
@@ -177,6 +283,7 @@ class Runner:
             "ARGS": args,
             "PLAN_FILE": inputs.get("plan_file", "couponctl-plan.json"),
             "REPORT_FILE": inputs.get("report_file", "couponctl-apply-report.json"),
+            "ENVIRONMENT": inputs.get("environment", ""),
             "FAIL_ON_DRIFT": inputs.get("fail_on_drift", "true"),
             "SUMMARY": "true",
             "NO_COLOR": "1",
@@ -200,9 +307,6 @@ def project(tmp_path: Path) -> Path:
     target = tmp_path / "project"
     shutil.copytree(PROJECT, target, ignore=shutil.ignore_patterns(".couponctl"))
     return target
-
-
-needs_bash = pytest.mark.skipif(shutil.which("bash") is None, reason="the action's steps run in bash")
 
 
 @pytest.mark.slow
@@ -249,6 +353,65 @@ def test_a_failed_partial_or_in_doubt_apply_fails_the_step(tmp_path: Path, proje
     code, outputs, log = Runner(tmp_path, project, stub=exit_code)("apply", plan_file="reviewed.json")
     assert code == exit_code and outputs["exit-code"] == str(exit_code), log
     assert f"stub couponctl --no-color apply {project / 'reviewed.json'} --yes --report" in log
+
+
+@needs_bash
+def test_apply_passes_the_environment_it_runs_in(tmp_path: Path, project: Path) -> None:
+    (project / "reviewed.json").write_text("{}")
+    run = Runner(tmp_path, project, stub=0)
+    code, _, log = run("apply", args="--parallel 2", plan_file="reviewed.json", environment="coupons finance")
+    assert code == 0, log
+    report = project / "couponctl-apply-report.json"
+    passed = f"--yes --report {report} --environment coupons finance --parallel 2"
+    assert f"stub couponctl --no-color apply {project / 'reviewed.json'} {passed}" in log
+    code, _, log = run("apply", plan_file="reviewed.json")
+    assert code == 0 and "--environment" not in log, log
+
+
+@needs_bash
+@pytest.mark.parametrize(
+    ("made", "tier", "environment"),
+    [
+        (governed(), "finance", "coupons-finance"),
+        (governed(tier=None, environments=()), "", ""),
+        (sample_plan(), "", ""),
+    ],
+    ids=["finance", "no-tiers-declared", "no-governance"],
+)
+def test_plan_outputs_the_approval_tier_and_the_environment_that_may_apply_it(
+    tmp_path: Path, project: Path, made: Plan, tier: str, environment: str
+) -> None:
+    saved = tmp_path / "made.json"
+    saved.write_text(plan_to_json(with_checksum(made)))
+    code, outputs, log = Runner(tmp_path, project, stub=2, stub_plan=saved)("plan")
+    assert code == 0 and outputs["exit-code"] == "2", log
+    assert outputs["approval-tier"] == tier and outputs["approval-environment"] == environment
+
+
+@needs_bash
+def test_a_tier_or_environment_that_is_not_one_line_is_not_output(tmp_path: Path, project: Path) -> None:
+    saved = tmp_path / "made.json"
+    saved.write_text(plan_to_json(with_checksum(governed(environments=("coupons\nhas-changes=false",)))))
+    code, outputs, log = Runner(tmp_path, project, stub=2, stub_plan=saved)("plan")
+    assert code == 0, log
+    assert outputs["approval-environment"] == "" and outputs["has-changes"] == "true"
+    assert "the plan's approval environment is not one line of printable text" in log
+
+
+@pytest.mark.slow
+@needs_bash
+def test_a_real_plan_outputs_the_tier_couponctl_yaml_gives_it(tmp_path: Path, project: Path) -> None:
+    config = project / "couponctl.yaml"
+    config.write_text(
+        config.read_text()
+        + "approvals:\n  tiers:\n    - name: standard\n      environments: [coupons-production]\n"
+        + "    - name: finance\n      environments: [coupons-finance]\n"
+    )
+    code, outputs, log = Runner(tmp_path, project)("plan")
+    assert code == 0 and outputs["exit-code"] == "2", log
+    assert outputs["approval-tier"] == "standard"
+    saved = json.loads(Path(outputs["plan-file"]).read_text())
+    assert saved["summary"]["approvalTier"] == saved["governance"]["approvalTier"] == "standard"
 
 
 @needs_bash

@@ -18,7 +18,7 @@ from reconciler.cli.main import main
 from reconciler.errors import CouponctlError
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.drift import Drift, DriftItem, DriftKind, ScopeDrift
-from reconciler.plan.serialize import plan_to_json
+from reconciler.plan.serialize import plan_from_json, plan_to_json
 from reconciler.render.formats import (
     APPLY_REPORT,
     DRIFT,
@@ -37,7 +37,7 @@ from reconciler.render.plan_text import render_text
 from reconciler.state.desired import Target
 from reconciler.state.live import IssuedCoupon
 from tests.support.diff_factories import SCOPE
-from tests.support.plan_factories import sample_plan
+from tests.support.plan_factories import governed_plan, sample_governance, sample_plan
 
 #: Which report each command with a ``--format`` option prints.
 FORMATTED_COMMANDS: dict[str, ReportKind[Any]] = {
@@ -147,3 +147,27 @@ def test_the_plan_formats_are_the_renderers_output_with_a_final_newline() -> Non
 def test_an_unknown_format_is_an_error_naming_the_formats_there_are() -> None:
     with pytest.raises(CouponctlError, match=r"unknown format 'xml' for the plan: choose one of text, json, markdown"):
         PLAN.format("xml")
+
+
+@pytest.mark.parametrize("fmt", PLAN.choices)
+def test_every_plan_format_shows_the_governance(fmt: str) -> None:
+    # a deny, a warn, a tier finding, an overridden deny, a breached and an overridden budget, overrides, a journal
+    # that is not shared: whatever the format, each is there for the reviewer
+    made = with_checksum(governed_plan())
+    document = render_document(PLAN, fmt, made, RenderOptions(mask_key=b"k"))
+    if fmt == "json":
+        assert plan_from_json(document, "p.json") == made
+        return
+    governance = sample_governance()
+    for name in {f.rule for f in governance.findings} | {b.name for b in governance.budgets}:
+        assert name in document, (fmt, name)
+    for item in (
+        *(" ".join(f.message.split()[-2:]) for f in governance.findings),
+        *(o.reason for o in governance.overrides),
+    ):
+        assert item in document, (fmt, item)
+    assert "finance" in document and "BREACH" in document and "overridden" in document
+    assert "only truthful across runners with a shared journal" in document
+    assert "apply refused" in document
+    if PLAN.format(fmt).masks_emails:
+        assert "owner@example.com" not in document and "ana@example.com" not in document

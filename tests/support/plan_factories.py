@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from reconciler.governance.model import BudgetStatus, Effect, Finding, GitContext, Governance, Override
 from reconciler.plan.model import (
     PLAN_FORMAT_VERSION,
     HeldItem,
@@ -148,3 +149,86 @@ def assert_golden(name: str, text: str) -> None:
         path.parent.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
     assert text == path.read_text(encoding="utf-8")
+
+
+def sample_governance() -> Governance:
+    """Governance that uses every field: a deny, a warn, a tier finding, an overridden deny, a plan-level warn, a
+    breached budget, an overridden breached budget, a budget within its limit, two overrides, a local journal.
+    An email is the target of the deny and inside the warn's message."""
+    return Governance(
+        digest="d" * 64,
+        findings=(
+            Finding(
+                "one-class-per-account",
+                Effect.DENY,
+                "owner@example.com already holds a coupon of another class of spring27",
+                MSADS,
+                Target.email("owner@example.com"),
+            ),
+            Finding("large-batch", Effect.WARN, "more than 2 coupons: ask ana@example.com to check", MSADS),
+            Finding(
+                "finance-over-200",
+                Effect.TIER,
+                "exposure above USD 200 needs finance",
+                tier="finance",
+            ),
+            Finding(
+                "no-uid-twice",
+                Effect.DENY,
+                "uid 1918000000883 was paid last quarter",
+                ALIYUN,
+                Target.uid(1918000000883),
+                overridden=True,
+            ),
+            Finding("weekend", Effect.WARN, "planned on a weekend"),
+        ),
+        budgets=(
+            BudgetStatus(
+                "spring-usd",
+                "USD",
+                limit=Decimal("500.00"),
+                spent=Decimal("150.00"),
+                in_doubt=Decimal("100.00"),
+                adds=Decimal("300.00"),
+                period="calendar month (Europe/Berlin)",
+                period_start=datetime(2027, 2, 28, 23, 0, tzinfo=UTC),
+                period_end=datetime(2027, 3, 31, 22, 0, tzinfo=UTC),
+            ),
+            BudgetStatus(
+                "reseller-cny",
+                "CNY",
+                limit=Decimal("150"),
+                spent=Decimal("100"),
+                in_doubt=Decimal("0"),
+                adds=Decimal("100"),
+                period="last 30 days",
+                period_start=datetime(2027, 1, 30, 12, 0, 0, 250000, tzinfo=UTC),
+                period_end=None,
+                overridden=True,
+            ),
+            BudgetStatus(
+                "program",
+                "USD",
+                limit=Decimal("100000"),
+                spent=Decimal("2500.50"),
+                in_doubt=Decimal("0"),
+                adds=Decimal("300.00"),
+                period="lifetime",
+            ),
+        ),
+        overrides=(
+            Override(
+                "no-uid-twice", "the refund of ticket 4711 was reversed", "ana", "0123456789abcdef" * 2 + "01234567"
+            ),
+            Override("reseller-cny", "Q1 top-up approved by finance", None, None),
+        ),
+        tier="finance",
+        git=GitContext("ana", "spring27-emails", "0123456789abcdef" * 2 + "01234567"),
+        shared_journal=False,
+        environments=("coupons-finance", "coupons-board"),
+    )
+
+
+def governed_plan() -> Plan:
+    """The sample plan with :func:`sample_governance`."""
+    return replace(sample_plan(), governance=sample_governance())
