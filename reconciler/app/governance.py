@@ -14,7 +14,7 @@ from reconciler.errors import CouponctlError
 from reconciler.governance.digest import governance_digest
 from reconciler.governance.model import BudgetStatus, Finding, GitContext, Governance, Override
 from reconciler.governance.overrides import check_overrides
-from reconciler.governance.tiers import plan_tier
+from reconciler.governance.tiers import environments_for, plan_tier
 from reconciler.plan.model import Plan
 
 
@@ -37,12 +37,14 @@ def govern(
     named = {override.name for override in overrides}
     findings = tuple(replace(f, overridden=True) if f.rule in named else f for f in findings)
     budgets = tuple(replace(b, overridden=True) if b.name in named else b for b in budgets)
+    tier = plan_tier(config.governance, findings, overrides)
     return Governance(
         digest=governance_digest(config.policy, config.governance),
         findings=findings,
         budgets=budgets,
         overrides=tuple(overrides),
-        tier=plan_tier(config.governance, findings, overrides),
+        tier=tier,
+        environments=environments_for(config.governance, tier) if tier is not None else (),
         git=context,
         shared_journal="://" in config.journal,
     )

@@ -45,7 +45,8 @@ def check_entitled(config: GovernanceConfig, tier: str | None, environment: str 
 
 
 def overrides_in_force(governance: Governance | None) -> str | None:
-    """The reasons of the overrides a plan carries, for the journal's run record (None: none)."""
+    """The reasons of the overrides a plan carries, each once, for the run's ``override_reason`` (None: none); the
+    run's ``overrides`` record which names each reason overrides."""
     if governance is None or not governance.overrides:
         return None
-    return "; ".join(f"{o.name}: {o.reason}" for o in governance.overrides)
+    return "; ".join(dict.fromkeys(o.reason for o in governance.overrides))
