@@ -46,7 +46,7 @@ def govern(
         tier=tier,
         environments=environments_for(config.governance, tier) if tier is not None else (),
         git=context,
-        shared_journal="://" in config.journal,
+        shared_journal=journal.db.dialect != "sqlite",
     )
 
 
