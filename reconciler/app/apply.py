@@ -180,7 +180,15 @@ class _HoldingTheLock:
             check_same_governance(saved, decisions.saved_name, fresh)
             bound = bind(saved, fresh, decisions.saved_name)
             fresh, skipped = bound.plan, bound.skipped
-        summary = PlanSummary.of(fresh, skipped=skipped, override_reason=overrides_in_force(fresh.governance))
+        governance = fresh.governance
+        if governance is not None and governance.budgets and not governance.shared_journal:
+            self.run.warn(
+                ApplyNote(
+                    f"note: the budgets were read from {journal.db.location}, a journal only this runner sees: they "
+                    "are only truthful across runners that share one journal (PostgreSQL: README)"
+                )
+            )
+        summary = PlanSummary.of(fresh, skipped=skipped, override_reason=overrides_in_force(governance))
         self.run.planned(summary)
         if fresh.has_errors:
             errors = [f"  {s.scope}: error ({e.code}): {e.message}" for s in fresh.scopes for e in s.errors]
