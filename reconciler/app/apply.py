@@ -30,11 +30,19 @@ from reconciler.apply.durability import check_journal_outlives_ci
 from reconciler.apply.executor import Execution, execute, journal_failed_mid_apply, plan_batches
 from reconciler.apply.fencing import LeaseFencing
 from reconciler.apply.journal import Journal, Money
-from reconciler.apply.lock import ApplyLock, LeaseLostError, default_holder, scope_lease_name, scope_lease_names
+from reconciler.apply.lock import (
+    ApplyLock,
+    LeaseLostError,
+    budget_lease_name,
+    default_holder,
+    scope_lease_name,
+    scope_lease_names,
+)
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
 from reconciler.apply.verify import paid_twice, verdicts
 from reconciler.errors import ExitCode, JournalError, RefusedError
+from reconciler.governance.budgets import breach_lines, budgets_touched
 from reconciler.plan.model import Plan
 from reconciler.providers.base import BatchResult, Provider
 from reconciler.providers.options import request_timeout_seconds
@@ -102,9 +110,9 @@ def _apply(project: Project, decisions: ApplyDecisions, run: ApplyRun) -> ApplyR
                         "in doubt would be paid again"
                     )
                 )
-            lock = ApplyLock(
-                journal.db, lease_seconds=project.config.lock_lease_seconds, names=scope_lease_names(project.desired)
-            )
+            budgets = budgets_touched(project.config.governance.budgets, project.desired)
+            names = (*scope_lease_names(project.desired), *(budget_lease_name(b.name) for b in budgets))
+            lock = ApplyLock(journal.db, lease_seconds=project.config.lock_lease_seconds, names=names)
             holder = default_holder()
             async with (
                 open_providers(project, write=True) as providers,
@@ -161,6 +169,11 @@ class _HoldingTheLock:
             raise RefusedError(
                 "the plan exceeds the policy: " + "; ".join(fresh.violations) + ". Nothing was issued; "
                 'pass --allow-over-limit "REASON" to go ahead (the reason is recorded in the journal)'
+            )
+        if fresh.governance is not None and fresh.governance.breaches:  # read afresh under the budgets' leases
+            raise RefusedError(
+                "the plan breaches its budgets, read afresh from the journal under the lock; nothing was issued:\n"
+                + "\n".join(f"  {line}" for line in breach_lines(fresh.governance.breaches))
             )
         if not decisions.confirm(fresh):
             raise RefusedError("apply not confirmed; nothing was issued")

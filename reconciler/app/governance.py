@@ -10,6 +10,7 @@ from dataclasses import replace
 from reconciler.app.session import Project
 from reconciler.apply.context import git_context
 from reconciler.apply.journal import Journal
+from reconciler.governance.budgets import budget_statuses, spending_read
 from reconciler.governance.digest import governance_digest
 from reconciler.governance.model import BudgetStatus, Finding, GitContext, Governance, Override
 from reconciler.governance.tiers import plan_tier
@@ -30,7 +31,7 @@ def govern(
     config = project.config
     context = git if git is not None else git_context(config.root, environ)
     findings: tuple[Finding, ...] = ()  # evaluated by reconciler.governance.rules (issue 15, rules)
-    budgets: tuple[BudgetStatus, ...] = ()  # read by reconciler.governance.budgets (issue 15, budgets)
+    budgets = _budgets(project, plan, journal)
     named = {override.name for override in overrides}
     findings = tuple(replace(f, overridden=True) if f.rule in named else f for f in findings)
     budgets = tuple(replace(b, overridden=True) if b.name in named else b for b in budgets)
@@ -43,3 +44,14 @@ def govern(
         git=context,
         shared_journal="://" in config.journal,
     )
+
+
+def _budgets(project: Project, plan: Plan, journal: Journal) -> tuple[BudgetStatus, ...]:
+    """Each budget's status at the plan's moment (the journal's clock), from one read of the journal's spending
+    over the widest period any budget needs. Apply calls this under its leases (one per budget it may add to)."""
+    budgets = project.config.governance.budgets
+    read = spending_read(budgets, plan.created_at)
+    if read is None:
+        return ()
+    spending = journal.spending(read.since, read.until, boundaries=read.boundaries)
+    return budget_statuses(budgets, plan, project.desired, spending, plan.created_at)
