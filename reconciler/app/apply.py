@@ -31,11 +31,19 @@ from reconciler.apply.durability import check_journal_outlives_ci
 from reconciler.apply.executor import Execution, execute, journal_failed_mid_apply, plan_batches
 from reconciler.apply.fencing import LeaseFencing
 from reconciler.apply.journal import Journal, Money
-from reconciler.apply.lock import ApplyLock, LeaseLostError, default_holder, scope_lease_name, scope_lease_names
+from reconciler.apply.lock import (
+    ApplyLock,
+    LeaseLostError,
+    budget_lease_name,
+    default_holder,
+    scope_lease_name,
+    scope_lease_names,
+)
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
 from reconciler.apply.verify import paid_twice, verdicts
 from reconciler.errors import ExitCode, JournalError, RefusedError
+from reconciler.governance.budgets import budgets_touched
 from reconciler.governance.model import LIMIT_NAMES, Override
 from reconciler.governance.overrides import blocking, check_overrides
 from reconciler.plan.model import Plan
@@ -128,9 +136,9 @@ def _apply(project: Project, decisions: ApplyDecisions, run: ApplyRun) -> ApplyR
                         "in doubt would be paid again"
                     )
                 )
-            lock = ApplyLock(
-                journal.db, lease_seconds=project.config.lock_lease_seconds, names=scope_lease_names(project.desired)
-            )
+            budgets = budgets_touched(project.config.governance.budgets, project.desired)
+            names = (*scope_lease_names(project.desired), *(budget_lease_name(b.name) for b in budgets))
+            lock = ApplyLock(journal.db, lease_seconds=project.config.lock_lease_seconds, names=names)
             holder = default_holder()
             async with (
                 open_providers(project, write=True) as providers,
@@ -204,7 +212,9 @@ class _HoldingTheLock:
                 else 'pass --override NAME --reason TEXT, or --allow-over-limit "REASON" for the per-apply limits '
                 "(recorded in the journal); in CI, apply a reviewed plan that carries the override"
             )
-            raise RefusedError(f"the plan exceeds the policy: {'; '.join(blocked)}. Nothing was issued; {how}")
+            raise RefusedError(
+                f"the plan exceeds the policy; nothing was issued: {'; '.join(blocked)}. To go ahead, {how}"
+            )
         check_entitled(config.governance, required_tier(config.governance, saved, fresh), decisions.environment)
         if not decisions.confirm(fresh):
             raise RefusedError("apply not confirmed; nothing was issued")
@@ -215,6 +225,8 @@ class _HoldingTheLock:
             ci_actor(os.environ),
             git_commit(config.root),
             override_reason=summary.override_reason,
+            overrides=fresh.governance.overrides if fresh.governance is not None else (),
+            reviewed_commit=saved.governance.git.commit if saved is not None and saved.governance is not None else None,
         )
         batches = plan_batches(fresh, desired, self.providers, config.canary_size)
         self.run.start(run_id, summary, tuple(s.scope for s in fresh.scopes if s.to_issue), len(batches))

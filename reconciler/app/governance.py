@@ -11,6 +11,7 @@ from reconciler.app.session import Project
 from reconciler.apply.context import ci_actor, git_commit, git_context
 from reconciler.apply.journal import Journal
 from reconciler.errors import CouponctlError
+from reconciler.governance.budgets import budget_statuses, spending_read
 from reconciler.governance.digest import governance_digest
 from reconciler.governance.model import BudgetStatus, Finding, GitContext, Governance, Override
 from reconciler.governance.overrides import check_overrides
@@ -33,7 +34,7 @@ def govern(
     check_overrides(config.governance, overrides)
     context = git if git is not None else git_context(config.root, environ)
     findings: tuple[Finding, ...] = ()  # evaluated by reconciler.governance.rules (issue 15, rules)
-    budgets: tuple[BudgetStatus, ...] = ()  # read by reconciler.governance.budgets (issue 15, budgets)
+    budgets = _budgets(project, plan, journal)
     named = {override.name for override in overrides}
     findings = tuple(replace(f, overridden=True) if f.rule in named else f for f in findings)
     budgets = tuple(replace(b, overridden=True) if b.name in named else b for b in budgets)
@@ -66,3 +67,14 @@ def overrides_given(
     overrides = tuple(Override(name, reason.strip(), actor, commit) for name in names)
     check_overrides(project.config.governance, overrides)
     return overrides
+
+
+def _budgets(project: Project, plan: Plan, journal: Journal) -> tuple[BudgetStatus, ...]:
+    """Each budget's status at the plan's moment (the journal's clock), from one read of the journal's spending
+    over the widest period any budget needs. Apply calls this under its leases (one per budget it may add to)."""
+    budgets = project.config.governance.budgets
+    read = spending_read(budgets, plan.created_at)
+    if read is None:
+        return ()
+    spending = journal.spending(read.since, read.until, boundaries=read.boundaries)
+    return budget_statuses(budgets, plan, project.desired, spending, plan.created_at)

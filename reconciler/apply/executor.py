@@ -259,7 +259,11 @@ class _Sending:
         in_flight = fencing.in_flight_seconds(batch) if fencing is not None else None
         try:
             batch_id = self.journal.record_intent(
-                self.run_id, batch, self.money.get(batch.scope), in_flight_seconds=in_flight
+                self.run_id,
+                batch,
+                self.money.get(batch.scope),
+                in_flight_seconds=in_flight,
+                labels=self.desired.labels,
             )
         except JournalError as exc:  # not committed, or not known to be: nothing is sent for it
             self.journal_errors.append(exc)

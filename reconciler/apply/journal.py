@@ -6,9 +6,10 @@ the response. Targets couponctl ever issued to (or may have) are what the planne
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -18,6 +19,8 @@ from typing import NamedTuple
 from reconciler.apply.database import DDL_TYPES, Database, Row, open_database
 from reconciler.config.redaction import scrub
 from reconciler.errors import JournalError
+from reconciler.governance.budgets import Spending
+from reconciler.governance.model import Override
 from reconciler.providers.base import Batch, BatchResult, Outcome
 from reconciler.state.desired import Scope, Target, TargetKind
 
@@ -116,6 +119,17 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE items ADD COLUMN fenced_at {float};
     ALTER TABLE items ADD COLUMN in_flight_until {float};
     """,
+    # Governance (issue 15): per item, the manifest that declared it and that manifest's labels (a JSON object) as
+    # they were when its intent was recorded, so that a budget's label selector judges spending by what was true
+    # when the money went out; per run, the reviewed overrides its plan carried (a JSON list) and the commit
+    # reviewed. Budgets read items by when their intent was recorded.
+    """
+    ALTER TABLE items ADD COLUMN manifest TEXT;
+    ALTER TABLE items ADD COLUMN labels TEXT;
+    ALTER TABLE runs ADD COLUMN overrides TEXT;
+    ALTER TABLE runs ADD COLUMN reviewed_commit TEXT;
+    CREATE INDEX items_created ON items (created_at);
+    """,
 )
 
 PENDING = "PENDING"
@@ -128,6 +142,13 @@ RESOLVED_NOT_ISSUED = "RESOLVED_NOT_ISSUED"
 ISSUED_LATE = "ISSUED_LATE"
 #: States in which the target holds (or may hold) a coupon couponctl issued.
 HOLDING_STATES = (ISSUED, RESOLVED_ISSUED, ISSUED_LATE)
+#: States whose money a budget counts as spent: the vendor answered issued (ISSUED), a read showed an in-doubt call
+#: issued (RESOLVED_ISSUED), or a call resolved as not issued was found issued after all (ISSUED_LATE).
+SPENT_STATES = HOLDING_STATES
+#: States whose money is in doubt, which a budget counts as spent until it is resolved: an intent without an answer
+#: (PENDING: a run under way, or one that died between intent and answer) and an answer that gave out (IN_DOUBT).
+#: FAILED and RESOLVED_NOT_ISSUED items paid nothing.
+DOUBT_STATES = (PENDING, IN_DOUBT)
 
 _STATE_OF: dict[Outcome, str] = {Outcome.ISSUED: ISSUED, Outcome.FAILED: FAILED, Outcome.IN_DOUBT: IN_DOUBT}
 
@@ -166,6 +187,41 @@ def _amount_text(amount: Decimal | None) -> str | None:
 def iso(moment: float) -> str:
     """A moment of the journal's clock (seconds since the epoch) as the journal's timestamps write it."""
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="microseconds")
+
+
+def _iso_of(moment: datetime) -> str:
+    """An aware datetime as the journal's timestamps write it (text that sorts as the moments do)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _overrides_json(overrides: Sequence[Override]) -> str:
+    return _json([{"name": o.name, "reason": o.reason, "actor": o.actor, "commit": o.commit} for o in overrides])
+
+
+def _labels_from(text: str | None) -> dict[str, str] | None:
+    """Labels as recorded with an intent (None: not recorded, or not a JSON object of strings)."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    return {str(key): str(label) for key, label in value.items()}
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        return None
 
 
 class Journal:
@@ -248,14 +304,28 @@ class Journal:
         git_commit: str | None,
         *,
         override_reason: str | None = None,
+        overrides: Sequence[Override] = (),
+        reviewed_commit: str | None = None,
     ) -> str:
-        """Record a run; ``override_reason`` is why a plan over the policy limits was allowed."""
+        """Record a run; ``override_reason`` is why a plan over the policy limits was allowed, ``overrides`` the
+        reviewed overrides its plan carried (recorded as a JSON list of {name, reason, actor, commit}) and
+        ``reviewed_commit`` the commit the reviewed plan was made at."""
         run_id = uuid.uuid4().hex
         with self.db.transaction():
             self.db.execute(
-                "INSERT INTO runs (id, plan_checksum, tool_version, actor, git_commit, started_at, override_reason)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, plan_checksum, tool_version, actor, git_commit, self._now(), override_reason),
+                "INSERT INTO runs (id, plan_checksum, tool_version, actor, git_commit, started_at, override_reason,"
+                " overrides, reviewed_commit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    plan_checksum,
+                    tool_version,
+                    actor,
+                    git_commit,
+                    self._now(),
+                    override_reason,
+                    _overrides_json(overrides),
+                    reviewed_commit,
+                ),
             )
         return run_id
 
@@ -265,14 +335,22 @@ class Journal:
         self.db.checkpoint()  # a finished run is in the main file: a copy of the file alone holds it
 
     def record_intent(
-        self, run_id: str, batch: Batch, money: Money | None = None, *, in_flight_seconds: float | None = None
+        self,
+        run_id: str,
+        batch: Batch,
+        money: Money | None = None,
+        *,
+        in_flight_seconds: float | None = None,
+        labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> str:
         """Commit one PENDING row per item of the batch, with the money at stake; returns the batch id.
 
         An item's amount is its own (aliyun) or the class's face value (msads); ``money`` holds the scope's
         face amount (if any) and currency, from the plan. ``in_flight_seconds``: how long after now its request
         may still be in flight if it left right away (the fence bound plus the request timeout); each fence
-        moves that moment on (:meth:`mark_fenced`).
+        moves that moment on (:meth:`mark_fenced`). Each item records the manifest that declares it and, from
+        ``labels`` (each manifest's labels: DesiredState.labels), that manifest's labels as they are now, which
+        budgets judge it by ever after (None: not recorded).
         """
         batch_id = uuid.uuid4().hex
         moment = self.clock()
@@ -280,6 +358,11 @@ class Journal:
         until = None if in_flight_seconds is None else moment + in_flight_seconds
         scope = batch.scope
         unit_amount, currency = money or Money()
+        labels_text = (
+            None
+            if labels is None
+            else {item.manifest: _json(dict(labels.get(item.manifest, {}))) for item in batch.items}
+        )
         rows = [
             (
                 run_id,
@@ -296,14 +379,16 @@ class Journal:
                 now,
                 now,
                 until,
+                item.manifest,
+                None if labels_text is None else labels_text[item.manifest],
             )
             for item in batch.items
         ]
         with self.db.transaction():
             self.db.executemany(
                 "INSERT INTO items (run_id, batch_id, operation, provider, owner, coupon_class, target_kind,"
-                " target_value, amount, currency, state, created_at, updated_at, in_flight_until)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " target_value, amount, currency, state, created_at, updated_at, in_flight_until, manifest, labels)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         return batch_id
@@ -567,10 +652,55 @@ class Journal:
             "SELECT r.id, r.actor, r.git_commit, r.plan_checksum, r.override_reason, i.provider, i.owner,"
             " i.coupon_class, i.target_kind, i.target_value, i.amount, i.currency, i.operation, i.state, i.code,"
             " i.tracking_id, i.request_id, i.created_at, i.updated_at, i.resolved_by, i.resolution_reason,"
-            " i.late_at, i.late_reason"
+            " i.late_at, i.late_reason, i.manifest, i.labels, r.overrides, r.reviewed_commit"
             " FROM items i JOIN runs r ON r.id = i.run_id ORDER BY i.id"
         )
         return [dict(zip(LEDGER_COLUMNS, row, strict=True)) for row in rows]
+
+    def spending(
+        self, since: datetime | None, until: datetime | None, *, boundaries: Sequence[datetime] = ()
+    ) -> list[Spending]:
+        """What budgets count: the items whose intent was recorded in [``since``, ``until``) (None: open) and whose
+        money was spent (SPENT_STATES) or is in doubt (DOUBT_STATES), aggregated: one row per scope, manifest and
+        labels recorded, currency, amount, state, and segment (the latest of ``boundaries`` at or before the
+        intent), with how many items it stands for. Amounts stay decimal text until parsed (never summed as floats
+        by the database). Items recorded without labels (before budgets) are told apart by target, for today's
+        manifests to judge (reconciler.governance.budgets)."""
+        cuts = sorted(boundaries, reverse=True)
+        segment = (
+            "CASE " + " ".join(f"WHEN created_at >= ? THEN {len(cuts) - n}" for n in range(len(cuts))) + " ELSE 0 END"
+            if cuts
+            else "0"
+        )
+        states = (*SPENT_STATES, *DOUBT_STATES)
+        sql = (
+            "SELECT provider, owner, coupon_class, manifest, labels, CASE WHEN labels IS NULL THEN target_kind END,"
+            f" CASE WHEN labels IS NULL THEN target_value END, currency, amount, state, {segment}, count(*)"
+            f" FROM items WHERE state IN ({', '.join('?' for _ in states)})"
+        )
+        params: list[object] = [*(_iso_of(cut) for cut in cuts), *states]
+        if since is not None:
+            sql += " AND created_at >= ?"
+            params.append(_iso_of(since))
+        if until is not None:
+            sql += " AND created_at < ?"
+            params.append(_iso_of(until))
+        rows = self.db.execute(sql + " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11", params)
+        ascending = cuts[::-1]
+        return [
+            Spending(
+                scope=Scope(row[0], row[1], row[2]),
+                manifest=row[3],
+                labels=_labels_from(row[4]),
+                currency=row[7],
+                amount=_decimal(row[8]),
+                in_doubt=row[9] in DOUBT_STATES,
+                count=int(row[11]),
+                segment=ascending[int(row[10]) - 1] if int(row[10]) else None,
+                target=None if row[5] is None else Target(TargetKind(row[5]), row[6]),
+            )
+            for row in rows
+        ]
 
     def items(self, *, run_id: str | None = None, states: tuple[str, ...] = ()) -> list[JournalItem]:
         sql = (
@@ -632,6 +762,10 @@ LEDGER_COLUMNS = (
     "resolution_reason",
     "found_late_at",
     "found_late_reason",
+    "manifest",
+    "labels",
+    "overrides",
+    "reviewed_commit",
 )
 
 

@@ -3,8 +3,10 @@
 A lease row has a name, a holder, an expiry (``lockLease`` after its last renewal) and a *generation*, a number
 that grows with every acquisition of that name (a fencing token). An apply takes one lease per scope it may touch
 (named ``provider/owner/class``), all of them in one write transaction or none (so two applies never deadlock, and
-an apply never works on some of its scopes while another holds the rest); the lease named ``apply`` is the whole
-journal's and excludes every other (the sandbox commands take it). Applies of disjoint scopes run at once.
+an apply never works on some of its scopes while another holds the rest), and one per budget it may add to (named
+``budget:NAME``), so that applies sharing a budget check it and issue one after the other, whatever their scopes;
+the lease named ``apply`` is the whole journal's and excludes every other (the sandbox commands take it). Applies
+of disjoint scopes and budgets run at once.
 
 The holder renews its leases in the background and, right before each issuing request, with a conditional write
 that names their generations (:meth:`Lease.fence`): a holder whose lease was broken, taken over or let expire can
@@ -55,6 +57,16 @@ def conflicts(name: str, other: str) -> bool:
 def scope_lease_name(scope: Scope) -> str:
     """The lease of one scope: ``provider/owner/class``, as plans and `lock status` write the scope."""
     return str(scope)
+
+
+#: What the name of a budget's lease begins with: never a scope's (provider/owner/class) nor the whole journal's.
+BUDGET_LEASE_PREFIX = "budget:"
+
+
+def budget_lease_name(budget: str) -> str:
+    """The lease of one budget: every apply that may add to it holds it while it plans and issues, so that two
+    applies that share it, on whatever scopes, cannot both fit under what remains of it."""
+    return BUDGET_LEASE_PREFIX + budget
 
 
 def scope_lease_names(desired: DesiredState) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from reconciler.apply.journal import (
     Journal,
     RunInfo,
 )
-from reconciler.apply.lock import LOCK_NAME, ApplyLock
+from reconciler.apply.lock import BUDGET_LEASE_PREFIX, LOCK_NAME, ApplyLock
 from reconciler.cli.support import Settings, echo_report, format_option, reports_errors
 from reconciler.config.load import load_config
 from reconciler.config.redaction import scrub
@@ -155,9 +155,10 @@ def _lock(settings: Settings, scopes: tuple[str, ...] = ()) -> ApplyLock:
 
 def _scope_names(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
     for value in values:
-        if value != LOCK_NAME and value.count("/") != 2:
+        if value != LOCK_NAME and value.count("/") != 2 and not value.startswith(BUDGET_LEASE_PREFIX):
             raise click.BadParameter(
                 f"{value!r} is not a scope: give it as `couponctl lock status` prints it, provider/owner/class"
+                f" (or {BUDGET_LEASE_PREFIX}NAME for a budget's lease)"
             )
     return values
 

@@ -109,7 +109,9 @@ class Budget:
 class BudgetStatus:
     """One budget in one currency, as a plan sees it: ``spent`` is what the journal records as issued in the
     period, ``in_doubt`` what is in doubt there (it counts as spent until resolved), ``adds`` what this plan would
-    issue. ``period_start`` and ``period_end`` bound the period (None: open)."""
+    issue. ``period_start`` and ``period_end`` bound the period (None: open). ``unpriced`` counts the items this
+    plan would issue that the budget selects but whose amount or currency is unknown: it cannot count them, so it
+    cannot show the plan fits, and any makes a breach."""
 
     name: str
     currency: str
@@ -121,6 +123,7 @@ class BudgetStatus:
     period_start: datetime | None = None
     period_end: datetime | None = None
     overridden: bool = False
+    unpriced: int = 0
 
     @property
     def remaining(self) -> Decimal:
@@ -129,7 +132,8 @@ class BudgetStatus:
 
     @property
     def breach(self) -> bool:
-        return self.adds > 0 and self.remaining < 0
+        """This plan adds money the budget has no room for, or items whose money it cannot count."""
+        return (self.adds > 0 and self.remaining < 0) or self.unpriced > 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler.errors import CouponctlError
+from reconciler.governance.budgets import breach_lines
 from reconciler.governance.model import LIMIT_NAMES, Effect, Governance, GovernanceConfig, Override
 
 
@@ -44,10 +45,5 @@ def blocking(governance: Governance | None, limits: Sequence[tuple[str, str]]) -
     for finding in governance.denials:
         subject = " ".join(str(part) for part in (finding.scope, finding.target) if part is not None)
         found.append(f"rule {finding.rule} denies{' ' + subject if subject else ''}: {finding.message}")
-    for budget in governance.breaches:
-        found.append(
-            f"budget {budget.name} ({budget.period}) would be exceeded: {budget.currency} {budget.spent} spent and "
-            f"{budget.in_doubt} in doubt, this plan adds {budget.adds}, limit {budget.limit} "
-            f"(remaining {budget.remaining})"
-        )
+    found += breach_lines(governance.breaches)  # read afresh from the journal, at apply under the budgets' leases
     return found

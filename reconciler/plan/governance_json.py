@@ -79,6 +79,7 @@ def budget_to_dict(budget: BudgetStatus) -> JsonObject:
         "spent": decimal_text(budget.spent),
         "inDoubt": decimal_text(budget.in_doubt),
         "adds": decimal_text(budget.adds),
+        "unpriced": budget.unpriced,
         "remaining": decimal_text(budget.remaining),
         "breach": budget.breach,
         "overridden": budget.overridden,
@@ -122,7 +123,8 @@ def _problems(data: JsonObject) -> Iterator[tuple[str, str]]:
             if budget[name] != expected[name]:
                 yield (
                     f"{where}.{name}",
-                    f"is {_json(budget[name])} but limit, spent, inDoubt and adds give {_json(expected[name])}",
+                    f"is {_json(budget[name])} but its amounts (limit, spent, inDoubt, adds, unpriced) give "
+                    f"{_json(expected[name])}",
                 )
 
 
@@ -172,6 +174,7 @@ def _amounts_from_dict(data: JsonObject) -> BudgetStatus:
         in_doubt=Decimal(data["inDoubt"]),
         adds=Decimal(data["adds"]),
         period=data["period"],
+        unpriced=data["unpriced"],
     )
 
 

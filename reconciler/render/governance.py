@@ -76,6 +76,7 @@ def budget_figures(budget: BudgetStatus) -> str:
         f"spent {amount_text(budget.spent, c)}, in doubt {amount_text(budget.in_doubt, c)}, "
         f"this plan {amount_text(budget.adds, c)}, "
         f"remaining {amount_text(budget.remaining, c)} of {amount_text(budget.limit, c)}"
+        + (f", {budget.unpriced:,} item(s) it cannot price" if budget.unpriced else "")
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,10 +11,12 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from reconciler.apply import journal as journal_module
 from reconciler.apply.journal import (
     FAILED,
     IN_DOUBT,
     ISSUED,
+    LEDGER_COLUMNS,
     MIGRATIONS,
     PENDING,
     RESOLVED_ISSUED,
@@ -21,6 +24,7 @@ from reconciler.apply.journal import (
     Journal,
 )
 from reconciler.errors import JournalError
+from reconciler.governance.model import Override
 from reconciler.plan.model import PlanItem
 from reconciler.providers.base import Batch, BatchResult, ItemResult, Outcome
 from reconciler.state.desired import Scope, Target
@@ -104,6 +108,55 @@ def test_runs_are_found_by_checksum(journal: Journal) -> None:
     found = journal.run_with_checksum("abc")
     assert found is not None and found.id == run and found.outcome == "success"
     assert journal.run_with_checksum("other") is None
+
+
+def test_a_run_records_its_reviewed_overrides_and_commit_and_each_item_its_manifest_and_labels(
+    journal: Journal,
+) -> None:
+    override = Override("usd-cap", "Q2 launch, approved by finance", "alice", "c0ffee")
+    run = journal.start_run("sum", "0.1", "ci", "beef", overrides=(override,), reviewed_commit="c0ffee")
+    journal.record_intent(run, batch(A), labels={"m": {"team": "growth", "region": "eu"}, "other": {"x": "y"}})
+    (row,) = journal.ledger()
+    assert list(row) == list(LEDGER_COLUMNS)
+    assert json.loads(str(row["overrides"])) == [
+        {"name": "usd-cap", "reason": "Q2 launch, approved by finance", "actor": "alice", "commit": "c0ffee"}
+    ]
+    assert row["reviewed_commit"] == "c0ffee" and row["manifest"] == "m"
+    assert json.loads(str(row["labels"])) == {"region": "eu", "team": "growth"}
+    plain = journal.start_run("sum2", "0.1", None, None)
+    journal.record_intent(plain, batch(B))  # labels not given: not recorded
+    assert [(r["overrides"], r["labels"]) for r in journal.ledger()][1] == ("[]", None)
+
+
+def test_the_governance_migration_keeps_what_older_journals_recorded(
+    journal_location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal_module, "MIGRATIONS", MIGRATIONS[:-1])
+    old = Journal(journal_location)
+    at = "2027-03-01T12:00:00.000000+00:00"
+    with old.db.transaction():
+        old.db.execute(
+            "INSERT INTO runs (id, plan_checksum, tool_version, started_at) VALUES (?, ?, ?, ?)", ("r1", "s", "0", at)
+        )
+        old.db.execute(
+            "INSERT INTO items (run_id, batch_id, operation, provider, owner, coupon_class, target_kind, target_value,"
+            " amount, currency, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                *("r1", "b1", "DispatchCoupons", SCOPE.provider, SCOPE.owner, SCOPE.coupon_class, "email", A.value),
+                *("100", "USD", ISSUED, at, at),
+            ],
+        )
+    old.close()
+    monkeypatch.undo()
+    journal = Journal(journal_location)
+    try:
+        assert journal.db.schema_version() == len(MIGRATIONS)
+        (row,) = journal.ledger()
+        assert (row["manifest"], row["labels"], row["overrides"], row["reviewed_commit"]) == (None, None, None, None)
+        (spent,) = journal.spending(None, None)
+        assert (spent.labels, spent.target, spent.count) == (None, A, 1)  # judged by today's manifests
+    finally:
+        journal.close()
 
 
 def test_schema_is_versioned_and_a_newer_journal_is_refused(journal: Journal) -> None:

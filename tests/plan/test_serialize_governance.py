@@ -169,8 +169,8 @@ def test_summary_counts_without_a_governance_are_refused() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("remaining", "0.00", 'is "0.00" but limit, spent, inDoubt and adds give "-50.00"'),
-        ("breach", False, "is false but limit, spent, inDoubt and adds give true"),
+        ("remaining", "0.00", 'is "0.00" but its amounts (limit, spent, inDoubt, adds, unpriced) give "-50.00"'),
+        ("breach", False, "is false but its amounts (limit, spent, inDoubt, adds, unpriced) give true"),
     ],
 )
 def test_a_budgets_remaining_and_breach_must_follow_from_its_amounts(field: str, value: object, message: str) -> None:

@@ -46,7 +46,7 @@ def test_a_runner_120s_ahead_does_not_take_another_runner_s_live_lease(
     first = start_apply(project, env)
     wait_for_pending(postgres_url)
 
-    with paused(first):  # still holding its lease, however slowly the machine starts the skewed runner
+    with paused(first, postgres_url):  # still holding its lease, however slowly the machine starts the skewed runner
         status = couponctl(project, "lock", "status", env={**env, **ahead})
         left = re.search(r"lease expires in (\d+)s", status.stdout)
         assert left is not None and int(left.group(1)) > 30, status.stdout  # measured on the server's clock

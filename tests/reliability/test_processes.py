@@ -56,7 +56,7 @@ def test_two_applies_at_once_issue_each_coupon_once(serve_project: ServeProject)
         [*COUPONCTL, "-C", str(project), "apply", "--yes"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     wait_for_pending(project / ".couponctl" / "journal.sqlite")
-    with paused(first):
+    with paused(first, project / ".couponctl" / "journal.sqlite"):
         second = couponctl(project, "apply", "--yes")
     assert second.returncode == 3, second.stdout + second.stderr
     assert "another apply holds the lock" in second.stderr

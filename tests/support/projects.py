@@ -23,12 +23,13 @@ def copy_examples(target: Path) -> Path:
     return target
 
 
-def declared_targets(project: Path) -> tuple[set[str], set[int], set[int]]:
-    """The emails, accounts and (aliyun) uids the example's manifests declare (read independently of couponctl)."""
+def declared_targets(project: Path, pattern: str = "*.yaml") -> tuple[set[str], set[int], set[int]]:
+    """The emails, accounts and (aliyun) uids the example's manifests (those ``pattern`` matches) declare (read
+    independently of couponctl)."""
     emails: set[str] = set()
     accounts: set[int] = set()
     uids: set[int] = set()
-    for path in (project / "manifests").glob("*.yaml"):
+    for path in (project / "manifests").glob(pattern):
         for doc in yaml.safe_load_all(path.read_text()):
             spec = doc["spec"]
             emails.update(e.lower() for e in spec.get("dispatch", {}).get("emails", []))

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from reconciler.apply.journal import Journal
+from reconciler.errors import JournalError
 from tests.support.cli import COUPONCTL
 from tests.support.projects import make_project
 
@@ -36,16 +37,48 @@ def wait_for_pending(location: str | Path, deadline_s: float = 30, *, sent: bool
     raise AssertionError("the apply never sent an issuing call")
 
 
+def writes_free(location: str | Path) -> bool:
+    """Whether a write transaction of the journal at ``location`` can begin right now, asked without waiting: no
+    process is inside one (SQLite's write lock, PostgreSQL's journal writers' advisory lock)."""
+    journal = Journal(str(location))
+    try:
+        no_wait = "PRAGMA busy_timeout = 0" if journal.db.dialect == "sqlite" else "SET lock_timeout = '50ms'"
+        journal.db.execute(no_wait)
+        with journal.db.transaction():
+            pass
+    except JournalError:
+        return False
+    finally:
+        journal.close()
+    return True
+
+
 @contextmanager
-def paused(process: subprocess.Popen[str]) -> Iterator[None]:
+def paused(process: subprocess.Popen[str], journal: str | Path | None = None, *, attempts: int = 500) -> Iterator[None]:
     """``process`` stopped (SIGSTOP) for the block, then continued: a slow apply, deterministically, whatever the
     load of the machine. Give the project a lease and a request timeout that outlast the pause (see
-    ``request_timeout``), or the paused apply comes back as a dead one."""
+    ``request_timeout``), or the paused apply comes back as a dead one.
+
+    With ``journal``, it is stopped outside every write transaction of that journal (continued for a moment and
+    stopped again until so): stopped inside one, it would hold up every other writer of the journal, not only
+    those its leases stand in the way of, and another apply would fail on a locked database instead of a lease."""
     os.kill(process.pid, signal.SIGSTOP)
     try:
+        if journal is not None:
+            _stopped_outside_writes(process, journal, attempts)
         yield
     finally:
         os.kill(process.pid, signal.SIGCONT)
+
+
+def _stopped_outside_writes(process: subprocess.Popen[str], journal: str | Path, attempts: int) -> None:
+    for _ in range(attempts):
+        if writes_free(journal):
+            return
+        os.kill(process.pid, signal.SIGCONT)
+        time.sleep(0.002)
+        os.kill(process.pid, signal.SIGSTOP)
+    raise AssertionError(f"process {process.pid} never left its write transactions of the journal {journal}")
 
 
 def request_timeout(project: Path, seconds: float) -> None:
