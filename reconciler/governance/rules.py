@@ -12,7 +12,7 @@ from reconciler.errors import Problem
 from reconciler.governance.cel import CompileProblem, EvaluationError, Program, compile_condition
 from reconciler.governance.model import BudgetStatus, Effect, Finding, GitContext, Level, Rule
 from reconciler.governance.positions import source_position, value_offset
-from reconciler.governance.variables import DECLARATIONS, PER_TARGET, PlanValues, Values, item_values
+from reconciler.governance.variables import DECLARATIONS, PlanValues, Values, item_values
 from reconciler.plan.model import Plan, PlanItem, ScopePlan
 from reconciler.state.desired import DesiredState, Scope
 
@@ -84,21 +84,27 @@ def evaluate_rules(
 
 
 def _items(rule: Rule, program: Program, values: PlanValues, scope_plan: ScopePlan) -> list[Finding]:
-    """An item rule over a scope's items. One that reads neither the target nor its declarations gives the same
-    answer for every item of a manifest with the same amount: it is evaluated once for them."""
+    """An item rule over a scope's items. Items whose variables are the same (the same manifest and amount, and,
+    where the rule reads them, the same target or the same declarations) get the same answer: it is evaluated once
+    for them. A rule that reads only the scope and the manifest is evaluated once per manifest and amount."""
     shared = values.for_scope_items(scope_plan)
     scope = scope_plan.scope
-    per_item = bool(program.variables & PER_TARGET)
-    known: dict[tuple[str, object], Finding | None] = {}
+    reads_target = "target" in program.variables
+    reads_declared = "declared" in program.variables
+    known: dict[tuple[object, ...], Finding | None] = {}
     findings = []
     for item in scope_plan.to_issue:
-        key = (item.manifest, item.amount)
-        if not per_item and key in known:
+        key = (
+            item.manifest,
+            item.amount,
+            item.target if reads_target else None,
+            values.declarations.get(item.target, ()) if reads_declared else None,
+        )
+        if key in known:
             found = known[key]
         else:
             chosen = item_values(shared, values, item, program.variables, values.manifest(item.manifest))
-            found = _judge_one(rule, program, chosen, scope, item)
-            known[key] = found
+            found = known[key] = _judge_one(rule, program, chosen, scope, item)
         if found is not None:
             findings.append(found if found.target == item.target else _for(found, item))
     return findings

@@ -18,6 +18,8 @@ from reconciler.plan.model import Plan, PlanItem, ScopePlan
 from reconciler.state.desired import DesiredState, Scope, Target
 
 Values = dict[str, object]
+#: Where a target is declared: (scope, manifest) pairs, in the desired state's order.
+Declared = tuple[tuple[Scope, str], ...]
 
 _PLAN_WIDE: Declarations = {
     "exposure": Kind.MAP,
@@ -50,9 +52,6 @@ DECLARATIONS: Mapping[Level, Declarations] = {
     Level.PLAN: {"items": Kind.DYN, **_PLAN_WIDE},
 }
 
-#: The item variables that change from one item to the next of a scope and manifest (the rest do not).
-PER_TARGET = frozenset({"target", "declared"})
-
 
 def money(amount: Decimal | None) -> float | None:
     return None if amount is None else float(amount)
@@ -78,6 +77,7 @@ class PlanValues:
     budgets: Sequence[BudgetStatus]
     git: GitContext
     _manifests: dict[str, dict[str, object]] = field(default_factory=dict)
+    _declared: dict[Declared, list[dict[str, object]]] = field(default_factory=dict)
 
     @cached_property
     def shared(self) -> Values:
@@ -131,27 +131,31 @@ class PlanValues:
         }
 
     @cached_property
-    def declarations(self) -> Mapping[Target, list[dict[str, object]]]:
-        """For each target to issue, every declaration of it in the desired state, across scopes."""
+    def declarations(self) -> Mapping[Target, Declared]:
+        """For each target to issue, where the desired state declares it: (scope, manifest) pairs, across scopes."""
         wanted = {item.target for scope_plan in self.plan.scopes for item in scope_plan.to_issue}
-        index: dict[Target, list[dict[str, object]]] = {}
-        entries: dict[tuple[Scope, str], dict[str, object]] = {}
+        index: dict[Target, list[tuple[Scope, str]]] = {}
         for scope, items in self.desired.items.items():
             for target in wanted.intersection(items):
-                manifest = items[target].manifest
-                entry = entries.get((scope, manifest))
-                if entry is None:
-                    labels = self.manifest(manifest)["labels"]
-                    entry = {
-                        "manifest": manifest,
-                        "labels": labels,
-                        "provider": scope.provider,
-                        "owner": scope.owner,
-                        "couponClass": scope.coupon_class,
-                    }
-                    entries[(scope, manifest)] = entry
-                index.setdefault(target, []).append(entry)
-        return index
+                index.setdefault(target, []).append((scope, items[target].manifest))
+        return {target: tuple(places) for target, places in index.items()}
+
+    def declared(self, places: Declared) -> list[dict[str, object]]:
+        """The ``declared`` variable of a target declared at ``places``: one list per distinct set of places."""
+        found = self._declared.get(places)
+        if found is None:
+            found = [self._declaration(scope, manifest) for scope, manifest in places]
+            self._declared[places] = found
+        return found
+
+    def _declaration(self, scope: Scope, manifest: str) -> dict[str, object]:
+        return {
+            "manifest": manifest,
+            "labels": self.manifest(manifest)["labels"],
+            "provider": scope.provider,
+            "owner": scope.owner,
+            "couponClass": scope.coupon_class,
+        }
 
 
 def item_values(
@@ -163,7 +167,7 @@ def item_values(
         if name == "target":
             chosen[name] = {"kind": item.target.kind.value, "value": item.target.value}
         elif name == "declared":
-            chosen[name] = values.declarations.get(item.target, [])
+            chosen[name] = values.declared(values.declarations.get(item.target, ()))
         elif name == "manifest":
             chosen[name] = manifest
         elif name == "amount" and item.amount is not None:
