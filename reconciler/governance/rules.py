@@ -89,22 +89,19 @@ def _items(rule: Rule, program: Program, values: PlanValues, scope_plan: ScopePl
     for them. A rule that reads only the scope and the manifest is evaluated once per manifest and amount."""
     shared = values.for_scope_items(scope_plan)
     scope = scope_plan.scope
-    reads_target = "target" in program.variables
+    reads_target = "target" in program.variables  # then every item is its own case: nothing to remember
     reads_declared = "declared" in program.variables
     known: dict[tuple[object, ...], Finding | None] = {}
     findings = []
     for item in scope_plan.to_issue:
-        key = (
-            item.manifest,
-            item.amount,
-            item.target if reads_target else None,
-            values.declarations.get(item.target, ()) if reads_declared else None,
-        )
-        if key in known:
-            found = known[key]
-        else:
+        key = (item.manifest, item.amount, values.declarations.get(item.target, ()) if reads_declared else None)
+        if reads_target or key not in known:
             chosen = item_values(shared, values, item, program.variables, values.manifest(item.manifest))
-            found = known[key] = _judge_one(rule, program, chosen, scope, item)
+            found = _judge_one(rule, program, chosen, scope, item)
+            if not reads_target:
+                known[key] = found
+        else:
+            found = known[key]
         if found is not None:
             findings.append(found if found.target == item.target else _for(found, item))
     return findings

@@ -134,11 +134,12 @@ class PlanValues:
     def declarations(self) -> Mapping[Target, Declared]:
         """For each target to issue, where the desired state declares it: (scope, manifest) pairs, across scopes."""
         wanted = {item.target for scope_plan in self.plan.scopes for item in scope_plan.to_issue}
-        index: dict[Target, list[tuple[Scope, str]]] = {}
+        index: dict[Target, Declared] = {}
         for scope, items in self.desired.items.items():
             for target in wanted.intersection(items):
-                index.setdefault(target, []).append((scope, items[target].manifest))
-        return {target: tuple(places) for target, places in index.items()}
+                place = ((scope, items[target].manifest),)
+                index[target] = index.get(target, ()) + place
+        return index
 
     def declared(self, places: Declared) -> list[dict[str, object]]:
         """The ``declared`` variable of a target declared at ``places``: one list per distinct set of places."""
