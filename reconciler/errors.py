@@ -26,6 +26,8 @@ unless given)::
         JournalError            the journal cannot be opened, read or written
             JournalFailedError  exit 5: the journal failed during an apply (apply/executor.py)
         SandboxError            the local sandbox: its store, seed or server
+        EvaluationError         a rule's CEL condition could not be evaluated over an input, or is not a bool; the
+                                rule then denies that input (governance/cel.py, governance/rules.py)
 
 Exceptions that never leave their module (the sandbox server's faults and refusals, the manifest loader's
 abort) are signals, not errors of couponctl, and are not in this tree.

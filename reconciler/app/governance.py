@@ -13,8 +13,9 @@ from reconciler.apply.journal import Journal
 from reconciler.errors import CouponctlError
 from reconciler.governance.budgets import budget_statuses, spending_read
 from reconciler.governance.digest import governance_digest
-from reconciler.governance.model import BudgetStatus, Finding, GitContext, Governance, Override
+from reconciler.governance.model import BudgetStatus, GitContext, Governance, Override
 from reconciler.governance.overrides import check_overrides
+from reconciler.governance.rules import evaluate_rules
 from reconciler.governance.tiers import environments_for, plan_tier
 from reconciler.plan.model import Plan
 
@@ -33,8 +34,8 @@ def govern(
     config = project.config
     check_overrides(config.governance, overrides)
     context = git if git is not None else git_context(config.root, environ)
-    findings: tuple[Finding, ...] = ()  # evaluated by reconciler.governance.rules (issue 15, rules)
     budgets = _budgets(project, plan, journal)
+    findings = evaluate_rules(config.governance.rules, plan, project.desired, budgets=budgets, git=context)
     named = {override.name for override in overrides}
     findings = tuple(replace(f, overridden=True) if f.rule in named else f for f in findings)
     budgets = tuple(replace(b, overridden=True) if b.name in named else b for b in budgets)

@@ -17,12 +17,14 @@ from urllib.parse import urlsplit
 
 from reconciler.config.containment import escapes, outside_reason
 from reconciler.config.model import CONFIG_FILE, Config, Policy, ProviderConfig, SandboxConfig
+from reconciler.config.policies import load_policies
 from reconciler.config.redaction import query_passwords
 from reconciler.config.secrets import SecretRef
-from reconciler.errors import ConfigError, Problem
+from reconciler.errors import ConfigError, InputError, Problem
 from reconciler.governance.config import governance_config
+from reconciler.governance.rules import rule_problems
 from reconciler.manifest.discover import normalized
-from reconciler.manifest.loader import Document, MiB, load_yaml
+from reconciler.manifest.loader import Document, MiB, decode_utf8, parse_yaml, read_bytes
 from reconciler.manifest.schema import config_validator, schema_problems
 from reconciler.providers.endpoints import ALLOW_KEY, ALLOWED_HOSTS_ENV, unlisted
 from reconciler.providers.local import fault_spec_problems
@@ -57,7 +59,11 @@ def load_config(directory: Path) -> Config:
     outside = escapes(root, path)  # a committed symlink to a file elsewhere is not the project's config
     if outside is not None:
         raise ConfigError([Problem(CONFIG_FILE, 0, 0, "", outside)])
-    loaded = load_yaml(path, CONFIG_FILE, max_bytes=MAX_CONFIG_BYTES, what=CONFIG_FILE)
+    try:
+        text = decode_utf8(read_bytes(path, CONFIG_FILE, max_bytes=MAX_CONFIG_BYTES, what=CONFIG_FILE), CONFIG_FILE)
+    except InputError as exc:
+        raise ConfigError(exc.problems) from None
+    loaded = parse_yaml(text, CONFIG_FILE)
     if loaded.problems:
         raise ConfigError(loaded.problems)
     if len(loaded.documents) > 1:
@@ -73,7 +79,11 @@ def load_config(directory: Path) -> Config:
     )
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: (p.line, p.column, p.field, p.message)))
-    governance, problems = governance_config(document)
+    policies = load_policies(root, document)
+    if policies.problems:
+        raise ConfigError(sorted(policies.problems, key=lambda p: (p.file, p.line, p.column, p.field, p.message)))
+    governance, problems = governance_config(document, policies.rules)
+    problems += rule_problems(governance.rules, {CONFIG_FILE: text, **policies.sources})
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field, p.message)))
     config = replace(_build(root, path, cast(dict[str, Any], document.data)), governance=governance)
@@ -222,10 +232,10 @@ def _journal(root: Path, state_dir: Path, journal: str | None) -> str:
 
 def path_problems(document: Document, root: Path) -> list[Problem]:
     """Every file and directory the config names, and the default ones under the state directory (which may be a
-    committed symlink), lies inside the project (containment.py); a glob of ``manifests`` may not start outside it
-    nor climb with '..', and what it matches is checked as it is expanded. A journal or sandbox database given as
-    ``${env:NAME}`` is the operator's, not the repository's, and may lie elsewhere (a persistent disk, a store
-    several projects share)."""
+    committed symlink), lies inside the project (containment.py); a glob of ``manifests`` or ``policyFiles`` may
+    not start outside it nor climb with '..', and what it matches is checked as it is expanded. A journal or sandbox
+    database given as ``${env:NAME}`` is the operator's, not the repository's, and may lie elsewhere (a persistent
+    disk, a store several projects share)."""
     data: dict[str, Any] = document.data if isinstance(document.data, dict) else {}
     given_dir = data.get("stateDir")
     state_dir = given_dir if isinstance(given_dir, str) else DEFAULT_STATE_DIR
@@ -239,13 +249,14 @@ def path_problems(document: Document, root: Path) -> list[Problem]:
     journal = data.get("journal", f"{state_dir}/journal.sqlite")
     if isinstance(journal, str) and "://" not in journal and not _ENV_REF.fullmatch(journal.strip()):
         named.append((("journal",), journal))
-    manifests = data.get("manifests")
-    if isinstance(manifests, list):
-        named += [(("manifests", index), entry) for index, entry in enumerate(manifests)]
+    for key in ("manifests", "policyFiles"):
+        entries = data.get(key)
+        if isinstance(entries, list):
+            named += [((key, index), entry) for index, entry in enumerate(entries)]
     problems = []
     for path, value in named:
         if isinstance(value, str) and value:
-            is_glob = path[0] == "manifests" and any(c in value for c in "*?[")
+            is_glob = path[0] in ("manifests", "policyFiles") and any(c in value for c in "*?[")
             if is_glob and ".." in Path(value).parts:
                 problems.append(_path_problem(document, path, "a pattern may not climb out with '..': refused"))
                 continue
