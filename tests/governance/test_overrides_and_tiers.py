@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,17 @@ def runs(project: Path) -> list[tuple[str | None, ...]]:
         db.close()
 
 
+def commit_all(project: Path) -> str:
+    """Make ``project`` a git repository with everything committed; its HEAD commit."""
+    git = ["git", "-C", str(project), "-c", "user.name=Reviewer", "-c", "user.email=r@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "manifests"], check=True)
+    return subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+
+
 def test_a_reviewed_override_is_carried_by_the_plan_and_applied(project: Path) -> None:
+    head = commit_all(project)
     made = run(project, "plan", "--override", "maxItems", "--reason", "launch day, approved", "--out", "p.json")
     assert made.exit_code == 0, made.output
     governance = json.loads((project / "p.json").read_text())["governance"]
@@ -59,6 +70,13 @@ def test_a_reviewed_override_is_carried_by_the_plan_and_applied(project: Path) -
     assert applied.exit_code == 0, applied.output
     assert issued(project) == EXAMPLE_ITEMS
     assert runs(project) == [("launch day, approved",)]
+    ledger = run(project, "journal", "export", "--format", "jsonl")
+    assert ledger.exit_code == 0, ledger.output
+    rows = [json.loads(line) for line in ledger.stdout.splitlines() if line.strip()]
+    assert len(rows) == EXAMPLE_ITEMS
+    for row in rows:  # every item of the run carries the override and the commit the plan was reviewed at
+        assert [o["name"] for o in json.loads(row["overrides"])] == ["maxItems"]
+        assert row["reviewed_commit"] == governance["overrides"][0]["commit"] == governance["git"]["commit"] == head
 
 
 def test_a_plan_without_the_override_is_refused_and_apply_accepts_no_override_of_its_own(project: Path) -> None:
