@@ -9,23 +9,15 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 
 from tests.support.cli import run
-from tests.support.projects import EXAMPLE_ITEMS, make_project
+from tests.support.projects import EXAMPLE_ITEMS, make_project, set_config
 from tests.support.schemas import report_schema
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path, faults=[])
-
-
-def set_config(project: Path, **keys: object) -> None:
-    path = project / "couponctl.yaml"
-    config = yaml.safe_load(path.read_text())
-    config.update(keys)
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def test_the_apply_report_is_written_and_matches_its_schema(project: Path) -> None:

@@ -9,10 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.support.cli import run
-from tests.support.projects import EXAMPLE_ITEMS, holders, make_project
+from tests.support.projects import EXAMPLE_ITEMS, holders, make_project, set_config
 
 TIERS = {
     "tiers": [
@@ -26,13 +25,6 @@ TIERS = {
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path, faults=[], extra={"policy": {"maxItems": 5}})
-
-
-def set_config(project: Path, **keys: object) -> None:
-    path = project / "couponctl.yaml"
-    config = yaml.safe_load(path.read_text())
-    config.update(keys)
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def issued(project: Path) -> int:

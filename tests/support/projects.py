@@ -92,3 +92,11 @@ def make_project(tmp_path: Path, *, faults: list[str], extra: Mapping[str, objec
     config.update(rest)
     (project / "couponctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return project
+
+
+def set_config(project: Path, **keys: object) -> None:
+    """Set top-level ``keys`` of the project's couponctl.yaml (each replaces what was there)."""
+    path = project / "couponctl.yaml"
+    config = yaml.safe_load(path.read_text())
+    config.update(keys)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
