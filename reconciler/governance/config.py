@@ -22,7 +22,7 @@ from reconciler.governance.model import (
     Selector,
     Tier,
 )
-from reconciler.manifest.loader import Document, NodePath
+from reconciler.manifest.loader import Document, NodePath, field_name
 from reconciler.state.desired import Position
 
 
@@ -40,6 +40,7 @@ def governance_config(document: Document, rules: Sequence[Rule] = ()) -> tuple[G
         policy_files=tuple(data.get("policyFiles", ())),
     )
     problems = _zone_problems(document, data) + _tier_problems(document, config) + _name_problems(document, config)
+    problems += _environment_problems(document, config)
     return config, problems
 
 
@@ -96,7 +97,7 @@ def _zone_problems(document: Document, data: Mapping[str, Any]) -> list[Problem]
 def _known_zone(name: str) -> bool:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory of zones ("America"), a long name
         return False
     return True
 
@@ -126,19 +127,46 @@ def _tier_problems(document: Document, config: GovernanceConfig) -> list[Problem
     return problems
 
 
+def _environment_problems(document: Document, config: GovernanceConfig) -> list[Problem]:
+    """An environment belongs to one tier: listed for a lower tier as well as a higher one, its reviewers would
+    approve the higher tier's plans (a higher tier's environments may apply a lower tier's plans already). Names
+    are compared as GitHub does, ignoring case."""
+    problems: list[Problem] = []
+    owner: dict[str, str] = {}
+    for index, tier in enumerate(config.tiers):
+        for position, environment in enumerate(tier.environments):
+            first = owner.setdefault(environment.casefold(), tier.name)
+            if first != tier.name:
+                message = (
+                    f"environment {environment!r} is entitled to tier {first!r} too: its reviewers would approve "
+                    "plans of both; give each tier environments of its own (a higher tier's may apply a lower's plans)"
+                )
+                problems.append(document.problem(("approvals", "tiers", index, "environments", position), message))
+    return problems
+
+
 def _name_problems(document: Document, config: GovernanceConfig) -> list[Problem]:
-    """An override names one thing: a rule, a budget or a limit, never two of them."""
+    """An override names one thing: a rule, a budget or a limit, never two of them. A budget's clash is located
+    at its ``name`` (budgets[i].name); a rule's where the rule is."""
     problems: list[Problem] = []
     taken: dict[str, str] = {name: "a policy limit" for name in LIMIT_NAMES}
-    named: Iterable[tuple[str, str, Position]] = (
-        *((b.name, "budget", b.position) for b in config.budgets),
-        *((r.name, "rule", r.position) for r in config.rules),
+    named: Iterable[tuple[str, str, Position, str]] = (
+        *(
+            (b.name, "budget", _at(document, ("budgets", i, "name")), field_name(("budgets", i, "name")))
+            for i, b in enumerate(config.budgets)
+        ),
+        *((r.name, "rule", r.position, r.name) for r in config.rules),
     )
-    for name, what, where in named:
+    for name, what, where, field in named:
         if name in taken:
             problems.append(
-                Problem(where.file, where.line, where.column, name, f"{what} {name!r}: the name of {taken[name]} too")
+                Problem(where.file, where.line, where.column, field, f"{what} {name!r}: the name of {taken[name]} too")
             )
         else:
             taken[name] = f"a {what} ({where})"
     return problems
+
+
+def _at(document: Document, path: NodePath) -> Position:
+    line, column = document.at(path)
+    return Position(document.file, line, column)

@@ -137,6 +137,8 @@ def _message(error: ValidationError, schema: Mapping[str, Any]) -> str:
             return f"must be at most {value} characters long"
         case "minItems":
             return "must not be empty" if value == 1 else f"must have at least {value} entries"
+        case "minProperties":
+            return "must not be empty" if value == 1 else f"must have at least {value} fields"
     return f"is invalid ({error.validator})"
 
 
