@@ -11,13 +11,15 @@ from reconciler.app.session import Project
 from reconciler.apply.context import ci_actor, git_commit, git_context
 from reconciler.apply.journal import Journal
 from reconciler.errors import CouponctlError
-from reconciler.governance.budgets import budget_statuses, spending_read
+from reconciler.governance.budgets import Spending, budget_statuses, spending_read
 from reconciler.governance.digest import governance_digest
-from reconciler.governance.model import BudgetStatus, GitContext, Governance, Override
+from reconciler.governance.model import Budget, BudgetStatus, GitContext, Governance, Override
 from reconciler.governance.overrides import check_overrides
 from reconciler.governance.rules import evaluate_rules
 from reconciler.governance.tiers import environments_for, plan_tier
+from reconciler.manifest.build import load_desired
 from reconciler.plan.model import Plan
+from reconciler.state.desired import DesiredState
 
 
 def govern(
@@ -78,4 +80,16 @@ def _budgets(project: Project, plan: Plan, journal: Journal) -> tuple[BudgetStat
     if read is None:
         return ()
     spending = journal.spending(read.since, read.until, boundaries=read.boundaries)
-    return budget_statuses(budgets, plan, project.desired, spending, plan.created_at)
+    return budget_statuses(budgets, plan, _judging(project, budgets, spending), spending, plan.created_at)
+
+
+def _judging(project: Project, budgets: Sequence[Budget], spending: Sequence[Spending]) -> DesiredState:
+    """The declarations the budgets judge by: the project's, but every manifest's for a partial project (PATHS)
+    when a budget selects by labels and the journal holds items recorded before it kept labels. Such an item is
+    judged by the manifest that declares its target today, which may lie outside the selection: judged by the
+    selection alone, it would match no label selector, and a partial apply could spend what a whole one may not."""
+    if project.selection is None or not any(budget.selector.labels for budget in budgets):
+        return project.desired
+    if all(row.labels is not None for row in spending):
+        return project.desired
+    return load_desired(project.config)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import MAX_PREC, Decimal, localcontext
 from fnmatch import fnmatchcase
 
 from reconciler.governance.model import Budget, BudgetStatus, Selector
@@ -82,7 +82,13 @@ def budget_statuses(
     """One status per budget and currency it names (budgets in their order, currencies sorted): what the journal
     records as spent and in doubt in the budget's period at ``now``, and what ``plan`` adds. ``spending`` is the
     journal's answer to :func:`spending_read` of these budgets at the same ``now``."""
-    rows = tuple(spending)
+    with localcontext(prec=MAX_PREC):  # sums are exact: a 28-digit context would round them
+        return _statuses(budgets, plan, desired, tuple(spending), now)
+
+
+def _statuses(
+    budgets: Sequence[Budget], plan: Plan, desired: DesiredState, rows: Sequence[Spending], now: datetime
+) -> tuple[BudgetStatus, ...]:
     adds = tuple(_priced_items(plan))
     statuses: list[BudgetStatus] = []
     for budget in budgets:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import MAX_PREC, Decimal, localcontext
 from enum import StrEnum
 
 from reconciler.state.desired import Position, Scope, Target
@@ -127,8 +127,11 @@ class BudgetStatus:
 
     @property
     def remaining(self) -> Decimal:
-        """What is left after this plan: negative when it breaches."""
-        return self.limit - self.spent - self.in_doubt - self.adds
+        """What is left after this plan: negative when it breaches. Exact, however many digits the amounts have
+        (the default context would round to 28 significant digits, and a limit a hair below what a plan adds
+        would round to no breach)."""
+        with localcontext(prec=MAX_PREC):
+            return self.limit - self.spent - self.in_doubt - self.adds
 
     @property
     def breach(self) -> bool:
