@@ -10,6 +10,7 @@ from dataclasses import replace
 from reconciler.app.session import Project
 from reconciler.apply.context import ci_actor, git_commit, git_context
 from reconciler.apply.journal import Journal
+from reconciler.config.redaction import scrub
 from reconciler.errors import CouponctlError
 from reconciler.governance.budgets import Spending, budget_statuses, spending_read
 from reconciler.governance.digest import governance_digest
@@ -35,6 +36,7 @@ def govern(
     the overrides it carries marked where they apply, and its approval tier."""
     config = project.config
     check_overrides(config.governance, overrides)
+    _check_unmasked(overrides)
     context = git if git is not None else git_context(config.root, environ)
     budgets = _budgets(project, plan, journal)
     findings = evaluate_rules(config.governance.rules, plan, project.desired, budgets=budgets, git=context)
@@ -52,6 +54,18 @@ def govern(
         git=context,
         shared_journal=journal.db.dialect != "sqlite",
     )
+
+
+def _check_unmasked(overrides: Sequence[Override]) -> None:
+    """Refuse an override whose reason holds a value couponctl masks: checked once the journal and the providers
+    are open, when their secrets are known. Written masked, the saved plan would no longer match its checksum (and
+    the reviewer would read ``***``)."""
+    for override in overrides:
+        if scrub(override.reason) != override.reason:
+            raise CouponctlError(
+                f"--override {override.name}: the reason holds the value of a secret couponctl masks (a ${{env:}} "
+                "value or a credential); write the reason without it"
+            )
 
 
 def overrides_given(
