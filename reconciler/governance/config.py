@@ -40,7 +40,7 @@ def governance_config(document: Document, rules: Sequence[Rule] = ()) -> tuple[G
         policy_files=tuple(data.get("policyFiles", ())),
     )
     problems = _zone_problems(document, data) + _tier_problems(document, config) + _name_problems(document, config)
-    problems += _environment_problems(document, config)
+    problems += _environment_problems(document, config) + _selector_problems(document, data)
     return config, problems
 
 
@@ -124,6 +124,22 @@ def _tier_problems(document: Document, config: GovernanceConfig) -> list[Problem
         if tier.name in seen:
             problems.append(document.problem(("approvals", "tiers", index, "name"), f"tier {tier.name!r} twice"))
         seen.add(tier.name)
+    return problems
+
+
+def _selector_problems(document: Document, data: Mapping[str, Any]) -> list[Problem]:
+    """A budget's providers are providers of couponctl.yaml: a misspelt one would select nothing, and the budget
+    would let any amount through."""
+    declared = sorted(data.get("providers") or {})
+    problems: list[Problem] = []
+    for index, block in enumerate(data.get("budgets", ())):
+        for position, name in enumerate(block.get("selector", {}).get("providers", ())):
+            if name not in declared:
+                message = (
+                    f"provider {name!r} is not one of providers: ({', '.join(declared) or 'none'}); the budget "
+                    "would count nothing of it"
+                )
+                problems.append(document.problem(("budgets", index, "selector", "providers", position), message))
     return problems
 
 

@@ -91,12 +91,13 @@ def test_a_budget_spent_by_one_apply_refuses_the_next_that_would_breach_it(tmp_p
 
 
 def test_a_budget_in_another_currency_or_for_other_labels_lets_the_apply_through(tmp_path: Path) -> None:
-    project = project_with(
-        tmp_path,
+    budgets = [
         {"name": "cny", "amount": {"CNY": 300}},  # exactly the reseller's 3 x 100: fits
         {"name": "retention", "amount": {"USD": 150}, "selector": {"labels": {"team": "retention"}}},
         {"name": "other-provider", "amount": {"USD": 1}, "selector": {"providers": ["msads-prod"]}},
-    )
+    ]
+    other = {"msads-prod": {"type": "msads", "environment": "local"}}  # declared (a budget may name it), unused
+    project = make_project(tmp_path, faults=[], extra={"budgets": budgets, "providers": other})
     applied = run(project, "apply", "--yes")
     assert applied.exit_code == 0, applied.output
     assert coupons(project) == 15
