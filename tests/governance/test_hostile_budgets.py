@@ -9,6 +9,7 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import Result
 
@@ -64,15 +65,17 @@ def test_a_limit_with_more_digits_than_decimal_precision_is_still_breached(tmp_p
         assert "budget usd" in refused.stderr and coupons(project) == 0
 
 
-def test_money_in_doubt_in_a_scope_apply_does_not_touch_counts_as_spent(tmp_path: Path) -> None:
-    # spring27's emailed coupons (6 x USD 100) left in doubt by another runner's lost answers: an apply of
-    # winback27 alone resolves nothing of spring27's scope, and counts that money as spent until it is resolved.
+@pytest.mark.parametrize("state", ["IN_DOUBT", "PENDING"])
+def test_money_in_doubt_in_a_scope_apply_does_not_touch_counts_as_spent(tmp_path: Path, state: str) -> None:
+    # spring27's emailed coupons (6 x USD 100) left in doubt by another runner's lost answers (IN_DOUBT) or by a
+    # killed apply between intent and answer (PENDING): an apply of winback27 alone resolves nothing of spring27's
+    # scope, and counts that money as spent until it is resolved.
     project = make_project(tmp_path, faults=[], extra={"budgets": [{"name": "msads-usd", "amount": {"USD": 1000}}]})
     assert apply_manifest(project, SPRING).exit_code == 0
     db = sqlite3.connect(project / ".couponctl" / "journal.sqlite")
     try:
         with db:
-            db.execute("UPDATE items SET state = 'IN_DOUBT' WHERE operation = 'DispatchCoupons'")
+            db.execute("UPDATE items SET state = ? WHERE operation = 'DispatchCoupons'", (state,))
     finally:
         db.close()
 
