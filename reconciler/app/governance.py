@@ -106,4 +106,10 @@ def _judging(project: Project, budgets: Sequence[Budget], spending: Sequence[Spe
         return project.desired
     if all(row.labels is not None for row in spending):
         return project.desired
-    return load_desired(project.config)
+    whole, selected = load_desired(project.config), project.desired
+    items = {
+        scope: {**whole.items.get(scope, {}), **selected.items.get(scope, {})}
+        for scope in {*whole.items, *selected.items}
+    }
+    # The selection may name manifests outside config.manifests: its own declarations and labels stand.
+    return replace(whole, items=items, labels={**whole.labels, **selected.labels})

@@ -139,7 +139,11 @@ spec:
 """
 
 
-def test_a_partial_apply_counts_spending_recorded_before_labels_as_a_whole_apply_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extra", ["manifests/spring27-extra.yaml", "elsewhere/spring27-extra.yaml"])
+def test_a_partial_apply_counts_spending_recorded_before_labels_as_a_whole_apply_does(
+    tmp_path: Path, extra: str
+) -> None:
+    # The extra manifest inside config.manifests, or elsewhere in the project (a partial plan may name any file).
     budget = {"name": "growth", "amount": {"USD": 1000}, "selector": {"labels": {"team": "growth"}}}
     project = make_project(tmp_path, faults=[])
     assert apply_manifest(project, SPRING).exit_code == 0  # USD 900 for team growth
@@ -147,15 +151,14 @@ def test_a_partial_apply_counts_spending_recorded_before_labels_as_a_whole_apply
     config = yaml.safe_load((project / "couponctl.yaml").read_text())
     config["budgets"] = [budget]
     (project / "couponctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    (project / "manifests" / "spring27-extra.yaml").write_text(SPRING_EXTRA)  # 2 x USD 100 more for growth
+    (project / extra).parent.mkdir(exist_ok=True)
+    (project / extra).write_text(SPRING_EXTRA)  # 2 x USD 100 more for growth
 
-    whole = plan_project(load_project(project))
-    partial = plan_project(load_project(project, [project / "manifests" / "spring27-extra.yaml"]))
-    for plan in (whole, partial):
-        assert plan.governance is not None
-        (growth,) = plan.governance.budgets
-        assert growth.spent == SPRING_USD, plan.selection  # the legacy items judged by the manifest declaring them
-        assert growth.breach
-    refused = apply_manifest(project, "manifests/spring27-extra.yaml")
+    partial = plan_project(load_project(project, [project / extra]))
+    assert partial.governance is not None
+    (growth,) = partial.governance.budgets
+    assert growth.spent == SPRING_USD  # the legacy items judged by the manifest declaring them, outside the selection
+    assert growth.adds == Decimal(200) and growth.breach  # the selected manifest judged by its own labels
+    refused = apply_manifest(project, extra)
     assert refused.exit_code == 3, refused.output
     assert coupons(project) == 9
