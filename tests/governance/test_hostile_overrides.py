@@ -21,7 +21,7 @@ from reconciler.governance.model import Override
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.serialize import plan_to_json
 from tests.support.cli import run
-from tests.support.projects import EXAMPLE_ITEMS, assert_exactly_once, holders, make_project
+from tests.support.projects import EXAMPLE_ITEMS, assert_exactly_once, holders, make_project, set_config
 
 TIERS = {
     "tiers": [
@@ -36,13 +36,6 @@ TIERS = {
 def project(tmp_path: Path) -> Path:
     """The example, over its per-apply limit of items (maxItems 5 for 15 items), with approval tiers."""
     return make_project(tmp_path, faults=[], extra={"policy": {"maxItems": 5}, "approvals": TIERS})
-
-
-def set_config(project: Path, **keys: object) -> None:
-    path = project / "couponctl.yaml"
-    config = yaml.safe_load(path.read_text())
-    config.update(keys)
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def issued(project: Path) -> int:
