@@ -8,15 +8,16 @@ from reconciler.governance.model import Effect, Finding, GovernanceConfig, Overr
 
 
 def plan_tier(config: GovernanceConfig, findings: Sequence[Finding], overrides: Sequence[Override]) -> str | None:
-    """The highest tier among the first (every plan's), what tier rules ask for, and ``override_tier`` when the
-    plan carries an override; None when no tiers are declared. A tier finding is never overridden: an override
-    cannot lower the approval it needs."""
+    """The highest tier among the first (every plan's), what tier rules ask for, and, when the plan carries an
+    override, ``override_tier`` (the highest tier when that is not set: an override is approved by the most
+    trusted reviewers unless the config says otherwise); None when no tiers are declared. A tier finding is never
+    overridden: an override cannot lower the approval a plan needs."""
     if not config.tiers:
         return None
     order = [tier.name for tier in config.tiers]
     wanted = [order[0], *(f.tier for f in findings if f.effect is Effect.TIER and f.tier in order)]
-    if overrides and config.override_tier in order:
-        wanted.append(config.override_tier)
+    if overrides:
+        wanted.append(config.override_tier or order[-1])
     return higher_tier(config, [name for name in wanted if name is not None])
 
 

@@ -159,3 +159,13 @@ def test_without_tiers_no_environment_is_needed(project: Path) -> None:
     assert run(project, "plan", "--out", "p.json").exit_code == 0
     assert json.loads((project / "p.json").read_text())["summary"].get("approvalTier") is None
     assert run(project, "apply", "p.json", "--yes").exit_code == 0
+
+
+def test_without_approvals_overrides_an_override_needs_the_highest_tier(project: Path) -> None:
+    tiers = [*TIERS["tiers"], {"name": "board", "environments": ["coupons-board"]}]
+    set_config(project, approvals={"tiers": tiers})
+    assert run(project, "plan", "--override", "maxItems", "--reason", "ok", "--out", "p.json").exit_code == 0
+    assert json.loads((project / "p.json").read_text())["summary"]["approvalTier"] == "board"
+    assert run(project, "apply", "p.json", "--yes", "--environment", "coupons-finance").exit_code == 3
+    assert issued(project) == 0
+    assert run(project, "apply", "p.json", "--yes", "--environment", "coupons-board").exit_code == 0
