@@ -47,6 +47,7 @@ F = TypeVar("F", bound=Callable[..., Any])
         "journal": "reconciler.cli.journal:journal",
         "lock": "reconciler.cli.journal:lock",
         "sandbox": "reconciler.cli.sandbox:sandbox",
+        "status": "reconciler.cli.status:status",
     },
 )
 @click.version_option(__version__, prog_name="couponctl")

@@ -19,6 +19,7 @@ from reconciler.plan.drift import Drift
 from reconciler.plan.masking import UNKEYED
 from reconciler.plan.model import Plan
 from reconciler.plan.serialize import iter_plan_json
+from reconciler.plan.status import CampaignStatus
 from reconciler.render.drift import drift_to_json, render_drift_markdown, render_drift_text
 from reconciler.render.journal import (
     Ledger,
@@ -32,6 +33,7 @@ from reconciler.render.journal import (
 from reconciler.render.plan_markdown import render_markdown
 from reconciler.render.plan_text import render_text
 from reconciler.render.report import render_report_text, report_to_json
+from reconciler.render.status import render_status_csv, render_status_markdown, render_status_text, status_to_json
 
 R = TypeVar("R")
 
@@ -133,6 +135,15 @@ DRIFT: ReportKind[Drift] = ReportKind(
         Format("markdown", _drift_markdown, masks_emails=True),
     ),
 )
+STATUS: ReportKind[CampaignStatus] = ReportKind(
+    "campaign status",
+    (
+        Format("text", _line(render_status_text)),
+        Format("json", _line(status_to_json)),
+        Format("markdown", _whole(render_status_markdown)),
+        Format("csv", _whole(render_status_csv)),
+    ),
+)
 APPLY_REPORT: ReportKind[ApplyReport] = ReportKind(
     "apply report", (Format("text", _line(render_report_text)), Format("json", _line(report_to_json)))
 )
@@ -148,6 +159,7 @@ LEDGER: ReportKind[Ledger] = ReportKind(
 REPORT_KINDS: tuple[ReportKind[Any], ...] = (
     PLAN,
     DRIFT,
+    STATUS,
     APPLY_REPORT,
     JOURNAL_RUNS,
     JOURNAL_RUN,

@@ -31,6 +31,12 @@ class IssuedCoupon:
     they do not date its issue; which fields do is the provider's knowledge (``reconciler.providers``).
     ``received`` is False when the target only redeemed a coupon issued to another (an emailed coupon redeemed by
     an account): the target holds it, but it was not paid to it. Neither is saved in a plan, nor compared.
+
+    What happened to it after, for ``couponctl status`` (neither saved in a plan nor compared either):
+    ``claimed`` is True when the vendor shows it held by an account (msads: ``ClaimInfo`` or a redemption; aliyun:
+    always, SendCoupon puts it in the uid's account); ``redeemed`` when the vendor shows it used (msads:
+    ``IsRedeemed`` or ``RedemptionInfo``; aliyun: Status ``EXHAUSTED`` or a ``UsedAmount`` above zero);
+    ``redemption_date`` when the vendor dates that use (msads: ``RedemptionInfo.RedemptionDate``; aliyun does not).
     """
 
     code: str
@@ -40,6 +46,9 @@ class IssuedCoupon:
     issued_at: str | None = None
     issue_date: datetime | None = field(default=None, compare=False)
     received: bool = field(default=True, compare=False)
+    claimed: bool = field(default=False, compare=False)
+    redeemed: bool = field(default=False, compare=False)
+    redemption_date: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

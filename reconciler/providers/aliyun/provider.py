@@ -439,6 +439,8 @@ def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_c
             currency=coupon.currency or wire.DEFAULT_CURRENCY,
             issued_at=coupon.start_time,
             issue_date=parse_start_time(coupon.start_time) if dated else None,
+            claimed=True,  # SendCoupon puts the coupon in the uid's account: nothing is left to claim
+            redeemed=coupon.status.upper() == "EXHAUSTED" or (coupon.used_amount or 0) > 0,
         )
         issued.setdefault(Target.uid(coupon.user_id), []).append(held)
     reported = {c.currency for c in mine if c.currency}

@@ -191,6 +191,7 @@ class WireCoupon:
     amount: Decimal | None
     currency: str | None
     start_time: str | None
+    used_amount: Decimal | None = None
 
 
 def parse_coupon(raw: object) -> WireCoupon:
@@ -210,6 +211,7 @@ def parse_coupon(raw: object) -> WireCoupon:
         amount=_decimal(raw.get("Amount")),
         currency=_text(code),
         start_time=_text(raw.get("StartTime")),
+        used_amount=_decimal(raw.get("UsedAmount")),
     )
 
 

@@ -481,6 +481,9 @@ def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_c
             currency=coupon.currency,
             issued_at=coupon.send_to_date or coupon.claim_date or coupon.redemption_date,
             issue_date=issue_date(coupon),
+            claimed=coupon.is_redeemed or coupon.claim_account is not None or bool(coupon.claim_date),
+            redeemed=coupon.is_redeemed,
+            redemption_date=parse_moment(coupon.redemption_date),
         )
         targets = coupon_targets(coupon)
         receivers = receiving_targets(coupon)
