@@ -26,8 +26,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def masked(text: str) -> str:
-    """A name or label with any address in it masked."""
-    return EMAIL.sub(lambda m: mask_email(m.group()), text)
+    """A name or a label (``key=value``, each side masked apart) with any address in it masked."""
+    return "=".join(EMAIL.sub(lambda m: mask_email(m.group()), part) for part in text.split("="))
 
 
 def money(values: Mapping[str, Decimal]) -> str:

@@ -61,7 +61,7 @@ def _cumulative(by_day: Mapping[date, int], days: Sequence[date]) -> list[int]:
 
 def timeline_svg(name: str, tally: Tally, *, width: int = 640, height: int = 240) -> str:
     """Coupons issued and redeemed so far, per UTC day (cumulative step lines, a dot per day with any), from the
-    first dated day to the last. Without any dated coupon: a note instead of axes."""
+    day before the first dated one to the last. Without any dated coupon: a note instead of axes."""
     dated = sorted({*tally.issued_by_day, *tally.redeemed_by_day})
     head = (
         f'<svg class="timeline" role="img" width="{width}" height="{height}" '
@@ -70,7 +70,7 @@ def timeline_svg(name: str, tally: Tally, *, width: int = 640, height: int = 240
     )
     if not dated:
         return head + f'<text x="10" y="{height / 2:.0f}">No dated coupon yet.</text></svg>'
-    first, last = dated[0], dated[-1]
+    first, last = dated[0] - timedelta(days=1), dated[-1]  # from the day before the first: the lines start at 0
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     left, right, top, bottom = 48, 16, 16, 36
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -81,7 +81,7 @@ def timeline_svg(name: str, tally: Tally, *, width: int = 640, height: int = 240
     peak = max(max(values) for values in series.values()) or 1
 
     def x_of(index: int) -> float:
-        return left + (plot_w * index / (len(days) - 1) if len(days) > 1 else plot_w / 2)
+        return left + plot_w * index / (len(days) - 1)
 
     def y_of(value: int) -> float:
         return top + plot_h - plot_h * value / peak

@@ -28,6 +28,7 @@ from reconciler.render.formats import (
     LEDGER,
     PLAN,
     REPORT_KINDS,
+    STATUS,
     RenderOptions,
     ReportKind,
     render_document,
@@ -38,6 +39,7 @@ from reconciler.state.desired import Target
 from reconciler.state.live import IssuedCoupon
 from tests.support.diff_factories import SCOPE
 from tests.support.plan_factories import governed_plan, sample_governance, sample_plan
+from tests.support.status_sample import sample_status
 
 #: Which report each command with a ``--format`` option prints.
 FORMATTED_COMMANDS: dict[str, ReportKind[Any]] = {
@@ -45,6 +47,7 @@ FORMATTED_COMMANDS: dict[str, ReportKind[Any]] = {
     "show": PLAN,
     "drift": DRIFT,
     "journal export": LEDGER,
+    "status": STATUS,
 }
 
 ANA = Target.email("ana@example.com")
@@ -103,6 +106,7 @@ LEDGER_ROWS = [dict.fromkeys(LEDGER_COLUMNS, "x")]
 SAMPLES: dict[str, object] = {
     PLAN.name: sample_plan(),
     DRIFT.name: _drift(),
+    STATUS.name: sample_status(),
     APPLY_REPORT.name: _apply_report(),
     JOURNAL_RUNS.name: [RUN],
     JOURNAL_RUN.name: RunItems(RUN, [_item()]),
