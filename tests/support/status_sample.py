@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -95,14 +96,12 @@ def screenshot(out: Path) -> None:
     browser = chromium()
     if browser is None:
         raise SystemExit("chromium is not installed")
-    page = out.parent / "status-sample.html"
-    page.write_text(render_status_html(sample_status()), encoding="utf-8")
-    try:
-        shot = out.resolve()
-        headless(browser, page, "--hide-scrollbars", "--window-size=1200,1250", f"--screenshot={shot}")
-    finally:
-        page.unlink()
-        shutil.rmtree(out.parent / ".chromium-profile", ignore_errors=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        page = Path(scratch) / "status-sample.html"
+        page.write_text(render_status_html(sample_status()), encoding="utf-8")
+        done = headless(browser, page, "--hide-scrollbars", "--window-size=1200,1250", f"--screenshot={out.resolve()}")
+        if done.returncode != 0:
+            raise SystemExit(done.stderr[-2000:])
 
 
 if __name__ == "__main__":  # python -m tests.support.status_sample docs/status.png
