@@ -188,3 +188,23 @@ def test_status_is_read_only(project: Path) -> None:
     assert after == before[0]
     assert calls and all("Search" in call.path for call in calls)
     assert {p: p.stat().st_mtime_ns for p in journal.rglob("*journal*")} == stamp
+
+
+def test_html_writes_the_page_with_the_same_numbers_and_no_email(project: Path) -> None:
+    want = expected(project)
+    result = run(project, "status", "--html", "status.html")
+    assert result.exit_code == 0, result.output
+    html = (project / "status.html").read_text(encoding="utf-8")
+    assert "example.com" not in html and "example.org" not in html
+    for manifest, numbers in want.items():
+        assert f'data-campaign="{manifest}"' in html
+        for stage in ("declared", "issued", "claimed", "redeemed"):
+            assert f'data-stage="{stage}" data-count="{numbers[stage]}"' in html
+    redeemed = sum(int(str(numbers["redeemed"])) for numbers in want.values())
+    assert f'data-series="redeemed" data-total="{redeemed}"' in html
+
+
+def test_an_unwritable_html_file_is_a_clear_error(project: Path) -> None:
+    result = run(project, "status", "--html", "missing/dir/status.html")
+    assert result.exit_code == 1
+    assert "cannot write" in result.output and "status.html" in result.output

@@ -57,6 +57,7 @@ def test_the_page_references_nothing_outside_itself(page: Path) -> None:
     assert "&lt;script&gt;" in html  # the hostile manifest name is shown, escaped
 
 
+@pytest.mark.subprocess
 def test_chromium_renders_every_chart_and_fetches_nothing(browser: str, page: Path) -> None:
     with recording_proxy() as (port, seen):
         dumped = headless(browser, page, "--dump-dom", proxy_port=port)
@@ -79,6 +80,7 @@ def test_chromium_renders_every_chart_and_fetches_nothing(browser: str, page: Pa
     assert HOSTILE not in dom
 
 
+@pytest.mark.subprocess
 def test_chromium_draws_the_page(browser: str, page: Path, tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"
     with recording_proxy() as (port, seen):
@@ -94,6 +96,7 @@ def test_chromium_draws_the_page(browser: str, page: Path, tmp_path: Path) -> No
     assert len(data) > 20_000  # tables and charts, not a blank page
 
 
+@pytest.mark.subprocess
 def test_the_proxy_would_see_a_fetch(browser: str, tmp_path: Path) -> None:
     # the check above means something: a page that does fetch is seen by the proxy
     leaky = tmp_path / "leaky.html"
