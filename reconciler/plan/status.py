@@ -123,18 +123,27 @@ class _Builder:
     undated_redeemed: int = 0
 
     def add(self, target: _TargetStatus) -> None:
+        """Count one declared target."""
         self.counts[Stage.DECLARED] += 1
-        for stage in target.stages:
-            self.counts[stage] += 1
-        for currency, amount in target.issued_value.items():
-            self.issued_value[currency] = self.issued_value.get(currency, Decimal(0)) + amount
-        for currency, amount in target.spend.items():
-            self.spend[currency] = self.spend.get(currency, Decimal(0)) + amount
+        self.counts.update(target.stages)
+        _add_money(self.issued_value, target.issued_value)
+        _add_money(self.spend, target.spend)
         self.unpriced += target.unpriced
         self.issued_by_day.update(target.issued_days)
         self.redeemed_by_day.update(target.redeemed_days)
         self.undated_issued += target.undated_issued
         self.undated_redeemed += target.undated_redeemed
+
+    def absorb(self, other: _Builder) -> None:
+        """Count every target ``other`` counted (a label over its manifests)."""
+        self.counts.update(other.counts)
+        _add_money(self.issued_value, other.issued_value)
+        _add_money(self.spend, other.spend)
+        self.unpriced += other.unpriced
+        self.issued_by_day.update(other.issued_by_day)
+        self.redeemed_by_day.update(other.redeemed_by_day)
+        self.undated_issued += other.undated_issued
+        self.undated_redeemed += other.undated_redeemed
 
     def tally(self) -> Tally:
         c = self.counts
@@ -195,9 +204,9 @@ def _target_status(coupons: tuple[IssuedCoupon, ...], live: ScopeLive, void_stat
             continue
         voided = coupon.status.casefold() in void_statuses and coupon.status.casefold() != EXPIRED
         if not voided or coupon.redeemed:
-            issued_value[currency] = issued_value.get(currency, Decimal(0)) + amount
+            _add_money(issued_value, {currency: amount})
         if coupon.redeemed:
-            spend[currency] = spend.get(currency, Decimal(0)) + amount
+            _add_money(spend, {currency: amount})
     redeemed = [c for c in coupons if c.redeemed]
     return _TargetStatus(
         stages=target_stages(coupons, void_statuses),
@@ -277,17 +286,12 @@ def _status_of(scope_live: ScopeLive | None, target: Target, void_statuses: froz
 
 def _merge(builders: Iterable[_Builder | None]) -> Tally:
     merged = _Builder()
-    for b in builders:
-        if b is None:
-            continue
-        merged.counts.update(b.counts)
-        for currency, amount in b.issued_value.items():
-            merged.issued_value[currency] = merged.issued_value.get(currency, Decimal(0)) + amount
-        for currency, amount in b.spend.items():
-            merged.spend[currency] = merged.spend.get(currency, Decimal(0)) + amount
-        merged.unpriced += b.unpriced
-        merged.issued_by_day.update(b.issued_by_day)
-        merged.redeemed_by_day.update(b.redeemed_by_day)
-        merged.undated_issued += b.undated_issued
-        merged.undated_redeemed += b.undated_redeemed
+    for builder in builders:
+        if builder is not None:
+            merged.absorb(builder)
     return merged.tally()
+
+
+def _add_money(into: dict[str, Decimal], amounts: Mapping[str, Decimal]) -> None:
+    for currency, amount in amounts.items():
+        into[currency] = into.get(currency, Decimal(0)) + amount

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.plan.masking import EMAIL, mask_email
-from reconciler.plan.status import COUNTS, CampaignStatus, Group, Tally
+from reconciler.plan.status import COUNTS, CampaignStatus, Group, GroupKind, Tally
 from reconciler.render.journal import table
 from reconciler.render.markdown_text import neutral
 from reconciler.render.terminal import visible
@@ -90,7 +90,7 @@ def _tally_to_dict(tally: Tally) -> dict[str, Any]:
 
 def _group_to_dict(group: Group) -> dict[str, Any]:
     body: dict[str, Any] = {"name": masked(group.name)}
-    if group.kind.value == "label":
+    if group.kind is GroupKind.LABEL:
         body["manifests"] = [masked(m) for m in group.manifests]
     return {**body, **_tally_to_dict(group.tally)}
 
