@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from reconciler.apply.journal import LEDGER_COLUMNS, JournalItem, RunInfo
+from reconciler.render.csv_cells import safe_cell
 
 RUN_HEADER = ("RUN", "STARTED (UTC)", "OUTCOME", "ITEMS", "ACTOR", "PLAN")
 
@@ -100,11 +101,12 @@ def render_in_doubt_text(items: Sequence[JournalItem]) -> str:
 
 
 def render_ledger_csv(rows: Ledger) -> str:
-    """The ledger as CSV, with a header."""
+    """The ledger as CSV, with a header; a text cell that a spreadsheet would run as a formula (a label, an override
+    reason or an actor from a pull request) starts with ``'``."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=LEDGER_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: safe_cell(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows)
     return buffer.getvalue()
 
 

@@ -17,12 +17,12 @@ from typing import Any
 
 from reconciler.plan.masking import EMAIL, mask_email
 from reconciler.plan.status import COUNTS, CampaignStatus, Group, GroupKind, Tally
+from reconciler.render.csv_cells import safe_cell
 from reconciler.render.journal import table
 from reconciler.render.markdown_text import neutral
 from reconciler.render.terminal import visible
 
 HEADER = ("DECLARED", "ISSUED", "CLAIMED", "REDEEMED", "EXPIRED", "VOID", "ISSUED VALUE", "SPEND")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def masked(text: str) -> str:
@@ -131,11 +131,6 @@ def render_status_markdown(status: CampaignStatus) -> str:
 
 
 # --- CSV ------------------------------------------------------------------------------------------------
-
-
-def safe_cell(text: str) -> str:
-    """A cell a spreadsheet shows as text: one that would start a formula gets a leading ``'``."""
-    return f"'{text}" if text.startswith(FORMULA_START) else text
 
 
 def render_status_csv(status: CampaignStatus) -> str:

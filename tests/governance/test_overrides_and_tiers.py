@@ -3,6 +3,8 @@ plan the reviewer saw, apply takes no other, and a plan's approval tier decides 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 import subprocess
@@ -169,3 +171,13 @@ def test_without_approvals_overrides_an_override_needs_the_highest_tier(project:
     assert run(project, "apply", "p.json", "--yes", "--environment", "coupons-finance").exit_code == 3
     assert issued(project) == 0
     assert run(project, "apply", "p.json", "--yes", "--environment", "coupons-board").exit_code == 0
+
+
+def test_a_reason_that_looks_like_a_formula_is_text_in_the_ledger_csv(project: Path) -> None:
+    reason = '=HYPERLINK("https://evil.example","approved")'
+    assert run(project, "apply", "--yes", "--override", "maxItems", "--reason", reason).exit_code == 0
+    exported = run(project, "journal", "export", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert rows and all(row["override_reason"] == "'" + reason for row in rows)
+    lines = run(project, "journal", "export", "--format", "jsonl").stdout.splitlines()
+    assert all(json.loads(line)["override_reason"] == reason for line in lines)  # JSON keeps it as typed

@@ -8,11 +8,11 @@ import io
 import json
 from decimal import Decimal
 
+from reconciler.render.csv_cells import safe_cell
 from reconciler.render.status import (
     render_status_csv,
     render_status_markdown,
     render_status_text,
-    safe_cell,
     status_to_json,
 )
 from reconciler.render.status_html import render_status_html
