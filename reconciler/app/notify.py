@@ -4,6 +4,7 @@ tells of the drift it found. A delivery that fails changes nothing of what the c
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +23,8 @@ from reconciler.notify.notices import apply_notices, drift_notices
 from reconciler.notify.payloads import EVENT_HEADER, SIGNATURE_HEADER, body, signature
 from reconciler.plan.drift import Drift
 from reconciler.plan.masking import UNKEYED, mask_key
+
+log = logging.getLogger(__name__)
 
 #: The most time all the deliveries after one command may take together, in seconds.
 TOTAL_SECONDS = 30.0
@@ -58,6 +61,7 @@ class Sent:
 
     deliveries: tuple[Delivery, ...] = ()
     unrecorded: str | None = None
+    error: str | None = None
 
     @property
     def failed(self) -> tuple[Delivery, ...]:
@@ -121,8 +125,9 @@ class Sender:
 
 
 class ApplyNotifier:
-    """An apply listener: it only gathers while the apply runs (it never blocks it); :meth:`deliver`, called once
-    the apply has ended, sends what it gathered and records each delivery in the journal."""
+    """An apply listener: while the apply runs it only keeps two events (it never blocks it, nor sends);
+    :meth:`deliver`, called once the apply has ended, makes the notices, sends them and records each delivery in
+    the journal."""
 
     def __init__(
         self, config: Config, environ: Mapping[str, str] | None = None, *, sender: Sender | None = None
@@ -131,43 +136,47 @@ class ApplyNotifier:
         self.environ = os.environ if environ is None else environ
         self.sender = sender or Sender(config.notify, self.environ)
         self.verified: ItemsVerified | None = None
-        self.pending: list[Notice] = []
-        self.run_id: str | None = None
+        self.finished: ApplyFinished | None = None
 
     def on_event(self, event: ApplyEvent) -> None:
-        if not self.config.notify:
-            return
         if isinstance(event, ItemsVerified):
             self.verified = event
         elif isinstance(event, ApplyFinished):
-            self.run_id = event.run_id
-            notify_at = {b.name: b.notify_at for b in self.config.governance.budgets if b.notify_at is not None}
-            self.pending = apply_notices(
-                event,
-                self.verified,
-                origin=origin_of(self.config, self.environ),
-                notify_at=notify_at,
-                mask_key=_key(self.config, self.environ),
-            )
+            self.finished = event
+
+    def notices(self) -> list[Notice]:
+        """What the ended apply gives to tell (nothing before it ended, or without destinations)."""
+        finished = self.finished
+        if finished is None or not self.config.notify:
+            return []
+        notify_at = {b.name: b.notify_at for b in self.config.governance.budgets if b.notify_at is not None}
+        return apply_notices(
+            finished,
+            self.verified,
+            origin=origin_of(self.config, self.environ),
+            notify_at=notify_at,
+            mask_key=_key(self.config, self.environ),
+        )
 
     def deliver(self) -> Sent:
-        """Send what the apply gave to tell, then record every delivery in the journal; never raises for a
-        delivery or the journal (a journal it cannot write is said in ``unrecorded``)."""
-        pending, self.pending = self.pending, []
-        deliveries = self.sender.send(pending)
+        """Send what the apply gave to tell, then record every delivery in the journal. It never raises (but for
+        an interrupt): a journal it cannot write is said in ``unrecorded``, anything else in ``error``."""
+        try:
+            deliveries = self.sender.send(self.notices())
+        except Exception as exc:  # a notification's failure is its own: the apply's outcome stands
+            log.warning("notifications failed", exc_info=True)
+            return Sent(error=f"notifications failed: {type(exc).__name__}: {exc}")
+        finally:
+            self.finished, self.verified = None, None
         if not deliveries:
             return Sent()
         try:
             journal = open_journal(self.config)
             try:
                 for d in deliveries:
+                    o = d.outcome
                     journal.record_notification(
-                        d.destination,
-                        d.notice.event.value,
-                        self.run_id,
-                        d.outcome.attempts,
-                        d.outcome.status.value,
-                        d.outcome.error,
+                        d.destination, d.notice.event.value, d.notice.run_id, o.attempts, o.status.value, o.error
                     )
             finally:
                 journal.close()

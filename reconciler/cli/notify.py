@@ -11,6 +11,8 @@ from reconciler.render.terminal import defang
 
 def echo_deliveries(sent: Sent) -> None:
     """A note per failed delivery (where it was recorded, or why not); delivered ones are silent."""
+    if sent.error is not None:
+        click.echo(defang(scrub(f"note: {sent.error}; the command's outcome is unchanged")), err=True)
     for delivery in sent.failed:
         outcome = delivery.outcome
         where = f"not recorded: {sent.unrecorded}" if sent.unrecorded else "recorded in the journal"
