@@ -33,6 +33,7 @@ from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution
 from reconciler.apply.verify import ItemVerdict, PaidTwice
 from reconciler.errors import CouponctlError, ExitCode, RefusedError
+from reconciler.governance.model import BudgetStatus, Override
 from reconciler.plan.model import Plan
 from reconciler.providers.base import BatchResult
 from reconciler.state.desired import Scope
@@ -53,6 +54,8 @@ class PlanSummary:
     exposure: tuple[tuple[str, Decimal], ...] = ()  # money at stake: (currency, amount), by currency
     violations: tuple[str, ...] = ()
     override_reason: str | None = None  # the overrides the plan carries and why, as the journal records them
+    overrides: tuple[Override, ...] = ()  # the reviewed overrides the plan carries
+    budgets: tuple[BudgetStatus, ...] = ()  # the budgets the plan was checked against, as it saw them
 
     @classmethod
     def of(cls, plan: Plan, *, skipped: int = 0, override_reason: str | None = None) -> PlanSummary:
@@ -65,6 +68,8 @@ class PlanSummary:
             tuple(plan.exposure().items()),
             plan.violations,
             override_reason,
+            plan.governance.overrides if plan.governance is not None else (),
+            plan.governance.budgets if plan.governance is not None else (),
         )
 
 

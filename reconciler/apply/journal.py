@@ -130,6 +130,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN reviewed_commit TEXT;
     CREATE INDEX items_created ON items (created_at);
     """,
+    # Notifications (issue 16): each delivery tried after an apply, to which destination, of which event and run,
+    # how many attempts, and how it ended (delivered or failed, with the last error).
+    """
+    CREATE TABLE IF NOT EXISTS notifications (
+        id {id},
+        destination TEXT NOT NULL,
+        event TEXT NOT NULL,
+        run_id TEXT,
+        attempts INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        at TEXT NOT NULL
+    );
+    """,
 )
 
 PENDING = "PENDING"
@@ -462,6 +476,37 @@ class Journal:
                 )
         return Records(deleted, len(runs))
 
+    def record_notification(
+        self, destination: str, event: str, run_id: str | None, attempts: int, status: str, error: str | None
+    ) -> None:
+        """Record one notification delivery (its error scrubbed of secrets)."""
+        with self.db.transaction():
+            self.db.execute(
+                "INSERT INTO notifications (destination, event, run_id, attempts, status, error, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (destination, event, run_id, attempts, status, None if error is None else scrub(error), self._now()),
+            )
+
+    def notifications(self, limit: int = 100) -> list[NotificationRecord]:
+        """The latest notification deliveries, newest first."""
+        rows = self.db.execute(
+            "SELECT destination, event, run_id, attempts, status, error, at FROM notifications"
+            " ORDER BY at DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            NotificationRecord(
+                str(r[0]),
+                str(r[1]),
+                None if r[2] is None else str(r[2]),
+                int(r[3]),
+                str(r[4]),
+                None if r[5] is None else str(r[5]),
+                str(r[6]),
+            )
+            for r in rows
+        ]
+
     def runs(self, limit: int = 20) -> list[RunInfo]:
         """The latest runs, newest first."""
         rows = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))
@@ -767,6 +812,18 @@ LEDGER_COLUMNS = (
     "overrides",
     "reviewed_commit",
 )
+
+
+class NotificationRecord(NamedTuple):
+    """One notification delivery as the journal recorded it."""
+
+    destination: str
+    event: str
+    run_id: str | None
+    attempts: int
+    status: str
+    error: str | None
+    at: str
 
 
 class ReadLag(NamedTuple):

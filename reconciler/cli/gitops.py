@@ -12,7 +12,9 @@ import click
 
 from reconciler.app.drift import check_drift
 from reconciler.app.export import read_export, write_export
+from reconciler.app.notify import notify_drift
 from reconciler.app.session import load_project
+from reconciler.cli.notify import echo_deliveries
 from reconciler.cli.support import Settings, echo_report, format_option, reports_errors
 from reconciler.config.load import load_config
 from reconciler.manifest.export import EMAILS_INLINE_MAX, export_manifests, export_stream
@@ -40,6 +42,7 @@ def drift(settings: Settings, paths: tuple[Path, ...], fmt: str) -> None:
     report = check_drift(project)
     key = mask_key(project.config) if DRIFT.format(fmt).masks_emails else UNKEYED
     echo_report(DRIFT, fmt, report, RenderOptions(mask_key=key))
+    echo_deliveries(notify_drift(project.config, report))
     sys.exit(report.exit_code)
 
 

@@ -13,8 +13,10 @@ from reconciler import __version__
 from reconciler.app.apply import ApplyDecisions, apply_project
 from reconciler.app.events import ApplyEvent, ApplyNote, BatchSent, InDoubtResolved, LiveScopeRead, ResolutionStage
 from reconciler.app.governance import overrides_given
+from reconciler.app.notify import ApplyNotifier
 from reconciler.app.plan import load_plan_file, plan_project
 from reconciler.app.session import Project, load_project, project_for_plan
+from reconciler.cli.notify import echo_deliveries
 from reconciler.cli.progress import Progress, progress_mode
 from reconciler.cli.support import (
     CouponctlGroup,
@@ -310,7 +312,13 @@ def apply(
         overrides=overrides_given(project, override, reason) if saved is None else (),
         environment=environment,
     )
-    applied = apply_project(project, decisions, [ApplyNotes(settings), ApplyProgressReport(settings, project)])
+    notifier = ApplyNotifier(project.config)
+    try:
+        applied = apply_project(
+            project, decisions, [ApplyNotes(settings), ApplyProgressReport(settings, project), notifier]
+        )
+    finally:  # once the apply has ended, however it ended: what it tells never changes how it exits
+        echo_deliveries(notifier.deliver())
     result = applied.report
     if result is None:
         click.echo("No changes. Nothing to issue.")

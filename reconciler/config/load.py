@@ -26,6 +26,7 @@ from reconciler.governance.rules import rule_problems
 from reconciler.manifest.discover import normalized
 from reconciler.manifest.loader import Document, MiB, decode_utf8, parse_yaml, read_bytes
 from reconciler.manifest.schema import config_validator, schema_problems
+from reconciler.notify.config import notify_config
 from reconciler.providers.endpoints import ALLOW_KEY, ALLOWED_HOSTS_ENV, unlisted
 from reconciler.providers.local import fault_spec_problems
 from reconciler.providers.registry import find, vendor
@@ -84,9 +85,11 @@ def load_config(directory: Path) -> Config:
         raise ConfigError(sorted(policies.problems, key=lambda p: (p.file, p.line, p.column, p.field, p.message)))
     governance, problems = governance_config(document, policies.rules)
     problems += rule_problems(governance.rules, {CONFIG_FILE: text, **policies.sources})
+    notify, notify_problems = notify_config(document)
+    problems += notify_problems
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field, p.message)))
-    config = replace(_build(root, path, cast(dict[str, Any], document.data)), governance=governance)
+    config = replace(_build(root, path, cast(dict[str, Any], document.data)), governance=governance, notify=notify)
     problems = endpoint_problems(document, config)
     if problems:
         raise ConfigError(problems)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from reconciler.config.secrets import SecretRef
 from reconciler.governance.model import GovernanceConfig
+from reconciler.notify.model import Destination
 
 CONFIG_FILE = "couponctl.yaml"  # the project's configuration, at the project's root
 
@@ -84,3 +85,5 @@ class Config:
     journal_in_checkout: bool = False
     """``journalInCheckout``: a journal file inside the checkout is known to outlive CI runs."""
     """``maskKey``: the secret that keys the digests beside masked emails in Markdown (reconciler.plan.masking)."""
+    notify: tuple[Destination, ...] = ()
+    """``notify``: where apply and drift send notifications (reconciler.notify)."""

@@ -75,6 +75,7 @@ def _budget(document: Document, path: NodePath, block: Mapping[str, Any]) -> Bud
         period=_period(block.get("period", "lifetime"), block.get("timeZone", "UTC")),
         amounts={currency: Decimal(amount) for currency, amount in block["amount"].items()},
         position=Position(document.file, line, column),
+        notify_at=Decimal(str(block["notifyAt"])) if "notifyAt" in block else None,
     )
 
 

@@ -96,13 +96,16 @@ class Selector:
 
 @dataclass(frozen=True, slots=True)
 class Budget:
-    """A cumulative money budget: at most ``amounts[currency]`` spent per ``period`` on what ``selector`` selects."""
+    """A cumulative money budget: at most ``amounts[currency]`` spent per ``period`` on what ``selector`` selects.
+    ``notify_at`` (0..1): the share of the limit past which an apply notifies (reconciler.notify); it governs
+    nothing, so the governance digest leaves it out."""
 
     name: str
     selector: Selector
     period: Period
     amounts: Mapping[str, Decimal]
     position: Position
+    notify_at: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
