@@ -38,6 +38,15 @@ class PlanItem:
 
 
 @dataclass(frozen=True, slots=True)
+class TimedItem:
+    """An item outside its issue window: ``at`` is when it becomes due (scheduled) or when its window closed
+    (closed)."""
+
+    item: PlanItem
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class HeldItem:
     """A target that holds coupons but is not an action: unmanaged, removed or mismatched."""
 
@@ -59,6 +68,8 @@ class ScopePlan:
     ``mismatched`` are declared uids holding a coupon of another amount than declared: never issued again.
     ``currency`` is what ``exposure`` is in (the face value's, or the scope's when there is none).
     ``not_yet_visible`` counts satisfied targets the journal records as issued but the vendor does not show yet.
+    ``scheduled`` are items whose manifest's window (``spec.schedule``) has not opened yet: not issued now;
+    ``closed`` items whose window has closed: never issued. Neither counts in ``to_issue`` or ``exposure``.
     """
 
     scope: Scope
@@ -78,6 +89,8 @@ class ScopePlan:
     not_yet_visible: int = 0
     mismatched: tuple[HeldItem, ...] = ()
     currency: str | None = None
+    scheduled: tuple[TimedItem, ...] = ()
+    closed: tuple[TimedItem, ...] = ()
 
     @property
     def errors(self) -> tuple[PlanProblem, ...]:
@@ -144,6 +157,14 @@ class Plan:
     @property
     def item_count(self) -> int:
         return sum(len(s.to_issue) for s in self.scopes)
+
+    @property
+    def scheduled_count(self) -> int:
+        return sum(len(s.scheduled) for s in self.scopes)
+
+    @property
+    def closed_count(self) -> int:
+        return sum(len(s.closed) for s in self.scopes)
 
     @property
     def has_changes(self) -> bool:

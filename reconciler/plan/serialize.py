@@ -48,6 +48,7 @@ from reconciler.plan.model import (
     PlanProblem,
     ScopePlan,
     Severity,
+    TimedItem,
 )
 from reconciler.state.desired import Scope, Target
 from reconciler.state.live import FaceValue, IssuedCoupon
@@ -166,8 +167,14 @@ def plan_content(plan: Plan, *, lazy: bool = False) -> JsonObject:
 
 
 def _plan_summary(plan: Plan) -> JsonObject:
-    """The ``summary``: the totals over the scopes, and the governance counts when the plan has governance."""
+    """The ``summary``: the totals over the scopes, the scheduled and closed counts when the plan has any, and the
+    governance counts when the plan has governance."""
     summary = _summary_to_dict(summarize(plan))
+    if plan.scheduled_count or plan.closed_count:
+        summary["scheduledCount"] = plan.scheduled_count
+        summary["closedCount"] = plan.closed_count
+        due = [t.at for s in plan.scopes for t in s.scheduled]
+        summary["nextDueAt"] = format_timestamp(min(due)) if due else None
     if plan.governance is not None:
         summary.update(governance_summary(plan.governance))
     return summary
@@ -197,7 +204,7 @@ def _array(lazy: bool, make: Callable[[], Iterable[JsonObject]]) -> list[JsonObj
 
 
 def _scope_to_dict(plan: ScopePlan, lazy: bool = False) -> JsonObject:
-    return {
+    scope: JsonObject = {
         "provider": plan.scope.provider,
         "providerType": plan.provider_type,
         "owner": plan.scope.owner,
@@ -218,6 +225,22 @@ def _scope_to_dict(plan: ScopePlan, lazy: bool = False) -> JsonObject:
         "mismatched": _array(lazy, lambda: (_held_to_dict(h) for h in sorted(plan.mismatched, key=_held_key))),
         "currency": plan.currency,
     }
+    if plan.scheduled or plan.closed:  # left out when empty: a plan without windows reads (and hashes) as before
+        scope["scheduled"] = [_timed_to_dict(t, "dueAt") for t in sorted(plan.scheduled, key=_timed_key)]
+        scope["closed"] = [_timed_to_dict(t, "closedAt") for t in sorted(plan.closed, key=_timed_key)]
+    return scope
+
+
+def _timed_key(timed: TimedItem) -> tuple[Target, str]:
+    return _item_key(timed.item)
+
+
+def _timed_to_dict(timed: TimedItem, at: str) -> JsonObject:
+    return {**_item_to_dict(timed.item), at: format_timestamp(timed.at)}
+
+
+def _timed_from_dict(data: JsonObject, at: str) -> TimedItem:
+    return TimedItem(_item_from_dict(data), datetime.fromisoformat(data[at]))
 
 
 def _held_key(held: HeldItem) -> Target:
@@ -458,6 +481,8 @@ def _scope_from_dict(data: JsonObject) -> ScopePlan:
         not_yet_visible=data["notYetVisible"],
         mismatched=tuple(_held_from_dict(h) for h in data["mismatched"]),
         currency=data["currency"],
+        scheduled=tuple(_timed_from_dict(t, "dueAt") for t in data.get("scheduled", ())),
+        closed=tuple(_timed_from_dict(t, "closedAt") for t in data.get("closed", ())),
     )
 
 
