@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from reconciler.governance.freezes import Span
 from reconciler.governance.model import Governance
 from reconciler.state.desired import Scope, Target
 from reconciler.state.live import FaceValue, IssuedCoupon
@@ -131,7 +132,9 @@ class Plan:
     root) it was limited to: apply reads exactly those again, like Terraform's ``-target``; ``journal`` is the
     identity of the journal the plan was made against and how many runs it held then; ``endpoints`` where each
     provider of the plan connects; ``governance`` what the rules, budgets and approval tiers found, and the
-    overrides the plan carries (None: a plan made before governance existed, or read from one).
+    overrides the plan carries (None: a plan made before governance existed, or read from one); ``freezes`` the
+    freezes of couponctl.yaml in force when it was made, or beginning before its items would be issued (before it
+    expires, or before its last scheduled item is due).
     """
 
     format_version: int
@@ -148,6 +151,7 @@ class Plan:
     journal: JournalStamp | None = None
     endpoints: tuple[PlanEndpoint, ...] | None = None
     governance: Governance | None = None
+    freezes: tuple[Span, ...] = ()
 
     @property
     def partial(self) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import MAXYEAR, UTC, datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from reconciler import __version__
 from reconciler.errors import PlanFileError, Problem
+from reconciler.governance.freezes import Span
 from reconciler.governance.model import Governance
 from reconciler.plan import json_values
 from reconciler.plan.governance_json import (
@@ -162,6 +163,16 @@ def plan_content(plan: Plan, *, lazy: bool = False) -> JsonObject:
     }
     if plan.governance is not None:
         content["governance"] = governance_to_dict(plan.governance, lazy=lazy)
+    if plan.freezes:  # left out when none, like governance
+        content["freezes"] = [
+            {
+                "name": f.name,
+                "from": format_timestamp(f.start),
+                "until": _until_text(f.end),
+                "inForce": f.holds(plan.created_at),
+            }
+            for f in plan.freezes
+        ]
     content["scopes"] = [_scope_to_dict(s, lazy) for s in sorted(plan.scopes, key=lambda s: s.scope)]
     return content
 
@@ -229,6 +240,14 @@ def _scope_to_dict(plan: ScopePlan, lazy: bool = False) -> JsonObject:
         scope["scheduled"] = [_timed_to_dict(t, "dueAt") for t in sorted(plan.scheduled, key=_timed_key)]
         scope["closed"] = [_timed_to_dict(t, "closedAt") for t in sorted(plan.closed, key=_timed_key)]
     return scope
+
+
+def _until_text(end: datetime) -> str | None:
+    return None if end.year == MAXYEAR else format_timestamp(end)
+
+
+def _until_from(text: str | None) -> datetime:
+    return datetime.max.replace(tzinfo=UTC) if text is None else datetime.fromisoformat(text)
 
 
 def _timed_key(timed: TimedItem) -> tuple[Target, str]:
@@ -320,6 +339,9 @@ def plan_from_json(text: str, source_name: str) -> Plan:
         if data.get("endpoints") is None
         else tuple(PlanEndpoint(e["provider"], e["role"], e["url"], e["listed"]) for e in data["endpoints"]),
         governance=_governance_field(source_name, data),
+        freezes=tuple(
+            Span(f["name"], datetime.fromisoformat(f["from"]), _until_from(f["until"])) for f in data.get("freezes", ())
+        ),
     )
     _check(source_name, _summary_problems(data["summary"], plan))
     return plan

@@ -17,6 +17,7 @@ from typing import TypeVar
 from reconciler.plan.masking import EMAIL, UNKEYED, EmailMasker, addresses_in, mask_email
 from reconciler.plan.model import HeldItem, Plan, ScopePlan
 from reconciler.plan.serialize import format_timestamp, summarize
+from reconciler.render.freezes import freeze_text
 from reconciler.render.governance import Shown
 from reconciler.render.governance_markdown import GovernanceMarkdown, governance_addresses
 from reconciler.render.markdown_text import code_span, html_text, longest_backtick_run, neutral, unlinked
@@ -166,6 +167,8 @@ def _head(plan: Plan, style: _Style, shortened: bool, limit: int | None) -> Iter
         )
     if plan.closed_count:
         yield f"> [!NOTE]\n> {plan.closed_count:,} coupon(s) closed: their issue window has ended; never issued."
+    for span in plan.freezes:
+        yield f"> [!CAUTION]\n> **Freeze** {style.prose(freeze_text(span, plan))}"
     if summary.in_doubt:
         yield (
             f"> [!WARNING]\n> {summary.in_doubt:,} target(s) in doubt: an earlier issuing call has an unknown outcome."

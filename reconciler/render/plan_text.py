@@ -14,6 +14,7 @@ import click
 from reconciler.governance.model import Effect, Finding
 from reconciler.plan.model import Plan, PlanProblem, ScopePlan, Severity
 from reconciler.plan.serialize import PlanSummary, format_timestamp, summarize
+from reconciler.render.freezes import freeze_text
 from reconciler.render.governance import (
     LOCAL_JOURNAL_NOTE,
     Shown,
@@ -163,7 +164,7 @@ def _finding(finding: Finding, reason: str | None = None) -> str:
 
 
 def _window_summary(plan: Plan, paint: _Paint) -> Iterator[str]:
-    """Items outside their issue window: scheduled (with the first due date) and closed."""
+    """Items outside their issue window: scheduled (with the first due date) and closed; the freezes that apply."""
     if plan.scheduled_count:
         first = min(t.at for s in plan.scopes for t in s.scheduled)
         yield paint(
@@ -173,6 +174,8 @@ def _window_summary(plan: Plan, paint: _Paint) -> Iterator[str]:
         )
     if plan.closed_count:
         yield f"  closed:     {plural(plan.closed_count, 'coupon')} whose issue window has closed (never issued)"
+    for span in plan.freezes:
+        yield paint(f"  freeze:     {freeze_text(span, plan)}", fg="red" if span.holds(plan.created_at) else "yellow")
 
 
 def _scope_lines(scope_plan: ScopePlan, paint: _Paint, limit: int) -> Iterator[str]:
