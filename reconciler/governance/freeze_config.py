@@ -32,8 +32,15 @@ def _freeze(document: Document, path: NodePath, block: Mapping[str, Any]) -> tup
         return None, [document.problem((*path, "timeZone"), message)]
     name = block["name"]
     recurring = block.get("recurring")
+    dated = [key for key in ("from", "until") if key in block]
+    if recurring is not None and dated:
+        message = "a freeze is dated (from, until) or recurring, not both"
+        return None, [document.problem((*path, dated[0]), message, at_key=True)]
     if recurring is not None:
         return _recurring(document, path, name, zone_name, recurring)
+    if len(dated) < 2:
+        missing = "until" if dated else "from and until"
+        return None, [document.problem((*path, "name"), f"a dated freeze needs {missing} (or give recurring)")]
     problems: list[Problem] = []
     bounds: dict[str, datetime | None] = {}
     for key in ("from", "until"):
