@@ -37,6 +37,7 @@ def test_nothing_due_exits_0_with_detailed_exitcode(project: Path) -> None:
     assert "closed:     3 coupons" in result.stdout
     assert "@ scheduled email:lapsed.one@example.org" in result.stdout
     assert "x closed uid:" in result.stdout
+    assert "Nothing due now. 12 scheduled for later." in result.stdout  # not "no changes"
 
 
 def test_something_due_exits_2_with_detailed_exitcode(project: Path) -> None:
