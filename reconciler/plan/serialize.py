@@ -320,6 +320,7 @@ def plan_from_json(text: str, source_name: str) -> Plan:
         raise PlanFileError([Problem(source_name, exc.lineno, exc.colno, "", f"not valid JSON: {exc.msg}")]) from None
     _check(source_name, _foreign_problems(data))
     _check(source_name, _schema_problems(data))
+    _check(source_name, _window_timestamp_problems(data))
     created_at = _timestamp_field(source_name, data, "createdAt")
     expires_at = None if data["expiresAt"] is None else _timestamp_field(source_name, data, "expiresAt")
     plan = Plan(
@@ -353,6 +354,21 @@ def _governance_field(source_name: str, data: JsonObject) -> Governance | None:
         return None
     _check(source_name, governance_problems(data["governance"]))
     return governance_from_dict(data["governance"])
+
+
+def _window_timestamp_problems(data: JsonObject) -> list[tuple[str, str]]:
+    """The scheduled and closed items' dates and the freezes' bounds that are no timestamps (the schema says
+    only that they are strings)."""
+    found: list[tuple[str, str]] = []
+    for i, scope in enumerate(data["scopes"]):
+        for key, at in (("scheduled", "dueAt"), ("closed", "closedAt")):
+            for j, item in enumerate(scope.get(key, ())):
+                found += [(f"scopes[{i}].{key}[{j}].{at}", p) for p in [timestamp_problem(item[at])] if p]
+    for i, freeze in enumerate(data.get("freezes", ())):
+        for key in ("from", "until"):
+            text = freeze[key]
+            found += [(f"freezes[{i}].{key}", p) for p in [None if text is None else timestamp_problem(text)] if p]
+    return found
 
 
 def _timestamp_field(source_name: str, data: dict[str, Any], name: str) -> datetime:

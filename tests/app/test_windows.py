@@ -11,6 +11,7 @@ import pytest
 from reconciler.app.apply import ApplyDecisions, ApplyResult, apply_project
 from reconciler.app.plan import plan_project
 from reconciler.app.session import load_project
+from reconciler.errors import PlanFileError
 from reconciler.plan.checksum import verify_checksum
 from reconciler.plan.model import Plan
 from reconciler.plan.serialize import plan_from_json, plan_to_json
@@ -118,3 +119,14 @@ def test_scheduled_and_closed_items_survive_the_json_and_its_checksum(
     assert read.scopes == plan.scopes and verify_checksum(read)
     moved = plan_from_json(plan_to_json(plan).replace("2026-03-31T22:00:00", "2026-03-31T21:00:00"), "plan.json")
     assert not verify_checksum(moved)  # a scheduled item's date is covered by the checksum
+
+
+def test_a_saved_plan_whose_due_date_is_no_timestamp_is_a_located_error(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock_journal(monkeypatch, OPENS - timedelta(seconds=1))
+    text = plan_to_json(plan_project(load_project(project))).replace(
+        '"dueAt": "2026-03-31T22:00:00Z"', '"dueAt": "next tuesday"', 1
+    )
+    with pytest.raises(PlanFileError, match=r"scopes\[\d\]\.scheduled\[0\]\.dueAt"):
+        plan_from_json(text, "plan.json")
