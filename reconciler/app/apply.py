@@ -44,6 +44,7 @@ from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_dou
 from reconciler.apply.verify import paid_twice, verdicts
 from reconciler.errors import ExitCode, JournalError, RefusedError
 from reconciler.governance.budgets import budgets_touched
+from reconciler.governance.freezes import in_force
 from reconciler.governance.model import LIMIT_NAMES, Override
 from reconciler.governance.overrides import blocking, check_overrides
 from reconciler.plan.model import Plan
@@ -203,7 +204,8 @@ class _HoldingTheLock:
             raise RefusedError("the plan has errors; nothing was issued:\n" + "\n".join(errors))
         if not fresh.has_changes:
             return ApplyResult(fresh, None)
-        blocked = blocking(fresh.governance, limit_violations(config.policy, fresh))
+        frozen = in_force(config.governance.freezes, journal.now())  # the journal's clock, under the lock
+        blocked = blocking(fresh.governance, limit_violations(config.policy, fresh), frozen)
         if blocked:
             how = (
                 "an override must be part of the reviewed plan: plan --override NAME --reason TEXT (the reviewer "
@@ -212,9 +214,12 @@ class _HoldingTheLock:
                 else 'pass --override NAME --reason TEXT, or --allow-over-limit "REASON" for the per-apply limits '
                 "(recorded in the journal); in CI, apply a reviewed plan that carries the override"
             )
-            raise RefusedError(
-                f"the plan exceeds the policy; nothing was issued: {'; '.join(blocked)}. To go ahead, {how}"
+            what = (
+                "a freeze is in force"
+                if any(line.startswith("freeze ") for line in blocked)
+                else "the plan exceeds the policy"
             )
+            raise RefusedError(f"{what}; nothing was issued: {'; '.join(blocked)}. To go ahead, {how}")
         check_entitled(config.governance, required_tier(config.governance, saved, fresh), decisions.environment)
         if not decisions.confirm(fresh):
             raise RefusedError("apply not confirmed; nothing was issued")

@@ -24,6 +24,7 @@ from reconciler.app.session import (
 )
 from reconciler.apply.journal import Journal
 from reconciler.errors import PlanFileError, Problem
+from reconciler.governance.freezes import applying
 from reconciler.governance.model import Override
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.diff import diff
@@ -69,6 +70,9 @@ async def make_plan(
         journal=JournalStamp(*astuple(journal.identity())),
         endpoints=plan_endpoints(project),
     )
+    due = [t.at for s in plan.scopes for t in s.scheduled]
+    horizon = max([plan.expires_at or now, *due])  # when the plan's items would be issued at the latest
+    plan = replace(plan, freezes=tuple(applying(config.governance.freezes, now, horizon)))
     return with_checksum(replace(plan, governance=govern(project, plan, journal, overrides)))
 
 

@@ -38,7 +38,10 @@ def _to_issue(plan: Plan) -> set[ItemKey]:
 
 
 def _reviewed(plan: Plan) -> set[ItemKey]:
-    return {_key(s.scope, i) for s in plan.scopes for i in (*s.to_issue, *s.in_doubt)}
+    """What the reviewer saw as to be issued: due items, items in doubt, and scheduled items (shown with the date
+    they become due: applied within planTTL once due, they were reviewed). Closed items never are."""
+    due = {_key(s.scope, i) for s in plan.scopes for i in (*s.to_issue, *s.in_doubt)}
+    return due | {_key(s.scope, t.item) for s in plan.scopes for t in s.scheduled}
 
 
 def check_saved(

@@ -131,7 +131,9 @@ def _show(plan: Plan, fmt: str, color: bool, config: Config | None) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan (JSON) to FILE.")
 @format_option(PLAN)
 @click.option(
-    "--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are, 1 on error."
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing is due now, 2 when coupons are due (scheduled items are not), 1 on error.",
 )
 @override_options
 @click.pass_obj

@@ -5,11 +5,13 @@ this checks what a schema cannot: time zones, tiers named before they are declar
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler.errors import Problem
+from reconciler.governance.freeze_config import read_freezes
 from reconciler.governance.model import (
     LIMIT_NAMES,
     Budget,
@@ -39,7 +41,9 @@ def governance_config(document: Document, rules: Sequence[Rule] = ()) -> tuple[G
         override_tier=approvals.get("overrides"),
         policy_files=tuple(data.get("policyFiles", ())),
     )
-    problems = _zone_problems(document, data) + _tier_problems(document, config) + _name_problems(document, config)
+    freezes, problems = read_freezes(document, data.get("freezes", ()))
+    config = replace(config, freezes=freezes)
+    problems += _zone_problems(document, data) + _tier_problems(document, config) + _name_problems(document, config)
     problems += _environment_problems(document, config) + _selector_problems(document, data)
     return config, problems
 
@@ -163,8 +167,8 @@ def _environment_problems(document: Document, config: GovernanceConfig) -> list[
 
 
 def _name_problems(document: Document, config: GovernanceConfig) -> list[Problem]:
-    """An override names one thing: a rule, a budget or a limit, never two of them. A budget's clash is located
-    at its ``name`` (budgets[i].name); a rule's where the rule is."""
+    """An override names one thing: a rule, a budget, a freeze or a limit, never two of them. A budget's (or a
+    freeze's) clash is located at its ``name`` (budgets[i].name); a rule's where the rule is."""
     problems: list[Problem] = []
     taken: dict[str, str] = {name: "a policy limit" for name in LIMIT_NAMES}
     named: Iterable[tuple[str, str, Position, str]] = (
@@ -173,6 +177,10 @@ def _name_problems(document: Document, config: GovernanceConfig) -> list[Problem
             for i, b in enumerate(config.budgets)
         ),
         *((r.name, "rule", r.position, r.name) for r in config.rules),
+        *(
+            (f.name, "freeze", _at(document, ("freezes", i, "name")), field_name(("freezes", i, "name")))
+            for i, f in enumerate(config.freezes)
+        ),
     )
     for name, what, where, field in named:
         if name in taken:

@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import MAX_PREC, Decimal, localcontext
 from enum import StrEnum
 
+from reconciler.governance.freezes import Freeze
 from reconciler.state.desired import Position, Scope, Target
 
 #: The names of the per-apply limits of ``policy:``: an override may name them, as it names a rule or a budget.
@@ -172,13 +173,15 @@ class GitContext:
 @dataclass(frozen=True)
 class GovernanceConfig:
     """What couponctl.yaml (and its policy files) declare. ``tiers`` are ordered lowest first; a plan no tier
-    rule raises has the first; ``override_tier`` is the least tier of a plan that carries an override."""
+    rule raises has the first; ``override_tier`` is the least tier of a plan that carries an override; ``freezes``
+    the windows during which apply refuses unless the plan carries an override naming the freeze."""
 
     rules: tuple[Rule, ...] = ()
     budgets: tuple[Budget, ...] = ()
     tiers: tuple[Tier, ...] = ()
     override_tier: str | None = None
     policy_files: tuple[str, ...] = ()
+    freezes: tuple[Freeze, ...] = ()
 
     def tier(self, name: str) -> Tier | None:
         return next((t for t in self.tiers if t.name == name), None)

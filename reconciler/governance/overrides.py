@@ -1,11 +1,14 @@
-"""Overrides: what a plan may override (a deny rule, a budget, a per-apply limit), and what still blocks it."""
+"""Overrides: what a plan may override (a deny rule, a budget, a freeze, a per-apply limit), and what still blocks
+it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import MAXYEAR, UTC, datetime
 
 from reconciler.errors import CouponctlError
 from reconciler.governance.budgets import breach_lines
+from reconciler.governance.freezes import Span
 from reconciler.governance.model import LIMIT_NAMES, Effect, Governance, GovernanceConfig, Override
 
 
@@ -14,6 +17,7 @@ def check_overrides(config: GovernanceConfig, overrides: Sequence[Override]) -> 
     the approval a plan needs), a name given twice, or one without a reason."""
     rules = {rule.name: rule for rule in config.rules}
     budgets = {budget.name for budget in config.budgets}
+    freezes = {freeze.name for freeze in config.freezes}
     seen: set[str] = set()
     for override in overrides:
         name = override.name
@@ -27,19 +31,24 @@ def check_overrides(config: GovernanceConfig, overrides: Sequence[Override]) -> 
             raise CouponctlError(
                 f"--override {name}: a tier rule cannot be overridden; the plan needs the approval it asks for"
             )
-        if rule is None and name not in budgets and name not in LIMIT_NAMES:
-            known = ", ".join([*sorted(r for r in rules if rules[r].effect is not Effect.TIER), *sorted(budgets)])
+        if rule is None and name not in budgets and name not in freezes and name not in LIMIT_NAMES:
+            overridable = [*(r for r in rules if rules[r].effect is not Effect.TIER), *budgets, *freezes]
+            known = ", ".join(sorted(overridable))
             raise CouponctlError(
-                f"--override {name}: no rule, budget or limit of couponctl.yaml has this name (rules and budgets: "
-                f"{known or 'none'}; limits: {', '.join(LIMIT_NAMES)})"
+                f"--override {name}: no rule, budget, freeze or limit of couponctl.yaml has this name (rules, budgets "
+                f"and freezes: {known or 'none'}; limits: {', '.join(LIMIT_NAMES)})"
             )
 
 
-def blocking(governance: Governance | None, limits: Sequence[tuple[str, str]]) -> list[str]:
-    """What stops apply, in words: per-apply limits exceeded (``limits``: name and violation) that no override
-    names, deny findings and budget breaches that no override names."""
+def blocking(
+    governance: Governance | None, limits: Sequence[tuple[str, str]], freezes: Sequence[Span] = ()
+) -> list[str]:
+    """What stops apply, in words: freezes in force (``freezes``, judged on the journal's clock under the lock) and
+    per-apply limits exceeded (``limits``: name and violation) that no override names, deny findings and budget
+    breaches that no override names."""
     named = {o.name for o in governance.overrides} if governance is not None else set()
-    found = [f"{message} (limit {name})" for name, message in limits if name not in named]
+    found = [freeze_line(span) for span in freezes if span.name not in named]
+    found += [f"{message} (limit {name})" for name, message in limits if name not in named]
     if governance is None:
         return found
     for finding in governance.denials:
@@ -47,3 +56,12 @@ def blocking(governance: Governance | None, limits: Sequence[tuple[str, str]]) -
         found.append(f"rule {finding.rule} denies{' ' + subject if subject else ''}: {finding.message}")
     found += breach_lines(governance.breaches)  # read afresh from the journal, at apply under the budgets' leases
     return found
+
+
+def freeze_line(span: Span) -> str:
+    until = "indefinitely" if span.end.year == MAXYEAR else f"until {format_instant(span.end)}"
+    return f"freeze {span.name} is in force (from {format_instant(span.start)} {until})"
+
+
+def format_instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

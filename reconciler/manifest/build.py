@@ -14,6 +14,7 @@ from reconciler.manifest.discover import display_path, find_manifests, normalize
 from reconciler.manifest.emails import read_emails
 from reconciler.manifest.loader import NodePath, field_name, load_yaml
 from reconciler.manifest.parse import Manifest, parse_manifest
+from reconciler.manifest.schedule import read_schedule
 from reconciler.manifest.schema import manifest_validator, schema_problems
 from reconciler.manifest.validate import check_names, check_provider, check_settings, duplicate_target, email_error
 from reconciler.providers.registry import vendors
@@ -27,6 +28,7 @@ from reconciler.state.desired import (
     Target,
     TargetKind,
 )
+from reconciler.state.schedule import Window
 
 MAX_PROBLEMS_PER_EMAILS_FILE = 100
 """After this many problems in one emails file, the rest are counted, not listed."""
@@ -56,6 +58,12 @@ def load_desired(config: Config, paths: Sequence[Path] | None = None) -> Desired
     problems.extend(check_settings(manifests))
     for dialect in dialects.values():
         problems.extend(dialect.checks(manifests))
+    schedules: dict[str, Window] = {}
+    for manifest in manifests:
+        window, wrong = read_schedule(manifest)
+        problems.extend(wrong)
+        if window is not None and manifest.name is not None:
+            schedules[manifest.name] = window
     items: dict[Scope, dict[Target, DesiredItem]] = {}
     for manifest in manifests:
         if manifest.scope is not None:
@@ -64,7 +72,7 @@ def load_desired(config: Config, paths: Sequence[Path] | None = None) -> Desired
     if problems:
         raise ManifestError(sorted(dict.fromkeys(problems), key=_problem_order))
     labels = {m.name: _labels(m) for m in manifests if m.name is not None}
-    return DesiredState(_scope_specs(manifests), items, labels)
+    return DesiredState(_scope_specs(manifests), items, labels, schedules)
 
 
 def _labels(manifest: Manifest) -> dict[str, str]:

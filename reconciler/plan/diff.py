@@ -21,8 +21,10 @@ from reconciler.plan.model import (
     ScopePlan,
     Severity,
 )
+from reconciler.plan.windows import split_by_window
 from reconciler.state.desired import DesiredItem, DesiredState, Scope, ScopeSpec, Target
 from reconciler.state.live import IssuedCoupon, JournalView, LiveState, ScopeLive
+from reconciler.state.schedule import Window
 
 NO_RECORD = JournalView()
 HELD_MORE_THAN_ONCE = "held-more-than-once"
@@ -57,6 +59,8 @@ def diff(
             live.scopes.get(scope),
             journal.get(scope, NO_RECORD),
             in_doubt_window_s=in_doubt_window_s,
+            schedules=desired.schedules,
+            now=created_at,
         )
         for scope in sorted(desired.scopes)
     )
@@ -75,11 +79,17 @@ def diff_scope(
     record: JournalView,
     *,
     in_doubt_window_s: float | None = None,
+    schedules: Mapping[str, Window] | None = None,
+    now: datetime | None = None,
 ) -> ScopePlan:
-    """The plan of one scope; see :func:`diff`."""
+    """The plan of one scope; see :func:`diff`. With ``schedules`` (issue windows by manifest) and ``now``, the
+    items outside their window are set apart as scheduled or closed: only due items are to issue."""
     issued: Mapping[Target, tuple[IssuedCoupon, ...]] = live.issued if live else {}
     problems = _live_problems(spec, live)
     out = _sort_out(declared, issued, record)
+    timed = split_by_window(out.to_issue, schedules or {}, now) if now is not None else None
+    if timed is not None:
+        out = replace(out, to_issue=timed.due)
     problems.extend(_warning(HELD_MORE_THAN_ONCE, held_message(held)) for held in held_more_than_once(issued))
     problems.extend(_warning(ISSUED_LATE, late.message) for late in issued_late(issued, record.not_issued))
 
@@ -115,6 +125,8 @@ def diff_scope(
         not_yet_visible=out.not_yet_visible,
         mismatched=tuple(out.mismatched),
         currency=face_value.currency if face_value else (live.currency if live else None),
+        scheduled=timed.scheduled if timed else (),
+        closed=timed.closed if timed else (),
     )
 
 

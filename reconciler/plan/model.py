@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from reconciler.governance.freezes import Span
 from reconciler.governance.model import Governance
 from reconciler.state.desired import Scope, Target
 from reconciler.state.live import FaceValue, IssuedCoupon
@@ -38,6 +39,15 @@ class PlanItem:
 
 
 @dataclass(frozen=True, slots=True)
+class TimedItem:
+    """An item outside its issue window: ``at`` is when it becomes due (scheduled) or when its window closed
+    (closed)."""
+
+    item: PlanItem
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class HeldItem:
     """A target that holds coupons but is not an action: unmanaged, removed or mismatched."""
 
@@ -59,6 +69,8 @@ class ScopePlan:
     ``mismatched`` are declared uids holding a coupon of another amount than declared: never issued again.
     ``currency`` is what ``exposure`` is in (the face value's, or the scope's when there is none).
     ``not_yet_visible`` counts satisfied targets the journal records as issued but the vendor does not show yet.
+    ``scheduled`` are items whose manifest's window (``spec.schedule``) has not opened yet: not issued now;
+    ``closed`` items whose window has closed: never issued. Neither counts in ``to_issue`` or ``exposure``.
     """
 
     scope: Scope
@@ -78,6 +90,8 @@ class ScopePlan:
     not_yet_visible: int = 0
     mismatched: tuple[HeldItem, ...] = ()
     currency: str | None = None
+    scheduled: tuple[TimedItem, ...] = ()
+    closed: tuple[TimedItem, ...] = ()
 
     @property
     def errors(self) -> tuple[PlanProblem, ...]:
@@ -118,7 +132,9 @@ class Plan:
     root) it was limited to: apply reads exactly those again, like Terraform's ``-target``; ``journal`` is the
     identity of the journal the plan was made against and how many runs it held then; ``endpoints`` where each
     provider of the plan connects; ``governance`` what the rules, budgets and approval tiers found, and the
-    overrides the plan carries (None: a plan made before governance existed, or read from one).
+    overrides the plan carries (None: a plan made before governance existed, or read from one); ``freezes`` the
+    freezes of couponctl.yaml in force when it was made, or beginning before its items would be issued (before it
+    expires, or before its last scheduled item is due).
     """
 
     format_version: int
@@ -135,6 +151,7 @@ class Plan:
     journal: JournalStamp | None = None
     endpoints: tuple[PlanEndpoint, ...] | None = None
     governance: Governance | None = None
+    freezes: tuple[Span, ...] = ()
 
     @property
     def partial(self) -> bool:
@@ -144,6 +161,14 @@ class Plan:
     @property
     def item_count(self) -> int:
         return sum(len(s.to_issue) for s in self.scopes)
+
+    @property
+    def scheduled_count(self) -> int:
+        return sum(len(s.scheduled) for s in self.scopes)
+
+    @property
+    def closed_count(self) -> int:
+        return sum(len(s.closed) for s in self.scopes)
 
     @property
     def has_changes(self) -> bool:

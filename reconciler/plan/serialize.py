@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import MAXYEAR, UTC, datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from reconciler import __version__
 from reconciler.errors import PlanFileError, Problem
+from reconciler.governance.freezes import Span
 from reconciler.governance.model import Governance
 from reconciler.plan import json_values
 from reconciler.plan.governance_json import (
@@ -48,6 +49,7 @@ from reconciler.plan.model import (
     PlanProblem,
     ScopePlan,
     Severity,
+    TimedItem,
 )
 from reconciler.state.desired import Scope, Target
 from reconciler.state.live import FaceValue, IssuedCoupon
@@ -161,13 +163,29 @@ def plan_content(plan: Plan, *, lazy: bool = False) -> JsonObject:
     }
     if plan.governance is not None:
         content["governance"] = governance_to_dict(plan.governance, lazy=lazy)
+    if plan.freezes:  # left out when none, like governance
+        content["freezes"] = [
+            {
+                "name": f.name,
+                "from": format_timestamp(f.start),
+                "until": _until_text(f.end),
+                "inForce": f.holds(plan.created_at),
+            }
+            for f in plan.freezes
+        ]
     content["scopes"] = [_scope_to_dict(s, lazy) for s in sorted(plan.scopes, key=lambda s: s.scope)]
     return content
 
 
 def _plan_summary(plan: Plan) -> JsonObject:
-    """The ``summary``: the totals over the scopes, and the governance counts when the plan has governance."""
+    """The ``summary``: the totals over the scopes, the scheduled and closed counts when the plan has any, and the
+    governance counts when the plan has governance."""
     summary = _summary_to_dict(summarize(plan))
+    if plan.scheduled_count or plan.closed_count:
+        summary["scheduledCount"] = plan.scheduled_count
+        summary["closedCount"] = plan.closed_count
+        due = [t.at for s in plan.scopes for t in s.scheduled]
+        summary["nextDueAt"] = format_timestamp(min(due)) if due else None
     if plan.governance is not None:
         summary.update(governance_summary(plan.governance))
     return summary
@@ -197,7 +215,7 @@ def _array(lazy: bool, make: Callable[[], Iterable[JsonObject]]) -> list[JsonObj
 
 
 def _scope_to_dict(plan: ScopePlan, lazy: bool = False) -> JsonObject:
-    return {
+    scope: JsonObject = {
         "provider": plan.scope.provider,
         "providerType": plan.provider_type,
         "owner": plan.scope.owner,
@@ -218,6 +236,30 @@ def _scope_to_dict(plan: ScopePlan, lazy: bool = False) -> JsonObject:
         "mismatched": _array(lazy, lambda: (_held_to_dict(h) for h in sorted(plan.mismatched, key=_held_key))),
         "currency": plan.currency,
     }
+    if plan.scheduled or plan.closed:  # left out when empty: a plan without windows reads (and hashes) as before
+        scope["scheduled"] = [_timed_to_dict(t, "dueAt") for t in sorted(plan.scheduled, key=_timed_key)]
+        scope["closed"] = [_timed_to_dict(t, "closedAt") for t in sorted(plan.closed, key=_timed_key)]
+    return scope
+
+
+def _until_text(end: datetime) -> str | None:
+    return None if end.year == MAXYEAR else format_timestamp(end)
+
+
+def _until_from(text: str | None) -> datetime:
+    return datetime.max.replace(tzinfo=UTC) if text is None else datetime.fromisoformat(text)
+
+
+def _timed_key(timed: TimedItem) -> tuple[Target, str]:
+    return _item_key(timed.item)
+
+
+def _timed_to_dict(timed: TimedItem, at: str) -> JsonObject:
+    return {**_item_to_dict(timed.item), at: format_timestamp(timed.at)}
+
+
+def _timed_from_dict(data: JsonObject, at: str) -> TimedItem:
+    return TimedItem(_item_from_dict(data), datetime.fromisoformat(data[at]))
 
 
 def _held_key(held: HeldItem) -> Target:
@@ -278,6 +320,7 @@ def plan_from_json(text: str, source_name: str) -> Plan:
         raise PlanFileError([Problem(source_name, exc.lineno, exc.colno, "", f"not valid JSON: {exc.msg}")]) from None
     _check(source_name, _foreign_problems(data))
     _check(source_name, _schema_problems(data))
+    _check(source_name, _window_timestamp_problems(data))
     created_at = _timestamp_field(source_name, data, "createdAt")
     expires_at = None if data["expiresAt"] is None else _timestamp_field(source_name, data, "expiresAt")
     plan = Plan(
@@ -297,6 +340,9 @@ def plan_from_json(text: str, source_name: str) -> Plan:
         if data.get("endpoints") is None
         else tuple(PlanEndpoint(e["provider"], e["role"], e["url"], e["listed"]) for e in data["endpoints"]),
         governance=_governance_field(source_name, data),
+        freezes=tuple(
+            Span(f["name"], datetime.fromisoformat(f["from"]), _until_from(f["until"])) for f in data.get("freezes", ())
+        ),
     )
     _check(source_name, _summary_problems(data["summary"], plan))
     return plan
@@ -308,6 +354,21 @@ def _governance_field(source_name: str, data: JsonObject) -> Governance | None:
         return None
     _check(source_name, governance_problems(data["governance"]))
     return governance_from_dict(data["governance"])
+
+
+def _window_timestamp_problems(data: JsonObject) -> list[tuple[str, str]]:
+    """The scheduled and closed items' dates and the freezes' bounds that are no timestamps (the schema says
+    only that they are strings)."""
+    found: list[tuple[str, str]] = []
+    for i, scope in enumerate(data["scopes"]):
+        for key, at in (("scheduled", "dueAt"), ("closed", "closedAt")):
+            for j, item in enumerate(scope.get(key, ())):
+                found += [(f"scopes[{i}].{key}[{j}].{at}", p) for p in [timestamp_problem(item[at])] if p]
+    for i, freeze in enumerate(data.get("freezes", ())):
+        for key in ("from", "until"):
+            text = freeze[key]
+            found += [(f"freezes[{i}].{key}", p) for p in [None if text is None else timestamp_problem(text)] if p]
+    return found
 
 
 def _timestamp_field(source_name: str, data: dict[str, Any], name: str) -> datetime:
@@ -458,6 +519,8 @@ def _scope_from_dict(data: JsonObject) -> ScopePlan:
         not_yet_visible=data["notYetVisible"],
         mismatched=tuple(_held_from_dict(h) for h in data["mismatched"]),
         currency=data["currency"],
+        scheduled=tuple(_timed_from_dict(t, "dueAt") for t in data.get("scheduled", ())),
+        closed=tuple(_timed_from_dict(t, "closedAt") for t in data.get("closed", ())),
     )
 
 

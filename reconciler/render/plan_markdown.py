@@ -17,6 +17,7 @@ from typing import TypeVar
 from reconciler.plan.masking import EMAIL, UNKEYED, EmailMasker, addresses_in, mask_email
 from reconciler.plan.model import HeldItem, Plan, ScopePlan
 from reconciler.plan.serialize import format_timestamp, summarize
+from reconciler.render.freezes import freeze_text
 from reconciler.render.governance import Shown
 from reconciler.render.governance_markdown import GovernanceMarkdown, governance_addresses
 from reconciler.render.markdown_text import code_span, html_text, longest_backtick_run, neutral, unlinked
@@ -79,7 +80,8 @@ def _addresses(plan: Plan) -> Iterator[str]:
         yield from governance_addresses(plan.governance)
     for scope_plan in plan.scopes:
         yield from addresses_in(p.message for p in scope_plan.problems)
-        for items in (scope_plan.to_issue, scope_plan.in_doubt):
+        timed = (t.item for t in (*scope_plan.scheduled, *scope_plan.closed))
+        for items in (scope_plan.to_issue, scope_plan.in_doubt, tuple(timed)):
             yield from (i.target.value for i in items if i.target.kind is TargetKind.EMAIL)
         for held in (*scope_plan.mismatched, *scope_plan.unmanaged, *scope_plan.removed):
             if held.target.kind is TargetKind.EMAIL:
@@ -157,6 +159,16 @@ def _head(plan: Plan, style: _Style, shortened: bool, limit: int | None) -> Iter
         f"<sub>couponctl {html.escape(plan.tool_version)} · made {format_timestamp(plan.created_at)}{checksum}"
         " · nothing can be revoked: unmanaged and removed holders are information, not actions</sub>"
     )
+    if plan.scheduled_count:
+        first = min(t.at for s in plan.scopes for t in s.scheduled)
+        yield (
+            f"> [!NOTE]\n> {plan.scheduled_count:,} coupon(s) scheduled: not due yet, not issued now; the first is due "
+            f"{format_timestamp(first)}. A scheduled apply issues them once due."
+        )
+    if plan.closed_count:
+        yield f"> [!NOTE]\n> {plan.closed_count:,} coupon(s) closed: their issue window has ended; never issued."
+    for span in plan.freezes:
+        yield f"> [!CAUTION]\n> **Freeze** {style.prose(freeze_text(span, plan))}"
     if summary.in_doubt:
         yield (
             f"> [!WARNING]\n> {summary.in_doubt:,} target(s) in doubt: an earlier issuing call has an unknown outcome."
@@ -199,6 +211,20 @@ def _scope_block(scope_plan: ScopePlan, style: _Style, limit: int | None) -> Ite
         "text",
     )
     yield from section(
+        "Scheduled",
+        "not due yet: issued once their window opens",
+        scope_plan.scheduled,
+        lambda t: f"@ {item_text(t.item, currency, style.target(t.item.target))}: due {format_timestamp(t.at)}",
+        "text",
+    )
+    yield from section(
+        "Closed",
+        "their issue window has ended: never issued",
+        scope_plan.closed,
+        lambda t: f"x {item_text(t.item, currency, style.target(t.item.target))}: closed {format_timestamp(t.at)}",
+        "text",
+    )
+    yield from section(
         "Amount mismatches",
         "declared with another amount than held: never issued again",
         scope_plan.mismatched,
@@ -232,6 +258,10 @@ def _scope_counts(scope_plan: ScopePlan) -> str:
         f"{len(scope_plan.to_issue):,} to issue ({scope_exposure_text(scope_plan)})",
         f"{scope_plan.satisfied:,} satisfied",
     ]
+    if scope_plan.scheduled:
+        parts.append(f"{len(scope_plan.scheduled):,} scheduled")
+    if scope_plan.closed:
+        parts.append(f"{len(scope_plan.closed):,} closed")
     if scope_plan.in_doubt:
         parts.append(f"{len(scope_plan.in_doubt):,} in doubt")
     if scope_plan.mismatched:
@@ -283,6 +313,8 @@ def _longest_list(scope_plan: ScopePlan) -> int:
     return max(
         len(scope_plan.to_issue),
         len(scope_plan.in_doubt),
+        len(scope_plan.scheduled),
+        len(scope_plan.closed),
         len(scope_plan.mismatched),
         len(scope_plan.unmanaged),
         len(scope_plan.removed),

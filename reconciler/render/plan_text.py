@@ -14,6 +14,7 @@ import click
 from reconciler.governance.model import Effect, Finding
 from reconciler.plan.model import Plan, PlanProblem, ScopePlan, Severity
 from reconciler.plan.serialize import PlanSummary, format_timestamp, summarize
+from reconciler.render.freezes import freeze_text
 from reconciler.render.governance import (
     LOCAL_JOURNAL_NOTE,
     Shown,
@@ -113,6 +114,7 @@ def _summary_lines(plan: Plan, summary: PlanSummary, paint: _Paint) -> Iterator[
     yield f"  satisfied:  {satisfied_text(summary.satisfied)}"
     yield f"  unmanaged:  {plural(summary.unmanaged, 'holder')} outside the manifests (information, not an action)"
     yield f"  removed:    {plural(summary.removed, 'holder')} no longer declared (cannot revoke, not an action)"
+    yield from _window_summary(plan, paint)
     if summary.in_doubt:
         yield paint(
             f"  in doubt:   {plural(summary.in_doubt, 'target')} whose earlier call has an unknown outcome: "
@@ -161,6 +163,21 @@ def _finding(finding: Finding, reason: str | None = None) -> str:
     return finding_text(finding, lambda f: str(f.target), reason)
 
 
+def _window_summary(plan: Plan, paint: _Paint) -> Iterator[str]:
+    """Items outside their issue window: scheduled (with the first due date) and closed; the freezes that apply."""
+    if plan.scheduled_count:
+        first = min(t.at for s in plan.scopes for t in s.scheduled)
+        yield paint(
+            f"  scheduled:  {plural(plan.scheduled_count, 'coupon')} not due yet (not issued now), first due "
+            f"{format_timestamp(first)}",
+            fg="cyan",
+        )
+    if plan.closed_count:
+        yield f"  closed:     {plural(plan.closed_count, 'coupon')} whose issue window has closed (never issued)"
+    for span in plan.freezes:
+        yield paint(f"  freeze:     {freeze_text(span, plan)}", fg="red" if span.holds(plan.created_at) else "yellow")
+
+
 def _scope_lines(scope_plan: ScopePlan, paint: _Paint, limit: int) -> Iterator[str]:
     yield paint(f"{scope_plan.scope} ({scope_plan.provider_type})", bold=True)
     yield f"  face value: {format_face_value(scope_plan.face_value)}"
@@ -176,6 +193,18 @@ def _scope_lines(scope_plan: ScopePlan, paint: _Paint, limit: int) -> Iterator[s
         limit,
         "in doubt",
         lambda i: paint(f"  ? in doubt {item_text(i, currency)} (issued only if proved not issued)", fg="yellow"),
+    )
+    yield from _limited(
+        scope_plan.scheduled,
+        limit,
+        "scheduled",
+        lambda t: paint(f"  @ scheduled {item_text(t.item, currency)}: due {format_timestamp(t.at)}", fg="cyan"),
+    )
+    yield from _limited(
+        scope_plan.closed,
+        limit,
+        "closed",
+        lambda t: f"  x closed {item_text(t.item, currency)}: window closed {format_timestamp(t.at)}, never issued",
     )
     yield f"  satisfied:  {satisfied_text(scope_plan.satisfied)}{not_yet_visible_text(scope_plan)}"
     yield from _limited(

@@ -42,9 +42,12 @@ def verdict(plan: Plan) -> str:
         return refused
     if plan.violations:
         return f"Plan exceeds {plural(len(plan.violations), 'policy limit')}: apply refused unless allowed."
+    later = f" {plan.scheduled_count:,} scheduled for later." if plan.scheduled_count else ""
     if not plan.has_changes:
+        if plan.scheduled_count:
+            return f"Nothing due now.{later} Live state matches what is due."
         return "No changes. Live state matches the manifests."
-    return f"Plan: {plan.item_count:,} to issue ({exposure_text(summarize(plan))}). Nothing will be revoked."
+    return f"Plan: {plan.item_count:,} to issue ({exposure_text(summarize(plan))}).{later} Nothing will be revoked."
 
 
 MAX_SELECTION_SHOWN = 5

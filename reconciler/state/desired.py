@@ -8,6 +8,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
+from reconciler.state.schedule import Window
+
 
 class TargetKind(StrEnum):
     """What receives a coupon."""
@@ -104,11 +106,13 @@ class DesiredItem:
 @dataclass(frozen=True)
 class DesiredState:
     """Every scope declared, per scope every target with where it was declared, and each manifest's labels
-    (``metadata.labels``, by manifest name)."""
+    (``metadata.labels``, by manifest name), and each scheduled manifest's issue window (``spec.schedule``, by
+    manifest name: a scope declared by several manifests has a window per item, its manifest's)."""
 
     scopes: Mapping[Scope, ScopeSpec]
     items: Mapping[Scope, Mapping[Target, DesiredItem]]
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    schedules: Mapping[str, Window] = field(default_factory=dict)
 
     def target_count(self) -> int:
         return sum(len(targets) for targets in self.items.values())

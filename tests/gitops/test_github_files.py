@@ -54,6 +54,7 @@ def test_there_are_three_example_workflows() -> None:
         "couponctl-apply.yml",
         "couponctl-drift.yml",
         "couponctl-plan.yml",
+        "couponctl-scheduled.yml",
         "couponctl-try-postgres.yml",
     ]
 
@@ -223,6 +224,27 @@ def test_the_drift_check_runs_on_a_schedule_and_fails_on_drift() -> None:
     (job,) = drift["jobs"].values()
     assert job["steps"][-1]["if"] == "steps.drift.outputs.has-drift == 'true'"
     assert "exit 2" in job["steps"][-1]["run"]
+
+
+SCHEDULED_WORKFLOW = ROOT / "examples" / "github" / "couponctl-scheduled.yml"
+
+
+def test_the_scheduled_apply_plans_the_default_branch_and_applies_only_when_something_is_due() -> None:
+    scheduled = load(SCHEDULED_WORKFLOW)
+    assert "schedule" in scheduled[ON]
+    # never beside another apply: the same group as the apply after merge, never cancelled mid-run
+    assert scheduled["concurrency"] == load(APPLY_WORKFLOW)["concurrency"]
+    due, job = scheduled["jobs"]["due"], scheduled["jobs"]["apply"]
+    assert due["steps"][0]["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    assert "environment" not in due and "WRITE" not in " ".join(due["env"])  # it plans with read-only credentials
+    plan = next(s for s in due["steps"] if s.get("id") == "plan")
+    assert plan["with"]["command"] == "plan" and "args" not in plan["with"]  # no override: a freeze postpones
+    # apply only when the plan has something due, in the environment of its tier, on the commit planned
+    assert job["needs"] == "due" and job["if"] == "needs.due.outputs.has-changes == 'true'"
+    assert job["environment"] == "${{ needs.due.outputs.environment }}"
+    assert job["steps"][0]["with"]["ref"] == "${{ needs.due.outputs.commit }}"
+    applied = next(s for s in job["steps"] if s.get("id") == "apply")
+    assert applied["with"]["command"] == "apply" and applied["with"]["plan-file"].endswith("/couponctl-plan.json")
 
 
 def test_no_secret_values_only_references() -> None:
@@ -500,4 +522,5 @@ def test_write_credentials_live_only_in_the_protected_apply_job() -> None:
         for name, job in load(path)["jobs"].items():
             env = " ".join(str(v) for v in job.get("env", {}).values())
             if "WRITE" in env:
-                assert path.name == "couponctl-apply.yml" and job.get("environment"), (path.name, name)
+                applying = ("couponctl-apply.yml", "couponctl-scheduled.yml")
+                assert path.name in applying and job.get("environment"), (path.name, name)

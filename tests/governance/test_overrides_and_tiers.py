@@ -99,7 +99,7 @@ def test_an_override_added_to_a_saved_plan_is_refused_as_an_alteration(project: 
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--override", "noSuchRule", "--reason", "x"], "no rule, budget or limit"),
+        (["--override", "noSuchRule", "--reason", "x"], "no rule, budget, freeze or limit"),
         (["--override", "maxItems"], "--reason"),
         (["--override", "maxItems", "--reason", "   "], "--reason"),
         (["--reason", "why"], "--override"),

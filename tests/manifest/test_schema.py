@@ -90,7 +90,9 @@ def test_published_schema_tells_aliyun_from_msads_by_keys() -> None:
 def test_loader_binds_spec_to_the_configured_provider_type() -> None:
     document = parse_yaml(ALIYUN, "m.yaml").documents[0]
     assert schema_problems(manifest_validator("aliyun"), document) == []
-    expected = "unknown field (expected one of: couponClass, customerId, dispatch, distribute, expect, provider)"
+    expected = (
+        "unknown field (expected one of: couponClass, customerId, dispatch, distribute, expect, provider, schedule)"
+    )
     assert [str(p) for p in schema_problems(manifest_validator("msads"), document)] == [
         "m.yaml:5:3: spec.customerId: is required",
         "m.yaml:5:3: spec.couponClass: is required",
