@@ -33,11 +33,15 @@ CAMPAIGNS: dict[str, tuple[str, int, int, int]] = {  # manifest: (class, declare
 LABELS = {"spring27": {"team": "growth"}, "winback27": {"team": "growth", "owner": "ops@example.com"}}
 
 
-def sample_status() -> CampaignStatus:
+def sample_status(*, hostile: bool = True) -> CampaignStatus:
+    """The sample campaigns; with ``hostile``, also one whose manifest name tries to inject markup (the tests'), not
+    in the documentation's screenshot."""
     scopes: dict[Scope, ScopeSpec] = {}
     items: dict[Scope, dict[Target, DesiredItem]] = {}
     lives: dict[Scope, ScopeLive] = {}
     for manifest, (klass, declared, issued, redeemed) in CAMPAIGNS.items():
+        if manifest == HOSTILE and not hostile:
+            continue
         scope = Scope("msads-local", "251186883", klass)
         scopes[scope] = ScopeSpec(scope, "msads", (manifest,))
         targets = [Target.email(f"{klass.lower()}.{n}@example.com") for n in range(declared)]
@@ -98,8 +102,8 @@ def screenshot(out: Path) -> None:
         raise SystemExit("chromium is not installed")
     with tempfile.TemporaryDirectory() as scratch:
         page = Path(scratch) / "status-sample.html"
-        page.write_text(render_status_html(sample_status()), encoding="utf-8")
-        done = headless(browser, page, "--hide-scrollbars", "--window-size=1200,1250", f"--screenshot={out.resolve()}")
+        page.write_text(render_status_html(sample_status(hostile=False)), encoding="utf-8")
+        done = headless(browser, page, "--hide-scrollbars", "--window-size=1200,1100", f"--screenshot={out.resolve()}")
         if done.returncode != 0:
             raise SystemExit(done.stderr[-2000:])
 
