@@ -3,6 +3,7 @@ time), honouring a 429's Retry-After, never following a redirect. It never raise
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -93,13 +94,11 @@ def deliver(
         if left <= 0:
             return Outcome(Status.FAILED, attempt - 1, f"{error}; out of time")
         wait: float | None = backoff.wait(attempt)
+        sent = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}
         try:
-            answer = client.post(
-                url,
-                content=content,
-                headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
-                timeout=min(backoff.timeout, left),
-            )
+            answer = post_within(client, url, content, sent, min(backoff.timeout, left))
+        except TooSlow as exc:
+            error = str(exc)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {_clean(str(exc), url)}"
         else:
@@ -117,6 +116,35 @@ def deliver(
             return Outcome(Status.FAILED, attempt, f"{error}; the next attempt would be past the time allowed")
         sleep(wait)
     return Outcome(Status.FAILED, attempts, f"{error}; gave up after {attempts} attempt(s)")
+
+
+class TooSlow(Exception):
+    """The receiver did not finish answering in the time a request is allowed."""
+
+
+def post_within(
+    client: httpx.Client, url: str, content: bytes, headers: Mapping[str, str], seconds: float
+) -> httpx.Response:
+    """``client.post`` that returns within ``seconds`` of wall-clock time, or raises :class:`TooSlow`. httpx's
+    timeouts bound each read, not the whole exchange: a receiver that trickles its answer a byte at a time would
+    hold the command for as long as it likes. The request runs in a daemon thread, abandoned when it is late."""
+    result: list[httpx.Response | BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(client.post(url, content=content, headers=dict(headers), timeout=seconds))
+        except BaseException as exc:  # handed to the caller's thread
+            result.append(exc)
+
+    thread = threading.Thread(target=run, name="couponctl-notify", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not result:
+        raise TooSlow(f"no complete answer within {seconds:g}s: abandoned")
+    answer = result[0]
+    if isinstance(answer, BaseException):
+        raise answer
+    return answer
 
 
 def retry_after(value: str | None, *, now: datetime) -> float | None:

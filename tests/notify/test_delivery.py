@@ -3,6 +3,7 @@ https or loopback, and a failure that says why without quoting the URL."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from reconciler.notify.delivery import Backoff, Status, deliver, retry_after, url_problem
+from tests.support.trickle import trickling_receiver
 
 URL = "https://hooks.example.com/services/T000/B000/XXXXSECRET"
 
@@ -132,3 +134,14 @@ def test_a_transport_error_does_not_quote_the_url() -> None:
     clock = Clock()
     outcome = deliver(client, URL, b"{}", {}, attempts=1, deadline=60, sleep=clock.sleep, clock=clock)
     assert outcome.error is not None and "XXXXSECRET" not in outcome.error and "ConnectError" in outcome.error
+
+
+def test_a_receiver_that_trickles_its_answer_is_abandoned_when_the_request_time_is_up() -> None:
+    """httpx's timeouts bound each read: a byte every 0.2s never trips a 0.5s timeout. The delivery must still end
+    when its request time is up (the whole answer would take seconds), as a failure that says why."""
+    with trickling_receiver() as url, httpx.Client(trust_env=False) as client:
+        outcome = deliver(
+            client, url, b"{}", {}, attempts=1, deadline=time.monotonic() + 30, backoff=Backoff(timeout=0.5)
+        )
+    assert outcome.status is Status.FAILED and outcome.attempts == 1
+    assert outcome.error is not None and "abandoned" in outcome.error
