@@ -71,7 +71,7 @@ def slack(notice: Notice) -> dict[str, Any]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": lines[:3000]}})
     if notice.ci_url:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{notice.ci_url}|CI run>"}]})
-    return {"text": f"{notice.title}: {notice.summary}", "blocks": blocks}
+    return {"text": _slack_escape(f"{notice.title}: {notice.summary}"), "blocks": blocks}
 
 
 def teams(notice: Notice) -> dict[str, Any]:
@@ -79,9 +79,9 @@ def teams(notice: Notice) -> dict[str, Any]:
     channel"): a ``message`` whose attachment is an Adaptive Card."""
     card_body: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": notice.title, "weight": "Bolder", "size": "Medium", "wrap": True},
-        {"type": "TextBlock", "text": notice.summary, "wrap": True},
+        _plain(notice.summary),
         {"type": "FactSet", "facts": [{"title": label, "value": value} for label, value in facts(notice)]},
-        *({"type": "TextBlock", "text": line, "wrap": True, "isSubtle": True} for line in notice.details),
+        *(_plain(line, isSubtle=True) for line in notice.details),
     ]
     card: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -97,6 +97,12 @@ def teams(notice: Notice) -> dict[str, Any]:
             {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
         ],
     }
+
+
+def _plain(text: str, **style: Any) -> dict[str, Any]:
+    """A text shown as written: Teams reads Markdown in a TextBlock (an override's reason or a vendor's message
+    could make a link, ``[Approve](https://...)``), never in a RichTextBlock's TextRun."""
+    return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text, **style}]}
 
 
 def _slack_escape(text: str) -> str:

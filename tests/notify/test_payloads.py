@@ -73,3 +73,23 @@ def test_a_registered_secret_never_reaches_a_body() -> None:
     leaking = Notice(EventKind.APPLY_FAILED, "failed", f"token {secret} refused")
     for kind in DestinationType:
         assert secret.encode() not in body(kind, leaking)
+
+
+def test_a_teams_card_shows_pull_request_and_vendor_texts_as_written_never_as_markdown() -> None:
+    """An override's reason comes from a pull request, an item's message from a vendor: in a TextBlock, Teams
+    would render ``[Approve](https://...)`` as a link. Every such text sits in a TextRun, which reads no Markdown."""
+    link = "[Approve the refund here](https://evil.example/login)"
+    notice = Notice(EventKind.OVERRIDE_USED, "couponctl apply used an override", f"said {link}", details=(link,))
+    card = json.loads(body(DestinationType.TEAMS, notice))["attachments"][0]["content"]
+    markdown_texts = [b["text"] for b in card["body"] if b["type"] == "TextBlock"]
+    assert all(link not in text for text in markdown_texts)
+    runs = [i["text"] for b in card["body"] if b["type"] == "RichTextBlock" for i in b["inlines"]]
+    assert runs.count(link) == 1 and f"said {link}" in runs
+    assert all(i["type"] == "TextRun" for b in card["body"] if b["type"] == "RichTextBlock" for i in b["inlines"])
+
+
+def test_the_slack_fallback_text_cannot_mention_either() -> None:
+    """Slack shows ``text`` in notifications and parses it as mrkdwn: it is escaped like the blocks."""
+    notice = Notice(EventKind.APPLY_FAILED, "couponctl apply failed", "exit 1: <!channel> <https://evil.example|x>")
+    sent = json.loads(body(DestinationType.SLACK, notice))
+    assert "<" not in sent["text"] and "&lt;!channel&gt;" in sent["text"]
