@@ -193,8 +193,12 @@ def notify_drift(
     if not config.notify:
         return Sent()
     environ = os.environ if environ is None else environ
-    notices = drift_notices(drift, origin=origin_of(config, environ), mask_key=_key(config, environ))
-    sent = (sender or Sender(config.notify, environ)).send(notices)
+    try:
+        notices = drift_notices(drift, origin=origin_of(config, environ), mask_key=_key(config, environ))
+        sent = (sender or Sender(config.notify, environ)).send(notices)
+    except Exception as exc:  # as after apply: a notification's failure never changes drift's exit code
+        log.warning("notifications failed", exc_info=True)
+        return Sent(error=f"notifications failed: {type(exc).__name__}: {exc}")
     return Sent(sent, "couponctl drift is read-only: it records nothing in the journal" if sent else None)
 
 

@@ -60,9 +60,10 @@ def url_problem(url: str) -> str | None:
     """Why ``url`` may not receive a notification: it must be https, or http to loopback (a local receiver)."""
     try:
         parsed = httpx.URL(url)
-    except httpx.InvalidURL:
+        host = parsed.host
+    except (httpx.InvalidURL, ValueError):  # a host IDNA refuses raises its own error (a UnicodeError)
         return "is not a URL"
-    if parsed.scheme == "https" and parsed.host:
+    if parsed.scheme == "https" and host:
         return None
     if parsed.scheme == "http" and is_loopback(url):
         return None
@@ -101,6 +102,8 @@ def deliver(
             error = str(exc)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {_clean(str(exc), url)}"
+        except Exception as exc:  # e.g. a host IDNA cannot encode: its message quotes part of the (secret) URL
+            return Outcome(Status.FAILED, attempt, f"{type(exc).__name__}: the request could not be made")
         else:
             if answer.is_success:
                 return Outcome(Status.DELIVERED, attempt)

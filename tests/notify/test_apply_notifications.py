@@ -216,3 +216,15 @@ def test_drift_found_and_a_coupon_paid_twice_are_told_masked(project: Path, hook
     assert twice["event"] == "paid_twice" and twice["counts"] == {"paidTwice": 1}
     assert "o***@example.com" in twice["details"][0] and "owner@" not in json.dumps(twice)
     no_secret_nor_email(hook)
+
+
+def test_a_destination_whose_url_cannot_be_used_changes_neither_drifts_exit_code_nor_the_other_deliveries(
+    project: Path, hook: Receiver
+) -> None:
+    assert run(project, "apply", "--yes").exit_code == 0
+    dispatch_by_hand(project, ["stray@example.net"])
+    drifted = run(project, "drift", env={**environment(hook), "HOOK_URL": "https://hooks..example.com/x"})
+    assert drifted.exit_code == 2, drifted.output
+    assert "note: notification drift.found to audit failed" in drifted.output
+    assert "hooks..example" not in drifted.output
+    assert [json.loads(r.body)["text"] for r in hook.on("/slack")] and hook.on("/teams")

@@ -145,3 +145,13 @@ def test_a_receiver_that_trickles_its_answer_is_abandoned_when_the_request_time_
         )
     assert outcome.status is Status.FAILED and outcome.attempts == 1
     assert outcome.error is not None and "abandoned" in outcome.error
+
+
+@pytest.mark.parametrize("url", ["https://a..b/hook", "https://xn--a.com/hook", "https://" + "h" * 300 + ".com/"])
+def test_a_url_whose_host_cannot_be_encoded_fails_the_delivery_without_raising_or_quoting_it(url: str) -> None:
+    """httpx raises UnicodeError (not an httpx error) for such a host, when it parses it or when it connects."""
+    with httpx.Client(trust_env=False) as client:
+        outcome = deliver(client, url, b"{}", {}, attempts=3, deadline=time.monotonic() + 30)
+    assert outcome.status is Status.FAILED and outcome.attempts <= 1
+    assert outcome.error is not None and ("could not be made" in outcome.error or "not a URL" in outcome.error)
+    assert url.split("/")[2][:8] not in outcome.error

@@ -6,19 +6,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from reconciler.app.events import ApplyFinished, ItemsVerified, PlanSummary
-from reconciler.app.notify import ApplyNotifier, Delivery, Sender, ci_run_url
+from reconciler.app.notify import ApplyNotifier, Delivery, Sender, ci_run_url, notify_drift
 from reconciler.config.load import load_config
 from reconciler.config.model import Config
 from reconciler.config.secrets import SecretRef
 from reconciler.errors import ExitCode, RefusedError
 from reconciler.notify.delivery import Status
 from reconciler.notify.model import Destination, DestinationType, EventKind, Notice
+from reconciler.plan.drift import Drift, DriftItem, DriftKind, ScopeDrift
+from reconciler.state.desired import Scope, Target, TargetKind
+from reconciler.state.live import IssuedCoupon
 from tests.support.projects import make_project, set_config
 
 NOTICE = Notice(EventKind.APPLY_REFUSED, "refused", "exit 3")
@@ -78,6 +82,18 @@ def test_a_failure_of_the_notifications_themselves_never_escapes(config: Config)
     notifier = ApplyNotifier(config, {}, sender=Broken([], {}))
     notifier.on_event(ApplyFinished(ExitCode.REFUSED, None, None, None, RefusedError("no")))
     sent = notifier.deliver()
+    assert sent.deliveries == () and sent.error is not None and "RuntimeError" in sent.error
+
+
+def test_a_failure_of_the_notifications_themselves_never_escapes_drift_either(config: Config) -> None:
+    class Broken(Sender):
+        def send(self, notices: Iterable[Notice]) -> tuple[Delivery, ...]:
+            raise RuntimeError("bug")
+
+    stray = DriftItem(DriftKind.UNMANAGED, Target(TargetKind.EMAIL, "eve@acme.example"), (IssuedCoupon("A", "x"),))
+    scope = ScopeDrift(Scope("msads-local", "1001", "spring"), "msads", ("spring.yaml",), unmanaged=(stray,))
+    drift = Drift(datetime(2026, 1, 1, tzinfo=UTC), "1.0", (scope,))
+    sent = notify_drift(config, drift, {}, sender=Broken([], {}))
     assert sent.deliveries == () and sent.error is not None and "RuntimeError" in sent.error
 
 
