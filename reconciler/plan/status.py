@@ -221,10 +221,14 @@ def _target_status(coupons: tuple[IssuedCoupon, ...], live: ScopeLive, void_stat
 
 
 def _price(coupon: IssuedCoupon, live: ScopeLive) -> tuple[Decimal | None, str | None]:
+    """The coupon's own amount (in its currency, else the class's or the scope's), else the class's face value in
+    the face value's currency; unknown when the coupon shows another currency than the face value's."""
     face = live.face_value
-    amount = coupon.amount if coupon.amount is not None else (face.amount if face else None)
-    currency = coupon.currency or (face.currency if face else None) or live.currency
-    return amount, currency
+    if coupon.amount is not None:
+        return coupon.amount, coupon.currency or (face.currency if face else None) or live.currency
+    if face is None or (coupon.currency and coupon.currency.upper() != face.currency.upper()):
+        return None, None
+    return face.amount, face.currency
 
 
 def _day(moment: datetime) -> date:

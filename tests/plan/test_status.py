@@ -148,3 +148,13 @@ def test_a_scope_the_read_did_not_return_counts_as_nothing_issued() -> None:
     desired = state({email(1): "spring"}, {}, {})
     report = campaign_status(desired, LiveState({}), checked_at=NOW, void_statuses=void_statuses())
     assert counts(report.total.tally) == (1, 0, 0, 0, 0, 0)
+
+
+def test_a_coupon_in_another_currency_than_the_face_value_without_its_own_amount_is_unpriced() -> None:
+    """The class's face value is USD 100; a coupon the vendor shows in EUR, without an amount, is not EUR 100."""
+    desired = state({email(1): "spring", email(2): "spring"}, {}, {})
+    euro = IssuedCoupon("E", "redeemed", None, "EUR", issue_date=DAY1, claimed=True, redeemed=True)
+    dollar = IssuedCoupon("D", "redeemed", None, "USD", issue_date=DAY1, claimed=True, redeemed=True)
+    total = check(desired, {email(1): (euro,), email(2): (dollar,)}, {}).total.tally
+    assert total.issued_value == {"USD": Decimal(100)} and total.spend == {"USD": Decimal(100)}
+    assert total.unpriced == 1
