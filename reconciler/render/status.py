@@ -26,8 +26,14 @@ HEADER = ("DECLARED", "ISSUED", "CLAIMED", "REDEEMED", "EXPIRED", "VOID", "ISSUE
 
 
 def masked(text: str) -> str:
-    """A name or a label (``key=value``, each side masked apart) with any address in it masked."""
-    return "=".join(EMAIL.sub(lambda m: mask_email(m.group()), part) for part in text.split("="))
+    """A name or a label (``key=value``, each side masked apart: split at the first ``=``, since an address's
+    local part may hold one) with any address in it masked."""
+    key, equals, value = text.partition("=")
+    return _mask_addresses(key) + equals + _mask_addresses(value)
+
+
+def _mask_addresses(text: str) -> str:
+    return EMAIL.sub(lambda m: mask_email(m.group()), text)
 
 
 def money(values: Mapping[str, Decimal]) -> str:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from reconciler.render.csv_cells import safe_cell
 from reconciler.render.status import (
+    masked,
     render_status_csv,
     render_status_markdown,
     render_status_text,
@@ -69,3 +70,10 @@ def test_text_and_html_show_the_same_totals() -> None:
     html = render_status_html(status)
     assert "<td><strong>total</strong></td><td>71</td><td>59</td>" in html
     assert HOSTILE not in html
+
+
+def test_an_address_with_an_equals_sign_in_a_label_value_is_masked_whole() -> None:
+    """``=`` may sit in an address's local part: a label ``owner: first=last@example.com`` shows no part of it."""
+    assert masked("owner=first=last@example.com") == "owner=f***@example.com"
+    assert masked("owner=ops@example.com") == "owner=o***@example.com"
+    assert masked("a@example.com=b@example.com") == "a***@example.com=b***@example.com"
