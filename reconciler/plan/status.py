@@ -207,16 +207,17 @@ def _target_status(coupons: tuple[IssuedCoupon, ...], live: ScopeLive, void_stat
             _add_money(issued_value, {currency: amount})
         if coupon.redeemed:
             _add_money(spend, {currency: amount})
-    redeemed = [c for c in coupons if c.redeemed]
+    issued_days = [_day(c.issue_date) for c in coupons]
+    redeemed_days = [_day(c.redemption_date) for c in coupons if c.redeemed]
     return _TargetStatus(
         stages=target_stages(coupons, void_statuses),
         issued_value=issued_value,
         spend=spend,
         unpriced=unpriced,
-        issued_days=tuple(_day(c.issue_date) for c in coupons if c.issue_date is not None),
-        redeemed_days=tuple(_day(c.redemption_date) for c in redeemed if c.redemption_date is not None),
-        undated_issued=sum(1 for c in coupons if c.issue_date is None),
-        undated_redeemed=sum(1 for c in redeemed if c.redemption_date is None),
+        issued_days=tuple(d for d in issued_days if d is not None),
+        redeemed_days=tuple(d for d in redeemed_days if d is not None),
+        undated_issued=issued_days.count(None),
+        undated_redeemed=redeemed_days.count(None),
     )
 
 
@@ -231,8 +232,15 @@ def _price(coupon: IssuedCoupon, live: ScopeLive) -> tuple[Decimal | None, str |
     return face.amount, face.currency
 
 
-def _day(moment: datetime) -> date:
-    return moment.astimezone(UTC).date()
+def _day(moment: datetime | None) -> date | None:
+    """The UTC day of ``moment``; None when there is none, or it falls outside the calendar in UTC (0001-01-01
+    in UTC+8, .NET's "no date")."""
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(UTC).date()
+    except OverflowError:
+        return None
 
 
 def _received(live: ScopeLive | None, target: Target) -> tuple[IssuedCoupon, ...]:

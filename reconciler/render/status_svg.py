@@ -61,7 +61,9 @@ def _cumulative(by_day: Mapping[date, int], days: Sequence[date]) -> list[int]:
 
 def timeline_svg(name: str, tally: Tally, *, width: int = 640, height: int = 240) -> str:
     """Coupons issued and redeemed so far, per UTC day (cumulative step lines, a dot per day with any), from the
-    day before the first dated one to the last. Without any dated coupon: a note instead of axes."""
+    day before the first dated one to the last. Without any dated coupon: a note instead of axes. The lines have
+    a corner per dated day only, so a vendor's odd date (0001-01-01 for "none") draws a long flat line, not a
+    point per day of two thousand years."""
     dated = sorted({*tally.issued_by_day, *tally.redeemed_by_day})
     head = (
         f'<svg class="timeline" role="img" width="{width}" height="{height}" '
@@ -70,18 +72,19 @@ def timeline_svg(name: str, tally: Tally, *, width: int = 640, height: int = 240
     )
     if not dated:
         return head + f'<text x="10" y="{height / 2:.0f}">No dated coupon yet.</text></svg>'
-    first, last = dated[0] - timedelta(days=1), dated[-1]  # from the day before the first: the lines start at 0
-    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    # from the day before the first: the lines start at 0 (the first day itself when there is no day before it)
+    first, last = (dated[0] - timedelta(days=1) if dated[0] > date.min else dated[0]), dated[-1]
+    span = max((last - first).days, 1)
     left, right, top, bottom = 48, 16, 16, 36
     plot_w, plot_h = width - left - right, height - top - bottom
     series = {
-        "issued": _cumulative(tally.issued_by_day, days),
-        "redeemed": _cumulative(tally.redeemed_by_day, days),
+        "issued": _cumulative(tally.issued_by_day, dated),
+        "redeemed": _cumulative(tally.redeemed_by_day, dated),
     }
     peak = max(max(values) for values in series.values()) or 1
 
-    def x_of(index: int) -> float:
-        return left + plot_w * index / (len(days) - 1)
+    def x_of(day: date) -> float:
+        return left + plot_w * (day - first).days / span
 
     def y_of(value: int) -> float:
         return top + plot_h - plot_h * value / peak
@@ -96,22 +99,22 @@ def timeline_svg(name: str, tally: Tally, *, width: int = 640, height: int = 240
         f'<text x="{left + plot_w}" y="{height - 12}" text-anchor="end">{last.isoformat()}</text>',
     ]
     for label, values in series.items():
-        points: list[str] = []
-        for index, value in enumerate(values):
-            if index:
-                points.append(f"{x_of(index):.1f},{y_of(values[index - 1]):.1f}")
-            points.append(f"{x_of(index):.1f},{y_of(value):.1f}")
+        points = [f"{x_of(first):.1f},{y_of(0):.1f}"]
+        before = 0
+        for day, value in zip(dated, values, strict=True):
+            points += [f"{x_of(day):.1f},{y_of(before):.1f}", f"{x_of(day):.1f},{y_of(value):.1f}"]
+            before = value
         parts.append(
             f'<polyline class="series" data-series="{label}" data-total="{values[-1]}" fill="none" '
             f'stroke="{COLOURS[label]}" stroke-width="2" points="{" ".join(points)}"/>'
         )
         by_day = tally.issued_by_day if label == "issued" else tally.redeemed_by_day
-        for index, day in enumerate(days):
+        for day, value in zip(dated, values, strict=True):
             if by_day.get(day):
                 parts.append(
-                    f'<circle class="point" data-series="{label}" cx="{x_of(index):.1f}" cy="{y_of(values[index]):.1f}"'
+                    f'<circle class="point" data-series="{label}" cx="{x_of(day):.1f}" cy="{y_of(value):.1f}"'
                     f' r="3" fill="{COLOURS[label]}"><title>{day.isoformat()}: {by_day[day]} {label}, '
-                    f"{values[index]} so far</title></circle>"
+                    f"{value} so far</title></circle>"
                 )
     legend_x = left + 10
     for offset, label in enumerate(series):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from reconciler.plan.status import CampaignStatus, Tally, campaign_status
@@ -158,3 +158,22 @@ def test_a_coupon_in_another_currency_than_the_face_value_without_its_own_amount
     total = check(desired, {email(1): (euro,), email(2): (dollar,)}, {}).total.tally
     assert total.issued_value == {"USD": Decimal(100)} and total.spend == {"USD": Decimal(100)}
     assert total.unpriced == 1
+
+
+def test_a_vendor_date_at_the_edge_of_the_calendar_is_counted_not_a_traceback() -> None:
+    """.NET's DateTime.MinValue (0001-01-01) is what Microsoft's APIs send for "no date"; in UTC+8 it is a day
+    before the calendar begins. Such a date counts as undated; 0001-01-01 and 9999-12-31 in UTC still count."""
+    beijing = timezone(timedelta(hours=8))
+    desired = state({email(1): "spring", email(2): "spring", email(3): "spring"}, {}, {})
+    report = check(
+        desired,
+        {
+            email(1): (sent("A", day=datetime(1, 1, 1, tzinfo=beijing)),),
+            email(2): (redeemed("B", on=datetime(1, 1, 1, tzinfo=UTC)),),
+            email(3): (sent("C", day=datetime(9999, 12, 31, 23, tzinfo=UTC)),),
+        },
+        {},
+    )
+    total = report.total.tally
+    assert total.undated_issued == 1 and total.issued_by_day == {date(2027, 3, 1): 1, date(9999, 12, 31): 1}
+    assert total.redeemed_by_day == {date(1, 1, 1): 1}

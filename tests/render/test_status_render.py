@@ -6,8 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from datetime import date
 from decimal import Decimal
 
+from reconciler.plan.status import Tally
 from reconciler.render.csv_cells import safe_cell
 from reconciler.render.status import (
     masked,
@@ -17,6 +20,7 @@ from reconciler.render.status import (
     status_to_json,
 )
 from reconciler.render.status_html import render_status_html
+from reconciler.render.status_svg import timeline_svg
 from tests.support.status_sample import HOSTILE, sample_status
 
 
@@ -77,3 +81,15 @@ def test_an_address_with_an_equals_sign_in_a_label_value_is_masked_whole() -> No
     assert masked("owner=first=last@example.com") == "owner=f***@example.com"
     assert masked("owner=ops@example.com") == "owner=o***@example.com"
     assert masked("a@example.com=b@example.com") == "a***@example.com=b***@example.com"
+
+
+def test_a_timeline_from_the_first_day_of_the_calendar_to_the_last_is_drawn_small() -> None:
+    """Dates a vendor sends for "none" (0001-01-01, 9999-12-31) neither crash the page nor draw a point per day."""
+    tally = Tally(
+        issued=2,
+        issued_by_day={date(1, 1, 1): 1, date(2027, 3, 1): 1},
+        redeemed_by_day={date(9999, 12, 31): 1},
+    )
+    svg = timeline_svg("odd", tally)
+    assert "0001-01-01" in svg and "9999-12-31" in svg and len(svg) < 10_000
+    assert re.findall(r'data-series="(\w+)" data-total="(\d+)"', svg) == [("issued", "2"), ("redeemed", "1")]
