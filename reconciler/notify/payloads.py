@@ -60,15 +60,15 @@ def facts(notice: Notice) -> list[tuple[str, str]]:
 
 def slack(notice: Notice) -> dict[str, Any]:
     """A Slack incoming webhook's message: ``text`` (the fallback of notifications) and Block Kit blocks."""
-    fields = [{"type": "mrkdwn", "text": f"*{label}*\n{_slack_escape(value)}"} for label, value in facts(notice)]
+    fields = [_mrkdwn(f"*{label}*\n{_slack_escape(value)}") for label, value in facts(notice)]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": notice.title[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(notice.summary)}},
+        {"type": "section", "text": _mrkdwn(_slack_escape(notice.summary))},
         {"type": "section", "fields": fields[:10]},
     ]
     if notice.details:
         lines = "\n".join(f"• {_slack_escape(line)}" for line in notice.details)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": lines[:3000]}})
+        blocks.append({"type": "section", "text": _mrkdwn(lines[:3000])})
     if notice.ci_url:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{notice.ci_url}|CI run>"}]})
     return {"text": _slack_escape(f"{notice.title}: {notice.summary}"), "blocks": blocks}
@@ -103,6 +103,12 @@ def _plain(text: str, **style: Any) -> dict[str, Any]:
     """A text shown as written: Teams reads Markdown in a TextBlock (an override's reason or a vendor's message
     could make a link, ``[Approve](https://...)``), never in a RichTextBlock's TextRun."""
     return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text, **style}]}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    """A Slack mrkdwn text, ``verbatim``: Slack neither turns a bare URL into a link nor parses a mention in it
+    (``@channel`` written plainly in an override's reason)."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def _slack_escape(text: str) -> str:

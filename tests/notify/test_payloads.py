@@ -93,3 +93,14 @@ def test_the_slack_fallback_text_cannot_mention_either() -> None:
     notice = Notice(EventKind.APPLY_FAILED, "couponctl apply failed", "exit 1: <!channel> <https://evil.example|x>")
     sent = json.loads(body(DestinationType.SLACK, notice))
     assert "<" not in sent["text"] and "&lt;!channel&gt;" in sent["text"]
+
+
+def test_every_slack_text_but_the_ci_link_is_verbatim() -> None:
+    """Without ``verbatim``, Slack links a bare URL and parses some plain mentions in a mrkdwn text: a reason
+    ``@channel see https://evil.example`` would ping the channel with a link. Every text built from the notice is
+    verbatim; only the CI link, couponctl's own, is not."""
+    notice = Notice(EventKind.OVERRIDE_USED, "used", "@channel https://evil.example", details=("@here x",))
+    blocks = json.loads(body(DestinationType.SLACK, notice))["blocks"]
+    texts = [b["text"] for b in blocks if b["type"] == "section" and "text" in b]
+    texts += [f for b in blocks if b["type"] == "section" for f in b.get("fields", ())]
+    assert texts and all(t["type"] == "mrkdwn" and t["verbatim"] is True for t in texts)
