@@ -11,6 +11,7 @@ import click
 from reconciler.app.session import load_project
 from reconciler.app.status import check_status
 from reconciler.cli.support import Settings, echo_report, format_option, reports_errors
+from reconciler.config.redaction import scrub
 from reconciler.errors import CouponctlError
 from reconciler.render.formats import STATUS
 from reconciler.render.status_html import render_status_html
@@ -38,7 +39,7 @@ def status(settings: Settings, paths: tuple[Path, ...], fmt: str, html_file: Pat
     if html_file is not None:
         target = settings.path(html_file)
         try:
-            target.write_text(render_status_html(report), encoding="utf-8")
+            target.write_text(scrub(render_status_html(report)), encoding="utf-8")
         except OSError as error:
             raise CouponctlError(f"cannot write {target}: {error.strerror or error}") from None
         if not settings.quiet:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from reconciler.config import redaction
 from reconciler.cli.main import main
 from reconciler.sandbox.bootstrap import open_store
 from reconciler.sandbox.records import CouponQuery, CouponRecord
@@ -208,3 +209,14 @@ def test_an_unwritable_html_file_is_a_clear_error(project: Path) -> None:
     result = run(project, "status", "--html", "missing/dir/status.html")
     assert result.exit_code == 1
     assert "cannot write" in result.output and "status.html" in result.output
+
+
+def test_the_html_page_is_scrubbed_of_registered_secrets_like_every_file_couponctl_writes(project: Path) -> None:
+    token = "tok-7f3a9c2e5b1d"
+    redaction.register(token)  # as a value resolved from ${env:...} is
+    path = project / "manifests" / "spring.yaml"
+    path.write_text(path.read_text().replace("season: spring", f"season: spring, note: {token}"))
+    result = run(project, "status", "--html", "status.html")
+    assert result.exit_code == 0, result.output
+    html = (project / "status.html").read_text(encoding="utf-8")
+    assert token not in html and "note=***" in html
