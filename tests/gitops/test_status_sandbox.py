@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from reconciler.config import redaction
 from reconciler.cli.main import main
+from reconciler.config import redaction
 from reconciler.sandbox.bootstrap import open_store
 from reconciler.sandbox.records import CouponQuery, CouponRecord
 from reconciler.sandbox.store import Store
