@@ -21,7 +21,8 @@ Money, per currency, counts **coupons** (a target paid twice counts twice):
   committed);
 - ``spend``: the face value of the redeemed ones (what customers used).
 
-A coupon whose amount the vendor does not tell (and whose class has no face value) is counted in ``unpriced``.
+A coupon whose amount the vendor does not tell (and whose class has no face value, or one in another currency than
+the coupon's) is counted in ``unpriced``.
 Over time: coupons issued per UTC day (their issue date) and redeemed per UTC day (their redemption date); those
 the vendor does not date are counted in ``undated_issued`` and ``undated_redeemed``.
 """
