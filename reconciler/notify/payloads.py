@@ -17,9 +17,22 @@ SCHEMA_VERSION = 1
 
 
 def body(kind: DestinationType, notice: Notice) -> bytes:
-    """The request body for a destination of ``kind``: UTF-8 JSON, every registered secret scrubbed."""
+    """The request body for a destination of ``kind``: UTF-8 JSON, every registered secret scrubbed from its
+    strings (before serializing: scrubbing the JSON text could cut an escape in two, or mask a number, and leave a
+    body no receiver can parse)."""
     shaped = {DestinationType.SLACK: slack, DestinationType.TEAMS: teams, DestinationType.WEBHOOK: webhook}[kind]
-    return scrub(json.dumps(shaped(notice), ensure_ascii=False, separators=(",", ":"))).encode("utf-8")
+    return json.dumps(_scrubbed(shaped(notice)), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _scrubbed(value: Any) -> Any:
+    """``value`` (JSON data) with every string in it, keys too, scrubbed of registered secrets."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {scrub(str(k)): _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    return value
 
 
 def signature(secret: bytes, raw_body: bytes) -> str:

@@ -104,3 +104,18 @@ def test_every_slack_text_but_the_ci_link_is_verbatim() -> None:
     texts = [b["text"] for b in blocks if b["type"] == "section" and "text" in b]
     texts += [f for b in blocks if b["type"] == "section" for f in b.get("fields", ())]
     assert texts and all(t["type"] == "mrkdwn" and t["verbatim"] is True for t in texts)
+
+
+def test_a_scrubbed_secret_never_leaves_a_body_a_receiver_cannot_parse() -> None:
+    """A secret ending in a backslash is ``\\\\`` in JSON text, and a numeric one may equal a count: scrubbing the
+    serialized text cut the escape in two or put ``***`` where a number was. Each body stays JSON, secret-free."""
+    slashed, numeric = "pa55-w0rd\\", "4242424242"
+    redaction.register(slashed)
+    redaction.register(numeric)
+    notice = Notice(
+        EventKind.APPLY_FAILED, "failed", f"refused {slashed} here", counts={"CONFIRMED": int(numeric)}, exit_code=1
+    )
+    for kind in DestinationType:
+        raw = body(kind, notice)
+        sent = json.dumps(json.loads(raw))
+        assert slashed not in sent and "pa55-w0rd" not in sent and "refused *** here" in sent
