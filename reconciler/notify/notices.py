@@ -126,11 +126,11 @@ def drift_notices(drift: Drift, *, origin: Origin, mask_key: bytes) -> list[Noti
 def masked(notice: Notice, key: bytes) -> Notice:
     """``notice`` with every email in its texts masked (one masker over them all, so two addresses never render
     alike) and every registered secret scrubbed."""
-    texts = [notice.title, notice.summary, *notice.details]
+    texts = [scrub(t) for t in (notice.title, notice.summary, *notice.details)]
     masker = EmailMasker(key, addresses_in(texts))
 
-    def clean(text: str) -> str:
-        return scrub(masker.text(text))
+    def clean(text: str) -> str:  # scrubbed first: a secret that holds an address is still whole
+        return masker.text(scrub(text))
 
     return replace(
         notice,

@@ -164,3 +164,13 @@ def test_drift_found_and_a_coupon_held_twice_are_told() -> None:
         drift_notices(Drift(drift.checked_at, "1.0", (ScopeDrift(SCOPE, "msads", ()),)), origin=ORIGIN, mask_key=KEY)
         == []
     )
+
+
+def test_a_secret_that_holds_an_address_is_scrubbed_whole_not_masked_in_part() -> None:
+    """An SMTP-style credential ``user@host:password``: masking the address first left the secret unrecognised,
+    and its password shown."""
+    secret = "relay@mail.acme.example:hunter2-hunter2"
+    redaction.register(secret)
+    failure = RefusedError(f"cannot log in as {secret}")
+    (told,) = notices(ApplyFinished(ExitCode.REFUSED, None, summary(), None, failure))
+    assert all("hunter2" not in t for t in (told.title, told.summary, *told.details))
