@@ -32,6 +32,7 @@ _OUTCOME_WORDS = {
     EventKind.APPLY_FAILED: "failed",
 }
 MAX_DETAILS = 20  # lines of detail per notice; the rest are counted
+MAX_DETAIL_CHARS = 500  # per line: a vendor's error page in a message must not make the body too big to accept
 
 
 def apply_notices(
@@ -136,7 +137,7 @@ def masked(notice: Notice, key: bytes) -> Notice:
         notice,
         title=clean(notice.title),
         summary=clean(notice.summary),
-        details=tuple(clean(line) for line in notice.details),
+        details=tuple(_cut(clean(line)) for line in notice.details),
     )
 
 
@@ -217,3 +218,9 @@ def _capped(lines: Sequence[str]) -> tuple[str, ...]:
     if len(lines) <= MAX_DETAILS:
         return tuple(lines)
     return (*lines[:MAX_DETAILS], f"... and {len(lines) - MAX_DETAILS} more")
+
+
+def _cut(line: str) -> str:
+    """At most MAX_DETAIL_CHARS, cut once masked (a cut address would no longer look like one): Slack, Teams and
+    most receivers refuse a body past some tens of kilobytes, and one overlong line would lose the whole notice."""
+    return line if len(line) <= MAX_DETAIL_CHARS else line[: MAX_DETAIL_CHARS - 1] + "…"

@@ -174,3 +174,12 @@ def test_a_secret_that_holds_an_address_is_scrubbed_whole_not_masked_in_part() -
     failure = RefusedError(f"cannot log in as {secret}")
     (told,) = notices(ApplyFinished(ExitCode.REFUSED, None, summary(), None, failure))
     assert all("hunter2" not in t for t in (told.title, told.summary, *told.details))
+
+
+def test_an_overlong_detail_is_cut_after_its_addresses_are_masked() -> None:
+    """A vendor's error page as a message would make a card Teams refuses (and lose the notice): each line is cut,
+    after masking, so an address cut in two is never shown unmasked."""
+    failure = RefusedError("x" * 480 + " refused erin@acme.example " + "<html>" * 20_000)
+    (told,) = notices(ApplyFinished(ExitCode.REFUSED, None, summary(), None, failure))
+    assert all(len(line) <= 500 for line in told.details)
+    assert "erin@" not in told.details[0] and "erin" not in told.details[0]
