@@ -49,6 +49,7 @@ from reconciler.governance.model import LIMIT_NAMES, Override
 from reconciler.governance.overrides import blocking, check_overrides
 from reconciler.plan.model import Plan
 from reconciler.plan.policy import limit_violations
+from reconciler.plan.windows import out_of_window
 from reconciler.providers.base import BatchResult, Provider
 from reconciler.providers.options import request_timeout_seconds
 from reconciler.state.live import LiveState, ScopeLive
@@ -204,25 +205,12 @@ class _HoldingTheLock:
             raise RefusedError("the plan has errors; nothing was issued:\n" + "\n".join(errors))
         if not fresh.has_changes:
             return ApplyResult(fresh, None)
-        frozen = in_force(config.governance.freezes, journal.now())  # the journal's clock, under the lock
-        blocked = blocking(fresh.governance, limit_violations(config.policy, fresh), frozen)
-        if blocked:
-            how = (
-                "an override must be part of the reviewed plan: plan --override NAME --reason TEXT (the reviewer "
-                "sees it; the journal records it)"
-                if saved is not None
-                else 'pass --override NAME --reason TEXT, or --allow-over-limit "REASON" for the per-apply limits '
-                "(recorded in the journal); in CI, apply a reviewed plan that carries the override"
-            )
-            what = (
-                "a freeze is in force"
-                if any(line.startswith("freeze ") for line in blocked)
-                else "the plan exceeds the policy"
-            )
-            raise RefusedError(f"{what}; nothing was issued: {'; '.join(blocked)}. To go ahead, {how}")
+        self._check_not_blocked(fresh)
         check_entitled(config.governance, required_tier(config.governance, saved, fresh), decisions.environment)
         if not decisions.confirm(fresh):
             raise RefusedError("apply not confirmed; nothing was issued")
+        self._check_still_due(fresh)  # the confirm may have waited past a window's end or into a freeze
+        self._check_not_blocked(fresh)
 
         run_id = journal.start_run(
             fresh.checksum,
@@ -254,6 +242,38 @@ class _HoldingTheLock:
         except JournalError as exc:
             raise journal_failed_mid_apply(exc, run_id=run_id, stage="after") from exc
         return ApplyResult(fresh, replace(report, resolved_before=tuple(resolved_before)))
+
+    def _check_not_blocked(self, fresh: Plan) -> None:
+        """Refuse (exit 3) while a freeze is in force, judged on the journal's clock under the lock, or while the
+        policy blocks the plan, unless an override names it."""
+        config, saved = self.project.config, self.decisions.saved_plan
+        frozen = in_force(config.governance.freezes, self.journal.now())
+        blocked = blocking(fresh.governance, limit_violations(config.policy, fresh), frozen)
+        if blocked:
+            how = (
+                "an override must be part of the reviewed plan: plan --override NAME --reason TEXT (the reviewer "
+                "sees it; the journal records it)"
+                if saved is not None
+                else 'pass --override NAME --reason TEXT, or --allow-over-limit "REASON" for the per-apply limits '
+                "(recorded in the journal); in CI, apply a reviewed plan that carries the override"
+            )
+            what = (
+                "a freeze is in force"
+                if any(line.startswith("freeze ") for line in blocked)
+                else "the plan exceeds the policy"
+            )
+            raise RefusedError(f"{what}; nothing was issued: {'; '.join(blocked)}. To go ahead, {how}")
+
+    def _check_still_due(self, fresh: Plan) -> None:
+        """Refuse (exit 3) when, on the journal's clock now, an item to issue is outside its manifest's window."""
+        late = out_of_window(
+            [i for s in fresh.scopes for i in s.to_issue], self.project.desired.schedules, self.journal.now()
+        )
+        if late:
+            raise RefusedError(
+                f"the issue window of {', '.join(late)} is not open any more (spec.schedule, on the journal's "
+                "clock); nothing was issued. Plan again"
+            )
 
     def _scope_read(self, live: ScopeLive) -> None:
         self.run.emit(LiveScopeRead(live))

@@ -34,3 +34,11 @@ def split_by_window(items: Sequence[PlanItem], schedules: Mapping[str, Window], 
         else:
             due.append(item)
     return Split(due, tuple(scheduled), tuple(closed))
+
+
+def out_of_window(items: Sequence[PlanItem], schedules: Mapping[str, Window], now: datetime) -> list[str]:
+    """The manifests (sorted, once each) of ``items`` whose window does not hold ``now``: apply must not issue
+    them, whatever a plan made earlier said."""
+    return sorted(
+        {i.manifest for i in items if (w := schedules.get(i.manifest)) is not None and w.timing(now) is not Timing.DUE}
+    )

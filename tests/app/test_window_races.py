@@ -1,0 +1,61 @@
+"""Issue windows and freezes against the time apply spends between its fresh plan and its first call: a confirm
+that waits (a person at the prompt) past notAfter or into a freeze issues nothing, counted in the sandbox's store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from reconciler.app.apply import ApplyDecisions, apply_project
+from reconciler.app.session import load_project
+from reconciler.errors import RefusedError
+from reconciler.plan.model import Plan
+from tests.support.projects import declared_targets, holders, make_project, set_config
+from tests.support.windows import JournalClock, clock_journal, schedule
+
+WINBACK = "winback27.yaml"
+CLOSES = datetime(2026, 4, 30, 22, 0, tzinfo=UTC)  # Berlin's midnight of 1 May
+FREEZE = {"name": "audit", "from": "2026-04-20", "until": "2026-04-21", "timeZone": "Europe/Berlin"}
+FROZEN = datetime(2026, 4, 19, 22, 0, tzinfo=UTC)  # Berlin's midnight of 20 April
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    project = make_project(tmp_path, faults=[])
+    schedule(project, WINBACK, {"notBefore": "2026-04-01", "notAfter": "2026-05-01", "timeZone": "Europe/Berlin"})
+    return project
+
+
+def coupons(project: Path) -> int:
+    return sum(counter.total() for counter in holders(project))
+
+
+def slow_confirm(clock: JournalClock, to: datetime) -> ApplyDecisions:
+    """A person who answers the prompt at ``to``."""
+
+    def confirm(plan: Plan) -> bool:
+        clock.at = to
+        return True
+
+    return ApplyDecisions(confirm=confirm)
+
+
+def test_a_confirm_answered_after_the_window_closed_issues_none_of_its_items(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = clock_journal(monkeypatch, CLOSES - timedelta(seconds=5))
+    with pytest.raises(RefusedError, match="winback27"):
+        apply_project(load_project(project), slow_confirm(clock, CLOSES + timedelta(minutes=10)))
+    winback, _, _ = declared_targets(project, WINBACK)
+    emails, _, _ = holders(project)
+    assert sum(emails[e] for e in winback) == 0 and coupons(project) == 0
+
+
+def test_a_confirm_answered_once_a_freeze_began_issues_nothing(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    set_config(project, freezes=[FREEZE])
+    clock = clock_journal(monkeypatch, FROZEN - timedelta(minutes=1))
+    with pytest.raises(RefusedError, match="freeze audit"):
+        apply_project(load_project(project), slow_confirm(clock, FROZEN))
+    assert coupons(project) == 0
