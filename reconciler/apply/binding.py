@@ -37,11 +37,12 @@ def _to_issue(plan: Plan) -> set[ItemKey]:
     return {_key(s.scope, i) for s in plan.scopes for i in s.to_issue}
 
 
-def _reviewed(plan: Plan) -> set[ItemKey]:
-    """What the reviewer saw as to be issued: due items, items in doubt, and scheduled items (shown with the date
-    they become due: applied within planTTL once due, they were reviewed). Closed items never are."""
+def _reviewed(plan: Plan, now: datetime) -> set[ItemKey]:
+    """What the reviewer saw as to be issued at ``now``: due items, items in doubt, and scheduled items whose
+    shown date has come (applied within planTTL once due, they were reviewed; before it, a manifest edited since
+    review would issue them earlier than the reviewer saw). Closed items never are."""
     due = {_key(s.scope, i) for s in plan.scopes for i in (*s.to_issue, *s.in_doubt)}
-    return due | {_key(s.scope, t.item) for s in plan.scopes for t in s.scheduled}
+    return due | {_key(s.scope, t.item) for s in plan.scopes for t in s.scheduled if t.at <= now}
 
 
 def check_saved(
@@ -130,7 +131,7 @@ def bind(saved: Plan, fresh: Plan, saved_name: str) -> BoundPlan:
     which the reviewer saw. The result carries the saved plan's checksum and id: that is what was reviewed.
     """
     fresh_items = _to_issue(fresh)
-    extra = fresh_items - _reviewed(saved)
+    extra = fresh_items - _reviewed(saved, fresh.created_at)
     if extra:
         lines = explain_difference(saved, fresh)
         shown = "\n".join(f"  - {line}" for line in lines[:MAX_EXPLAINED])

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.app.apply import ApplyDecisions, apply_project
+from reconciler.app.plan import plan_project
 from reconciler.app.session import load_project
 from reconciler.errors import RefusedError
 from reconciler.plan.model import Plan
@@ -59,3 +60,19 @@ def test_a_confirm_answered_once_a_freeze_began_issues_nothing(project: Path, mo
     with pytest.raises(RefusedError, match="freeze audit"):
         apply_project(load_project(project), slow_confirm(clock, FROZEN))
     assert coupons(project) == 0
+
+
+def test_a_saved_plan_never_issues_a_scheduled_item_before_the_date_the_reviewer_saw(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opens = datetime(2026, 3, 31, 22, 0, tzinfo=UTC)  # Berlin's midnight of 1 April
+    clock = clock_journal(monkeypatch, opens - timedelta(hours=2))
+    saved = plan_project(load_project(project))
+    assert {t.at for s in saved.scopes for t in s.scheduled} == {opens}
+    schedule(project, WINBACK, {"notBefore": "2026-03-01", "timeZone": "Europe/Berlin"})  # edited after review
+    clock.at = opens - timedelta(hours=1)
+    with pytest.raises(RefusedError, match="not in the reviewed plan"):
+        apply_project(load_project(project), ApplyDecisions(confirm=lambda plan: True, saved_plan=saved))
+    winback, _, _ = declared_targets(project, WINBACK)
+    emails, _, _ = holders(project)
+    assert sum(emails[e] for e in winback) == 0 and coupons(project) == 0
