@@ -174,7 +174,6 @@ class _HoldingTheLock:
 
     async def apply(self) -> ApplyResult:
         config, desired, journal, decisions = self.project.config, self.project.desired, self.journal, self.decisions
-        lease = self.fencing.lease
         started = journal.now()
         saved = decisions.saved_plan
         if saved is not None:
@@ -232,7 +231,7 @@ class _HoldingTheLock:
                 journal,
                 concurrency=config.issue_concurrency,
                 money={s.scope: Money(s.face_value.amount if s.face_value else None, s.currency) for s in fresh.scopes},
-                before_call=lease.check,
+                before_call=lambda: self._before_batch(fresh),
                 after_first=self._verify_canary if config.canary_size else None,
                 observer=self.run,
                 fencing=self.fencing,
@@ -274,6 +273,17 @@ class _HoldingTheLock:
                 f"the issue window of {', '.join(late)} is not open any more (spec.schedule, on the journal's "
                 "clock); nothing was issued. Plan again"
             )
+
+    def _before_batch(self, fresh: Plan) -> None:
+        """Before each batch, on the journal's clock (a long apply): the lease is still held, every item's window is
+        still open and no freeze its plan does not override has begun; else the rest are not sent."""
+        self.fencing.lease.check()
+        now = self.journal.now()
+        late = out_of_window([i for s in fresh.scopes for i in s.to_issue], self.project.desired.schedules, now)
+        frozen = blocking(fresh.governance, (), in_force(self.project.config.governance.freezes, now))
+        if late or frozen:
+            reasons = [f"the issue window of {', '.join(late)} closed"] if late else []
+            raise RefusedError(f"{'; '.join([*reasons, *frozen])}: stopping before the rest")
 
     def _scope_read(self, live: ScopeLive) -> None:
         self.run.emit(LiveScopeRead(live))

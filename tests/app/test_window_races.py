@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.app.apply import ApplyDecisions, apply_project
+from reconciler.app.events import ApplyEvent, BatchSent
 from reconciler.app.plan import plan_project
 from reconciler.app.session import load_project
 from reconciler.errors import RefusedError
@@ -76,3 +77,33 @@ def test_a_saved_plan_never_issues_a_scheduled_item_before_the_date_the_reviewer
     winback, _, _ = declared_targets(project, WINBACK)
     emails, _, _ = holders(project)
     assert sum(emails[e] for e in winback) == 0 and coupons(project) == 0
+
+
+class CloseAfterFirstBatch:
+    """A listener that moves the journal's clock to ``to`` once the first batch is sent (a long apply), and keeps
+    the manifests of that batch's items."""
+
+    def __init__(self, clock: JournalClock, to: datetime) -> None:
+        self.clock, self.to = clock, to
+        self.first: list[str] | None = None
+
+    def on_event(self, event: ApplyEvent) -> None:
+        if isinstance(event, BatchSent) and self.first is None:
+            self.first = [item.manifest for item in event.result.batch.items]
+            self.clock.at = self.to
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_no_batch_is_sent_once_the_window_closed_or_a_freeze_began_during_the_apply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, freeze: bool
+) -> None:
+    project = make_project(tmp_path, faults=[], extra={"canarySize": 1})
+    schedule(project, WINBACK, {"notBefore": "2026-04-01", "notAfter": "2026-05-01", "timeZone": "Europe/Berlin"})
+    if freeze:
+        set_config(project, freezes=[FREEZE])
+    start, to = (FROZEN - timedelta(minutes=1), FROZEN) if freeze else (CLOSES - timedelta(seconds=5), CLOSES)
+    clock = clock_journal(monkeypatch, start)
+    listener = CloseAfterFirstBatch(clock, to)
+    result = apply_project(load_project(project), ApplyDecisions(confirm=lambda plan: True), [listener])
+    assert listener.first is not None and result.report is not None and result.report.stopped
+    assert coupons(project) == len(listener.first)  # only the first batch, sent before the clock moved
