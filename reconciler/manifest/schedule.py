@@ -69,7 +69,8 @@ def time_zone(name: str) -> ZoneInfo | None:
 def instant_of(text: str, zone: ZoneInfo) -> tuple[datetime | None, str | None]:
     """An ISO-8601 date (local midnight) or date-time (local in ``zone`` unless it carries an offset), as a UTC
     instant; or why it is none. A local time that does not exist in ``zone`` (clocks jump forward over it) is an
-    error; one that exists twice (clocks go back) is the earlier. One outside years 1-9999 in UTC is an error."""
+    error (a date whose midnight is skipped starts when the clocks jump); one that exists twice (clocks go back) is
+    the earlier. One outside years 1-9999 in UTC is an error."""
     try:
         local = datetime.combine(date.fromisoformat(text), time(0)) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
@@ -81,6 +82,6 @@ def instant_of(text: str, zone: ZoneInfo) -> tuple[datetime | None, str | None]:
         back = instant.astimezone(zone).replace(tzinfo=None)
     except OverflowError:  # year 1 ahead of UTC, year 9999 behind it
         return None, f"{text} in {zone.key} lies outside the years 1 to 9999 in UTC"
-    if back != local:
+    if back != local and len(text) != 10:  # a date whose midnight is skipped starts when the clocks jump
         return None, f"{text} does not exist in {zone.key}: the clocks skip it (daylight saving time)"
     return instant, None

@@ -4,6 +4,7 @@ UTC, year 9999 late in a zone behind it) is a located error, never a traceback."
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,15 @@ def test_a_bound_outside_the_utc_calendar_is_a_located_error(tmp_path: Path, sch
     with pytest.raises(CouponctlError) as error:
         load_desired(config, [Path("m.yaml")])
     assert "m.yaml:8:" in str(error.value) and "spec.schedule.not" in str(error.value)
+
+
+def test_a_date_whose_midnight_the_clocks_skip_starts_when_they_jump(tmp_path: Path) -> None:
+    # Chile goes to summer time at midnight: on 6 September 2026 local time runs 23:59:59 (-04) -> 01:00 (-03).
+    (tmp_path / "m.yaml").write_text(
+        "apiVersion: couponctl/v1\nkind: CouponAssignment\nmetadata: {name: m}\nspec:\n"
+        "  provider: msads-local\n  customerId: 1\n  couponClass: A\n"
+        "  schedule: {notBefore: '2026-09-06', timeZone: America/Santiago}\n"
+    )
+    config = replace(load_config(FIXTURES), root=tmp_path, path=tmp_path / "couponctl.yaml")
+    window = load_desired(config, [Path("m.yaml")]).schedules["m"]
+    assert window.not_before == datetime(2026, 9, 6, 4, 0, tzinfo=UTC)
