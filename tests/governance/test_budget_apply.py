@@ -14,7 +14,7 @@ from reconciler.app.plan import plan_project
 from reconciler.app.session import load_project
 from reconciler.apply.journal import Journal
 from tests.support.cli import run
-from tests.support.projects import holders, make_project
+from tests.support.projects import coupons_held, holders, make_project
 
 #: The example's money: spring27 issues 9 coupons of USD 100, winback27 3 of USD 50, the reseller 3 of CNY 100.
 SPRING_USD, WINBACK_USD = Decimal(900), Decimal(150)
@@ -25,12 +25,6 @@ WINBACK_EMAILS = {"lapsed.one@example.org", "lapsed.two@example.org", "lapsed.th
 
 def project_with(tmp_path: Path, *budgets: dict[str, object]) -> Path:
     return make_project(tmp_path, faults=[], extra={"budgets": list(budgets)})
-
-
-def coupons(project: Path) -> int:
-    """How many coupons the sandbox's own store holds, of every kind."""
-    emails, accounts, uids = holders(project)
-    return sum(emails.values()) + sum(accounts.values()) + sum(uids.values())
 
 
 def test_the_plan_shows_each_budget_read_from_the_journal(tmp_path: Path) -> None:
@@ -65,7 +59,7 @@ def test_apply_refuses_a_breach_with_exit_3_and_issues_nothing(tmp_path: Path) -
     assert refused.exit_code == 3, refused.output
     assert "usd-cap" in refused.stderr and "nothing was issued" in refused.stderr
     assert "spent 0, in doubt 0, this plan adds 1050, remaining -50" in refused.stderr
-    assert coupons(project) == 0
+    assert coupons_held(project) == 0
     journal = Journal(project / ".couponctl" / "journal.sqlite")
     try:
         assert journal.runs() == []  # no run started: not a single intent
@@ -79,14 +73,14 @@ def test_a_budget_spent_by_one_apply_refuses_the_next_that_would_breach_it(tmp_p
     spring = run(project, "plan", "manifests/spring27-acquisition.yaml", "--out", str(plan_file))
     assert spring.exit_code == 0, spring.output
     assert run(project, "apply", str(plan_file), "--yes").exit_code == 0
-    assert coupons(project) == 9
+    assert coupons_held(project) == 9
 
     refused = run(project, "apply", "--yes")  # the rest: winback's USD 150 (and the reseller's CNY) no longer fit
     assert refused.exit_code == 3, refused.output
     assert "budget usd-cap (last 30 days) USD: limit 1000, spent 900, in doubt 0, this plan adds 150" in refused.stderr
     assert "remaining -50" in refused.stderr
     emails, _, uids = holders(project)
-    assert coupons(project) == 9 and not WINBACK_EMAILS & set(emails) and not uids
+    assert coupons_held(project) == 9 and not WINBACK_EMAILS & set(emails) and not uids
     assert len(emails) == SPRING_EMAILS
 
 
@@ -100,7 +94,7 @@ def test_a_budget_in_another_currency_or_for_other_labels_lets_the_apply_through
     project = make_project(tmp_path, faults=[], extra={"budgets": budgets, "providers": other})
     applied = run(project, "apply", "--yes")
     assert applied.exit_code == 0, applied.output
-    assert coupons(project) == 15
+    assert coupons_held(project) == 15
 
 
 def test_the_journal_and_ledger_record_the_declaring_manifest_and_its_labels(tmp_path: Path) -> None:

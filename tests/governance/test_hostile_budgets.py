@@ -16,16 +16,11 @@ from click.testing import Result
 from reconciler.app.plan import plan_project
 from reconciler.app.session import load_project
 from tests.support.cli import run
-from tests.support.projects import holders, make_project
+from tests.support.projects import coupons_held, make_project
 
 SPRING, WINBACK = "manifests/spring27-acquisition.yaml", "manifests/winback27.yaml"
 #: spring27 issues 9 coupons of USD 100 (6 emails, 3 accounts), winback27 3 of USD 50.
 SPRING_USD, WINBACK_USD = Decimal(900), Decimal(150)
-
-
-def coupons(project: Path) -> int:
-    """How many coupons the sandbox's own store holds, of every kind."""
-    return sum(sum(counter.values()) for counter in holders(project))
 
 
 def apply_manifest(project: Path, manifest: str) -> Result:
@@ -62,7 +57,7 @@ def test_a_limit_with_more_digits_than_decimal_precision_is_still_breached(tmp_p
     for args in (["p.json"], []):
         refused = run(project, "apply", *args, "--yes")
         assert refused.exit_code == 3, refused.output
-        assert "budget usd" in refused.stderr and coupons(project) == 0
+        assert "budget usd" in refused.stderr and coupons_held(project) == 0
 
 
 @pytest.mark.parametrize("state", ["IN_DOUBT", "PENDING"])
@@ -82,7 +77,7 @@ def test_money_in_doubt_in_a_scope_apply_does_not_touch_counts_as_spent(tmp_path
     refused = apply_manifest(project, WINBACK)
     assert refused.exit_code == 3, refused.output
     assert "budget msads-usd (lifetime) USD: limit 1000, spent 300, in doubt 600, this plan adds 150" in refused.stderr
-    assert coupons(project) == 9
+    assert coupons_held(project) == 9
 
 
 def test_a_reviewed_plan_that_fit_is_refused_once_another_apply_spent_the_budget(tmp_path: Path) -> None:
@@ -96,7 +91,7 @@ def test_a_reviewed_plan_that_fit_is_refused_once_another_apply_spent_the_budget
     refused = run(project, "apply", "winback.json", "--yes")
     assert refused.exit_code == 3, refused.output
     assert "spent 900, in doubt 0, this plan adds 150, remaining -50" in refused.stderr
-    assert coupons(project) == 9
+    assert coupons_held(project) == 9
 
 
 def test_a_manifest_relabelled_into_a_budget_after_review_is_judged_by_its_labels_at_apply(tmp_path: Path) -> None:
@@ -110,7 +105,7 @@ def test_a_manifest_relabelled_into_a_budget_after_review_is_judged_by_its_label
     refused = run(project, "apply", "winback.json", "--yes")
     assert refused.exit_code == 3, refused.output
     assert "budget growth (lifetime) USD: limit 1000, spent 900, in doubt 0, this plan adds 150" in refused.stderr
-    assert coupons(project) == 9
+    assert coupons_held(project) == 9
 
 
 def forget_labels(project: Path) -> None:
@@ -161,4 +156,4 @@ def test_a_partial_apply_counts_spending_recorded_before_labels_as_a_whole_apply
     assert growth.adds == Decimal(200) and growth.breach  # the selected manifest judged by its own labels
     refused = apply_manifest(project, extra)
     assert refused.exit_code == 3, refused.output
-    assert coupons(project) == 9
+    assert coupons_held(project) == 9

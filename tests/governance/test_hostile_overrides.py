@@ -21,25 +21,14 @@ from reconciler.governance.model import Override
 from reconciler.plan.checksum import with_checksum
 from reconciler.plan.serialize import plan_to_json
 from tests.support.cli import run
-from tests.support.projects import EXAMPLE_ITEMS, assert_exactly_once, holders, make_project, set_config
-
-TIERS = {
-    "tiers": [
-        {"name": "standard", "environments": ["coupons"]},
-        {"name": "finance", "environments": ["coupons-finance"]},
-    ],
-    "overrides": "finance",
-}
+from tests.support.policies import OVERRIDE_TIERS
+from tests.support.projects import EXAMPLE_ITEMS, assert_exactly_once, coupons_held, make_project, set_config
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """The example, over its per-apply limit of items (maxItems 5 for 15 items), with approval tiers."""
-    return make_project(tmp_path, faults=[], extra={"policy": {"maxItems": 5}, "approvals": TIERS})
-
-
-def issued(project: Path) -> int:
-    return sum(sum(counter.values()) for counter in holders(project))
+    return make_project(tmp_path, faults=[], extra={"policy": {"maxItems": 5}, "approvals": OVERRIDE_TIERS})
 
 
 def forge(path: Path, overrides: tuple[Override, ...], *, tier: str | None = "standard") -> None:
@@ -60,7 +49,7 @@ def test_a_forged_override_with_a_recomputed_checksum_still_needs_the_override_t
     refused = run(project, "apply", "p.json", "--yes", "--environment", "coupons")
     assert refused.exit_code == 3, refused.output
     assert "approval tier 'finance'" in refused.stderr  # recomputed from the override it carries, not read
-    assert issued(project) == 0
+    assert coupons_held(project) == 0
 
 
 def test_a_forged_tier_cannot_lower_what_the_carried_override_asks_for(project: Path) -> None:
@@ -73,7 +62,7 @@ def test_a_forged_tier_cannot_lower_what_the_carried_override_asks_for(project: 
     refused = run(project, "apply", "p.json", "--yes", "--environment", "coupons")
     assert refused.exit_code == 3, refused.output
     assert "approval tier 'finance'" in refused.stderr
-    assert issued(project) == 0
+    assert coupons_held(project) == 0
 
 
 def test_a_forged_override_naming_nothing_declared_is_refused(project: Path) -> None:
@@ -81,13 +70,13 @@ def test_a_forged_override_naming_nothing_declared_is_refused(project: Path) -> 
     forge(project / "p.json", (Override("future-budget", "not declared yet"),), tier="finance")
     refused = run(project, "apply", "p.json", "--yes", "--environment", "coupons-finance")
     assert refused.exit_code != 0 and "future-budget" in refused.stderr, refused.output
-    assert "Traceback" not in refused.output and issued(project) == 0
+    assert "Traceback" not in refused.output and coupons_held(project) == 0
 
 
 def test_an_applied_plan_s_override_cannot_be_replayed(project: Path) -> None:
     assert run(project, "plan", "--override", "maxItems", "--reason", "ok", "--out", "p.json").exit_code == 0
     assert run(project, "apply", "p.json", "--yes", "--environment", "coupons-finance").exit_code == 0
-    assert issued(project) == EXAMPLE_ITEMS
+    assert coupons_held(project) == EXAMPLE_ITEMS
     again = run(project, "apply", "p.json", "--yes", "--environment", "coupons-finance")
     assert again.exit_code == 3 and "already applied" in again.stderr
     assert_exactly_once(project)
@@ -101,7 +90,7 @@ def test_a_budget_override_typed_beside_a_reviewed_plan_is_refused(project: Path
         assert late.exit_code == 3, late.output
     refused = run(project, "apply", "p.json", "--yes", "--environment", "coupons-finance")
     assert refused.exit_code == 3 and "usd-cap" in refused.stderr
-    assert issued(project) == 0
+    assert coupons_held(project) == 0
 
 
 def test_a_plan_made_before_approvals_were_declared_is_refused_after(project: Path) -> None:
@@ -112,19 +101,22 @@ def test_a_plan_made_before_approvals_were_declared_is_refused_after(project: Pa
     assert run(project, "plan", "--out", "p.json").exit_code == 0
     assert json.loads((project / "p.json").read_text())["summary"].get("approvalTier") is None
 
-    set_config(project, approvals=TIERS)
+    set_config(project, approvals=OVERRIDE_TIERS)
     refused = run(project, "apply", "p.json", "--yes")
     assert refused.exit_code == 3 and "other rules, budgets, approval tiers" in refused.stderr
-    assert issued(project) == 0
+    assert coupons_held(project) == 0
 
 
 def test_a_renamed_tier_refuses_the_plan_made_under_the_old_name(project: Path) -> None:
     assert run(project, "plan", "--override", "maxItems", "--reason", "ok", "--out", "p.json").exit_code == 0
-    renamed = {**TIERS, "tiers": [TIERS["tiers"][0], {"name": "money", "environments": ["coupons-finance"]}]}
+    renamed = {
+        **OVERRIDE_TIERS,
+        "tiers": [OVERRIDE_TIERS["tiers"][0], {"name": "money", "environments": ["coupons-finance"]}],
+    }
     set_config(project, approvals={**renamed, "overrides": "money"})
     refused = run(project, "apply", "p.json", "--yes", "--environment", "coupons-finance")
     assert refused.exit_code == 3 and "other rules, budgets, approval tiers" in refused.stderr
-    assert issued(project) == 0
+    assert coupons_held(project) == 0
 
 
 @pytest.mark.parametrize(
@@ -135,14 +127,14 @@ def test_an_environment_that_only_looks_entitled_is_refused(project: Path, envir
     refused = run(project, "apply", "p.json", "--yes", "--environment", environment)
     assert refused.exit_code == 3, refused.output
     assert "approval tier 'finance'" in refused.stderr
-    assert issued(project) == 0
+    assert coupons_held(project) == 0
 
 
 def test_a_fresh_apply_s_allow_over_limit_raises_the_tier_like_any_override(project: Path) -> None:
     refused = run(project, "apply", "--yes", "--allow-over-limit", "hands-on", "--environment", "coupons")
     assert refused.exit_code == 3, refused.output
     assert "approval tier 'finance'" in refused.stderr
-    assert issued(project) == 0
+    assert coupons_held(project) == 0
     applied = run(project, "apply", "--yes", "--allow-over-limit", "hands-on", "--environment", "coupons-finance")
     assert applied.exit_code == 0, applied.output
     assert_exactly_once(project)

@@ -13,24 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import run
-from tests.support.projects import EXAMPLE_ITEMS, holders, make_project, set_config
-
-TIERS = {
-    "tiers": [
-        {"name": "standard", "environments": ["coupons"]},
-        {"name": "finance", "environments": ["coupons-finance"]},
-    ],
-    "overrides": "finance",
-}
+from tests.support.policies import OVERRIDE_TIERS
+from tests.support.projects import EXAMPLE_ITEMS, coupons_held, make_project, set_config
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path, faults=[], extra={"policy": {"maxItems": 5}})
-
-
-def issued(project: Path) -> int:
-    return sum(sum(counter.values()) for counter in holders(project))
 
 
 def runs(project: Path) -> list[tuple[str | None, ...]]:
@@ -62,7 +51,7 @@ def test_a_reviewed_override_is_carried_by_the_plan_and_applied(project: Path) -
 
     applied = run(project, "apply", "p.json", "--yes")
     assert applied.exit_code == 0, applied.output
-    assert issued(project) == EXAMPLE_ITEMS
+    assert coupons_held(project) == EXAMPLE_ITEMS
     assert runs(project) == [("launch day, approved",)]
     ledger = run(project, "journal", "export", "--format", "jsonl")
     assert ledger.exit_code == 0, ledger.output
@@ -81,7 +70,7 @@ def test_a_plan_without_the_override_is_refused_and_apply_accepts_no_override_of
         late = run(project, "apply", "p.json", "--yes", *typed)
         assert late.exit_code == 3, late.output
         assert "reviewed plan" in late.stderr
-    assert issued(project) == 0 and runs(project) == []
+    assert coupons_held(project) == 0 and runs(project) == []
 
 
 def test_an_override_added_to_a_saved_plan_is_refused_as_an_alteration(project: Path) -> None:
@@ -93,7 +82,7 @@ def test_an_override_added_to_a_saved_plan_is_refused_as_an_alteration(project: 
     path.write_text(json.dumps(plan))
     refused = run(project, "apply", "p.json", "--yes")
     assert refused.exit_code == 3, refused.output
-    assert issued(project) == 0
+    assert coupons_held(project) == 0
 
 
 @pytest.mark.parametrize(
@@ -125,11 +114,11 @@ def test_a_plan_checked_against_other_limits_is_refused(project: Path) -> None:
     set_config(project, policy={"maxItems": 6})
     refused = run(project, "apply", "p.json", "--yes")
     assert refused.exit_code == 3 and "other rules" in refused.stderr
-    assert issued(project) == 0
+    assert coupons_held(project) == 0
 
 
 def test_an_override_raises_the_tier_and_only_an_entitled_environment_applies_it(project: Path) -> None:
-    set_config(project, approvals=TIERS)
+    set_config(project, approvals=OVERRIDE_TIERS)
     assert run(project, "plan", "--override", "maxItems", "--reason", "ok", "--out", "p.json").exit_code == 0
     plan = json.loads((project / "p.json").read_text())
     assert plan["summary"]["approvalTier"] == "finance"
@@ -140,15 +129,15 @@ def test_an_override_raises_the_tier_and_only_an_entitled_environment_applies_it
         refused = run(project, "apply", "p.json", "--yes", *environment)
         assert refused.exit_code == 3, refused.output
         assert "approval tier 'finance'" in refused.stderr
-    assert issued(project) == 0 and runs(project) == []
+    assert coupons_held(project) == 0 and runs(project) == []
 
     applied = run(project, "apply", "p.json", "--yes", "--environment", "coupons-finance")
     assert applied.exit_code == 0, applied.output
-    assert issued(project) == EXAMPLE_ITEMS
+    assert coupons_held(project) == EXAMPLE_ITEMS
 
 
 def test_a_higher_tier_s_environment_may_apply_a_lower_tier_s_plan(project: Path) -> None:
-    set_config(project, approvals=TIERS, policy={})
+    set_config(project, approvals=OVERRIDE_TIERS, policy={})
     assert run(project, "plan", "--out", "p.json").exit_code == 0
     assert json.loads((project / "p.json").read_text())["summary"]["approvalTier"] == "standard"
     assert run(project, "apply", "p.json", "--yes", "--environment", "nowhere").exit_code == 3
@@ -164,12 +153,12 @@ def test_without_tiers_no_environment_is_needed(project: Path) -> None:
 
 
 def test_without_approvals_overrides_an_override_needs_the_highest_tier(project: Path) -> None:
-    tiers = [*TIERS["tiers"], {"name": "board", "environments": ["coupons-board"]}]
+    tiers = [*OVERRIDE_TIERS["tiers"], {"name": "board", "environments": ["coupons-board"]}]
     set_config(project, approvals={"tiers": tiers})
     assert run(project, "plan", "--override", "maxItems", "--reason", "ok", "--out", "p.json").exit_code == 0
     assert json.loads((project / "p.json").read_text())["summary"]["approvalTier"] == "board"
     assert run(project, "apply", "p.json", "--yes", "--environment", "coupons-finance").exit_code == 3
-    assert issued(project) == 0
+    assert coupons_held(project) == 0
     assert run(project, "apply", "p.json", "--yes", "--environment", "coupons-board").exit_code == 0
 
 

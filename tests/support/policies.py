@@ -16,6 +16,14 @@ from tests.support.cli import run
 from tests.support.projects import EXAMPLES, copy_examples
 
 EXAMPLE_POLICIES = EXAMPLES / "policies"
+#: Two tiers, and an override needs the higher one.
+OVERRIDE_TIERS = {
+    "tiers": [
+        {"name": "standard", "environments": ["coupons"]},
+        {"name": "finance", "environments": ["coupons-finance"]},
+    ],
+    "overrides": "finance",
+}
 TIERS = {"tiers": [{"name": "standard", "environments": ["coupons"]}, {"name": "finance", "environments": ["money"]}]}
 
 

@@ -100,3 +100,8 @@ def set_config(project: Path, **keys: object) -> None:
     config = yaml.safe_load(path.read_text())
     config.update(keys)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def coupons_held(project: Path) -> int:
+    """How many coupons the sandbox's own store holds, of every kind."""
+    return sum(sum(counter.values()) for counter in holders(project))
