@@ -49,10 +49,11 @@ from reconciler.governance.model import LIMIT_NAMES, Override
 from reconciler.governance.overrides import blocking, check_overrides
 from reconciler.plan.model import Plan
 from reconciler.plan.policy import limit_violations
-from reconciler.plan.windows import out_of_window
+from reconciler.plan.windows import not_due, windows_of
 from reconciler.providers.base import BatchResult, Provider
 from reconciler.providers.options import request_timeout_seconds
 from reconciler.state.live import LiveState, ScopeLive
+from reconciler.state.schedule import Window
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,8 @@ class _HoldingTheLock:
         check_entitled(config.governance, required_tier(config.governance, saved, fresh), decisions.environment)
         if not decisions.confirm(fresh):
             raise RefusedError("apply not confirmed; nothing was issued")
-        self._check_still_due(fresh)  # the confirm may have waited past a window's end or into a freeze
+        windows = windows_of([i for s in fresh.scopes for i in s.to_issue], desired.schedules)
+        self._check_still_due(windows)  # the confirm may have waited past a window's end or into a freeze
         self._check_not_blocked(fresh)
 
         run_id = journal.start_run(
@@ -231,7 +233,7 @@ class _HoldingTheLock:
                 journal,
                 concurrency=config.issue_concurrency,
                 money={s.scope: Money(s.face_value.amount if s.face_value else None, s.currency) for s in fresh.scopes},
-                before_call=lambda: self._before_batch(fresh),
+                before_call=lambda: self._before_batch(fresh, windows),
                 after_first=self._verify_canary if config.canary_size else None,
                 observer=self.run,
                 fencing=self.fencing,
@@ -263,24 +265,27 @@ class _HoldingTheLock:
             )
             raise RefusedError(f"{what}; nothing was issued: {'; '.join(blocked)}. To go ahead, {how}")
 
-    def _check_still_due(self, fresh: Plan) -> None:
-        """Refuse (exit 3) when, on the journal's clock now, an item to issue is outside its manifest's window."""
-        late = out_of_window(
-            [i for s in fresh.scopes for i in s.to_issue], self.project.desired.schedules, self.journal.now()
-        )
+    def _check_still_due(self, windows: Mapping[str, Window]) -> None:
+        """Refuse (exit 3) when, on the journal's clock now, an item to issue is outside its manifest's window
+        (``windows``: those of the manifests of the items to issue)."""
+        late = not_due(windows, self.journal.now()) if windows else []
         if late:
             raise RefusedError(
                 f"the issue window of {', '.join(late)} is not open any more (spec.schedule, on the journal's "
                 "clock); nothing was issued. Plan again"
             )
 
-    def _before_batch(self, fresh: Plan) -> None:
+    def _before_batch(self, fresh: Plan, windows: Mapping[str, Window]) -> None:
         """Before each batch, on the journal's clock (a long apply): the lease is still held, every item's window is
-        still open and no freeze its plan does not override has begun; else the rest are not sent."""
+        still open (``windows``: those of the manifests of the items to issue) and no freeze its plan does not
+        override has begun; else the rest are not sent. Without windows or freezes, the clock is not read."""
         self.fencing.lease.check()
+        freezes = self.project.config.governance.freezes
+        if not windows and not freezes:
+            return
         now = self.journal.now()
-        late = out_of_window([i for s in fresh.scopes for i in s.to_issue], self.project.desired.schedules, now)
-        frozen = blocking(fresh.governance, (), in_force(self.project.config.governance.freezes, now))
+        late = not_due(windows, now)
+        frozen = blocking(fresh.governance, (), in_force(freezes, now))
         if late or frozen:
             reasons = [f"the issue window of {', '.join(late)} closed"] if late else []
             raise RefusedError(f"{'; '.join([*reasons, *frozen])}: stopping before the rest")

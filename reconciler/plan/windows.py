@@ -36,9 +36,13 @@ def split_by_window(items: Sequence[PlanItem], schedules: Mapping[str, Window], 
     return Split(due, tuple(scheduled), tuple(closed))
 
 
-def out_of_window(items: Sequence[PlanItem], schedules: Mapping[str, Window], now: datetime) -> list[str]:
-    """The manifests (sorted, once each) of ``items`` whose window does not hold ``now``: apply must not issue
-    them, whatever a plan made earlier said."""
-    return sorted(
-        {i.manifest for i in items if (w := schedules.get(i.manifest)) is not None and w.timing(now) is not Timing.DUE}
-    )
+def windows_of(items: Sequence[PlanItem], schedules: Mapping[str, Window]) -> dict[str, Window]:
+    """The windows of the manifests that declare ``items``, by manifest (manifests without one left out): what apply
+    judges again while it issues, once per manifest, not once per item."""
+    return {m: w for m in {i.manifest for i in items} if (w := schedules.get(m)) is not None}
+
+
+def not_due(windows: Mapping[str, Window], now: datetime) -> list[str]:
+    """The manifests (sorted) whose window does not hold ``now``: apply must not issue their items, whatever a plan
+    made earlier said."""
+    return sorted(m for m, w in windows.items() if w.timing(now) is not Timing.DUE)
