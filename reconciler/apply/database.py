@@ -26,6 +26,13 @@ Params = Sequence[object]
 
 #: A lock key every couponctl writer of one PostgreSQL journal takes inside its write transactions.
 _PG_WRITE_LOCK = 0x636F75706F6E  # "coupon"
+#: How long a couponctl session may sit idle inside a transaction before the server ends it (rolling the
+#: transaction back and freeing the write lock): a process paused or hung in a write transaction must not block
+#: every other runner's writes for ever. couponctl's own transactions never wait on anything but the journal.
+PG_IDLE_IN_TRANSACTION_SECONDS = 10
+#: How long a write waits for the journal's write lock (or any row it must lock) before it fails with a
+#: JournalError that says so, instead of hanging behind a session that is not couponctl's, or not idle.
+PG_LOCK_WAIT_SECONDS = 60
 WAL_ATTEMPTS = 100
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -272,6 +279,7 @@ class PostgresDatabase:
         except Exception as exc:  # psycopg.Error and connection failures alike; never echo the URL
             raise JournalError(f"cannot open the journal {self.location}: {connect_failure(exc, url)}") from None
         try:
+            self._bound_waits()
             self.schema = self._prepare()
         except JournalError:
             self._db.close()
@@ -279,6 +287,12 @@ class PostgresDatabase:
         except Exception as exc:
             self._db.close()
             raise JournalError(f"cannot open the journal {self.location}: {_pg_cause(exc)}") from None
+
+    def _bound_waits(self) -> None:
+        """Let the server end this session if it sits idle in a transaction (a paused process holding the write
+        lock), and bound how long this session waits for a lock another session holds."""
+        self._db.execute(f"SET idle_in_transaction_session_timeout = '{PG_IDLE_IN_TRANSACTION_SECONDS}s'")
+        self._db.execute(f"SET lock_timeout = '{PG_LOCK_WAIT_SECONDS}s'")
 
     def _prepare(self) -> str:
         """Find (or create) the journal's schema, move a previous version's tables into it, and make it the
@@ -507,6 +521,17 @@ def _pg_cause(exc: BaseException) -> str:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if sqlstate == "42501":
         return f"permission denied: {message}"
+    if sqlstate == "55P03":
+        return (
+            f"the journal's write lock (or a row it needed) was not free within {PG_LOCK_WAIT_SECONDS}s: another "
+            "session holds it (a couponctl session paused inside a write transaction is ended by the server after "
+            f"{PG_IDLE_IN_TRANSACTION_SECONDS}s; any other is an administrator's: see pg_stat_activity)"
+        )
+    if sqlstate == "25P03":
+        return (
+            f"this process sat idle inside a journal transaction for more than {PG_IDLE_IN_TRANSACTION_SECONDS}s "
+            "(it was paused or starved), so the server ended its session and rolled the transaction back"
+        )
     return f"{type(exc).__name__}: {message}"
 
 

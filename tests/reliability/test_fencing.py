@@ -9,9 +9,13 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 
@@ -19,7 +23,7 @@ from reconciler.apply.journal import HOLDING_STATES, RESOLVED_NOT_ISSUED, Journa
 from tests.support.cli import COUPONCTL
 from tests.support.journal_faults import terminate_process_backends
 from tests.support.projects import assert_exactly_once, holders
-from tests.support.served import ServeProject, wait_for_pending
+from tests.support.served import ServeProject, paused, wait_for_pending
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.subprocess]
 
@@ -149,13 +153,13 @@ def test_an_apply_paused_after_its_intent_past_its_lease_sends_nothing_after_it_
     first = start_apply(refreshing, env)
     try:
         wait_for_pending(postgres_url, deadline_s=60)
-        os.kill(first.pid, signal.SIGSTOP)
-        second = start_apply(project, env, "--lock-timeout", "60")
-        out2, err2 = second.communicate(timeout=120)
-        assert second.returncode == 0, out2 + err2  # took the lease over, resolved, issued everything
-        calls = issuing_calls(project)
+        with paused(first, postgres_url):
+            second = start_apply(project, env, "--lock-timeout", "60")
+            out2, err2 = second.communicate(timeout=120)
+            assert second.returncode == 0, out2 + err2  # took the lease over, resolved, issued everything
+            calls = issuing_calls(project)
     finally:
-        os.kill(first.pid, signal.SIGCONT)
+        first.send_signal(signal.SIGCONT)
     out1, err1 = first.communicate(timeout=60)
     assert first.returncode == 5, out1 + err1
     assert "lost its lease" in out1, out1
@@ -175,16 +179,63 @@ def test_an_apply_paused_while_its_call_was_under_way_says_it_lost_its_lease(
     first = start_apply(project, env)
     try:
         wait_for_pending(postgres_url, sent=True)
-        os.kill(first.pid, signal.SIGSTOP)
-        second = start_apply(project, env, "--lock-timeout", "60")
-        out2, err2 = second.communicate(timeout=120)
-        assert second.returncode == 0, out2 + err2
-        calls = issuing_calls(project)
+        with paused(first, postgres_url):
+            second = start_apply(project, env, "--lock-timeout", "60")
+            out2, err2 = second.communicate(timeout=120)
+            assert second.returncode == 0, out2 + err2
+            calls = issuing_calls(project)
     finally:
-        os.kill(first.pid, signal.SIGCONT)
+        first.send_signal(signal.SIGCONT)
     out1, err1 = first.communicate(timeout=60)
     assert first.returncode == 5, out1 + err1
     assert "lost its lease" in out1, out1
     assert issuing_calls(project) == calls
     assert_exactly_once(project)
     assert_the_ledger_records_what_was_paid(project, postgres_url)
+
+
+def test_an_apply_paused_inside_a_journal_transaction_blocks_no_other_apply_for_long(
+    serve_project: ServeProject, postgres_url: str
+) -> None:
+    """Paused (SIGSTOP) while its session is inside a write transaction, holding the journal's write lock that
+    every writer on every runner takes: the server ends that session after PG_IDLE_IN_TRANSACTION_SECONDS, so
+    another apply takes over instead of waiting for ever; resumed, the first sends nothing and exits 5."""
+    project, refreshing, env = slow_tokens(serve_project, postgres_url, 2000)
+    first = start_apply(refreshing, env)
+    try:
+        wait_for_pending(postgres_url, deadline_s=60)
+        with inside_a_write_transaction(first, postgres_url):
+            os.kill(first.pid, signal.SIGSTOP)
+        second = start_apply(project, env, "--lock-timeout", "60")
+        out2, err2 = second.communicate(timeout=120)
+        assert second.returncode == 0, out2 + err2
+        calls = issuing_calls(project)
+    finally:
+        first.send_signal(signal.SIGCONT)
+    out1, err1 = first.communicate(timeout=60)
+    assert first.returncode == 5, out1 + err1
+    assert "sends nothing more" in out1 + err1
+    assert "internal error" not in err1 and "Traceback" not in err1
+    assert issuing_calls(project) == calls
+    assert_exactly_once(project)
+    assert_the_ledger_records_what_was_paid(project, postgres_url)
+
+
+@contextmanager
+def inside_a_write_transaction(process: subprocess.Popen[str], journal_url: str) -> Iterator[None]:
+    """Hold every lease row locked until ``process`` waits on one from inside its write transaction (its next
+    renewal or fence, after the journal's write lock), run the block there, then let its statement finish: it is
+    then inside its transaction, holding the write lock, until it goes on."""
+    locker = psycopg.connect(journal_url, autocommit=True)
+    watcher = psycopg.connect(journal_url, autocommit=True)
+    with locker, watcher, locker.transaction():
+        locker.execute("SELECT 1 FROM couponctl.locks FOR UPDATE")
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'"
+            " AND state = 'active'"
+        )
+        end = time.monotonic() + 30
+        while not watcher.execute(waiting, (f"couponctl pid {process.pid}",)).fetchone()[0]:  # type: ignore[index]
+            assert time.monotonic() < end, "the apply never wrote its lease"
+            time.sleep(0.02)
+        yield
