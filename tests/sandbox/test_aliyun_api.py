@@ -17,6 +17,7 @@ from tests.support.aliyun_sandbox import (
     OTHER_TEMPLATE,
     REQUIRED,
     SELLER,
+    STS_KEY,
     TEMPLATE,
     TEMPLATE_2,
     TEMPLATE_OLD,
@@ -186,6 +187,15 @@ def test_unknown_seller_and_another_sellers_template(box: AliyunSandbox) -> None
     assert refused(box.send_coupon((101, 1), template=123456))[0] == "ERROR_3102"
 
 
+def test_any_access_key_reaches_every_seller(box: AliyunSandbox) -> None:
+    """Inferred: ResellerTrade documents no tie between an AccessKey and a SellerId."""
+    as_sts = Signing(credentials=STS_KEY)
+    sent = body(box.send_coupon((201, 5), seller=OTHER_SELLER, template=OTHER_TEMPLATE, signing=as_sts))
+    assert sent["Success"] is True
+    assert body(box.send_coupon((101, 100)))["Success"] is True  # the other key, the other seller
+    assert body(box.discard(sent["Data"][0]["YouhuiId"]))["Data"] is True  # voided with the other key
+
+
 def test_an_expired_template_is_refused(box: AliyunSandbox) -> None:
     code, message = refused(box.send_coupon((101, 1), template=TEMPLATE_OLD))
     assert code == "ERROR_3088" and "expired" in message
@@ -243,6 +253,7 @@ def test_get_coupon_page_items_carry_every_field_of_the_sdk_model(box: AliyunSan
     assert item["Status"] == "AVAILABLE" and item["Amount"] == 100.0
     assert item["Currency"] == {"CurrencyCode": "CNY"}
     assert item["StartTime"] == "2026-06-01 20:00:00"  # the sandbox clock, 12:00 UTC, in Beijing time
+    assert item["UsageCount"] == 1 and item["CertainMoney"] == 0.0  # a voucher, usable once, no threshold
 
 
 def test_statuses_exhausted_abandoned_and_expired(box: AliyunSandbox) -> None:
