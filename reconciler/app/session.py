@@ -21,6 +21,7 @@ from reconciler.manifest.build import load_desired
 from reconciler.manifest.discover import find_manifests
 from reconciler.plan.model import Plan, PlanEndpoint
 from reconciler.providers.base import Provider
+from reconciler.providers.oauth import one_chain_per_refresh_token
 from reconciler.providers.registry import build_provider, connections
 from reconciler.state.desired import DesiredState, Scope, ScopeSpec
 from reconciler.state.live import JournalView, LiveState, ScopeLive
@@ -63,10 +64,11 @@ async def open_providers(
     names = sorted({scope.provider for scope in project.desired.scopes})
     providers: dict[str, Provider] = {}
     try:
-        for name in names:
-            providers[name] = build_provider(
-                project.config.providers[name], project.config.sandbox, environ, write=write
-            )
+        with one_chain_per_refresh_token():  # providers that share a refresh token share its rotation
+            for name in names:
+                providers[name] = build_provider(
+                    project.config.providers[name], project.config.sandbox, environ, write=write
+                )
         yield providers
     finally:
         for provider in providers.values():

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
@@ -66,6 +69,43 @@ class OAuthClient:
     client_secret: Secret | None = None
 
 
+@dataclass(eq=False)
+class _Grant:
+    """One chain of refresh tokens: the current refresh token, the access token it last gave, and the lock that
+    lets one refresh run at a time. Every flow of a run that starts from the same refresh token shares it."""
+
+    refresh_token: Secret
+    token: Secret | None
+    expires_at: float | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+#: While providers are built for one run: the grants by what identifies them (hashed), so that flows starting from
+#: the same refresh token share one chain (a rotated token replaces the old one for all of them).
+_RUN_GRANTS: ContextVar[dict[str, _Grant] | None] = ContextVar("couponctl_run_grants", default=None)
+
+
+@contextmanager
+def one_chain_per_refresh_token() -> Iterator[None]:
+    """Around the building of one run's providers: every RefreshTokenFlow built inside with the same token URL,
+    client, scope and refresh token shares one grant, so that no flow refreshes with a token another one has
+    already rotated (a platform that revokes rotated tokens would refuse it)."""
+    reset = _RUN_GRANTS.set({})
+    try:
+        yield
+    finally:
+        _RUN_GRANTS.reset(reset)
+
+
+def _grant(oauth: OAuthClient, refresh_token: Secret, initial: Secret | None) -> _Grant:
+    grants = _RUN_GRANTS.get()
+    if grants is None:
+        return _Grant(refresh_token, initial)
+    parts = (oauth.token_url, oauth.client_id, oauth.scope, oauth.client_secret, refresh_token, initial)
+    text = "\0".join(p.reveal() if isinstance(p, Secret) else ("" if p is None else p) for p in parts)
+    return grants.setdefault(hashlib.sha256(text.encode()).hexdigest(), _Grant(refresh_token, initial))
+
+
 class RefreshTokenFlow:
     """The refresh-token grant: form POST to the token URL, keep the access token until shortly before expiry.
 
@@ -73,6 +113,7 @@ class RefreshTokenFlow:
     never written anywhere (the Microsoft identity platform does not revoke the old one, which stays usable until it
     expires). ``initial`` is an access token to start with (of unknown expiry: used until the vendor rejects it).
     ``source`` says where the refresh token was configured (``${env:NAME}``), for the error that asks for a new one.
+    Built inside :func:`one_chain_per_refresh_token`, flows that start from the same refresh token share its chain.
     """
 
     def __init__(
@@ -88,47 +129,46 @@ class RefreshTokenFlow:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._oauth = oauth
-        self._refresh_token = refresh_token
+        self._grant = _grant(oauth, refresh_token, initial)
         self._http = http
         self._provider = provider
-        self._token = initial
         self._source = source
-        self._expires_at: float | None = None
         self._skew = skew
         self._clock = clock
-        self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"RefreshTokenFlow(token_url={self._oauth.token_url!r}, client_id={self._oauth.client_id!r})"
 
     def secrets(self) -> tuple[Secret, ...]:
-        held = (self._token, self._refresh_token, self._oauth.client_secret)
+        held = (self._grant.token, self._grant.refresh_token, self._oauth.client_secret)
         return tuple(s for s in held if s is not None)
 
     def _fresh(self) -> bool:
-        if self._token is None:
+        grant = self._grant
+        if grant.token is None:
             return False
-        return self._expires_at is None or self._clock() < self._expires_at - self._skew
+        return grant.expires_at is None or self._clock() < grant.expires_at - self._skew
 
     async def access_token(self) -> Secret:
-        async with self._lock:
+        async with self._grant.lock:
             if not self._fresh():
                 await self._refresh()
-            assert self._token is not None
-            return self._token
+            assert self._grant.token is not None
+            return self._grant.token
 
     async def refresh_after_rejection(self, rejected: Secret) -> Secret | None:
-        async with self._lock:
-            if self._token is None or self._token == rejected:
+        async with self._grant.lock:
+            if self._grant.token is None or self._grant.token == rejected:
                 await self._refresh()
-            assert self._token is not None
-            return self._token
+            assert self._grant.token is not None
+            return self._grant.token
 
     async def _refresh(self) -> None:
+        grant = self._grant
         form = {
             "client_id": self._oauth.client_id,
             "grant_type": "refresh_token",
-            "refresh_token": self._refresh_token.reveal(),
+            "refresh_token": grant.refresh_token.reveal(),
             "scope": self._oauth.scope,
         }
         if self._oauth.client_secret is not None:
@@ -146,11 +186,11 @@ class RefreshTokenFlow:
         access = body.get("access_token")
         if not isinstance(access, str) or not access:
             raise self._error("token endpoint returned no access_token", status=response.status_code)
-        self._token = Secret(access)
-        self._expires_at = self._clock() + _expires_in(body.get("expires_in"))
+        grant.token = Secret(access)
+        grant.expires_at = self._clock() + _expires_in(body.get("expires_in"))
         rotated = body.get("refresh_token")
         if isinstance(rotated, str) and rotated:
-            self._refresh_token = Secret(rotated)
+            grant.refresh_token = Secret(rotated)
         log.debug("oauth: access token refreshed, expires_in=%s", body.get("expires_in"))
 
     def _error(self, message: str, *, status: int | None = None) -> AuthError:

@@ -62,3 +62,20 @@ def test_a_refused_refresh_token_says_to_get_a_new_one_without_a_traceback_or_a_
     assert "sign in again" in output and "${env:MSADS_REFRESH_TOKEN}" in output
     assert "Traceback" not in output and SEEDED not in output and "sandbox-rt-" not in output
     assert token_calls(project)[-1] == "refused"
+
+
+def test_providers_that_share_one_refresh_token_share_its_rotation_within_a_run(tmp_path: Path) -> None:
+    """Two provider blocks with the same OAuth client and the same refresh token secret (one user, two customers'
+    manifests) are one chain of refresh tokens: once either has rotated the secret's token, the other must refresh
+    with the rotated one (the platform says to delete the old token), not with the secret's, which a client that
+    revokes rotated tokens refuses."""
+    project = rotating_project(tmp_path)
+    config = yaml.safe_load((project / "couponctl.yaml").read_text())
+    config["providers"]["msads-winback"] = dict(OAUTH_PROVIDER)
+    (project / "couponctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    manifest = project / "manifests" / "winback27.yaml"
+    manifest.write_text(manifest.read_text().replace("provider: msads-local", "provider: msads-winback"))
+    result = run(project, "plan", env=ENV)
+    assert result.exit_code == 0, result.output
+    calls = token_calls(project)
+    assert len(calls) >= 2 and set(calls) == {"ok"}
