@@ -172,9 +172,14 @@ def _invalid(name: str, why: str) -> GatewayError:
     return GatewayError(400, "InvalidParameter", f"The specified parameter {name} is not valid: {why}.")
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit()`` also holds for "²", which ``int()`` cannot read."""
+    return text.isascii() and text.isdigit()
+
+
 def _long(value: object, name: str) -> int:
     text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or not 0 < int(text) < 2**63:
+    if isinstance(value, bool) or not _digits(text) or not 0 < int(text) < 2**63:
         raise _invalid(name, "expected a positive integer")
     return int(text)
 
@@ -195,7 +200,7 @@ def _required_long(params: Mapping[str, str], name: str) -> int:
 
 def _long_or_zero(value: str, name: str) -> int:
     text = value.strip()
-    if not text.isdigit() or int(text) >= 2**63:
+    if not _digits(text) or int(text) >= 2**63:
         raise _invalid(name, "expected a Long")
     return int(text)
 
@@ -232,7 +237,7 @@ def _indexed(params: Mapping[str, str], name: str) -> list[dict[str, object]]:
         if head != name or not rest:
             continue
         index, _, field = rest.partition(".")
-        if not index.isdigit():
+        if not _digits(index):
             raise _invalid(key, "list entries are numbered from 1")
         entries.setdefault(int(index), {})[field] = value
     return [entries[i] for i in sorted(entries)]
