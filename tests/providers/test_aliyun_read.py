@@ -192,6 +192,7 @@ def test_reads_retry_throttling_5xx_and_transport_errors() -> None:
     live = read(script, sleeps=sleeps)
     assert set(live.issued) == {Target.uid(11)} and len(script.requests) == 4 and len(sleeps.waits) == 3
     assert len({r.headers["x-acs-signature-nonce"] for r in script.requests}) == 4
+    assert {query(r)["RequestId"] for r in script.requests} == {"req-1"}  # one page read: its retries keep its id
 
 
 @pytest.mark.parametrize(
