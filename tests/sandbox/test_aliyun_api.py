@@ -219,7 +219,16 @@ def test_an_amount_above_the_templates_is_refused(box: AliyunSandbox) -> None:
         ({"SellerId": str(SELLER), "TemplateId": str(TEMPLATE), **users((-3, "1"))}, "InvalidParameter", "Uid"),
         # str.isdigit() holds for "²", which int() cannot read: a refusal, never an InternalError
         ({"SellerId": "²", "TemplateId": str(TEMPLATE), **users((101, 1))}, "InvalidParameter", "SellerId"),
-        ({"SellerId": str(SELLER), "TemplateId": str(TEMPLATE), **users(("³", "1"))}, "InvalidParameter", "Uid"),
+        (
+            {
+                "SellerId": str(SELLER),
+                "TemplateId": str(TEMPLATE),
+                "UserAmountModelList.1.Uid": "³",
+                "UserAmountModelList.1.Amount": "1",
+            },
+            "InvalidParameter",
+            "Uid",
+        ),
         (
             {"SellerId": str(SELLER), "TemplateId": str(TEMPLATE), **users((101, 1)), **REQUIRED, "Bid": "²"},
             "InvalidParameter",
