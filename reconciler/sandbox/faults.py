@@ -37,7 +37,19 @@ from typing import NoReturn
 from reconciler.errors import InputError, Problem
 from reconciler.sandbox.records import Hidden
 
-ENDPOINTS = ("search", "distribute", "dispatch", "redeem", "token", "send", "getpage", "discard")
+ENDPOINTS = (
+    "search",
+    "distribute",
+    "dispatch",
+    "redeem",
+    "couponinfo",
+    "faccheck",
+    "facclaim",
+    "token",
+    "send",
+    "getpage",
+    "discard",
+)
 # The read endpoint whose ``lag-s`` delays what an endpoint changes (default: search).
 _READER = {"send": "getpage", "discard": "getpage"}
 # The endpoints that read coupons: the only ones ``hide-share`` applies to.
