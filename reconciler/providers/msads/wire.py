@@ -250,8 +250,11 @@ def _item_error(raw: object) -> ItemError:
     entry = _object(raw)
     code = entry.get("Code")
     code = entry.get("ErrorCode") if code is None else code
-    message = entry.get("Message") or entry.get("Details") or entry.get("Detail") or "refused"
-    return ItemError(None if code is None else str(code), str(message))
+    message = str(entry.get("Message") or entry.get("Details") or entry.get("Detail") or "refused")
+    details = entry.get("Details")
+    if isinstance(details, str) and details and details not in message:  # the vendor's specifics: which class
+        message = f"{message} ({details})"
+    return ItemError(None if code is None else str(code), message)
 
 
 def parse_dispatch_response(body: object, count: int) -> dict[int, ItemError]:
