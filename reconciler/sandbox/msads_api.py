@@ -110,7 +110,7 @@ def _check_access(store: Store, principal: Principal, customer_id: int) -> None:
 
 
 def search_coupons(store: Store, principal: Principal, body: JsonObject, effects: Effects) -> JsonObject:
-    customers, query, claim_info = _search_query(body)
+    customers, query, claim_info = _search_query(body, strict=store.strict_predicates())
     query = replace(query, hidden=effects.hidden)
     for customer_id in customers:
         _check_access(store, principal, customer_id)
@@ -119,7 +119,7 @@ def search_coupons(store: Store, principal: Principal, body: JsonObject, effects
     return {"Coupons": [coupon_json(c, claim_info=claim_info) for c in store.search(query)]}
 
 
-def _search_query(body: JsonObject) -> tuple[set[int], CouponQuery, bool]:
+def _search_query(body: JsonObject, *, strict: bool = False) -> tuple[set[int], CouponQuery, bool]:
     predicates = body.get("Predicates")
     if predicates is not None and not isinstance(predicates, list):
         raise _invalid("Predicates must be an array.")
@@ -138,7 +138,7 @@ def _search_query(body: JsonObject) -> tuple[set[int], CouponQuery, bool]:
                 raise wire.PREDICATE_INVALID.fault(f"CustomerId value {value!r} is not a customer id.")
             customers.add(customer_id)
         elif field == "CouponClassName":
-            if len(value) < MIN_PREDICATE_VALUE:  # predicate.md; CustomerId is an id, not a search string
+            if strict and len(value) < MIN_PREDICATE_VALUE:  # predicate.md; CustomerId: an id, not a search string
                 raise wire.PREDICATE_INVALID.fault(
                     f"The CouponClassName value {value!r} is shorter than {MIN_PREDICATE_VALUE} characters."
                 )

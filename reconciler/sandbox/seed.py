@@ -91,6 +91,7 @@ class MsadsSeed:
     access_tokens: tuple[TokenSeed, ...]
     oauth_clients: tuple[OAuthClientSeed, ...]
     customers: tuple[CustomerSeed, ...]
+    strict_predicates: bool = False  # predicate.md's four-character rule enforced on CouponClassName values
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,7 @@ def _msads(r: NodeReader, node: yaml.Node) -> MsadsSeed | None:
         node,
         "msads",
         required=("developerToken", "customers"),
-        known=("developerToken", "accessTokens", "users", "oauthClients", "customers"),
+        known=("developerToken", "accessTokens", "users", "oauthClients", "customers", "strictPredicates"),
     )
     if m is None:
         return None
@@ -194,10 +195,11 @@ def _msads(r: NodeReader, node: yaml.Node) -> MsadsSeed | None:
     tokens = [TokenSeed(t) for t in r.items(m.get("accessTokens"), "msads.accessTokens", _token(refs))]
     tokens += r.items(m.get("users"), "msads.users", lambda r_, n, f: _user(r_, n, f, refs))
     clients = r.items(m.get("oauthClients"), "msads.oauthClients", lambda r_, n, f: _client(r_, n, f, refs))
+    strict = r.opt(m, "strictPredicates", "msads.strictPredicates", r.boolean)
     _check(r, refs, {c.id for c in customers})
     if developer_token is None:
         return None
-    return MsadsSeed(developer_token, tuple(tokens), tuple(clients), tuple(customers))
+    return MsadsSeed(developer_token, tuple(tokens), tuple(clients), tuple(customers), bool(strict))
 
 
 def _token(refs: _Refs) -> Callable[[NodeReader, yaml.Node, str], str | None]:

@@ -144,6 +144,8 @@ _DATA_TABLES = (
     *aliyun_store.TABLES,
 )
 
+_STRICT_PREDICATES = "strict_predicates"
+
 # Available for issue: not dispatched, not claimed, not redeemed (true state, never lagged).
 _AVAILABLE = "send_to_email IS NULL AND claim_account_id IS NULL AND redeem_account_id IS NULL"
 
@@ -222,6 +224,7 @@ class Store:
         with self._tx() as db:
             for table in _DATA_TABLES:
                 db.execute(f"DELETE FROM {table}")  # fixed table names
+            db.execute("DELETE FROM meta WHERE key = ?", (_STRICT_PREDICATES,))
 
     def load_seed(self, seed: Seed) -> None:
         """Add every section of a checked seed file."""
@@ -234,6 +237,8 @@ class Store:
         """Add a checked seed: customers, accounts, classes (minting their coupons) and credentials."""
         with self._tx() as db:
             db.execute("INSERT INTO developer_tokens VALUES (?, 0)", (seed.developer_token,))
+            if seed.strict_predicates:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_STRICT_PREDICATES,))
             for position, token in enumerate(seed.access_tokens):
                 expires = 0.0 if token.expired else None
                 db.execute(
@@ -265,6 +270,10 @@ class Store:
                     _mint(db, coupon_class)
 
     # --- lookups ----------------------------------------------------------------------------------------
+
+    def strict_predicates(self) -> bool:
+        """Whether the seed asked for predicate.md's four-character rule on CouponClassName values."""
+        return bool(self._read("SELECT 1 FROM meta WHERE key = ?", (_STRICT_PREDICATES,)))
 
     def customer_exists(self, customer_id: int) -> bool:
         return bool(self._read("SELECT 1 FROM customers WHERE id = ?", (customer_id,)))

@@ -65,16 +65,24 @@ def code_of(box: Sandbox, coupon_class: str, ordinal: int = 0) -> str:
 # --- predicate.md -----------------------------------------------------------------------------------------
 
 
-def test_predicate_md_a_coupon_class_name_value_shorter_than_four_characters_is_refused_with_3030(
-    box: Sandbox,
-) -> None:
+def test_predicate_md_strict_predicates_refuse_a_class_name_value_shorter_than_four_characters_with_3030() -> None:
     """predicate.md: a Predicate's Value "must be four or greater" in length; 3030 (Predicate invalid) is the
-    documented code for a bad predicate (the code is inferred)."""
-    short = box.search("100", pred("CouponClassName", "ABC"))
-    assert short.status_code == 400 and codes(short) == [3030] and short.json()["Type"] == "ApiFault"
-    assert box.search("100", pred("CouponClassName", "ACQ-10")).status_code == 200
-    # CustomerId is an id, not a search string: a short one is not refused for its length (inferred).
-    assert box.search("100").status_code == 200
+    documented code for a bad predicate (which code is inferred). The page does not say coupon fields are held to
+    it, so only a seed with ``strictPredicates: true`` enforces it, on CouponClassName (CustomerId is an id, not a
+    search string: inferred)."""
+    strict = Sandbox(seed=SEED.replace("msads:\n", "msads:\n  strictPredicates: true\n", 1))
+    try:
+        short = strict.search("100", pred("CouponClassName", "ABC"))
+        assert short.status_code == 400 and codes(short) == [3030] and short.json()["Type"] == "ApiFault"
+        assert strict.search("100", pred("CouponClassName", "ACQ-10")).status_code == 200
+        assert strict.search("100").status_code == 200
+    finally:
+        strict.store.close()
+
+
+def test_predicate_md_by_default_a_short_class_name_value_is_searched(box: Sandbox) -> None:
+    found = box.search("100", pred("CouponClassName", "ABC"))
+    assert found.status_code == 200 and [c["ClassName"] for c in found.json()["Coupons"]] == ["ABC"]
 
 
 # --- distributecoupons.md: the CustomerId header, OperationErrors, SendNotification -----------------------

@@ -516,15 +516,33 @@ def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_c
         receivers = receiving_targets(coupon)
         for target in targets:
             issued.setdefault(target, []).append(held if target in receivers else replace(held, received=False))
+    face = face_value(mine)
     return ScopeLive(
         scope=scope,
         exists=bool(mine),
-        face_value=face_value(mine),
+        face_value=face,
+        advisories=class_advisories(face),
         available=available,
         issued={target: tuple(held) for target, held in issued.items()},
         coupons_read=len(coupons),
         api_calls=api_calls,
     )
+
+
+ACQUISITION = "Acquisition"
+ACQUISITION_ADVISORY = "acquisition-new-customers-only"
+
+
+def class_advisories(face: FaceValue | None) -> tuple[tuple[str, str], ...]:
+    """What the vendor's rules say of issuing coupons of the class: coupon.md, CouponType Acquisition, "Only new
+    customers can redeem this coupon"."""
+    if face is None or face.coupon_type != ACQUISITION:
+        return ()
+    message = (
+        "an Acquisition class: only new customers can redeem its coupons (coupon.md); an account or email of an "
+        "existing customer receives a coupon it cannot redeem"
+    )
+    return ((ACQUISITION_ADVISORY, message),)
 
 
 def face_value(coupons: Sequence[wire.WireCoupon]) -> FaceValue | None:
