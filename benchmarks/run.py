@@ -186,6 +186,45 @@ def stage_sdk_read(work: Path, sandbox: measure.Sandbox, out: dict[str, Any]) ->
     log(f"SDK read: {sdk.wall_s:.1f} s wall, {sdk.total_calls} calls")
 
 
+def stage_side_by_side(
+    args: argparse.Namespace, work: Path, load: wl.Workload, name: str, latency_ms: int, out: dict[str, Any]
+) -> None:
+    """``couponctl plan`` and the SDK script over ``load`` at ``latency_ms`` a call, in WORK/NAME (its own seeded
+    store and project), with the arithmetic floor (no oracle: at 200 ms it would take as long as the plan)."""
+    sub = work / name
+    sub.mkdir(parents=True, exist_ok=True)
+    project = prepare_project(args, sub, load)
+    concurrency = int(wl.client_settings(project)["concurrency"])
+    base = prepare_store(args, sub, load, {})
+    store = measure.copy_store(base, sub / "read.sqlite")
+    env = wl.credentials_env()
+    result: dict[str, Any] = {"targets": load.targets, "coupons": load.coupons, "latency_ms": latency_ms}
+    with measure.Sandbox(store, latency_ms=latency_ms, log=sub / "server.log") as sandbox:
+        wl.point_project_at(project, sandbox.url)
+        log(f"{name}: couponctl plan over {load.targets:,} targets at {latency_ms} ms a call")
+        plan_out = sub / "plan.json"
+        plan = measure.run_measured(
+            couponctl(project, "plan", "--format", "json"), env=env, stdout=plan_out, server=sandbox
+        )
+        result["plan"] = {**run_dict(plan), **plan_summary(plan_out)}
+        log(f"{name}: plan {plan.wall_s:.1f} s wall, {plan.total_calls} calls")
+        sdk: dict[str, Any] = {}
+        stage_sdk_read(sub, sandbox, sdk)
+        result["sdk_read"] = sdk["sdk_read"]
+    pages = sum(floor.minimal_pages(c.coupons) for c in load.classes)
+    result["floor"] = {"calls": pages, "concurrency": concurrency, "calls_s": pages * latency_ms / 1000 / concurrency}
+    out[name] = result
+
+
+def stage_script(name: str, script: str, argv: list[str], out: dict[str, Any]) -> None:
+    """A standalone benchmark script of benchmarks/ that prints its results as JSON."""
+    log(f"{name}: {script} {' '.join(argv)}")
+    done = subprocess.run(
+        [sys.executable, str(HERE / script), *argv], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    out[name] = json.loads(done.stdout)
+
+
 def stage_apply(args: argparse.Namespace, work: Path, load: wl.Workload, base: Path, out: dict[str, Any]) -> None:
     """couponctl apply --yes against a fresh store, then the SDK batch-by-batch script against another."""
     project = work / "project"
@@ -347,6 +386,11 @@ STAGE_KEYS = {
     "apply": ("apply", "sdk_issue"),
     "diff": ("diff",),
     "rss": ("rss",),
+    "small": ("small",),
+    "slow": ("slow",),
+    "throttle": ("throttle",),
+    "validate": ("validate",),
+    "rules": ("rules",),
 }
 
 
@@ -364,7 +408,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="couponctl's provider concurrency, written into the project (default: none written, couponctl's own)",
     )
-    parser.add_argument("--only", default="read,apply,diff,rss", help="stages to run (default: %(default)s)")
+    parser.add_argument(
+        "--only",
+        default="read,apply,diff,rss,small,throttle,validate,rules",
+        help="stages to run (default: %(default)s; `slow`, the plan and the SDK at 200 ms a call over the full "
+        "workload, takes about 25 minutes and runs only when named)",
+    )
     parser.add_argument("--diff-targets", type=int, help="synthetic targets of the diff stage (default 1,000,000)")
     parser.add_argument("--rss-targets", type=int, help="desired targets of the RSS stage (default 1,000,000)")
     parser.add_argument("--profile", action="store_true", help="also profile plan, the sandbox and diff (cProfile)")
@@ -417,11 +466,20 @@ def main(argv: list[str] | None = None) -> int:
                 if key not in skipped:
                     out.pop(key, None)
     base = prepare_store(args, work, load, out)
+    small_sizes = wl.Sizes.quick() if args.quick else wl.Sizes.small()
+    throttle_argv = ["--quick"] if args.quick else []
+    validate_argv = ["--targets", str(10_000_000 // scale)]
+    rules_argv = ["--targets", str(100_000 // scale), "--repeat", "3"]
     steps: list[tuple[str, Callable[[], None]]] = [
         ("read", lambda: stage_read(args, work, load, base, out)),
         ("apply", lambda: stage_apply(args, work, load, base, out)),
         ("diff", lambda: stage_diff(args, work, out)),
         ("rss", lambda: stage_rss(args, work, load, out)),
+        ("small", lambda: stage_side_by_side(args, work, wl.build_workload(small_sizes), "small", 20, out)),
+        ("slow", lambda: stage_side_by_side(args, work, load, "slow", 200, out)),
+        ("throttle", lambda: stage_script("throttle", "throttle.py", throttle_argv, out)),
+        ("validate", lambda: stage_script("validate", "validate_rss.py", validate_argv, out)),
+        ("rules", lambda: stage_script("rules", "rules_cpu.py", rules_argv, out)),
     ]
     for name, step in steps:
         if name not in stages:

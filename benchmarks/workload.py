@@ -50,6 +50,11 @@ class Sizes:
     def quick() -> Sizes:
         return Sizes(tuple(1_000 * (i + 1) for i in range(10)), 10_000)
 
+    @staticmethod
+    def small() -> Sizes:
+        """The bar of our own: 20,000 targets over 10 classes of 2,000..20,000 coupons (110,000)."""
+        return Sizes(tuple(2_000 * (i + 1) for i in range(10)), 20_000)
+
     @property
     def coupons(self) -> int:
         return sum(self.class_sizes)

@@ -63,6 +63,29 @@ def test_a_quick_run_does_not_report_the_full_size_target_as_missed(report: Modu
     assert "not measured at this size" in line and "missed" not in line
 
 
-def test_a_full_run_is_judged(report: ModuleType) -> None:
-    assert "met" in rss_verdict(report, 1_000_000, 480.0)
-    assert "**missed**" in rss_verdict(report, 1_000_000, 520.0)
+def test_a_full_run_is_judged_against_300_mb(report: ModuleType) -> None:
+    assert "met" in rss_verdict(report, 1_000_000, 280.0)
+    assert "**missed**" in rss_verdict(report, 1_000_000, 320.0)
+
+
+def target_rows(report: ModuleType, extra: dict[str, Any]) -> dict[str, str]:
+    """The targets table: each target's first words -> its verdict."""
+    text = report.render({**results(1_000_000, 280.0), **extra})
+    table = text.split("### Targets", 1)[1].split("\n\n", 2)[1]
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    return {cells[0].lstrip("| "): cells[-1].rstrip(" |") for cells in rows}
+
+
+def test_every_target_is_in_the_table_and_a_stage_not_run_is_not_judged(report: ModuleType) -> None:
+    rows = target_rows(report, {})
+    assert len(rows) == 8  # the read stage's seven targets share one row when it did not run
+    assert rows["a plan over 1,000,000 desired targets peaks under 300 MB"] == "met"
+    assert all(verdict.startswith("not measured") for name, verdict in rows.items() if "300 MB" not in name)
+
+
+def test_the_throttle_targets_are_judged_on_rate_and_throttled_share(report: ModuleType) -> None:
+    run = {"rate_share": 0.93, "throttled_share": 0.025, "throttled": 25, "calls": 1000}
+    rows = target_rows(report, {"throttle": {"allowed_rpm": 600, "adaptive": run}})
+    (rate,) = [v for k, v in rows.items() if "≥ 90% of the allowed rate" in k]
+    (throttled,) = [v for k, v in rows.items() if "< 2% of calls throttled" in k]
+    assert (rate, throttled) == ("met", "**missed**")

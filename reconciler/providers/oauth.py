@@ -69,8 +69,10 @@ class OAuthClient:
 class RefreshTokenFlow:
     """The refresh-token grant: form POST to the token URL, keep the access token until shortly before expiry.
 
-    A refresh token rotated by the endpoint replaces the old one, in memory only. ``initial`` is an access
-    token to start with (of unknown expiry: used until the vendor rejects it).
+    A refresh token rotated by the endpoint replaces the old one for every later refresh, in memory only: it is
+    never written anywhere (the Microsoft identity platform does not revoke the old one, which stays usable until it
+    expires). ``initial`` is an access token to start with (of unknown expiry: used until the vendor rejects it).
+    ``source`` says where the refresh token was configured (``${env:NAME}``), for the error that asks for a new one.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class RefreshTokenFlow:
         *,
         provider: str = "",
         initial: Secret | None = None,
+        source: str = "",
         skew: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -89,6 +92,7 @@ class RefreshTokenFlow:
         self._http = http
         self._provider = provider
         self._token = initial
+        self._source = source
         self._expires_at: float | None = None
         self._skew = skew
         self._clock = clock
@@ -135,7 +139,10 @@ class RefreshTokenFlow:
             raise self._error(f"token endpoint unreachable: {type(exc).__name__}") from exc
         body = _json_object(response)
         if not response.is_success:
-            raise self._error(_oauth_error_text(body), status=response.status_code)
+            message = _oauth_error_text(body)
+            if body.get("error") == "invalid_grant":
+                message = f"{message.rstrip('.')}: {_new_consent(self._source)}"
+            raise self._error(message, status=response.status_code)
         access = body.get("access_token")
         if not isinstance(access, str) or not access:
             raise self._error("token endpoint returned no access_token", status=response.status_code)
@@ -168,6 +175,15 @@ def _oauth_error_text(body: dict[str, object]) -> str:
     if isinstance(description, str) and description.strip():
         parts.append(description.strip().splitlines()[0])
     return "token refresh failed: " + (": ".join(parts) if parts else "no error details")
+
+
+def _new_consent(source: str) -> str:
+    """What to do when the token endpoint refuses the refresh token (expired, revoked, or not this client's)."""
+    where = f"the secret behind {source}" if source else "the secret that holds it"
+    return (
+        "the refresh token is expired or revoked (refresh tokens last about 90 days): sign in again to give "
+        f"consent and get a new refresh token, then store it in {where} (in CI: update the repository secret)"
+    )
 
 
 def _expires_in(value: object) -> float:

@@ -179,11 +179,25 @@ def _long(value: object, name: str) -> int:
     return int(text)
 
 
+def _required_texts(params: Mapping[str, str], *names: str) -> None:
+    """Parameters the doc marks required (``Req: Yes``) that the SDK's model leaves optional."""
+    for name in names:
+        if not params.get(name, "").strip():
+            raise _missing(name)
+
+
 def _required_long(params: Mapping[str, str], name: str) -> int:
     value = params.get(name)
     if value is None or value == "":
         raise _missing(name)
     return _long(value, name)
+
+
+def _long_or_zero(value: str, name: str) -> int:
+    text = value.strip()
+    if not text.isdigit() or int(text) >= 2**63:
+        raise _invalid(name, "expected a Long")
+    return int(text)
 
 
 def _amount(value: object, name: str) -> float:
@@ -259,10 +273,14 @@ def _known_seller(store: Store, seller_id: int) -> None:
 
 
 def send_coupon(store: Store, params: Mapping[str, str], effects: Effects) -> Result:
-    """One coupon of the template per (uid, amount), all or none."""
+    """One coupon of the template per (uid, amount), all or none. ``RequestId`` and ``FromApp`` are required
+    (seed 003); ``Bid`` and ``Operator``, which the SDK also sends, are optional: ``Bid`` must be a Long."""
     seller_id = _required_long(params, "SellerId")
     template_id = _required_long(params, "TemplateId")
     entries = _user_amounts(params)
+    _required_texts(params, "RequestId", "FromApp")
+    if params.get("Bid") is not None:
+        _long_or_zero(params["Bid"], "Bid")
     _known_seller(store, seller_id)
     tables = store.aliyun
     template = tables.template(template_id)
@@ -292,6 +310,7 @@ def get_coupon_page(store: Store, params: Mapping[str, str], effects: Effects) -
     seller_id = _required_long(params, "SellerId")
     page_no = _required_long(params, "PageNo")
     page_size = _required_long(params, "PageSize")
+    _required_texts(params, "RequestId", "FromApp")
     if page_size > MAX_PAGE_SIZE:
         raise _invalid("PageSize", f"from 1 to {MAX_PAGE_SIZE}")
     template = params.get("TemplateId")

@@ -4,6 +4,11 @@ The form is the one the official SDKs send (notes 4.4): ``client_id``, ``client_
 one), ``grant_type=refresh_token``, ``refresh_token``, ``scope``; unknown fields (``environment``,
 ``oauth_scope``, ``tenant`` …) are ignored. The answer carries an access token that the API accepts until
 ``expires_in`` seconds have passed (then AdApiFaultDetail 109), so a client's refresh flow runs for real.
+
+Each refresh answers a new refresh token, valid for the client's ``refreshTokenLifetimeSeconds`` (90 days by
+default) from then; the seeded one is valid for as long from when the store was seeded. As the platform documents,
+the one redeemed is not revoked (it stays valid until it expires) unless the client is seeded with
+``revokeOnRotation: true``: then a rotated refresh token is refused at once, with no grace period.
 Errors have the OAuth 2.0 shape (``error``, ``error_description``).
 """
 
@@ -14,6 +19,7 @@ from collections.abc import Mapping
 from urllib.parse import parse_qs, urlencode
 
 from reconciler.sandbox.faults import Throttle
+from reconciler.sandbox.records import RefreshUse
 from reconciler.sandbox.store import Store
 from reconciler.sandbox.wire import Reply
 
@@ -21,6 +27,12 @@ TOKEN_PATHS = ("/oauth2/v2.0/token", "/{tenant}/oauth2/v2.0/token")
 DEFAULT_SCOPE = "https://ads.microsoft.com/msads.manage offline_access"
 SECRET_FIELDS = frozenset({"client_secret", "refresh_token", "code", "assertion", "password", "client_assertion"})
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# invalid_grant descriptions in the platform's AADSTS style (the codes are the platform's for these cases).
+INVALID_GRANT = {
+    RefreshUse.UNKNOWN: "AADSTS9002313: Invalid request. The refresh token is malformed or not valid.",
+    RefreshUse.EXPIRED: "AADSTS700082: The refresh token has expired due to inactivity.",
+    RefreshUse.REVOKED: "AADSTS50173: The provided grant has expired due to it being revoked.",
+}
 
 
 def token(store: Store, headers: Mapping[str, str], raw: bytes, tracking_id: str) -> Reply:
@@ -41,8 +53,10 @@ def token(store: Store, headers: Mapping[str, str], raw: bytes, tracking_id: str
         return _error(
             400, "invalid_request", "The request body must contain the parameter 'refresh_token'.", tracking_id
         )
-    if form["refresh_token"] != client.refresh_token:
-        return _error(400, "invalid_grant", "The refresh token is invalid or expired.", tracking_id)
+    rotated = f"sandbox-rt-{secrets.token_urlsafe(24)}"
+    used = store.rotate_refresh_token(client, form["refresh_token"], rotated)
+    if used is not RefreshUse.ROTATED:
+        return _error(400, "invalid_grant", INVALID_GRANT[used], tracking_id)
     access_token = f"sandbox-at-{secrets.token_urlsafe(24)}"
     store.add_access_token(access_token, client.customers, store.now() + client.token_lifetime_s, f"oauth:{client_id}")
     body: dict[str, object] = {
@@ -51,7 +65,7 @@ def token(store: Store, headers: Mapping[str, str], raw: bytes, tracking_id: str
         "expires_in": client.token_lifetime_s,
         "ext_expires_in": client.token_lifetime_s,
         "access_token": access_token,
-        "refresh_token": client.refresh_token,
+        "refresh_token": rotated,
     }
     return Reply(200, body, headers=dict(NO_STORE))
 

@@ -3,9 +3,19 @@ access tokens and logged calls."""
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from dataclasses import dataclass
 from datetime import date
+
+
+class RefreshUse(enum.Enum):
+    """What redeeming a refresh token did: rotated it, or why not."""
+
+    ROTATED = "rotated"
+    UNKNOWN = "unknown"  # never issued to this client
+    EXPIRED = "expired"  # past the client's refresh lifetime
+    REVOKED = "revoked"  # already rotated, and the client revokes rotated tokens
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ INT32_MAX = 2**31 - 1
 LONG_MAX = 2**63 - 1
 MAX_COUPONS_PER_CLASS = 1_000_000
 DEFAULT_TOKEN_LIFETIME_S = 3600
+DEFAULT_REFRESH_LIFETIME_S = 90 * 86400  # "90 days for all other scenarios" (Microsoft identity platform)
 COUPON_TYPES = ("Acquisition", "Retention")
 
 T = TypeVar("T")
@@ -83,6 +84,8 @@ class OAuthClientSeed:
     client_secret: str | None = None
     customers: frozenset[int] | None = None
     token_lifetime_s: int = DEFAULT_TOKEN_LIFETIME_S
+    refresh_lifetime_s: int = DEFAULT_REFRESH_LIFETIME_S
+    revoke_on_rotation: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +230,15 @@ def _client(r: NodeReader, node: yaml.Node, field: str, refs: _Refs) -> OAuthCli
         node,
         field,
         required=("clientId", "refreshToken"),
-        known=("clientId", "clientSecret", "refreshToken", "customers", "tokenLifetimeSeconds"),
+        known=(
+            "clientId",
+            "clientSecret",
+            "refreshToken",
+            "customers",
+            "tokenLifetimeSeconds",
+            "refreshTokenLifetimeSeconds",
+            "revokeOnRotation",
+        ),
     )
     if m is None:
         return None
@@ -237,10 +248,22 @@ def _client(r: NodeReader, node: yaml.Node, field: str, refs: _Refs) -> OAuthCli
     refresh = r.opt(m, "refreshToken", f"{field}.refreshToken", r.secret)
     secret = r.opt(m, "clientSecret", f"{field}.clientSecret", r.secret)
     lifetime = r.opt(m, "tokenLifetimeSeconds", f"{field}.tokenLifetimeSeconds", r.integer_in(1, 10**7))
+    refresh_lifetime = r.opt(
+        m, "refreshTokenLifetimeSeconds", f"{field}.refreshTokenLifetimeSeconds", r.integer_in(1, 10**9)
+    )
+    revoke = r.opt(m, "revokeOnRotation", f"{field}.revokeOnRotation", r.boolean)
     customers = _reach(r, m, field, refs)
     if client_id is None or refresh is None:
         return None
-    return OAuthClientSeed(client_id, refresh, secret, customers, lifetime or DEFAULT_TOKEN_LIFETIME_S)
+    return OAuthClientSeed(
+        client_id,
+        refresh,
+        secret,
+        customers,
+        lifetime or DEFAULT_TOKEN_LIFETIME_S,
+        refresh_lifetime or DEFAULT_REFRESH_LIFETIME_S,
+        bool(revoke),
+    )
 
 
 def _reach(r: NodeReader, m: dict[str, yaml.Node], field: str, refs: _Refs) -> frozenset[int] | None:

@@ -37,6 +37,7 @@ from reconciler.sandbox.records import (
     CouponQuery,
     CouponRecord,
     Redemption,
+    RefreshUse,
     draw,
     hidden_condition,
     hidden_parameters,
@@ -45,7 +46,7 @@ from reconciler.sandbox.seed import ClassSeed, MsadsSeed, OAuthClientSeed, Seed
 
 Clock = Callable[[], float]
 Row = tuple[Any, ...]  # a row as sqlite3 returns it
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -114,7 +115,15 @@ CREATE TABLE IF NOT EXISTS oauth_clients (
     client_secret TEXT,
     refresh_token TEXT NOT NULL,
     customers TEXT,
-    token_lifetime_s INTEGER NOT NULL
+    token_lifetime_s INTEGER NOT NULL,
+    refresh_lifetime_s INTEGER NOT NULL,
+    revoke_on_rotation INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    token TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    rotated INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY,
@@ -141,6 +150,7 @@ _DATA_TABLES = (
     "developer_tokens",
     "access_tokens",
     "oauth_clients",
+    "refresh_tokens",
     *aliyun_store.TABLES,
 )
 
@@ -247,14 +257,21 @@ class Store:
                 )
             for client in seed.oauth_clients:
                 db.execute(
-                    "INSERT INTO oauth_clients VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO oauth_clients VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         client.client_id,
                         client.client_secret,
                         client.refresh_token,
                         _reach_json(client.customers),
                         client.token_lifetime_s,
+                        client.refresh_lifetime_s,
+                        int(client.revoke_on_rotation),
                     ),
+                )
+                expires_at = self.now() + client.refresh_lifetime_s  # issued when the store is seeded
+                db.execute(
+                    "INSERT INTO refresh_tokens VALUES (?, ?, ?, 0)",
+                    (client.refresh_token, client.client_id, expires_at),
                 )
             for customer in seed.customers:
                 db.execute("INSERT INTO customers VALUES (?, ?)", (customer.id, customer.name))
@@ -458,14 +475,40 @@ class Store:
 
     def oauth_client(self, client_id: str) -> OAuthClientSeed | None:
         rows = self._read(
-            "SELECT client_id, refresh_token, client_secret, customers, token_lifetime_s FROM oauth_clients "
-            "WHERE client_id = ?",
+            "SELECT client_id, refresh_token, client_secret, customers, token_lifetime_s, refresh_lifetime_s, "
+            "revoke_on_rotation FROM oauth_clients WHERE client_id = ?",
             (client_id,),
         )
         if not rows:
             return None
-        cid, refresh, secret, customers, lifetime = rows[0]
-        return OAuthClientSeed(cid, refresh, secret, _reach_from_json(customers), lifetime)
+        cid, refresh, secret, customers, lifetime, refresh_lifetime, revoke = rows[0]
+        return OAuthClientSeed(
+            cid, refresh, secret, _reach_from_json(customers), lifetime, refresh_lifetime, bool(revoke)
+        )
+
+    def rotate_refresh_token(self, client: OAuthClientSeed, token: str, rotated: str) -> RefreshUse:
+        """Redeem ``token`` for ``client``: if it is the client's, unexpired, and (when the client revokes on
+        rotation) not rotated yet, ``rotated`` replaces it, valid for the client's refresh lifetime from now; the
+        old one is marked rotated. One transaction, so two redemptions of one token cannot both rotate it."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT expires_at, rotated FROM refresh_tokens WHERE token = ? AND client_id = ?",
+                (token, client.client_id),
+            ).fetchone()
+            if row is None:
+                return RefreshUse.UNKNOWN
+            expires_at, was_rotated = row
+            now = self.now()
+            if now >= expires_at:
+                return RefreshUse.EXPIRED
+            if was_rotated and client.revoke_on_rotation:
+                return RefreshUse.REVOKED
+            db.execute("UPDATE refresh_tokens SET rotated = 1 WHERE token = ?", (token,))
+            db.execute(
+                "INSERT INTO refresh_tokens VALUES (?, ?, ?, 0)",
+                (rotated, client.client_id, now + client.refresh_lifetime_s),
+            )
+            return RefreshUse.ROTATED
 
     def first_credentials(self) -> tuple[str | None, str | None]:
         """The first seeded developer token and the first seeded access token that does not expire."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from decimal import Decimal
 
 import httpx
@@ -89,7 +90,15 @@ def test_only_uids_with_an_amount_can_be_batched(item: PlanItem) -> None:
 
 
 def test_settings_are_checked() -> None:
-    for bad in ({"signature": "v2"}, {"send_batch_size": 0}, {"send_batch_size": 1001}, {"from_app": ""}):
+    for bad in (
+        {"signature": "v2"},
+        {"send_batch_size": 0},
+        {"send_batch_size": 1001},
+        {"from_app": ""},
+        {"bid": -1},
+        {"bid": 2**63},
+        {"operator": ""},
+    ):
         with pytest.raises(ValueError):
             AliyunSettings(**bad)
 
@@ -126,6 +135,19 @@ def test_decimal_amounts_and_from_app() -> None:
     issue(script, Batch(SCOPE, SEND, items), settings=AliyunSettings(from_app="channel-team"))
     body = form(script.requests[0])
     assert body["UserAmountModelList.1.Amount"] == "99.50" and body["FromApp"] == "channel-team"
+
+
+def test_bid_and_operator_are_form_fields_as_the_sdk_sends_them() -> None:
+    """Seed 003's example sends bid and operator; the SDK's SendCouponRequest has ``Bid`` (a Long) and ``Operator``
+    (a string), sent in the form body with the other fields, only when set (the exact body above has neither)."""
+    script = Script(sent("1"))
+    issue(script, send_batch(1), settings=AliyunSettings(bid=26842, operator="12345"))
+    (request,) = script.requests
+    assert request.content == (
+        b"Bid=26842&FromApp=couponctl&Operator=12345&RequestId=req-1&SellerId=3944837183&TemplateId=295873"
+        b"&UserAmountModelList.1.Amount=100&UserAmountModelList.1.Uid=1"
+    )
+    assert query(request) == {} and v3_valid(request)
 
 
 def test_v1_puts_the_signature_in_the_query_and_the_parameters_in_the_form() -> None:
@@ -165,6 +187,9 @@ def test_every_call_has_its_own_request_id_and_nonce() -> None:
     bodies = [form(r) for r in script.requests]
     assert first.request_id == bodies[0]["RequestId"] and second.request_id == bodies[1]["RequestId"]
     assert first.request_id != second.request_id
+    for request_id in (first.request_id, second.request_id):  # a random UUID: nothing of the AccessKey in it
+        assert request_id is not None and str(uuid.UUID(request_id)) == request_id
+        assert KEY_ID not in request_id and SECRET not in request_id
     nonces = {r.headers["x-acs-signature-nonce"] for r in script.requests}
     assert len(nonces) == 2
 

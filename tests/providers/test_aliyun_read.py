@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -18,7 +19,9 @@ from reconciler.state.desired import Target
 from reconciler.state.live import ScopeLive
 from tests.support.aliyun_fakes import (
     FAST_READS,
+    KEY_ID,
     SCOPE,
+    SECRET,
     SELLER,
     SPEC,
     TEMPLATE,
@@ -144,6 +147,26 @@ def test_pages_follow_total_count_a_window_at_a_time() -> None:
     live = read(pages, settings=small())
     assert pages.page_numbers() == [1, 2, 3, 4, 5]
     assert len(live.issued) == 9 and live.api_calls == 5
+
+
+def test_every_page_carries_from_app_and_its_own_random_request_id() -> None:
+    """The GetCouponPage doc marks RequestId and FromApp required: each call sends both, the RequestId a fresh UUID
+    (never derived from the AccessKey)."""
+    pages = Pages([coupon(i, 100 + i) for i in range(1, 6)])  # pages of 2: 3 calls
+    provider = make_provider(pages, settings=small(), deterministic=False)
+
+    async def run() -> None:
+        try:
+            await provider.read_scope(SPEC)
+        finally:
+            await provider.aclose()
+
+    asyncio.run(run())
+    sent = [query(r) for r in pages.requests]
+    assert len(sent) == 3 and {p["FromApp"] for p in sent} == {"couponctl"}
+    ids = [p["RequestId"] for p in sent]
+    assert len(set(ids)) == 3 and all(str(uuid.UUID(i)) == i for i in ids)
+    assert not any(KEY_ID in i or SECRET in i for i in ids)
 
 
 def test_without_total_count_pages_are_read_until_a_short_one() -> None:

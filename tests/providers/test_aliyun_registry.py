@@ -20,7 +20,7 @@ from reconciler.providers.base import BatchResult, Outcome, Provider
 from reconciler.providers.registry import build_provider, for_writing
 from reconciler.state.desired import Target
 from reconciler.state.live import ScopeLive
-from tests.support.aliyun_fakes import SPEC, Pages, uids, v1_valid, v3_valid
+from tests.support.aliyun_fakes import SPEC, Pages, Script, form, sent, uids, v1_valid, v3_valid
 
 ENV = {
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI-from-env",
@@ -55,7 +55,7 @@ def sandbox(tmp_path: Path, *faults: str) -> SandboxConfig:
     return SandboxConfig(seed=seed, database=tmp_path / "sandbox.sqlite", faults=faults)
 
 
-def build(cfg: ProviderConfig, handler: Pages, environ: Mapping[str, str] = ENV) -> Provider:
+def build(cfg: ProviderConfig, handler: Pages | Script, environ: Mapping[str, str] = ENV) -> Provider:
     box = SandboxConfig(seed=None, database=Path("unused.sqlite"))
     return build_provider(cfg, box, environ, transport=httpx.MockTransport(handler))
 
@@ -112,6 +112,19 @@ def test_there_is_no_vendor_sandbox_without_an_endpoint() -> None:
         build(config(environment="sandbox"), Pages([]))
 
 
+def test_bid_and_operator_reach_send_coupon() -> None:
+    """Seed 003's example sends bid and operator: ``bid`` and ``operator`` in couponctl.yaml become SendCoupon's
+    ``Bid`` and ``Operator``; GetCouponPage, whose SDK model has neither, does not send them."""
+    script = Script(sent("1"))
+    issue(build(config(options={"bid": "26842", "operator": "ops-7"}), script), 1)
+    (request,) = script.requests
+    body = form(request)
+    assert (body["Bid"], body["Operator"]) == ("26842", "ops-7")
+    pages = Pages([])
+    read(build(config(options={"bid": 26842, "operator": "ops-7"}), pages))
+    assert "Bid" not in pages.requests[0].url.params and "Operator" not in pages.requests[0].url.params
+
+
 def test_options_reach_the_provider() -> None:
     provider = build(config(options={"sendBatchSize": 2, "fromApp": "channel-team"}), Pages([]))
     assert [len(b.items) for b in provider.batches(SPEC, uids(1, 2, 3))] == [2, 1]
@@ -127,6 +140,9 @@ def test_options_reach_the_provider() -> None:
         ({"sendBatchSize": 0}, "options.sendBatchSize"),
         ({"sendBatchSize": 1001}, "options.sendBatchSize"),
         ({"fromApp": ""}, "options.fromApp"),
+        ({"bid": "26842x"}, "options.bid"),
+        ({"bid": 2**63}, "options.bid"),
+        ({"operator": ""}, "options.operator"),
         ({"concurrency": 0}, "options.concurrency"),
     ],
 )
@@ -186,6 +202,8 @@ providers:
     signature: v1
     sendBatchSize: 20
     fromApp: channel-team
+    bid: 26842
+    operator: ops-7
     concurrency: 2
     timeoutSeconds: 30
     connectTimeoutSeconds: 5

@@ -16,7 +16,7 @@ import pytest
 
 from reconciler.config.model import ProviderConfig, SandboxConfig
 from reconciler.config.secrets import SecretRef
-from reconciler.errors import ConfigError
+from reconciler.errors import AuthError, ConfigError
 from reconciler.providers.base import Provider
 from reconciler.providers.msads.provider import MsAdsProvider
 from reconciler.providers.registry import build_provider, for_writing
@@ -361,3 +361,22 @@ def test_a_write_block_that_names_no_user_is_refused_never_issuing_as_the_reader
     (problem,) = refused.value.problems
     assert problem.field == "providers.msads-prod.write"
     assert "accessToken or oauth.refreshToken" in problem.message
+
+
+class RefusesRefresh(Recorder):
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return httpx.Response(400, json={"error": "invalid_grant", "error_description": "AADSTS700082: expired."})
+
+
+def test_a_refused_refresh_token_names_the_secret_to_renew_read_or_write() -> None:
+    """Microsoft identity platform: refresh tokens expire (90 days) or are revoked; the error says which secret,
+    as ``${env:NAME}``, needs a new one: the write one for apply."""
+    cfg = with_write(config(OAUTH), {"oauth.refreshToken": "MSADS_WRITE_REFRESH"})
+    for write, named in ((False, "${env:MSADS_REFRESH}"), (True, "${env:MSADS_WRITE_REFRESH}")):
+        transport = httpx.MockTransport(RefusesRefresh())
+        provider = build_provider(cfg, SANDBOX, WRITE_ENV, transport=transport, write=write)
+        with pytest.raises(AuthError) as caught:
+            read_once(provider)
+        assert f"store it in the secret behind {named}" in str(caught.value) and "sign in again" in str(caught.value)
+        assert "rt-SECRET-value-4" not in str(caught.value) and "rt-WRITE-value-5" not in str(caught.value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -14,7 +15,9 @@ from reconciler.signing import acs
 from tests.support.aliyun_sandbox import (
     OTHER_SELLER,
     OTHER_TEMPLATE,
+    REQUIRED,
     SELLER,
+    STS_KEY,
     TEMPLATE,
     TEMPLATE_2,
     TEMPLATE_OLD,
@@ -65,9 +68,42 @@ def test_send_coupon_answers_the_envelope_with_one_coupon_per_user(box: AliyunSa
 
 
 def test_without_a_request_id_the_gateway_id_is_answered(box: AliyunSandbox) -> None:
-    params = {"SellerId": str(SELLER), "TemplateId": str(TEMPLATE), **users((101, 100))}
-    response = box.call("SendCoupon", params)
+    """DiscardCouponList: the SDK's model cannot send a RequestId (inferred behaviour 6)."""
+    coupon = body(box.send_coupon((101, 100)))["Data"][0]["YouhuiId"]
+    response = box.discard(coupon)
     assert body(response)["RequestId"] == response.headers["x-acs-request-id"]
+
+
+SEND_PARAMS = {"SellerId": str(SELLER), "TemplateId": str(TEMPLATE), **REQUIRED, **users((101, 100))}
+PAGE_PARAMS = {"SellerId": str(SELLER), "PageNo": "1", "PageSize": "10", **REQUIRED}
+
+
+@pytest.mark.parametrize("name", ["RequestId", "FromApp"])
+@pytest.mark.parametrize(("action", "params"), [("SendCoupon", SEND_PARAMS), ("GetCouponPage", PAGE_PARAMS)])
+def test_request_id_and_from_app_are_required(
+    box: AliyunSandbox, action: str, params: dict[str, str], name: str
+) -> None:
+    """Seed 003 (SendCoupon) and the GetCouponPage doc (notes 2.1) mark RequestId and FromApp ``Req: Yes``: without
+    one, or with an empty one, the gateway answers MissingParameter (HTTP 400) naming it, and nothing is sent."""
+    for sent in ({k: v for k, v in params.items() if k != name}, {**params, name: ""}):
+        response = box.call(action, sent)
+        assert response.status_code == 400, response.text
+        answer = response.json()
+        assert answer["Code"] == "MissingParameter" and name in answer["Message"]
+        assert {"RequestId", "HostId", "Code", "Message", "Recommend"} == set(answer)
+    assert holders(box) == {}
+    assert body(box.call(action, params))["Success"] is True
+
+
+def test_bid_and_operator_are_taken_and_bid_must_be_a_long(box: AliyunSandbox) -> None:
+    """Seed 003's example sends ``bid`` and ``operator``; the SDK's SendCouponRequest has Bid (Long) and Operator
+    (str), both optional. The call log keeps them as they were sent."""
+    assert body(box.call("SendCoupon", {**SEND_PARAMS, "Bid": "26842", "Operator": "12345"}))["Success"] is True
+    sent = dict(parse_qsl(box.store.calls()[-1].body))
+    assert (sent["Bid"], sent["Operator"]) == ("26842", "12345")
+    response = box.call("SendCoupon", {**SEND_PARAMS, "Bid": "not-a-long"})
+    assert response.status_code == 400 and response.json()["Code"] == "InvalidParameter"
+    assert "Bid" in response.json()["Message"]
 
 
 @pytest.mark.parametrize("amount", ["100", "100.0", 100, 99.99])
@@ -92,12 +128,14 @@ def test_the_list_may_come_whole_as_json_as_in_the_doc_example(box: AliyunSandbo
         "SellerId": str(SELLER),
         "TemplateId": str(TEMPLATE),
         "userAmountModelList": json.dumps([{"amount": 100, "uid": 101}, {"amount": 50, "uid": 102}]),
+        "requestId": "request-210e800416502754648433444de6ba",
+        "fromApp": "budget-aliyun-inc-com",
     }
     assert [d["Uid"] for d in body(box.call("SendCoupon", params))["Data"]] == [101, 102]
 
 
 def test_the_doc_get_with_query_parameters_works_too(box: AliyunSandbox) -> None:
-    params = {"SellerId": str(SELLER), "TemplateId": str(TEMPLATE), **users((101, 100))}
+    params = {"SellerId": str(SELLER), "TemplateId": str(TEMPLATE), **REQUIRED, **users((101, 100))}
     assert body(box.call("SendCoupon", params, Signing(method="GET")))["Success"] is True
     assert holders(box) == {101: ["AVAILABLE"]}
 
@@ -147,6 +185,15 @@ def test_unknown_seller_and_another_sellers_template(box: AliyunSandbox) -> None
     assert refused(box.send_coupon((101, 1), template=OTHER_TEMPLATE))[0] == "ERROR_3102"
     assert refused(box.send_coupon((201, 1), seller=OTHER_SELLER, template=TEMPLATE))[0] == "ERROR_3102"
     assert refused(box.send_coupon((101, 1), template=123456))[0] == "ERROR_3102"
+
+
+def test_any_access_key_reaches_every_seller(box: AliyunSandbox) -> None:
+    """Inferred: ResellerTrade documents no tie between an AccessKey and a SellerId."""
+    as_sts = Signing(credentials=STS_KEY)
+    sent = body(box.send_coupon((201, 5), seller=OTHER_SELLER, template=OTHER_TEMPLATE, signing=as_sts))
+    assert sent["Success"] is True
+    assert body(box.send_coupon((101, 100)))["Success"] is True  # the other key, the other seller
+    assert body(box.discard(sent["Data"][0]["YouhuiId"]))["Data"] is True  # voided with the other key
 
 
 def test_an_expired_template_is_refused(box: AliyunSandbox) -> None:
@@ -206,6 +253,7 @@ def test_get_coupon_page_items_carry_every_field_of_the_sdk_model(box: AliyunSan
     assert item["Status"] == "AVAILABLE" and item["Amount"] == 100.0
     assert item["Currency"] == {"CurrencyCode": "CNY"}
     assert item["StartTime"] == "2026-06-01 20:00:00"  # the sandbox clock, 12:00 UTC, in Beijing time
+    assert item["UsageCount"] == 1 and item["CertainMoney"] == 0.0  # a voucher, usable once, no threshold
 
 
 def test_statuses_exhausted_abandoned_and_expired(box: AliyunSandbox) -> None:
@@ -238,7 +286,14 @@ def test_filters_by_template_and_uids(box: AliyunSandbox) -> None:
 
 def test_uids_and_lowercase_names_as_the_doc_writes_them(box: AliyunSandbox) -> None:
     box.send_coupon((101, 100), (102, 100))
-    params = {"sellerId": str(SELLER), "pageNo": "1", "pageSize": "10", "uids": "[102]"}
+    params = {
+        "sellerId": str(SELLER),
+        "pageNo": "1",
+        "pageSize": "10",
+        "uids": "[102]",
+        "requestId": "r",
+        "fromApp": "a",
+    }
     assert [c["UserId"] for c in body(box.call("GetCouponPage", params))["Data"]] == [102]
 
 
@@ -253,7 +308,7 @@ def test_uids_and_lowercase_names_as_the_doc_writes_them(box: AliyunSandbox) -> 
     ],
 )
 def test_get_coupon_page_parameters(box: AliyunSandbox, params: dict[str, str], code: str, name: str) -> None:
-    response = box.call("GetCouponPage", params)
+    response = box.call("GetCouponPage", {**REQUIRED, **params})
     assert response.status_code == 400 and response.json()["Code"] == code and name in response.json()["Message"]
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.config.secrets import Secret
 from reconciler.signing import acs
-from tests.support.aliyun_sandbox import KEY, STS_KEY, TEMPLATE, AliyunSandbox, Signing, holders
+from tests.support.aliyun_sandbox import KEY, REQUIRED, STS_KEY, TEMPLATE, AliyunSandbox, Signing, holders
 
 SIGNATURES = ["v3", "v1"]
 
@@ -66,7 +66,7 @@ def test_v3_a_body_changed_after_signing_does_not_match(box: AliyunSandbox) -> N
 
 
 def test_v3_a_query_changed_after_signing_does_not_match(box: AliyunSandbox) -> None:
-    request = box.request("GetCouponPage", {"SellerId": "3944837183", "PageNo": "1", "PageSize": "20"})
+    request = box.request("GetCouponPage", {"SellerId": "3944837183", "PageNo": "1", "PageSize": "20", **REQUIRED})
     bent = httpx.Request("GET", request.url.copy_merge_params({"PageSize": "50"}), headers=request.headers)
     assert error(box.send(bent)) == (400, "SignatureDoesNotMatch")
 
@@ -87,7 +87,7 @@ def test_v3_a_signed_header_changed_after_signing_does_not_match(box: AliyunSand
 
 def test_v3_any_header_listed_in_signed_headers_is_verified(box: AliyunSandbox) -> None:
     """The SDK signs user-agent and accept too: the gateway rebuilds CanonicalHeaders from SignedHeaders."""
-    request = box.request("GetCouponPage", {"SellerId": "3944837183", "PageNo": "1", "PageSize": "20"})
+    request = box.request("GetCouponPage", {"SellerId": "3944837183", "PageNo": "1", "PageSize": "20", **REQUIRED})
     request.headers["user-agent"] = "AlibabaCloud (test)"
     signed = sorted(n for n in request.headers if n.startswith("x-acs-") or n in ("host", "user-agent"))
     canonical = acs.v3_canonical_request(

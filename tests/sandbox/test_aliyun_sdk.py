@@ -4,16 +4,26 @@ is ever called: the SDK's endpoint is the served sandbox's loopback address."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
+from reconciler.config.model import ProviderConfig, SandboxConfig
+from reconciler.config.secrets import SecretRef
+from reconciler.plan.model import PlanItem
+from reconciler.providers.base import BatchResult, Outcome, Provider
+from reconciler.providers.registry import build_provider
 from reconciler.sandbox.aliyun_store import PageQuery
 from reconciler.sandbox.app import create_app
 from reconciler.sandbox.seed import parse_seed
 from reconciler.sandbox.server import BackgroundServer
 from reconciler.sandbox.store import Store
+from reconciler.state.desired import Scope, ScopeSpec, Target
 from tests.support.aliyun_sandbox import SEED, SELLER, STS_KEY, TEMPLATE, TEMPLATE_2
 from tests.support.lazy import LazyModule
 
@@ -66,7 +76,9 @@ def send(sdk: Any, uid: int, amount: float = 100.0, template: int = TEMPLATE) ->
 
 
 def page(sdk: Any, **fields: Any) -> Any:
-    request = sdk_models.GetCouponPageRequest(seller_id=SELLER, page_no=1, page_size=20, **fields)
+    """GetCouponPage with the RequestId and FromApp the doc requires (the SDK's model leaves them optional)."""
+    required = {"request_id": "sdk-page", "from_app": "sdk-test"}
+    request = sdk_models.GetCouponPageRequest(seller_id=SELLER, page_no=1, page_size=20, **{**required, **fields})
     return sdk.get_coupon_page(request)
 
 
@@ -126,3 +138,53 @@ def test_a_discard_through_the_sdk(served: tuple[BackgroundServer, Store]) -> No
     assert discarded.body.success is True and discarded.body.data is True
     statuses = {c.coupon_id: c.status for c in page(sdk, template_id=TEMPLATE_2, uids=[104]).body.data}
     assert statuses[coupon] == "ABANDONED"
+
+
+def test_the_sdk_without_a_request_id_is_refused(served: tuple[BackgroundServer, Store]) -> None:
+    """Seed 003 and the GetCouponPage doc mark RequestId required; the SDK's model does not, so the gateway refuses."""
+    server, _ = served
+    with pytest.raises(exceptions.ClientException) as caught:
+        page(client(server), request_id=None)
+    assert caught.value.code == "MissingParameter" and caught.value.status_code == 400
+
+
+def test_couponctl_sends_bid_and_operator_as_the_sdk_does(served: tuple[BackgroundServer, Store]) -> None:
+    """Seed 003's example sends bid and operator; the SDK's SendCouponRequest sends Bid (a Long) and Operator (a
+    string) as form fields. couponctl, configured with them, puts the same fields in its form body."""
+    server, store = served
+    sdk_request = sdk_models.SendCouponRequest(
+        seller_id=SELLER,
+        template_id=TEMPLATE_2,
+        request_id="sdk-bid",
+        from_app="channel-team",
+        bid=26842,
+        operator="12345",
+        user_amount_model_list=[sdk_models.SendCouponRequestUserAmountModelList(amount=10.0, uid=106)],
+    )
+    assert client(server).send_coupon(sdk_request).body.success is True
+    by_sdk = dict(parse_qsl(store.calls()[-1].body))
+
+    options = {"bid": 26842, "operator": "12345", "fromApp": "channel-team"}
+    refs = {"accessKeyId": SecretRef("AK"), "accessKeySecret": SecretRef("SK")}
+    config = ProviderConfig("reseller", "aliyun", "production", server.url, refs, options)
+    provider = build_provider(config, SandboxConfig(seed=None, database=Path("unused.sqlite")), ENVIRON)
+    spec = ScopeSpec(Scope("reseller", str(SELLER), str(TEMPLATE_2)), "aliyun", ("m",))
+    result = asyncio.run(issue(provider, spec, [PlanItem(Target.uid(106), "m", Decimal(10))]))
+    assert [r.outcome for r in result.results] == [Outcome.ISSUED]
+    by_couponctl = dict(parse_qsl(store.calls()[-1].body))
+
+    for name in ("Bid", "Operator", "FromApp", "SellerId", "TemplateId", "UserAmountModelList.1.Uid"):
+        assert by_couponctl[name] == by_sdk[name], name
+    assert (by_couponctl["Bid"], by_couponctl["Operator"]) == ("26842", "12345")
+    assert by_couponctl["RequestId"] == result.request_id and result.request_id != by_sdk["RequestId"]
+
+
+ENVIRON = {"AK": "ak-1", "SK": "secret-1-SECRET"}
+
+
+async def issue(provider: Provider, spec: ScopeSpec, items: list[PlanItem]) -> BatchResult:
+    try:
+        (batch,) = provider.batches(spec, items)
+        return await provider.issue(spec, batch)
+    finally:
+        await provider.aclose()

@@ -50,6 +50,9 @@ aliyun:
       templates: [{{id: {OTHER_TEMPLATE}, amount: 5}}]
 """
 
+# SendCoupon's and GetCouponPage's RequestId and FromApp: required by the doc (seed 003), and by the sandbox.
+REQUIRED = {"RequestId": "req-1", "FromApp": "tests"}
+
 Bend = Callable[[httpx.Request], object]  # what it returns is ignored
 
 
@@ -125,7 +128,7 @@ class AliyunSandbox:
         signing: Signing | None = None,
         request_id: str = "req-1",
     ) -> httpx.Response:
-        params = {"SellerId": str(seller), "TemplateId": str(template), "RequestId": request_id, "FromApp": "tests"}
+        params = {"SellerId": str(seller), "TemplateId": str(template), **REQUIRED, "RequestId": request_id}
         return self.call("SendCoupon", {**params, **users(*entries)}, signing)
 
     def page(
@@ -138,7 +141,7 @@ class AliyunSandbox:
         page_size: int = 20,
         signing: Signing | None = None,
     ) -> httpx.Response:
-        params: dict[str, object] = {"SellerId": seller, "PageNo": page_no, "PageSize": page_size}
+        params: dict[str, object] = {"SellerId": seller, "PageNo": page_no, "PageSize": page_size, **REQUIRED}
         if template is not None:
             params["TemplateId"] = template
         if uids:

@@ -73,6 +73,8 @@ def build(
             "sendBatchSize", DEFAULT_SEND_BATCH_SIZE, minimum=1, maximum=MAX_SEND_BATCH_SIZE
         ),
         from_app=options.text("fromApp") or DEFAULT_FROM_APP,
+        bid=_bid(options),
+        operator=options.text("operator"),
         read_window=http.concurrency,
         read_retry=read_retry,
         issue_retry=issue_retry,
@@ -85,6 +87,17 @@ def build(
     return AliyunProvider(
         name=config.name, client=client, credentials=credentials, limiter=limiter_for(http), settings=settings
     )
+
+
+def _bid(options: Options) -> int | None:
+    """``bid``: SendCoupon's ``Bid``, a Long in the SDK's model (sent as its decimal digits)."""
+    text = options.identifier("bid")
+    if text is None:
+        return None
+    if int(text) >= 2**63:
+        options.bad("bid", "must be at most 9223372036854775807 (a Long)")
+        return None
+    return int(text)
 
 
 def _credentials(

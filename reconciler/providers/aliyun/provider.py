@@ -66,12 +66,15 @@ DEFAULT_FROM_APP = "couponctl"
 @dataclass(frozen=True, slots=True)
 class AliyunSettings:
     """Per-provider tuning. ``signature`` is v3 (ACS3-HMAC-SHA256) or v1 (HMAC-SHA1); ``read_window`` is the most
-    GetCouponPage pages fetched at once."""
+    GetCouponPage pages fetched at once; ``bid`` and ``operator`` are SendCoupon's ``Bid`` and ``Operator``, sent
+    only when set."""
 
     signature: str = "v3"
     send_batch_size: int = DEFAULT_SEND_BATCH_SIZE
     page_size: int = wire.PAGE_SIZE
     from_app: str = DEFAULT_FROM_APP
+    bid: int | None = None
+    operator: str | None = None
     read_window: int = 4
     read_retry: RetryPolicy = field(default_factory=RetryPolicy)
     issue_retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(attempts=3))
@@ -85,6 +88,10 @@ class AliyunSettings:
             raise ValueError("page_size and read_window must be positive")
         if not self.from_app:
             raise ValueError("from_app must not be empty")
+        if self.bid is not None and not 0 <= self.bid < 2**63:
+            raise ValueError("bid must be a Long (0 .. 2**63-1)")
+        if self.operator is not None and not self.operator:
+            raise ValueError("operator must not be empty")
 
 
 def _read_retryable(err: ProviderError) -> bool:
@@ -260,8 +267,15 @@ class AliyunProvider:
         if len(entries) != len(batch.items):
             raise ProviderError("every uid needs an amount", provider=self.name, operation=batch.operation)
         scope = batch.scope
+        settings = self._settings
         return wire.send_coupon_params(
-            scope.owner, scope.coupon_class, entries, request_id=request_id, from_app=self._settings.from_app
+            scope.owner,
+            scope.coupon_class,
+            entries,
+            request_id=request_id,
+            from_app=settings.from_app,
+            bid=settings.bid,
+            operator=settings.operator,
         )
 
     def _item_results(self, batch: Batch, envelope: wire.Envelope) -> tuple[ItemResult, ...]:

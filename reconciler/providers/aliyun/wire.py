@@ -59,8 +59,11 @@ def send_coupon_params(
     *,
     request_id: str,
     from_app: str,
+    bid: int | None = None,
+    operator: str | None = None,
 ) -> dict[str, str]:
-    """SendCoupon's form body: one ``UserAmountModelList.N.{Amount,Uid}`` pair per (uid, amount), in order."""
+    """SendCoupon's form body: one ``UserAmountModelList.N.{Amount,Uid}`` pair per (uid, amount), in order;
+    ``Bid`` (a Long) and ``Operator`` (a string) only when given, as the SDK's SendCouponRequest sends them."""
     return flatten(
         {
             "SellerId": seller_id,
@@ -68,6 +71,8 @@ def send_coupon_params(
             "UserAmountModelList": [{"Amount": amount, "Uid": uid} for uid, amount in entries],
             "RequestId": request_id,
             "FromApp": from_app,
+            "Bid": bid,
+            "Operator": operator,
         }
     )
 

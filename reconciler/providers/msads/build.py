@@ -123,7 +123,10 @@ def build(
     tokens: TokenSource
     if creds.refresh_token is not None and creds.client_id is not None:
         oauth = OAuthClient(token_url, creds.client_id, environment.scope, creds.client_secret)
-        tokens = RefreshTokenFlow(oauth, creds.refresh_token, client, provider=config.name, initial=creds.access_token)
+        source = str(config.credentials.get("oauth.refreshToken", ""))
+        tokens = RefreshTokenFlow(
+            oauth, creds.refresh_token, client, provider=config.name, initial=creds.access_token, source=source
+        )
     else:
         assert creds.access_token is not None
         tokens = StaticToken(creds.access_token)
