@@ -76,3 +76,5 @@ def test_coupon_md_the_plan_says_only_new_customers_can_redeem_an_acquisition_cl
     flagged = problems_of(json_plan(project), "acquisition-new-customers-only")
     assert [klass for klass, _ in flagged] == ["SPRING27-ACQ-100"]  # the Retention class is not flagged
     assert flagged[0][1]["severity"] == "warning" and "coupon.md" in flagged[0][1]["message"]
+    assert run(project, "apply", "--yes").exit_code == 0
+    assert "acquisition-new-customers-only" not in run(project, "plan").stdout  # nothing left to issue: no warning

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from reconciler.config.secrets import Secret
@@ -19,7 +18,7 @@ from reconciler.providers.msads.wire import DISTRIBUTE, CouponInfo
 from reconciler.providers.oauth import StaticToken
 from reconciler.state.desired import Scope, ScopeSpec
 from tests.support.msads_fakes import FAST_ISSUES, FAST_READS, Script, Sleeps, accounts, make_provider, reply
-from tests.support.sandbox import ALL_TOKEN, BASE_URL, DEVELOPER_TOKEN, NARROW_TOKEN, Sandbox, pred
+from tests.support.sandbox import ALL_TOKEN, DEVELOPER_TOKEN, NARROW_TOKEN, Sandbox, pred
 
 SCOPE = Scope("msads-test", "100", "ACQ-10")
 SPEC = ScopeSpec(SCOPE, "msads", ("m.yaml",), feature_id=7, send_notification=False)
@@ -32,22 +31,12 @@ def sandbox() -> Iterator[Sandbox]:
     box.store.close()
 
 
-class _Lent(httpx.AsyncBaseTransport):
-    """The sandbox's transport, lent to one client that must not close it."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self._transport = sandbox.transport
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._transport.handle_async_request(request)
-
-
 def provider_on(sandbox: Sandbox, *, token: str = ALL_TOKEN, customer_id: str | None = None) -> MsAdsProvider:
     """A provider whose requests reach the sandbox in-process; ``customer_id`` is its configured manager customer."""
     http = HttpSettings(requests_per_second=0)
     return MsAdsProvider(
         name="msads-test",
-        client=httpx.AsyncClient(base_url=BASE_URL, transport=_Lent(sandbox)),
+        client=sandbox.client(),
         developer_token=Secret(DEVELOPER_TOKEN),
         tokens=StaticToken(Secret(token)),
         limiter=limiter_for(http),

@@ -148,6 +148,10 @@ class Sandbox:
         }
         return self.post(DISTRIBUTE, body, headers={**headers, **({"CustomerId": customer} if customer else {})})
 
+    def client(self) -> httpx.AsyncClient:
+        """An async client whose requests reach this sandbox in-process (closing it leaves the sandbox open)."""
+        return httpx.AsyncClient(transport=_Borrowed(self.transport), base_url=BASE_URL)
+
     def redeem(self, account: object, code: str) -> httpx.Response:
         return self.post(REDEEM, {"AccountId": account, "CouponCode": code})
 
