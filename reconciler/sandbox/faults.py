@@ -1,8 +1,8 @@
 """Fault injection for reliability tests and benchmarks, deterministic under a fault seed.
 
 A spec is ``ENDPOINT:KIND=VALUE`` (``--fault`` on ``sandbox serve``, repeatable). ENDPOINT is one of
-``search``, ``distribute``, ``dispatch``, ``redeem``, ``token`` (Microsoft Advertising), ``send``, ``getpage``,
-``discard`` (Alibaba Cloud: SendCoupon, GetCouponPage, DiscardCouponList) or ``*`` (every endpoint; a spec naming the
+``search``, ``distribute``, ``dispatch``, ``redeem``, ``couponinfo``, ``faccheck``, ``facclaim``, ``token``
+(Microsoft Advertising), ``send``, ``getpage``, ``discard`` (Alibaba Cloud: SendCoupon, GetCouponPage, DiscardCouponList) or ``*`` (every endpoint; a spec naming the
 endpoint wins over ``*`` for the same kind). KIND is one of:
 
 - ``latency-ms=20``: milliseconds added to each call;

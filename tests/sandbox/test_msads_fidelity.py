@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.sandbox.faults import FaultPlan
 from tests.support.sandbox import (
     AUTH,
     COUPON_INFO,
@@ -225,3 +226,27 @@ def test_distributecoupons_md_refuses_a_feature_id_that_does_not_fit_the_class(b
     served = box.distribute([1001, 1001], "FAC-42", feature=42)
     assert [[e["Code"] for e in entry] for entry in served.json()["PartialErrors"]] == [[], [202]]
     assert issued(box) == 1
+
+
+def test_getcouponinfo_md_is_a_fault_endpoint_and_reads_lag_like_search() -> None:
+    """GetCouponInfo is the ``couponinfo`` fault endpoint (an injected 500 commits nothing: it is a read), and a
+    claim that SearchCoupons does not show yet (``distribute:lag-s``) is not in CouponInfoData yet either
+    (inferred: both reads see the same moment)."""
+    faults = FaultPlan.parse(["couponinfo:error-500=1", "distribute:lag-s=5"], seed=0)
+    box = Sandbox(faults=faults, seed=SEED)
+    try:
+        box.distribute([1001], "RET-20")
+        failed = box.post(COUPON_INFO, {"CustomerId": "100"})
+        assert failed.status_code == 500 and codes(failed) == [0]
+    finally:
+        box.store.close()
+    lagging = Sandbox(faults=FaultPlan.parse(["distribute:lag-s=5"], seed=0), seed=SEED)
+    try:
+        lagging.distribute([1001], "RET-20")
+        assert lagging.post(COUPON_INFO, {"CustomerId": "100"}).json() == {"CouponInfoData": []}
+        lagging.clock.advance(5)
+        assert [d["AccountId"] for d in lagging.post(COUPON_INFO, {"CustomerId": "100"}).json()["CouponInfoData"]] == [
+            1001
+        ]
+    finally:
+        lagging.store.close()
