@@ -2,8 +2,9 @@
 
 A spec is ``ENDPOINT:KIND=VALUE`` (``--fault`` on ``sandbox serve``, repeatable). ENDPOINT is one of
 ``search``, ``distribute``, ``dispatch``, ``redeem``, ``couponinfo``, ``faccheck``, ``facclaim``, ``token``
-(Microsoft Advertising), ``send``, ``getpage``, ``discard`` (Alibaba Cloud: SendCoupon, GetCouponPage, DiscardCouponList) or ``*`` (every endpoint; a spec naming the
-endpoint wins over ``*`` for the same kind). KIND is one of:
+(Microsoft Advertising), ``send``, ``getpage``, ``discard`` (Alibaba Cloud: SendCoupon, GetCouponPage,
+DiscardCouponList) or ``*`` (every endpoint; a spec naming the endpoint wins over ``*`` for the same kind).
+KIND is one of:
 
 - ``latency-ms=20``: milliseconds added to each call;
 - ``throttle-rpm=600``: at most that many calls accepted in any 60 s window, the rest get 429 (code 117; Alibaba
