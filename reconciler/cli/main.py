@@ -112,6 +112,8 @@ def validate(settings: Settings, paths: tuple[Path, ...]) -> None:
     """Check config and manifests offline; report every problem at once."""
     project = _load(settings, paths)
     desired = project.desired
+    for advisory in (a for found in desired.advisories.values() for a in found):
+        click.echo(f"warning: {advisory.problem}", err=True)
     click.echo(
         f"valid: {len(desired.scopes)} scope(s), {desired.target_count()} target(s) "
         f"in {len({m for s in desired.scopes.values() for m in s.manifests})} manifest(s) "

@@ -19,6 +19,7 @@ from reconciler.manifest.schema import manifest_validator, schema_problems
 from reconciler.manifest.validate import check_names, check_provider, check_settings, duplicate_target, email_error
 from reconciler.providers.registry import vendors
 from reconciler.state.desired import (
+    Advisory,
     DesiredItem,
     DesiredState,
     Expect,
@@ -72,7 +73,20 @@ def load_desired(config: Config, paths: Sequence[Path] | None = None) -> Desired
     if problems:
         raise ManifestError(sorted(dict.fromkeys(problems), key=_problem_order))
     labels = {m.name: _labels(m) for m in manifests if m.name is not None}
-    return DesiredState(_scope_specs(manifests), items, labels, schedules)
+    return DesiredState(_scope_specs(manifests), items, labels, schedules, _advisories(manifests))
+
+
+def _advisories(manifests: Iterable[Manifest]) -> dict[Scope, tuple[Advisory, ...]]:
+    """Per scope, the warnings its manifests' dialects give, in file order."""
+    found: dict[Scope, list[Advisory]] = {}
+    for manifest in manifests:
+        if manifest.scope is None or manifest.dialect is None:
+            continue
+        for path, code, message in manifest.dialect.advisories(manifest.spec):
+            found.setdefault(manifest.scope, []).append(Advisory(code, manifest.document.problem(path, message)))
+    return {
+        scope: tuple(sorted(advisories, key=lambda a: _problem_order(a.problem))) for scope, advisories in found.items()
+    }
 
 
 def _labels(manifest: Manifest) -> dict[str, str]:

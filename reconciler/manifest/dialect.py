@@ -58,6 +58,10 @@ def _no_checks(manifests: Sequence[Manifest]) -> list[Problem]:
     return []
 
 
+def _no_advisories(spec: Spec) -> Iterator[tuple[NodePath, str, str]]:
+    return iter(())
+
+
 @dataclass(frozen=True, eq=False)
 class ManifestDialect:
     """How manifests of one provider type are written.
@@ -67,7 +71,9 @@ class ManifestDialect:
     for editors (one dialect may have none: the default). ``scope`` reads (owner, class) as digits or a name;
     ``targets`` the targets in declaration order, ``email_files`` the files of email addresses it names (relative to
     the manifest), ``settings`` its per-scope settings; ``checks`` runs over every manifest of the project and
-    reports what only this dialect forbids (each check looks at its own type's manifests only).
+    reports what only this dialect forbids (each check looks at its own type's manifests only); ``advisories``
+    what a spec's values may break of the vendor's documented rules where the docs leave open whether the rule
+    applies, as (path, code, message): warnings, never errors.
     """
 
     schema: Mapping[str, Any]
@@ -78,6 +84,7 @@ class ManifestDialect:
     email_files: Callable[[Spec], Iterator[tuple[NodePath, str]]] = _no_files
     settings: Callable[[Spec], dict[str, Setting]] = _no_settings
     checks: Callable[[Sequence[Manifest]], list[Problem]] = _no_checks
+    advisories: Callable[[Spec], Iterator[tuple[NodePath, str, str]]] = _no_advisories
 
 
 # --- helpers for reading a spec tolerantly (a value of the wrong type is simply absent) -------------------------

@@ -6,7 +6,7 @@ No I/O and no clock: the caller passes ``created_at``. The same inputs always gi
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,7 +22,7 @@ from reconciler.plan.model import (
     Severity,
 )
 from reconciler.plan.windows import split_by_window
-from reconciler.state.desired import DesiredItem, DesiredState, Scope, ScopeSpec, Target
+from reconciler.state.desired import Advisory, DesiredItem, DesiredState, Scope, ScopeSpec, Target
 from reconciler.state.live import IssuedCoupon, JournalView, LiveState, ScopeLive
 from reconciler.state.schedule import Window
 
@@ -61,6 +61,7 @@ def diff(
             in_doubt_window_s=in_doubt_window_s,
             schedules=desired.schedules,
             now=created_at,
+            advisories=desired.advisories.get(scope, ()),
         )
         for scope in sorted(desired.scopes)
     )
@@ -81,6 +82,7 @@ def diff_scope(
     in_doubt_window_s: float | None = None,
     schedules: Mapping[str, Window] | None = None,
     now: datetime | None = None,
+    advisories: Sequence[Advisory] = (),
 ) -> ScopePlan:
     """The plan of one scope; see :func:`diff`. With ``schedules`` (issue windows by manifest) and ``now``, the
     items outside their window are set apart as scheduled or closed: only due items are to issue."""
@@ -101,6 +103,9 @@ def diff_scope(
                 f"{len(out.mismatched)} declared target(s) hold a coupon of another amount; nothing is issued to them",
             )
         )
+    if live is not None and (out.to_issue or out.in_doubt or (timed is not None and timed.scheduled)):
+        problems.extend(_warning(code, message) for code, message in live.advisories)
+    problems.extend(_warning(a.code, str(a.problem)) for a in advisories)
     face_value = live.face_value if live else None
     available = live.available if live else None
     problems.extend(_inventory_problems(available, len(out.to_issue) + len(out.in_doubt)))

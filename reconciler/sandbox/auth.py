@@ -20,6 +20,7 @@ class Principal:
     """An authenticated caller and the customers its token reaches (None: every customer)."""
 
     customers: frozenset[int] | None
+    customer_header: str | None = None  # the request's CustomerId header, as sent (DistributeCoupons reads it)
 
     def reaches(self, customer_id: int) -> bool:
         return self.customers is None or customer_id in self.customers

@@ -1,9 +1,10 @@
 """Fault injection for reliability tests and benchmarks, deterministic under a fault seed.
 
 A spec is ``ENDPOINT:KIND=VALUE`` (``--fault`` on ``sandbox serve``, repeatable). ENDPOINT is one of
-``search``, ``distribute``, ``dispatch``, ``redeem``, ``token`` (Microsoft Advertising), ``send``, ``getpage``,
-``discard`` (Alibaba Cloud: SendCoupon, GetCouponPage, DiscardCouponList) or ``*`` (every endpoint; a spec naming the
-endpoint wins over ``*`` for the same kind). KIND is one of:
+``search``, ``distribute``, ``dispatch``, ``redeem``, ``couponinfo``, ``faccheck``, ``facclaim``, ``token``
+(Microsoft Advertising), ``send``, ``getpage``, ``discard`` (Alibaba Cloud: SendCoupon, GetCouponPage,
+DiscardCouponList) or ``*`` (every endpoint; a spec naming the endpoint wins over ``*`` for the same kind).
+KIND is one of:
 
 - ``latency-ms=20``: milliseconds added to each call;
 - ``throttle-rpm=600``: at most that many calls accepted in any 60 s window, the rest get 429 (code 117; Alibaba
@@ -37,7 +38,19 @@ from typing import NoReturn
 from reconciler.errors import InputError, Problem
 from reconciler.sandbox.records import Hidden
 
-ENDPOINTS = ("search", "distribute", "dispatch", "redeem", "token", "send", "getpage", "discard")
+ENDPOINTS = (
+    "search",
+    "distribute",
+    "dispatch",
+    "redeem",
+    "couponinfo",
+    "faccheck",
+    "facclaim",
+    "token",
+    "send",
+    "getpage",
+    "discard",
+)
 # The read endpoint whose ``lag-s`` delays what an endpoint changes (default: search).
 _READER = {"send": "getpage", "discard": "getpage"}
 # The endpoints that read coupons: the only ones ``hide-share`` applies to.

@@ -24,6 +24,8 @@ from reconciler.sandbox.wire import JsonObject, Reply
 MAX_PREDICATES = 4
 MAX_PAGE_SIZE = 100
 MAX_DISPATCH_EMAILS = 1000
+MAX_FAC_ITEMS = 100  # CheckFeatureAdoptionCouponEligibility AccountIds, ClaimFeatureAdoptionCoupons pairs
+MIN_PREDICATE_VALUE = 4  # predicate.md: a Value's length "must be four or greater"
 DAY_S = 86400.0
 DEFAULT_REDEMPTION_LIFETIME_S = 365 * DAY_S  # when the coupon has neither ActiveDuration nor ExpirationDate
 
@@ -55,7 +57,7 @@ def handle(
 ) -> Reply:
     """Authenticate, parse the JSON body and run the operation; a refusal becomes its fault reply."""
     try:
-        principal = authenticate(store, headers)
+        principal = replace(authenticate(store, headers), customer_header=headers.get("customerid"))
         return Reply(200, operation.run(store, principal, _json_body(raw), effects))
     except wire.Fault as fault:
         return Reply.of_fault(fault, tracking_id)
@@ -108,7 +110,7 @@ def _check_access(store: Store, principal: Principal, customer_id: int) -> None:
 
 
 def search_coupons(store: Store, principal: Principal, body: JsonObject, effects: Effects) -> JsonObject:
-    customers, query, claim_info = _search_query(body)
+    customers, query, claim_info = _search_query(body, strict=store.strict_predicates())
     query = replace(query, hidden=effects.hidden)
     for customer_id in customers:
         _check_access(store, principal, customer_id)
@@ -117,7 +119,7 @@ def search_coupons(store: Store, principal: Principal, body: JsonObject, effects
     return {"Coupons": [coupon_json(c, claim_info=claim_info) for c in store.search(query)]}
 
 
-def _search_query(body: JsonObject) -> tuple[set[int], CouponQuery, bool]:
+def _search_query(body: JsonObject, *, strict: bool = False) -> tuple[set[int], CouponQuery, bool]:
     predicates = body.get("Predicates")
     if predicates is not None and not isinstance(predicates, list):
         raise _invalid("Predicates must be an array.")
@@ -136,6 +138,10 @@ def _search_query(body: JsonObject) -> tuple[set[int], CouponQuery, bool]:
                 raise wire.PREDICATE_INVALID.fault(f"CustomerId value {value!r} is not a customer id.")
             customers.add(customer_id)
         elif field == "CouponClassName":
+            if strict and len(value) < MIN_PREDICATE_VALUE:  # predicate.md; CustomerId: an id, not a search string
+                raise wire.PREDICATE_INVALID.fault(
+                    f"The CouponClassName value {value!r} is shorter than {MIN_PREDICATE_VALUE} characters."
+                )
             names.append(value)
         elif field == "IsRedeemed":
             if value.strip().lower() not in ("true", "false"):
@@ -304,7 +310,12 @@ def _exhausted(class_name: str) -> str:
 
 
 def distribute_coupons(store: Store, principal: Principal, body: JsonObject, effects: Effects) -> JsonObject:
-    """Each account claims one available coupon of the class; PartialErrors is aligned with AccountIds."""
+    """Each account claims one available coupon of the class; PartialErrors is aligned with AccountIds.
+
+    The body names no customer: the class is the one of the customer in the ``CustomerId`` header. A missing or
+    malformed header, a class that customer does not own, or a FeatureId that does not fit the class is answered
+    with ``OperationErrors`` and nothing is issued.
+    """
     account_ids: list[int] = []
     for index, value in enumerate(_list(body, "AccountIds")):
         account_id = wire.parse_int32(value)
@@ -315,16 +326,28 @@ def distribute_coupons(store: Store, principal: Principal, body: JsonObject, eff
     feature_id = body.get("FeatureId")
     if feature_id is not None and wire.parse_int32(feature_id) is None:
         raise _invalid("FeatureId must be a 32-bit integer or null.")
-    notify = body.get("SendNotification", False)
+    if body.get("SendNotification") is None:  # required, not nillable (distributecoupons.md, WSDL)
+        raise wire.NULL_PARAMETER.fault("SendNotification is required.")
+    notify = body["SendNotification"]
     if not isinstance(notify, bool):
         raise _invalid("SendNotification must be true or false.")
-    coupon_class = store.coupon_class(class_name)
+    header = principal.customer_header
+    if header is None or not header.strip():
+        return _operation_errors(wire.MISSING_HEADERS.code, wire.MISSING_HEADERS.message, "CustomerId header")
+    customer_id = wire.parse_long(header)
+    if customer_id is None or customer_id <= 0:
+        return _refused(wire.INVALID_INPUT, f"The CustomerId header {header!r} is not a customer id.")
+    _check_access(store, principal, customer_id)
+    coupon_class = store.customer_class(customer_id, class_name)
     if coupon_class is None:
-        raise wire.ENTITY_NOT_EXISTENT.fault(f"There is no coupon class {class_name!r}.")
-    if not principal.reaches(coupon_class.customer_id):
-        raise _no_access(coupon_class.customer_id)
+        return _refused(wire.ENTITY_NOT_EXISTENT, f"Customer {customer_id} has no coupon class {class_name!r}.")
+    feature = store.class_feature(coupon_class.id)
+    wanted = wire.parse_int32(feature_id)
+    if feature is not None and wanted != feature:
+        return _refused(wire.INVALID_INPUT, f"Coupons of class {class_name!r} are for feature {feature} only.")
     partial: list[list[JsonObject]] = [[] for _ in account_ids]
     eligible: list[tuple[int, int]] = []
+    taking: set[int] = set()  # a feature adoption coupon is one per account and feature, within a call too
     for index, account_id in enumerate(account_ids):
         account = store.account(account_id)
         if account is None:
@@ -332,12 +355,15 @@ def distribute_coupons(store: Store, principal: Principal, body: JsonObject, eff
         elif account.bills_to != coupon_class.customer_id:
             details = f"Account {account_id} does not bill to customer {coupon_class.customer_id}."
             partial[index] = [wire.NOT_AUTHORIZED.operation_error(details)]
+        elif feature is not None and (account_id in taking or store.feature_claimed(account_id, feature)):
+            partial[index] = [wire.EXECUTION_ERROR.operation_error(_not_eligible(account_id, feature))]
         else:
             eligible.append((index, account_id))
+            taking.add(account_id)
     served = store.distribute(
         coupon_class.id,
         eligible,
-        feature_id=wire.parse_int32(feature_id),
+        feature_id=wanted,
         notify=notify,
         visible_at=store.now() + effects.lag_s,
     )
@@ -345,6 +371,19 @@ def distribute_coupons(store: Store, principal: Principal, body: JsonObject, eff
         if index not in served:
             partial[index] = [wire.EXECUTION_ERROR.operation_error(_exhausted(class_name))]
     return {"OperationErrors": [], "PartialErrors": partial}
+
+
+def _operation_errors(code: int, message: str, details: str) -> JsonObject:
+    """A DistributeCoupons answer that refuses the whole request in its body (distributecoupons.md)."""
+    return {"OperationErrors": [wire.operation_error(code, message, details)], "PartialErrors": []}
+
+
+def _refused(code: wire.OperationCode, details: str) -> JsonObject:
+    return _operation_errors(code.code, code.message, details)
+
+
+def _not_eligible(account_id: int, feature_id: int) -> str:
+    return f"Account {account_id} already holds a feature adoption coupon of feature {feature_id}."
 
 
 # --- RedeemCoupon -----------------------------------------------------------------------------------------
@@ -366,6 +405,10 @@ def redeem_coupon(store: Store, principal: Principal, body: JsonObject, effects:
         raise wire.ENTITY_NOT_EXISTENT.fault("There is no coupon with this code.")
     now = store.now()
     _check_redeemable(coupon, account_id, wire.from_epoch(now).date())
+    if coupon.coupon_type == "Acquisition" and store.has_history(account_id):  # coupon.md: new customers only
+        raise wire.EXECUTION_ERROR.fault(
+            f"Only new customers can redeem an Acquisition coupon; account {account_id} has history."
+        )
     if coupon.active_duration is not None:
         expiration = now + coupon.active_duration * DAY_S
     elif coupon.expiration_date is not None:
@@ -397,11 +440,127 @@ def _check_redeemable(coupon: CouponRecord, account_id: int, today: date) -> Non
         raise wire.EXECUTION_ERROR.fault(f"The coupon cannot be redeemed after {coupon.end_date}.")
 
 
+# --- GetCouponInfo ----------------------------------------------------------------------------------------
+
+# CouponInfoData.Status and CouponType are unsignedBytes whose values are not documented: the sandbox's own.
+INFO_STATUS_CLAIMED = 1
+INFO_STATUS_REDEEMED = 2
+INFO_COUPON_TYPES = {"Acquisition": 1, "Retention": 2}
+
+
+def get_coupon_info(store: Store, principal: Principal, body: JsonObject, effects: Effects) -> JsonObject:
+    """The coupons held (claimed or redeemed) by accounts the customer manages, one CouponInfoData each."""
+    customer_id = wire.parse_long(body.get("CustomerId"))
+    if customer_id is None or customer_id <= 0:
+        raise _invalid("CustomerId must be a customer id.")
+    _check_access(store, principal, customer_id)
+    return {"CouponInfoData": [_info(c, f) for c, f in store.held_by_customer(customer_id)]}
+
+
+def _info(coupon: CouponRecord, class_feature: int | None) -> JsonObject:
+    """CouponInfoData: every property present (null when nil), in the order of the REST template."""
+    claim, redemption = coupon.claim, coupon.redemption
+    holder = redemption.account_id if redemption is not None else claim.account_id if claim is not None else 0
+    return {
+        "AccountId": holder,
+        "ActiveDuration": coupon.active_duration,
+        "Balance": redemption.balance if redemption is not None else None,
+        "ClaimDate": _moment(claim.date) if claim is not None else None,
+        "CouponId": coupon.id,
+        "CouponType": INFO_COUPON_TYPES.get(coupon.coupon_type or ""),
+        "CouponValue": coupon.amount,
+        "CurrencyCode": coupon.currency,
+        "EndDate": wire.format_datetime(coupon.end_date),
+        "ExpirationDate": _moment(redemption.expiration)
+        if redemption
+        else wire.format_datetime(coupon.expiration_date),
+        "FeatureId": claim.feature_id if claim is not None and claim.feature_id is not None else class_feature,
+        "PercentOff": coupon.percent_off,
+        "RedemptionDate": _moment(redemption.date) if redemption is not None else None,
+        "SpendToThreshold": coupon.spend_threshold,
+        "StartDate": wire.format_datetime(coupon.start_date),
+        "Status": INFO_STATUS_REDEEMED if redemption is not None else INFO_STATUS_CLAIMED,
+        "UpfrontSpending": None,
+    }
+
+
+# --- Feature adoption coupons -----------------------------------------------------------------------------
+
+
+def check_fac_eligibility(store: Store, principal: Principal, body: JsonObject, effects: Effects) -> JsonObject:
+    """The accounts that may claim a feature adoption coupon of FeatureId: known, reached, billing to the owner
+    of a class of that feature, and holding none of its coupons yet."""
+    feature_id = wire.parse_int32(body.get("FeatureId"))
+    if feature_id is None:
+        raise wire.NULL_PARAMETER.fault("FeatureId is required.")
+    eligible: list[str | None] = []
+    for index, value in enumerate(_list(body, "AccountIds", MAX_FAC_ITEMS)):
+        account_id = wire.parse_long(value)
+        if account_id is None:
+            raise _invalid(f"AccountIds[{index}] = {value!r} is not an account id.")
+        if _fac_eligible(store, principal, account_id, feature_id):
+            eligible.append(wire.format_long(account_id))
+    return {"EligibleAccountIds": eligible}
+
+
+def _fac_eligible(store: Store, principal: Principal, account_id: int, feature_id: int) -> bool:
+    account = store.account(account_id)
+    if account is None or not principal.reaches(account.customer_id):
+        return False
+    return store.fac_owner_class(account.bills_to, feature_id) is not None and not store.feature_claimed(
+        account_id, feature_id
+    )
+
+
+def claim_fac(store: Store, principal: Principal, body: JsonObject, effects: Effects) -> JsonObject:
+    """Each (account, coupon code) pair claims that coupon of a feature adoption class for the account, if the
+    account is eligible for its feature; PartialErrors is aligned with AccountCouponPairs."""
+    pairs = _list(body, "AccountCouponPairs", MAX_FAC_ITEMS)
+    claimed: list[JsonObject] = []
+    partial: list[list[JsonObject]] = []
+    for index, pair in enumerate(pairs):
+        if not isinstance(pair, dict):
+            raise _invalid(f"AccountCouponPairs[{index}] must be a Key/Value object.")
+        account_id, code = wire.parse_long(pair.get("Key")), pair.get("Value")
+        if account_id is None or not isinstance(code, str) or not code:
+            raise _invalid(f"AccountCouponPairs[{index}] needs an account id Key and a coupon code Value.")
+        error = _claim_one(store, principal, account_id, code, effects)
+        partial.append([] if error is None else [error])
+        if error is None:
+            claimed.append({"Key": wire.format_long(account_id), "Value": _moment(store.now())})
+    return {"ClaimedDateByAccountId": claimed, "OperationErrors": [], "PartialErrors": partial}
+
+
+def _claim_one(store: Store, principal: Principal, account_id: int, code: str, effects: Effects) -> JsonObject | None:
+    account = store.account(account_id)
+    if account is None:
+        return wire.INVALID_ACCOUNT.operation_error(f"Account {account_id} does not exist.")
+    if not principal.reaches(account.customer_id):
+        return wire.NOT_AUTHORIZED.operation_error(f"The caller has no access to account {account_id}.")
+    coupon = store.coupon_by_code(code)
+    if coupon is None:
+        return wire.ENTITY_NOT_EXISTENT.operation_error("There is no coupon with this code.")
+    owner_class = store.coupon_class(coupon.class_name)
+    feature = None if owner_class is None else store.class_feature(owner_class.id)
+    if feature is None:
+        return wire.INVALID_INPUT.operation_error("The coupon is not a feature adoption coupon.")
+    if account.bills_to != coupon.owner_id:
+        return wire.NOT_AUTHORIZED.operation_error(f"Account {account_id} does not bill to the coupon's owner.")
+    if store.feature_claimed(account_id, feature):
+        return wire.EXECUTION_ERROR.operation_error(_not_eligible(account_id, feature))
+    if not store.claim(coupon.id, account_id, feature_id=feature, visible_at=store.now() + effects.lag_s):
+        return wire.EXECUTION_ERROR.operation_error("The coupon is not available.")
+    return None
+
+
 OPERATIONS = (
     Operation("search", "/CustomerBilling/v13/Coupons/Search", search_coupons),
     Operation("distribute", "/CustomerBilling/v13/Coupons/Distribute", distribute_coupons),
     Operation("dispatch", "/CustomerBilling/v13/Coupons/Dispatch", dispatch_coupons),
     Operation("redeem", "/CustomerBilling/v13/Coupon/Redeem", redeem_coupon),
+    Operation("couponinfo", "/CustomerBilling/v13/CouponInfo/Query", get_coupon_info),
+    Operation("faccheck", "/CustomerBilling/v13/FeatureAdoptionCouponEligibility/Check", check_fac_eligibility),
+    Operation("facclaim", "/CustomerBilling/v13/FeatureAdoptionCoupons/Claim", claim_fac),
 )
 
 

@@ -44,6 +44,7 @@ class ClassSeed:
     start_date: date | None = None
     end_date: date | None = None
     expiration_date: date | None = None
+    feature_id: int | None = None  # a feature adoption class: its coupons are for that feature only
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class AccountSeed:
     number: str
     customer_id: int
     bills_to: int
+    history: bool = False  # an existing customer's account: it cannot redeem an Acquisition coupon
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,7 @@ class MsadsSeed:
     access_tokens: tuple[TokenSeed, ...]
     oauth_clients: tuple[OAuthClientSeed, ...]
     customers: tuple[CustomerSeed, ...]
+    strict_predicates: bool = False  # predicate.md's four-character rule enforced on CouponClassName values
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +188,7 @@ def _msads(r: NodeReader, node: yaml.Node) -> MsadsSeed | None:
         node,
         "msads",
         required=("developerToken", "customers"),
-        known=("developerToken", "accessTokens", "users", "oauthClients", "customers"),
+        known=("developerToken", "accessTokens", "users", "oauthClients", "customers", "strictPredicates"),
     )
     if m is None:
         return None
@@ -195,10 +198,11 @@ def _msads(r: NodeReader, node: yaml.Node) -> MsadsSeed | None:
     tokens = [TokenSeed(t) for t in r.items(m.get("accessTokens"), "msads.accessTokens", _token(refs))]
     tokens += r.items(m.get("users"), "msads.users", lambda r_, n, f: _user(r_, n, f, refs))
     clients = r.items(m.get("oauthClients"), "msads.oauthClients", lambda r_, n, f: _client(r_, n, f, refs))
+    strict = r.opt(m, "strictPredicates", "msads.strictPredicates", r.boolean)
     _check(r, refs, {c.id for c in customers})
     if developer_token is None:
         return None
-    return MsadsSeed(developer_token, tuple(tokens), tuple(clients), tuple(customers))
+    return MsadsSeed(developer_token, tuple(tokens), tuple(clients), tuple(customers), bool(strict))
 
 
 def _token(refs: _Refs) -> Callable[[NodeReader, yaml.Node, str], str | None]:
@@ -296,20 +300,22 @@ def _customer(r: NodeReader, node: yaml.Node, field: str, refs: _Refs) -> Custom
 def _account(r: NodeReader, node: yaml.Node, field: str, customer_id: int, refs: _Refs) -> AccountSeed | None:
     ids = r.integer_in(1, INT32_MAX)  # DistributeCoupons takes account ids as 32-bit ints
     if isinstance(node, yaml.ScalarNode):
-        account_id, number, bills_to = ids(node, field), None, None
+        account_id, number, bills_to, history = ids(node, field), None, None, None
     else:
-        m = r.mapping(node, field, required=("id",), known=("id", "number", "billsTo"))
+        m = r.mapping(node, field, required=("id",), known=("id", "number", "billsTo", "history"))
         if m is None:
             return None
         account_id = r.opt(m, "id", f"{field}.id", ids)
         number = r.opt(m, "number", f"{field}.number", r.string)
         bills_to = r.opt(m, "billsTo", f"{field}.billsTo", r.integer_in(1, LONG_MAX))
+        history = r.opt(m, "history", f"{field}.history", r.boolean)
         if bills_to is not None:
             refs.customers.append((bills_to, m["billsTo"], f"{field}.billsTo"))
     if account_id is None:
         return None
     refs.once.append(("account", account_id, node, field))
-    return AccountSeed(account_id, number or default_account_number(account_id), customer_id, bills_to or customer_id)
+    number = number or default_account_number(account_id)
+    return AccountSeed(account_id, number, customer_id, bills_to or customer_id, bool(history))
 
 
 _CLASS_KEYS = (
@@ -324,6 +330,7 @@ _CLASS_KEYS = (
     "startDate",
     "endDate",
     "expirationDate",
+    "featureId",
 )
 
 
@@ -350,6 +357,7 @@ def _class(r: NodeReader, node: yaml.Node, field: str, customer_id: int, refs: _
     percent = get("percentOff", r.number_at_least(0))
     duration = get("activeDuration", r.integer_in(1, 36500))
     expiration = get("expirationDate", r.date)
+    feature = get("featureId", r.integer_in(0, INT32_MAX))
     if name is None or coupon_type is None or amount is None or currency is None or coupons is None:
         return None
     return ClassSeed(
@@ -365,6 +373,7 @@ def _class(r: NodeReader, node: yaml.Node, field: str, customer_id: int, refs: _
         start_date=start,
         end_date=end,
         expiration_date=expiration,
+        feature_id=feature,
     )
 
 

@@ -97,6 +97,11 @@ CREATE INDEX IF NOT EXISTS coupons_available ON coupons (class_id, id)
 CREATE INDEX IF NOT EXISTS coupons_by_owner ON coupons (owner_id);
 CREATE INDEX IF NOT EXISTS coupons_by_owner_class ON coupons (owner_id, class_name, id);
 CREATE INDEX IF NOT EXISTS coupons_by_owner_start ON coupons (owner_id, start_date, id);
+CREATE TABLE IF NOT EXISTS account_history (account_id INTEGER PRIMARY KEY REFERENCES accounts (id));
+CREATE TABLE IF NOT EXISTS class_features (
+    class_id INTEGER PRIMARY KEY REFERENCES classes (id),
+    feature_id INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS developer_tokens (token TEXT PRIMARY KEY, position INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS access_tokens (
     token TEXT PRIMARY KEY,
@@ -137,7 +142,9 @@ CREATE TABLE IF NOT EXISTS calls (
 _DATA_TABLES = (
     "calls",
     "coupons",
+    "class_features",
     "classes",
+    "account_history",
     "accounts",
     "customers",
     "developer_tokens",
@@ -146,6 +153,8 @@ _DATA_TABLES = (
     "refresh_tokens",
     *aliyun_store.TABLES,
 )
+
+_STRICT_PREDICATES = "strict_predicates"
 
 # Available for issue: not dispatched, not claimed, not redeemed (true state, never lagged).
 _AVAILABLE = "send_to_email IS NULL AND claim_account_id IS NULL AND redeem_account_id IS NULL"
@@ -225,6 +234,7 @@ class Store:
         with self._tx() as db:
             for table in _DATA_TABLES:
                 db.execute(f"DELETE FROM {table}")  # fixed table names
+            db.execute("DELETE FROM meta WHERE key = ?", (_STRICT_PREDICATES,))
 
     def load_seed(self, seed: Seed) -> None:
         """Add every section of a checked seed file."""
@@ -237,6 +247,8 @@ class Store:
         """Add a checked seed: customers, accounts, classes (minting their coupons) and credentials."""
         with self._tx() as db:
             db.execute("INSERT INTO developer_tokens VALUES (?, 0)", (seed.developer_token,))
+            if seed.strict_predicates:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_STRICT_PREDICATES,))
             for position, token in enumerate(seed.access_tokens):
                 expires = 0.0 if token.expired else None
                 db.execute(
@@ -269,10 +281,16 @@ class Store:
                         "INSERT INTO accounts VALUES (?, ?, ?, ?)",
                         (account.id, account.number, account.customer_id, account.bills_to),
                     )
+                    if account.history:
+                        db.execute("INSERT INTO account_history VALUES (?)", (account.id,))
                 for coupon_class in customer.classes:
                     _mint(db, coupon_class)
 
     # --- lookups ----------------------------------------------------------------------------------------
+
+    def strict_predicates(self) -> bool:
+        """Whether the seed asked for predicate.md's four-character rule on CouponClassName values."""
+        return bool(self._read("SELECT 1 FROM meta WHERE key = ?", (_STRICT_PREDICATES,)))
 
     def customer_exists(self, customer_id: int) -> bool:
         return bool(self._read("SELECT 1 FROM customers WHERE id = ?", (customer_id,)))
@@ -284,6 +302,71 @@ class Store:
     def coupon_class(self, name: str) -> CouponClass | None:
         rows = self._read("SELECT id, name, customer_id FROM classes WHERE name = ?", (name,))
         return CouponClass(*rows[0]) if rows else None
+
+    def customer_class(self, customer_id: int, name: str) -> CouponClass | None:
+        """The class ``name`` of the owner customer ``customer_id`` (DistributeCoupons: the CustomerId header)."""
+        rows = self._read(
+            "SELECT id, name, customer_id FROM classes WHERE name = ? AND customer_id = ?", (name, customer_id)
+        )
+        return CouponClass(*rows[0]) if rows else None
+
+    def class_feature(self, class_id: int) -> int | None:
+        """The feature id of a feature adoption class; None for any other class."""
+        rows = self._read("SELECT feature_id FROM class_features WHERE class_id = ?", (class_id,))
+        return int(rows[0][0]) if rows else None
+
+    def fac_owner_class(self, owner_id: int, feature_id: int) -> int | None:
+        """A feature adoption class of ``feature_id`` owned by ``owner_id`` (its id), or None."""
+        rows = self._read(
+            "SELECT c.id FROM classes c JOIN class_features f ON f.class_id = c.id "
+            "WHERE c.customer_id = ? AND f.feature_id = ? ORDER BY c.id LIMIT 1",
+            (owner_id, feature_id),
+        )
+        return int(rows[0][0]) if rows else None
+
+    def has_history(self, account_id: int) -> bool:
+        """Whether the account is an existing customer's (seeded ``history``) or already redeemed a coupon."""
+        seeded = self._read("SELECT 1 FROM account_history WHERE account_id = ?", (account_id,))
+        redeemed = self._read("SELECT 1 FROM coupons WHERE redeem_account_id = ? LIMIT 1", (account_id,))
+        return bool(seeded or redeemed)
+
+    def feature_claimed(self, account_id: int, feature_id: int) -> bool:
+        """Whether the account already holds a coupon of a feature adoption class of ``feature_id``."""
+        rows = self._read(
+            "SELECT 1 FROM coupons c JOIN class_features f ON f.class_id = c.class_id "
+            "WHERE f.feature_id = ? AND (c.claim_account_id = ? OR c.redeem_account_id = ?) LIMIT 1",
+            (feature_id, account_id, account_id),
+        )
+        return bool(rows)
+
+    def held_by_customer(self, customer_id: int) -> list[tuple[CouponRecord, int | None]]:
+        """Coupons claimed or redeemed by accounts the customer manages, as reads see them now, with their class's
+        feature id (GetCouponInfo)."""
+        now = self.now()
+        rows = self._read(
+            f"{_SELECT} WHERE c.claim_account_id IN (SELECT id FROM accounts WHERE customer_id = ?) "
+            "OR c.redeem_account_id IN (SELECT id FROM accounts WHERE customer_id = ?) ORDER BY c.id",
+            (customer_id, customer_id),
+        )
+        features: dict[int, int] = dict(
+            self._read(
+                "SELECT c.id, f.feature_id FROM coupons c JOIN class_features f ON f.class_id = c.class_id "
+                "JOIN accounts a ON a.id IN (c.claim_account_id, c.redeem_account_id) WHERE a.customer_id = ?",
+                (customer_id,),
+            )
+        )
+        found = [(_record(row, now), features.get(row[0])) for row in rows]
+        return [(record, feature) for record, feature in found if record.claim or record.redemption]
+
+    def claim(self, coupon_id: int, account_id: int, *, feature_id: int, visible_at: float) -> bool:
+        """ClaimFeatureAdoptionCoupons: the account claims this coupon if it is still available (atomically)."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "UPDATE coupons SET claim_account_id = ?, claim_date = ?, claim_feature_id = ?, claim_notification = 0,"
+                f" claim_visible_at = ? WHERE id = ? AND {_AVAILABLE}",
+                (account_id, self.now(), feature_id, visible_at, coupon_id),
+            )
+            return cursor.rowcount == 1
 
     def coupon_by_code(self, code: str) -> CouponRecord | None:
         """The coupon's true state (no read lag)."""
@@ -497,6 +580,8 @@ def _mint(db: sqlite3.Connection, coupon_class: ClassSeed) -> None:
         "INSERT INTO classes (name, customer_id) VALUES (?, ?)", (coupon_class.name, coupon_class.customer_id)
     )
     class_id = cursor.lastrowid
+    if coupon_class.feature_id is not None:
+        db.execute("INSERT INTO class_features VALUES (?, ?)", (class_id, coupon_class.feature_id))
     c = coupon_class
     fields = (
         class_id, c.customer_id, c.name, c.coupon_type, c.amount, c.spend_threshold, c.currency, c.percent_off,

@@ -179,6 +179,7 @@ class OperationCode:
 # Documented numbers (guides/operation-error-codes.md); which operation returns which is partly inferred.
 INVALID_INPUT = OperationCode(201, REQUEST_STATUS, "One or more input elements failed validation.")
 EXECUTION_ERROR = OperationCode(202, REQUEST_STATUS, "The operation cannot be completed.")
+NULL_PARAMETER = OperationCode(203, REQUEST_STATUS, "The parameter cannot be null.")
 ENTITY_NOT_EXISTENT = OperationCode(210, REQUEST_STATUS, "The entity does not exist.")
 INVALID_DATE = OperationCode(113, REQUEST_STATUS, "The date specified in the request is not valid.")
 PREDICATE_MISSING = OperationCode(474, REQUEST_STATUS, "Required search predicate is missing.")

@@ -8,6 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
+from reconciler.errors import Problem
 from reconciler.state.schedule import Window
 
 
@@ -103,6 +104,15 @@ class DesiredItem:
     amount: Decimal | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Advisory:
+    """A warning a manifest earns offline, where it is: a vendor's documented rule its value may break, when the
+    docs do not say the rule applies (never an error). ``code`` names the kind, as plan problems do."""
+
+    code: str
+    problem: Problem
+
+
 @dataclass(frozen=True)
 class DesiredState:
     """Every scope declared, per scope every target with where it was declared, and each manifest's labels
@@ -113,6 +123,7 @@ class DesiredState:
     items: Mapping[Scope, Mapping[Target, DesiredItem]]
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     schedules: Mapping[str, Window] = field(default_factory=dict)
+    advisories: Mapping[Scope, tuple[Advisory, ...]] = field(default_factory=dict)
 
     def target_count(self) -> int:
         return sum(len(targets) for targets in self.items.values())

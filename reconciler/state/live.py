@@ -60,6 +60,8 @@ class ScopeLive:
     ``issued`` maps each target to the coupons it holds (more than one if it was paid twice).
     ``currency`` is what the scope's amounts are in when known without a face value (an aliyun template
     with no coupon yet: its amounts are CNY).
+    ``advisories`` are what the vendor's rules say of issuing in this scope, as (code, message) pairs: the plan
+    shows them as warnings when it issues in the scope (msads: an Acquisition class is for new customers only).
     """
 
     scope: Scope
@@ -70,6 +72,7 @@ class ScopeLive:
     coupons_read: int = 0
     api_calls: int = 0
     currency: str | None = None
+    advisories: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,8 @@ def issue_by_hand(project: Path, *, emails: Sequence[str] = (), accounts: dict[s
                 assert reply.json() == {"PartialErrors": []}
             for class_name, ids in (accounts or {}).items():
                 body = {"AccountIds": ids, "ClassName": class_name, "FeatureId": None, "SendNotification": False}
-                reply = await client.post("/CustomerBilling/v13/Coupons/Distribute", json=body, headers=HEADERS)
+                owner = {**HEADERS, "CustomerId": OWNER}  # distributecoupons.md: the class is found through it
+                reply = await client.post("/CustomerBilling/v13/Coupons/Distribute", json=body, headers=owner)
                 assert reply.json()["OperationErrors"] == []
 
     asyncio.run(go())

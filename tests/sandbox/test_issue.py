@@ -140,8 +140,9 @@ def test_distribute_account_ids_are_int32_numbers(sandbox: Sandbox) -> None:
 
 
 def test_distribute_needs_a_known_class_and_access_to_its_owner(sandbox: Sandbox) -> None:
-    assert codes(sandbox.distribute([1001], "NOPE")) == [210]
-    narrow = {"Authorization": f"Bearer {NARROW_TOKEN}", "DeveloperToken": "DEV-TOKEN-1"}
+    unknown = sandbox.distribute([1001], "NOPE")
+    assert unknown.status_code == 200 and codes(unknown) == [210]
+    narrow = {"Authorization": f"Bearer {NARROW_TOKEN}", "DeveloperToken": "DEV-TOKEN-1", "CustomerId": "100"}
     body = {"AccountIds": [1001], "ClassName": "ACQ-10", "FeatureId": None, "SendNotification": True}
     refused = sandbox.post(DISTRIBUTE, body, headers=narrow)
     assert refused.status_code == 403 and codes(refused) == [1001]

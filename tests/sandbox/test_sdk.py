@@ -164,3 +164,46 @@ def test_sdk_against_an_injected_500(monkeypatch: pytest.MonkeyPatch) -> None:
     store.close()
     fault = fault_of(caught.value)
     assert isinstance(fault, billing.AdApiFaultDetail) and fault.errors[0].code == 0
+
+
+# A feature adoption class (feature 9) beside the shared seed's classes, for the operations only the SDK reaches.
+FAC_SEED = SEED.replace(
+    "        - {name: FUTURE-5",
+    "        - {name: FAC-9, type: Retention, amount: 9, currency: USD, coupons: 2, featureId: 9}\n"
+    "        - {name: FUTURE-5",
+)
+
+
+def test_sdk_reads_get_coupon_info_and_uses_the_feature_adoption_operations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """getcouponinfo.md, checkfeatureadoptioncouponeligibility.md, claimfeatureadoptioncoupons.md: the SDK's own
+    models parse what the sandbox answers."""
+    assert "FAC-9" in FAC_SEED
+    store = Store(None)
+    store.load(msads_seed(FAC_SEED))
+    with BackgroundServer(create_app(store)) as server:
+        client = sdk_client(server.url, monkeypatch)
+        eligible = client.CheckFeatureAdoptionCouponEligibility(
+            check_feature_adoption_coupon_eligibility_request=billing.CheckFeatureAdoptionCouponEligibilityRequest(
+                FeatureId=9, AccountIds=["1001", "1004"]
+            )
+        )
+        assert eligible.eligible_account_ids == ["1001"]  # 1004 bills to another customer
+        request = billing.SearchCouponsRequest(
+            Predicates=[
+                billing.Predicate(Field="CustomerId", Operator="Equals", Value="100"),
+                billing.Predicate(Field="CouponClassName", Operator="Equals", Value="FAC-9"),
+            ],
+            PageInfo=billing.Paging(Index=0, Size=10),
+        )
+        code = client.SearchCoupons(search_coupons_request=request).coupons[0].coupon_code
+        claimed = client.ClaimFeatureAdoptionCoupons(
+            claim_feature_adoption_coupons_request=billing.ClaimFeatureAdoptionCouponsRequest(
+                AccountCouponPairs=[billing.KeyValueEntityOflongAndstring(Key="1001", Value=code)]
+            )
+        )
+        assert [(c.key, c.value is not None) for c in claimed.claimed_date_by_account_id] == [("1001", True)]
+        assert claimed.operation_errors == [] and claimed.partial_errors == [[]]
+        info = client.GetCouponInfo(get_coupon_info_request=billing.GetCouponInfoRequest(CustomerId="100"))
+        assert [(d.account_id, d.feature_id, d.status) for d in info.coupon_info_data] == [(1001, 9, 1)]
+        assert info.coupon_info_data[0].claim_date is not None
+    store.close()

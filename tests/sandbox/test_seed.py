@@ -103,3 +103,22 @@ def test_an_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         load_seed(tmp_path / "missing.yaml")
     assert "cannot read the seed file" in str(caught.value) and "missing.yaml" in str(caught.value)
+
+
+def test_history_feature_id_and_strict_predicates_are_checked_with_their_line() -> None:
+    found = problems(
+        """msads:
+  developerToken: D
+  strictPredicates: sometimes
+  customers:
+    - id: "1"
+      accounts: [{id: 5, history: maybe}]
+      classes:
+        - {name: FAC-1, type: Retention, amount: 5, currency: USD, coupons: 1, featureId: -3}
+"""
+    )
+    assert sorted((line, field) for line, field, _ in found) == [
+        (3, "msads.strictPredicates"),
+        (6, "msads.customers[0].accounts[0].history"),
+        (8, "msads.customers[0].classes[0].featureId"),
+    ]

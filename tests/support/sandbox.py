@@ -20,6 +20,9 @@ SEARCH = "/CustomerBilling/v13/Coupons/Search"
 DISPATCH = "/CustomerBilling/v13/Coupons/Dispatch"
 DISTRIBUTE = "/CustomerBilling/v13/Coupons/Distribute"
 REDEEM = "/CustomerBilling/v13/Coupon/Redeem"
+COUPON_INFO = "/CustomerBilling/v13/CouponInfo/Query"
+FAC_CHECK = "/CustomerBilling/v13/FeatureAdoptionCouponEligibility/Check"
+FAC_CLAIM = "/CustomerBilling/v13/FeatureAdoptionCoupons/Claim"
 TOKEN = "/oauth2/v2.0/token"
 
 DEVELOPER_TOKEN = "DEV-TOKEN-1"
@@ -128,15 +131,26 @@ class Sandbox:
         return self.post(DISPATCH, {"SendToEmails": emails, "CustomerId": customer, "CouponClassName": coupon_class})
 
     def distribute(
-        self, accounts: Sequence[object], coupon_class: str = "ACQ-10", feature: int | None = 7
+        self,
+        accounts: Sequence[object],
+        coupon_class: str = "ACQ-10",
+        feature: int | None = 7,
+        *,
+        customer: str | None = "100",
+        headers: Mapping[str, str] = AUTH,
     ) -> httpx.Response:
+        """DistributeCoupons with the owner customer in the ``CustomerId`` header (None: no header)."""
         body = {
             "AccountIds": list(accounts),
             "ClassName": coupon_class,
             "FeatureId": feature,
             "SendNotification": False,
         }
-        return self.post(DISTRIBUTE, body)
+        return self.post(DISTRIBUTE, body, headers={**headers, **({"CustomerId": customer} if customer else {})})
+
+    def client(self) -> httpx.AsyncClient:
+        """An async client whose requests reach this sandbox in-process (closing it leaves the sandbox open)."""
+        return httpx.AsyncClient(transport=_Borrowed(self.transport), base_url=BASE_URL)
 
     def redeem(self, account: object, code: str) -> httpx.Response:
         return self.post(REDEEM, {"AccountId": account, "CouponCode": code})

@@ -52,6 +52,7 @@ DESCRIPTOR = VendorDescriptor(
         targets=dialect.targets,
         email_files=dialect.email_files,
         settings=dialect.settings,
+        advisories=dialect.advisories,
     ),
     export=ExportWords(
         owner="customer",

@@ -23,6 +23,25 @@ def scope(spec: Spec) -> tuple[str, str] | None:
     return owner, klass
 
 
+PREDICATE_MIN_LENGTH = 4
+SHORT_CLASS_NAME = "short-class-name"
+
+
+def advisories(spec: Spec) -> Iterator[tuple[NodePath, str, str]]:
+    """A ``couponClass`` shorter than four characters: predicate.md says a Predicate's Value "must be four or
+    greater" in length, and SearchCoupons finds the class through a CouponClassName predicate. The page does not
+    say whether coupon fields are held to it: a warning, not an error."""
+    klass = spec.get("couponClass")
+    if isinstance(klass, str) and 0 < len(klass) < PREDICATE_MIN_LENGTH:
+        yield (
+            (*SPEC, "couponClass"),
+            SHORT_CLASS_NAME,
+            f"is shorter than {PREDICATE_MIN_LENGTH} characters: predicate.md says a Predicate's Value "
+            "must be four or greater in length, and SearchCoupons reads the class through a CouponClassName "
+            "predicate; the vendor may refuse it (Predicate invalid)",
+        )
+
+
 def targets(spec: Spec) -> Iterator[Declared]:
     """The well-formed account ids of ``distribute.accounts``, then the strings of ``dispatch.emails`` (syntax
     unchecked)."""

@@ -231,6 +231,26 @@ class MsAdsProvider:
                 tracking_id=reply.tracking_id,
             ) from exc
 
+    async def coupon_info(self, customer_id: str) -> list[wire.CouponInfo]:
+        """GetCouponInfo: the coupons the accounts of ``customer_id`` (a receiving customer) hold, with FeatureId and
+        claim details. Read-only, retried like SearchCoupons; the caller must be allowed to read that customer."""
+        reply = await with_retries(
+            lambda: self._call(wire.COUPON_INFO, wire.coupon_info_request(customer_id), customer=customer_id),
+            policy=self._settings.read_retry,
+            retryable=_read_retryable,
+            sleep=self._sleep,
+            rng=self._rng,
+        )
+        try:
+            return wire.parse_coupon_info_response(reply.body)
+        except MalformedResponse as exc:
+            raise ProviderError(
+                f"malformed GetCouponInfo response: {exc}",
+                provider=self.name,
+                operation=wire.COUPON_INFO,
+                tracking_id=reply.tracking_id,
+            ) from exc
+
     # --- issuing --------------------------------------------------------------------------------------
 
     def batches(self, spec: ScopeSpec, items: Sequence[PlanItem]) -> list[Batch]:
@@ -248,7 +268,7 @@ class MsAdsProvider:
         try:
             body = self._issue_body(spec, batch)
             reply = await with_retries(
-                lambda: self._call(batch.operation, body, fence),
+                lambda: self._call(batch.operation, body, fence, customer=batch.scope.owner),
                 policy=self._settings.issue_retry,
                 retryable=_issue_retryable,
                 sleep=self._sleep,
@@ -298,12 +318,15 @@ class MsAdsProvider:
 
     # --- one call -------------------------------------------------------------------------------------
 
-    async def _call(self, operation: str, body: wire.JsonObject, fence: Fence | None = None) -> Reply:
+    async def _call(
+        self, operation: str, body: wire.JsonObject, fence: Fence | None = None, *, customer: str | None = None
+    ) -> Reply:
         """One POST; again once with a refreshed token if the vendor says the token expired (109). An issuing
-        call passes its ``fence``, awaited right before each POST leaves (after the token and the limiter)."""
+        call passes its ``fence``, awaited right before each POST leaves (after the token and the limiter), and
+        its scope's owner as ``customer``: the ``CustomerId`` header, by which DistributeCoupons finds the class."""
         token = await self._tokens.access_token()
         try:
-            return await self._send(operation, body, token, fence)
+            return await self._send(operation, body, token, fence, customer)
         except AuthError as err:
             if err.code != str(wire.TOKEN_EXPIRED):
                 raise
@@ -311,9 +334,11 @@ class MsAdsProvider:
             if fresh is None:
                 raise
         log.info("call: operation=%s token expired (109), retrying once with a refreshed token", operation)
-        return await self._send(operation, body, fresh, fence)
+        return await self._send(operation, body, fresh, fence, customer)
 
-    async def _send(self, operation: str, body: wire.JsonObject, token: Secret, fence: Fence | None) -> Reply:
+    async def _send(
+        self, operation: str, body: wire.JsonObject, token: Secret, fence: Fence | None, customer: str | None = None
+    ) -> Reply:
         try:
             async with self._limiter:
                 if fence is not None:
@@ -321,7 +346,7 @@ class MsAdsProvider:
                 response = await self._client.post(
                     wire.PATHS[operation],
                     json=body,
-                    headers=self._headers(token),
+                    headers=self._headers(token, customer),
                     extensions=None if fence is None else fenced(fence),
                 )
         except httpx.TransportError as exc:
@@ -356,7 +381,7 @@ class MsAdsProvider:
             clean=self._clean,
         )
 
-    def _headers(self, token: Secret) -> dict[str, str]:
+    def _headers(self, token: Secret, customer: str | None = None) -> dict[str, str]:
         headers = {
             "Authorization": f"Bearer {token.reveal()}",
             "DeveloperToken": self._developer_token.reveal(),
@@ -367,6 +392,8 @@ class MsAdsProvider:
             headers["CustomerId"] = self._settings.customer_id
         if self._settings.customer_account_id:
             headers["CustomerAccountId"] = self._settings.customer_account_id
+        if customer:
+            headers["CustomerId"] = customer
         return headers
 
     def _clean(self, text: str) -> str:
@@ -489,15 +516,33 @@ def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_c
         receivers = receiving_targets(coupon)
         for target in targets:
             issued.setdefault(target, []).append(held if target in receivers else replace(held, received=False))
+    face = face_value(mine)
     return ScopeLive(
         scope=scope,
         exists=bool(mine),
-        face_value=face_value(mine),
+        face_value=face,
+        advisories=class_advisories(face),
         available=available,
         issued={target: tuple(held) for target, held in issued.items()},
         coupons_read=len(coupons),
         api_calls=api_calls,
     )
+
+
+ACQUISITION = "Acquisition"
+ACQUISITION_ADVISORY = "acquisition-new-customers-only"
+
+
+def class_advisories(face: FaceValue | None) -> tuple[tuple[str, str], ...]:
+    """What the vendor's rules say of issuing coupons of the class: coupon.md, CouponType Acquisition, "Only new
+    customers can redeem this coupon"."""
+    if face is None or face.coupon_type != ACQUISITION:
+        return ()
+    message = (
+        "an Acquisition class: only new customers can redeem its coupons (coupon.md); an account or email of an "
+        "existing customer receives a coupon it cannot redeem"
+    )
+    return ((ACQUISITION_ADVISORY, message),)
 
 
 def face_value(coupons: Sequence[wire.WireCoupon]) -> FaceValue | None:

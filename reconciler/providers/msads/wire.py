@@ -24,11 +24,13 @@ from reconciler.errors import (
 SEARCH = "SearchCoupons"
 DISTRIBUTE = "DistributeCoupons"
 DISPATCH = "DispatchCoupons"
+COUPON_INFO = "GetCouponInfo"
 
 PATHS: Mapping[str, str] = {
     SEARCH: "/CustomerBilling/v13/Coupons/Search",
     DISTRIBUTE: "/CustomerBilling/v13/Coupons/Distribute",
     DISPATCH: "/CustomerBilling/v13/Coupons/Dispatch",
+    COUPON_INFO: "/CustomerBilling/v13/CouponInfo/Query",
 }
 
 PAGE_SIZE = 100
@@ -70,6 +72,11 @@ def distribute_request(
         "FeatureId": feature_id,
         "SendNotification": bool(send_notification),
     }
+
+
+def coupon_info_request(customer_id: str) -> JsonObject:
+    """GetCouponInfo (getcouponinfo.md): the customer id, a long, as a JSON string."""
+    return {"CustomerId": str(customer_id)}
 
 
 # --- responses ------------------------------------------------------------------------------------------
@@ -182,6 +189,53 @@ def parse_search_response(body: object) -> list[WireCoupon]:
 
 
 @dataclass(frozen=True, slots=True)
+class CouponInfo:
+    """The fields of a CouponInfoData (couponinfodata.md) that tell who holds a coupon and since when:
+    ``status`` is an unsignedByte whose values are not documented."""
+
+    account_id: int
+    coupon_id: int | None
+    claim_date: str | None
+    status: int | None
+    feature_id: int | None
+    redemption_date: str | None
+    value: Decimal | None
+    currency: str | None
+
+
+def _int(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedResponse(f"expected an integer, got {value!r}")
+    return value
+
+
+def parse_coupon_info_response(body: object) -> list[CouponInfo]:
+    """GetCouponInfo's ``CouponInfoData`` list; an entry without an AccountId is malformed."""
+    found = []
+    for raw in _list(_response_object(body, COUPON_INFO).get("CouponInfoData"), "CouponInfoData"):
+        if not isinstance(raw, dict):
+            raise MalformedResponse("a CouponInfoData is not an object")
+        account = _int(raw.get("AccountId"))
+        if account is None:
+            raise MalformedResponse("a CouponInfoData has no AccountId")
+        found.append(
+            CouponInfo(
+                account_id=account,
+                coupon_id=_int(raw.get("CouponId")),
+                claim_date=_text(raw.get("ClaimDate")),
+                status=_int(raw.get("Status")),
+                feature_id=_int(raw.get("FeatureId")),
+                redemption_date=_text(raw.get("RedemptionDate")),
+                value=_decimal(raw.get("CouponValue")),
+                currency=_text(raw.get("CurrencyCode")),
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True, slots=True)
 class ItemError:
     """Why the vendor refused one item (or the whole operation)."""
 
@@ -196,8 +250,11 @@ def _item_error(raw: object) -> ItemError:
     entry = _object(raw)
     code = entry.get("Code")
     code = entry.get("ErrorCode") if code is None else code
-    message = entry.get("Message") or entry.get("Details") or entry.get("Detail") or "refused"
-    return ItemError(None if code is None else str(code), str(message))
+    message = str(entry.get("Message") or entry.get("Details") or entry.get("Detail") or "refused")
+    details = entry.get("Details")
+    if isinstance(details, str) and details and details not in message:  # the vendor's specifics: which class
+        message = f"{message} ({details})"
+    return ItemError(None if code is None else str(code), message)
 
 
 def parse_dispatch_response(body: object, count: int) -> dict[int, ItemError]:
