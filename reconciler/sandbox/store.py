@@ -157,7 +157,7 @@ class Store:
         self.path = path
         self.clock = clock
         self._lock = threading.RLock()
-        self._membership = 0  # bumped by every change to which coupons exist (seeding, reset)
+        self._membership = 0  # bumped by every seeding (a reset leaves no coupon to page through)
         self._page_keys = _PageKeys()
         try:
             if path is not None:
@@ -224,7 +224,6 @@ class Store:
         with self._tx() as db:
             for table in _DATA_TABLES:
                 db.execute(f"DELETE FROM {table}")  # fixed table names
-            self._membership += 1
 
     def load_seed(self, seed: Seed) -> None:
         """Add every section of a checked seed file."""
@@ -350,7 +349,7 @@ class Store:
             self._page_keys.put(query, self._version(), _key_of(query, page[-1]))
 
     def _version(self) -> tuple[int, int]:
-        """Changes to which coupons a query matches: this store's own (seeding, reset) and any other connection's
+        """Changes to which coupons a query matches: this store's own (seeding) and any other connection's
         commit (``PRAGMA data_version``), after which every remembered page start is forgotten."""
         (data_version,) = self._db.execute("PRAGMA data_version").fetchone()
         return (self._membership, int(data_version))
