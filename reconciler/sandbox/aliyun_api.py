@@ -11,6 +11,7 @@ Code, Message, Recommend}``. docs/sandbox.md lists which behaviours are inferred
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -346,6 +347,7 @@ def discard_coupon_list(store: Store, params: Mapping[str, str], effects: Effect
     return Result(True, len(ids), len(ids))
 
 
+@functools.lru_cache(maxsize=65536)  # coupons sent together or seeded together share their times
 def _time(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, CHINA).strftime("%Y-%m-%d %H:%M:%S")
 

@@ -7,6 +7,7 @@ coupon, as the service is understood to behave (docs/sandbox.md lists what is in
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -228,8 +229,14 @@ def _additional_fields(value: object) -> set[str]:
     return names
 
 
+@functools.lru_cache(maxsize=65536)  # coupons issued by one call share their dates: each is formatted once
 def _moment(seconds: float | None) -> str | None:
     return None if seconds is None else wire.format_datetime(wire.from_epoch(seconds))
+
+
+@functools.lru_cache(maxsize=4096)  # a store holds few distinct days
+def _day_moment(day: date | None) -> str | None:
+    return wire.format_datetime(day)
 
 
 def coupon_json(coupon: CouponRecord, *, claim_info: bool) -> JsonObject:
@@ -247,9 +254,9 @@ def coupon_json(coupon: CouponRecord, *, claim_info: bool) -> JsonObject:
         "CurrencyCode": coupon.currency,
         "PercentOff": coupon.percent_off,
         "ActiveDuration": coupon.active_duration,
-        "ExpirationDate": wire.format_datetime(coupon.expiration_date),
-        "StartDate": wire.format_datetime(coupon.start_date),
-        "EndDate": wire.format_datetime(coupon.end_date),
+        "ExpirationDate": _day_moment(coupon.expiration_date),
+        "StartDate": _day_moment(coupon.start_date),
+        "EndDate": _day_moment(coupon.end_date),
         "SendToEmail": coupon.send_to_email,
         "SendToDate": _moment(coupon.send_to_date),
         "IsRedeemed": redemption is not None,

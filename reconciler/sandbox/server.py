@@ -64,7 +64,17 @@ def url_of(sock: socket.socket) -> str:
 
 
 def _server(app: ASGIApp, log_level: str) -> uvicorn.Server:
-    config = uvicorn.Config(close_on_drop(app), log_level=log_level, lifespan="off", timeout_graceful_shutdown=5)
+    # h11, never httptools (uvicorn's choice when it is installed): httptools sends header names lower-cased, and the
+    # SDK looks the TrackingId header up case-sensitively. No access log: every call is in the store's call log, and
+    # a line per request was about a fifth of the served sandbox's CPU per Search page (benchmarks/sandbox_cpu.py).
+    config = uvicorn.Config(
+        close_on_drop(app),
+        log_level=log_level,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+        http="h11",
+        access_log=False,
+    )
     return uvicorn.Server(config)
 
 

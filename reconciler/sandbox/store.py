@@ -14,13 +14,16 @@ Read lag (the ``lag-s`` fault) lives here: each change to a coupon records when 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -173,6 +176,8 @@ class Store:
         self.path = path
         self.clock = clock
         self._lock = threading.RLock()
+        self._membership = 0  # bumped by every seeding (a reset leaves no coupon to page through)
+        self._page_keys = _PageKeys()
         try:
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,7 +188,11 @@ class Store:
             self._db.execute("PRAGMA busy_timeout = 10000")
             self._db.execute("PRAGMA foreign_keys = ON")
             if path is not None:
+                # WAL; commits are not synced to disk (NORMAL): each is still seen by every other connection and
+                # process at once (the call log is read by tests the moment a call's answer arrives), and survives
+                # this process ending; only an operating-system crash may lose the last ones.
                 self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.executescript(_SCHEMA + aliyun_store.SCHEMA)  # idempotent; executescript commits on its own
             with self._tx() as db:
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
@@ -285,6 +294,7 @@ class Store:
                         db.execute("INSERT INTO account_history VALUES (?)", (account.id,))
                 for coupon_class in customer.classes:
                     _mint(db, coupon_class)
+            self._membership += 1
 
     # --- lookups ----------------------------------------------------------------------------------------
 
@@ -374,7 +384,12 @@ class Store:
         return _record(rows[0], float("inf")) if rows else None
 
     def search(self, query: CouponQuery) -> list[CouponRecord]:
-        """One page of the owner's coupons, as Search sees them now (changes still lagging are not seen)."""
+        """One page of the owner's coupons, as Search sees them now (changes still lagging are not seen).
+
+        Pages are OFFSET pages, but a page that starts where an earlier page of the same query ended starts after
+        that page's last coupon instead of skipping ``offset`` rows (see :class:`_PageKeys`): the same page, found
+        on the index.
+        """
         now = self.now()
         where = ["c.owner_id = ?"]
         params: list[object] = [query.customer_id]
@@ -390,14 +405,54 @@ class Store:
         if query.hidden is not None:  # hidden before paging, so that pages stay full and never skip a coupon
             where.append(hidden_condition("c.code"))
             params.extend(hidden_parameters(query.hidden))
-        # Pages are found on the indexes first (ids only, so skipping OFFSET rows stays cheap), then read whole.
-        sql = f"SELECT c.id FROM coupons c WHERE {' AND '.join(where)} ORDER BY {_order(query)} LIMIT ? OFFSET ?"
-        ids = [row[0] for row in self._read(sql, (*params, query.limit, query.offset))]
-        if not ids:
-            return []
-        rows = self._read(f"{_SELECT} WHERE c.id IN ({', '.join('?' * len(ids))})", ids)
-        by_id = {row[0]: row for row in rows}
-        return [_record(by_id[coupon_id], now) for coupon_id in ids]
+        order = _order(query)
+        with self._lock:
+            if query.offset == 0:
+                return self._keyset_page(query, where, params, order, None, now)
+            key = self._page_keys.get(query, self._version())
+            if key is not None:
+                return self._keyset_page(query, where, params, order, key, now)
+            # Pages are found on the indexes first (ids only, so skipping OFFSET rows stays cheap), then read whole.
+            sql = f"SELECT c.id FROM coupons c WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ? OFFSET ?"
+            ids = [row[0] for row in self._db.execute(sql, (*params, query.limit, query.offset))]
+            if not ids:
+                return []
+            rows = self._db.execute(f"{_SELECT} WHERE c.id IN ({', '.join('?' * len(ids))})", ids).fetchall()
+            by_id = {row[0]: row for row in rows}
+            page = [by_id[coupon_id] for coupon_id in ids]
+            self._remember(query, page)
+            return [_record(row, now) for row in page]
+
+    def _keyset_page(
+        self,
+        query: CouponQuery,
+        where: list[str],
+        params: list[object],
+        order: str,
+        after: _PageKey | None,
+        now: float,
+    ) -> list[CouponRecord]:
+        """The page of ``query`` that starts right after ``after`` (None: the first page), read in one query."""
+        conditions, values = list(where), list(params)
+        if after is not None:
+            condition, after_values = _after(query, after)
+            conditions.append(condition)
+            values.extend(after_values)
+        sql = f"{_SELECT} WHERE {' AND '.join(conditions)} ORDER BY {order} LIMIT ?"
+        page = self._db.execute(sql, (*values, query.limit)).fetchall()
+        self._remember(query, page)
+        return [_record(row, now) for row in page]
+
+    def _remember(self, query: CouponQuery, page: list[Row]) -> None:
+        """Where the next page of ``query`` starts, when this page is full (a short page is the last one)."""
+        if len(page) == query.limit:
+            self._page_keys.put(query, self._version(), _key_of(query, page[-1]))
+
+    def _version(self) -> tuple[int, int]:
+        """Changes to which coupons a query matches: this store's own (seeding) and any other connection's
+        commit (``PRAGMA data_version``), after which every remembered page start is forgotten."""
+        (data_version,) = self._db.execute("PRAGMA data_version").fetchone()
+        return (self._membership, int(data_version))
 
     # --- issuing ----------------------------------------------------------------------------------------
 
@@ -564,6 +619,66 @@ LEFT JOIN accounts ra ON ra.id = c.redeem_account_id
 """
 
 
+_PageKey = tuple[str | None, int]  # the last coupon of a page: its ordering key (None: ordered by id alone), its id
+_SORT_COLUMNS = {"class_name": ("c.class_name", 2), "start_date": ("c.start_date", 11)}  # column, index in _SELECT
+MAX_PAGE_KEYS = 65536
+
+
+class _PageKeys:
+    """Where the pages of a query start: for a query (its offset the start of a page), the last coupon of the page
+    that ended there, and the store version it was read at.
+
+    Only queries whose matches change with nothing but the coupons that exist are remembered: none with an
+    IsRedeemed condition (a redemption, or its lag running out, changes which coupons match). Issuing changes no
+    match, so pages read across DispatchCoupons or DistributeCoupons calls are the OFFSET pages, and stay so.
+    """
+
+    def __init__(self) -> None:
+        self._keys: OrderedDict[CouponQuery, tuple[tuple[int, int], _PageKey]] = OrderedDict()
+
+    def get(self, query: CouponQuery, version: tuple[int, int]) -> _PageKey | None:
+        found = self._keys.get(query)
+        if found is None or found[0] != version or query.redeemed:
+            return None
+        return found[1]
+
+    def put(self, query: CouponQuery, version: tuple[int, int], key: _PageKey) -> None:
+        if query.redeemed:
+            return
+        following = replace(query, offset=query.offset + query.limit)
+        self._keys[following] = (version, key)
+        self._keys.move_to_end(following)
+        while len(self._keys) > MAX_PAGE_KEYS:
+            self._keys.popitem(last=False)
+
+
+def _sort_column(query: CouponQuery) -> tuple[str, int] | None:
+    """The column a query orders by before the id (see :func:`_order`), and its index in a ``_SELECT`` row."""
+    return None if query.class_names else _SORT_COLUMNS.get(query.order_by or "")
+
+
+def _key_of(query: CouponQuery, row: Row) -> _PageKey:
+    column = _sort_column(query)
+    return (None if column is None else row[column[1]], row[0])
+
+
+def _after(query: CouponQuery, key: _PageKey) -> tuple[str, list[object]]:
+    """The condition for the coupons that come after ``key`` in the query's order (:func:`_order`): ordering key,
+    then id ascending; SQLite puts NULL keys first when ascending and last when descending."""
+    value, last_id = key
+    column = _sort_column(query)
+    if column is None:
+        return "c.id > ?", [last_id]
+    name = column[0]
+    if value is None:  # a NULL key: ascending, the NULLs come first; descending, last
+        if query.descending:
+            return f"({name} IS NULL AND c.id > ?)", [last_id]
+        return f"({name} IS NOT NULL OR c.id > ?)", [last_id]
+    if query.descending:
+        return f"({name} < ? OR ({name} = ? AND c.id > ?) OR {name} IS NULL)", [value, value, last_id]
+    return f"({name}, c.id) > (?, ?)", [value, last_id]
+
+
 def _order(query: CouponQuery) -> str:
     """ORDER BY for a query: the requested key, then minting order (stable, and the default).
 
@@ -606,6 +721,7 @@ def _day(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+@functools.lru_cache(maxsize=4096)  # a store holds few distinct days: each is parsed once
 def _parse_day(value: str | None) -> date | None:
     return None if value is None else date.fromisoformat(value)
 

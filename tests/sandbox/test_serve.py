@@ -122,6 +122,7 @@ def test_serve_prints_its_loopback_url_and_stops_cleanly_on_a_signal(tmp_path: P
         out, err = _stop(process, stop)
     assert process.returncode == 0, err
     assert "couponctl sandbox: stopped" in out
+    assert SEARCH not in out + err and "/oauth2" not in out + err  # no line per request: the call log has them
     assert "Traceback" not in err
     assert "sandbox-access-token" not in out + err and "BBD37VB98" not in out + err
 
