@@ -1,6 +1,7 @@
 """Duplicate targets found in bounded memory (``couponctl validate``): an external merge sort.
 
-Each declared target becomes one line of text, ``scope:kind:value`` then where it was declared. Lines are
+Each declared target becomes one line of text, ``scope:kind:value`` then where it was declared (numbers: the
+scope, the manifest and file, the field are each numbered once). Lines are
 gathered RUN_RECORDS at a time, sorted by that key (stably: declared order stays within a key) and written to a
 temporary file; the sorted runs are then merged (FAN_IN at a time, in passes when there are more), and equal
 neighbours are duplicates. Memory holds one run and a read buffer per merged file, whatever the number of
@@ -42,6 +43,7 @@ class SpilledTargets:
         self.distinct = 0
         self._scopes: dict[Scope, int] = {}
         self._sources: dict[Source, int] = {}
+        self._fields: dict[str, int] = {}
         self._buffer: list[str] = []
         self._runs: list[Path] = []
         self._written = 0
@@ -49,8 +51,8 @@ class SpilledTargets:
     def declare(self, scope: Scope, source: Source, value: str, line: int, column: int, field: str) -> None:
         scope_no = self._scopes.setdefault(scope, len(self._scopes))
         source_no = self._sources.setdefault(source, len(self._sources))
-        field = field.replace("\n", " ")
-        self._buffer.append(f"{scope_no}:{source.kind.value}:{value}\t{source_no}\t{line}\t{column}\t{field}\n")
+        field_no = self._fields.setdefault(field, len(self._fields))
+        self._buffer.append(f"{scope_no}:{source.kind.value}:{value}\t{source_no}\t{line}\t{column}\t{field_no}\n")
         if len(self._buffer) >= self.run_records:
             self._spill()
 
@@ -62,8 +64,7 @@ class SpilledTargets:
             groups = [self._runs[i : i + self.fan_in] for i in range(0, len(self._runs), self.fan_in)]
             self._runs = [self._merged_into_run(group) for group in groups]
         found = _FileDuplicates()
-        scopes = list(self._scopes)
-        sources = list(self._sources)
+        scopes, sources, fields = list(self._scopes), list(self._sources), list(self._fields)
         with ExitStack() as stack:
             streams = [stack.enter_context(run.open(encoding="utf-8")) for run in self._runs]
             previous: str | None = None
@@ -74,7 +75,7 @@ class SpilledTargets:
                     previous, first = key, record
                     self.distinct += 1
                     continue
-                found.add(_problem(scopes, sources, first, record))
+                found.add(_problem(scopes, sources, fields, first, record))
         for run in self._runs:
             run.unlink()
         return found.listed()
@@ -100,18 +101,19 @@ class SpilledTargets:
         return path
 
 
-def _item(scopes: list[Scope], sources: list[Source], record: str) -> tuple[Scope, DesiredItem, str]:
-    key, source_no, line, column, field = record.rstrip("\n").split("\t", 4)
+def _item(scopes: list[Scope], sources: list[Source], fields: list[str], record: str) -> tuple[Scope, DesiredItem, str]:
+    key, source_no, line, column, field_no = record.rstrip("\n").split("\t")
     scope_no, _, rest = key.partition(":")
     value = rest.partition(":")[2]
     source = sources[int(source_no)]
     position = Position(source.file, int(line), int(column))
-    return scopes[int(scope_no)], DesiredItem(Target(source.kind, value), source.manifest, position), field
+    item = DesiredItem(Target(source.kind, value), source.manifest, position)
+    return scopes[int(scope_no)], item, fields[int(field_no)]
 
 
-def _problem(scopes: list[Scope], sources: list[Source], first: str, record: str) -> Problem:
-    _, first_item, _ = _item(scopes, sources, first)
-    scope, item, field = _item(scopes, sources, record)
+def _problem(scopes: list[Scope], sources: list[Source], fields: list[str], first: str, record: str) -> Problem:
+    _, first_item, _ = _item(scopes, sources, fields, first)
+    scope, item, field = _item(scopes, sources, fields, record)
     return duplicate_target(scope, first_item, item, field)
 
 
