@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import stat
+import tempfile
 from decimal import Decimal
 from pathlib import Path
+from typing import ClassVar
 
+import pytest
+
+from reconciler.app import session
+from reconciler.errors import Problem
 from reconciler.manifest.spill import SpilledTargets
 from reconciler.state.declared import DeclaredTargets, Source
 from reconciler.state.desired import Position, Scope, Target, TargetKind
@@ -25,6 +32,7 @@ SCOPE = Scope("m", "1", "C")
 
 
 def project(tmp_path: Path, a: str, b: str) -> Path:
+    tmp_path.mkdir(exist_ok=True)
     (tmp_path / "couponctl.yaml").write_text("providers:\n  m: {type: msads, environment: local}\n")
     (tmp_path / "manifests").mkdir()
     (tmp_path / "manifests" / "m.yaml").write_text(MANIFEST)
@@ -108,3 +116,26 @@ def test_declared_targets_keep_order_positions_and_amounts() -> None:
     assert Target(TargetKind.ACCOUNT, "11") not in targets  # the kind is part of the target
     assert targets[Target.uid(12)].amount == Decimal(6)
     assert targets.get(Target.email("b@example.com")) is None
+
+
+class _Watched(SpilledTargets):
+    seen: ClassVar[list[tuple[Path, int]]] = []
+
+    def finish(self) -> list[Problem]:
+        _Watched.seen.append((self.directory, stat.S_IMODE(self.directory.stat().st_mode)))
+        return super().finish()
+
+
+@pytest.mark.parametrize("b", ["email\ny@example.com\n", "email\nx@example.com\n"], ids=["valid", "duplicate"])
+def test_validate_spills_to_a_private_directory_removed_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, b: str
+) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setattr(session, "SpilledTargets", _Watched)
+    _Watched.seen.clear()
+    run(project(tmp_path / "p", "x@example.com\n", b), "validate")
+    [(directory, mode)] = _Watched.seen
+    assert directory.parent == temp and mode == 0o700
+    assert list(temp.iterdir()) == []
