@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from reconciler.config.load import load_config
 from reconciler.config.model import Config
 from reconciler.manifest.build import load_desired
 from reconciler.manifest.discover import find_manifests
+from reconciler.manifest.spill import SpilledTargets
 from reconciler.plan.model import Plan, PlanEndpoint
 from reconciler.providers.base import Provider
 from reconciler.providers.oauth import one_chain_per_refresh_token
@@ -46,6 +48,17 @@ def load_project(directory: Path, paths: Sequence[Path] | None = None) -> Projec
         return Project(config, desired)
     files, _ = find_manifests(config.root, list(paths))
     return Project(config, desired, tuple(f.display for f in files))
+
+
+def check_project(directory: Path, paths: Sequence[Path] | None = None) -> tuple[Project, int]:
+    """``couponctl validate``: load and validate like :func:`load_project`, but in bounded memory: the targets
+    are checked as they stream past and not kept (duplicates by an external sort in a temporary directory), so
+    the project returned declares its scopes and no target. Also returns how many distinct targets it declares."""
+    config = load_config(directory)
+    with tempfile.TemporaryDirectory(prefix="couponctl-validate-") as spill:
+        sink = SpilledTargets(Path(spill))
+        desired = load_desired(config, paths or None, sink=sink)
+    return Project(config, desired), sink.distinct
 
 
 def project_for_plan(directory: Path, saved: Plan) -> Project:

@@ -15,7 +15,7 @@ from reconciler.app.events import ApplyEvent, ApplyNote, BatchSent, InDoubtResol
 from reconciler.app.governance import overrides_given
 from reconciler.app.notify import ApplyNotifier
 from reconciler.app.plan import load_plan_file, plan_project
-from reconciler.app.session import Project, load_project, project_for_plan
+from reconciler.app.session import Project, check_project, load_project, project_for_plan
 from reconciler.cli.notify import echo_deliveries
 from reconciler.cli.progress import Progress, progress_mode
 from reconciler.cli.support import (
@@ -110,12 +110,13 @@ def _load(settings: Settings, paths: tuple[Path, ...]) -> Project:
 @reports_errors
 def validate(settings: Settings, paths: tuple[Path, ...]) -> None:
     """Check config and manifests offline; report every problem at once."""
-    project = _load(settings, paths)
+    settings.announce_root()
+    project, targets = check_project(settings.directory, settings.paths(paths))
     desired = project.desired
     for advisory in (a for found in desired.advisories.values() for a in found):
         click.echo(f"warning: {advisory.problem}", err=True)
     click.echo(
-        f"valid: {len(desired.scopes)} scope(s), {desired.target_count()} target(s) "
+        f"valid: {len(desired.scopes)} scope(s), {targets} target(s) "
         f"in {len({m for s in desired.scopes.values() for m in s.manifests})} manifest(s) "
         f"(project {project.config.root})"
     )

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 from reconciler.config.containment import outside_reason
 from reconciler.config.model import Config
@@ -14,10 +15,12 @@ from reconciler.manifest.discover import display_path, find_manifests, normalize
 from reconciler.manifest.emails import read_emails
 from reconciler.manifest.loader import NodePath, field_name, load_yaml
 from reconciler.manifest.parse import Manifest, parse_manifest
+from reconciler.manifest.problems import CappedProblems
 from reconciler.manifest.schedule import read_schedule
 from reconciler.manifest.schema import manifest_validator, schema_problems
 from reconciler.manifest.validate import check_names, check_provider, check_settings, duplicate_target, email_error
 from reconciler.providers.registry import vendors
+from reconciler.state.declared import DeclaredTargets, Source
 from reconciler.state.desired import (
     Advisory,
     DesiredItem,
@@ -36,12 +39,49 @@ MAX_PROBLEMS_PER_EMAILS_FILE = 100
 _DIGITS = re.compile(r"[0-9]+")  # an account id or uid: ASCII digits only
 
 
-def load_desired(config: Config, paths: Sequence[Path] | None = None) -> DesiredState:
+class TargetSink(Protocol):
+    """Where declared targets go: kept (a plan) or only checked (validate)."""
+
+    def declare(self, scope: Scope, source: Source, value: str, line: int, column: int, field: str) -> Problem | None:
+        """Take one target; the problem when it repeats a (scope, target) already declared, if known now."""
+
+    def finish(self) -> list[Problem]:
+        """Every declaration is in: the problems found only now."""
+
+
+class _InMemory:
+    """Keeps every scope's targets (compactly); a repeat is found as it is declared."""
+
+    def __init__(self) -> None:
+        self.scopes: dict[Scope, DeclaredTargets] = {}
+
+    def declare(self, scope: Scope, source: Source, value: str, line: int, column: int, field: str) -> Problem | None:
+        targets = self.scopes.get(scope)
+        if targets is None:
+            targets = self.scopes[scope] = DeclaredTargets()
+        first = targets.declare(source, value, line, column)
+        if first is None:
+            return None
+        target = Target(source.kind, value)
+        item = DesiredItem(target, source.manifest, Position(source.file, line, column), source.amount)
+        return duplicate_target(scope, first, item, field)
+
+    def finish(self) -> list[Problem]:
+        for targets in self.scopes.values():
+            targets.seal()
+        return []
+
+
+def load_desired(
+    config: Config, paths: Sequence[Path] | None = None, *, sink: TargetSink | None = None
+) -> DesiredState:
     """The desired state of the manifests at ``paths`` (default: ``config.manifests``).
 
     Paths are files, directories (searched recursively for *.yaml and *.yml) or glob patterns,
     relative to ``config.root``. Offline; needs no credentials. Raises ManifestError with every
     problem found, sorted by file and position.
+
+    With a ``sink`` the targets go to it and the state returned holds none (``couponctl validate``).
     """
     files, problems = find_manifests(config.root, list(paths) if paths else list(config.manifests))
     manifests: list[Manifest] = []
@@ -65,13 +105,16 @@ def load_desired(config: Config, paths: Sequence[Path] | None = None) -> Desired
         problems.extend(wrong)
         if window is not None and manifest.name is not None:
             schedules[manifest.name] = window
-    items: dict[Scope, dict[Target, DesiredItem]] = {}
+    sink = _InMemory() if sink is None else sink
     for manifest in manifests:
         if manifest.scope is not None:
-            targets = items.setdefault(manifest.scope, {})
-            problems.extend(_declare(manifest, manifest.scope, targets, config.root))
+            if isinstance(sink, _InMemory):  # a scope declared without a target is still declared
+                sink.scopes.setdefault(manifest.scope, DeclaredTargets())
+            problems.extend(_declare(manifest, manifest.scope, sink, config.root))
+    problems.extend(sink.finish())
     if problems:
         raise ManifestError(sorted(dict.fromkeys(problems), key=_problem_order))
+    items = sink.scopes if isinstance(sink, _InMemory) else {}
     labels = {m.name: _labels(m) for m in manifests if m.name is not None}
     return DesiredState(_scope_specs(manifests), items, labels, schedules, _advisories(manifests))
 
@@ -101,14 +144,16 @@ def _problem_order(problem: Problem) -> tuple[str, int, int, str, str]:
     return problem.file, problem.line, problem.column, problem.field, problem.message
 
 
-def _declare(manifest: Manifest, scope: Scope, targets: dict[Target, DesiredItem], root: Path) -> list[Problem]:
-    """Add the manifest's targets to its scope's ``targets``; the problems of its targets and emails files."""
+def _declare(manifest: Manifest, scope: Scope, sink: TargetSink, root: Path) -> list[Problem]:
+    """Declare the manifest's targets in its scope; the problems of its targets and emails files."""
     document, name = manifest.document, manifest.name or ""
     problems: list[Problem] = []
 
     def add(target: Target, path: NodePath, amount: Decimal | None = None) -> None:
-        item = DesiredItem(target, name, Position(document.file, *document.at(path)), amount)
-        _add(targets, scope, item, field_name(path), problems)
+        source = Source(name, document.file, target.kind, amount)
+        problem = sink.declare(scope, source, target.value, *document.at(path), field_name(path))
+        if problem is not None:
+            problems.append(problem)
 
     dialect = manifest.dialect
     if dialect is None:
@@ -133,7 +178,7 @@ def _declare(manifest: Manifest, scope: Scope, targets: dict[Target, DesiredItem
         else:
             add(Target.email(declared.value), declared.path)
     for path, file_name in dialect.email_files(manifest.spec):
-        problems.extend(_declare_file(manifest, path, file_name, scope, targets, root))
+        problems.extend(_declare_file(manifest, path, file_name, scope, sink, root))
     return problems
 
 
@@ -142,11 +187,12 @@ def _declare_file(
     path: NodePath,
     file_name: str,
     scope: Scope,
-    targets: dict[Target, DesiredItem],
+    sink: TargetSink,
     root: Path,
 ) -> list[Problem]:
-    """Add the addresses of one emailsFrom file (relative to the manifest's file). The hot loop of a
-    large list: one regex match, one dict operation and three small frozen objects per address."""
+    """Declare the addresses of one emailsFrom file (relative to the manifest's file). The hot loop of a
+    large list: one regex match and one declaration per address; no object is kept per address but its
+    lower-cased string. At most MAX_PROBLEMS_PER_EMAILS_FILE problems are kept, then the rest are counted."""
     base = normalized(root, manifest.document.file).parent
     refused = outside_reason(root, file_name, base=base)
     if refused is not None:
@@ -156,40 +202,22 @@ def _declare_file(
     if not file.is_file():
         state = "is not a file" if file.exists() else "does not exist"
         return [manifest.document.problem(path, f"emails file {display} {state}")]
-    name, field = manifest.name or "", field_name(path)
-    problems: list[Problem] = []
+    field = field_name(path)
+    source = Source(manifest.name or "", display, TargetKind.EMAIL)
+    problems = CappedProblems(display, MAX_PROBLEMS_PER_EMAILS_FILE)
     try:
         for line, column, address in read_emails(file, display):
             error = email_error(address, reveal=False)
             if error:
-                problems.append(Problem(display, line, column, field, error))
+                problems.add(Problem(display, line, column, field, error))
                 continue
-            item = DesiredItem(Target.email(address), name, Position(display, line, column))
-            _add(targets, scope, item, field, problems)
+            problem = sink.declare(scope, source, address.strip().lower(), line, column, field)
+            if problem is not None:
+                problems.add(problem)
     except InputError as exc:
-        problems.extend(exc.problems)
-    return _capped(problems, display)
-
-
-def _add(
-    targets: dict[Target, DesiredItem], scope: Scope, item: DesiredItem, field: str, problems: list[Problem]
-) -> None:
-    """Keep the first declaration of a target in its scope; a repeat is a problem naming both."""
-    first = targets.setdefault(item.target, item)
-    if first is not item:
-        problems.append(duplicate_target(scope, first, item, field))
-
-
-def _capped(problems: list[Problem], display: str) -> list[Problem]:
-    """At most MAX_PROBLEMS_PER_EMAILS_FILE problems, then one that counts the rest, where they start."""
-    if len(problems) <= MAX_PROBLEMS_PER_EMAILS_FILE:
-        return problems
-    shown, rest = problems[:MAX_PROBLEMS_PER_EMAILS_FILE], problems[MAX_PROBLEMS_PER_EMAILS_FILE:]
-    first = rest[0]
-    note = Problem(
-        display, first.line, first.column, first.field, f"{len(rest)} more problems from here on are not listed"
-    )
-    return [*shown, note]
+        for problem in exc.problems:
+            problems.add(problem)
+    return problems.listed()
 
 
 def _scope_specs(manifests: Iterable[Manifest]) -> dict[Scope, ScopeSpec]:

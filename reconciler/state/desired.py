@@ -62,9 +62,9 @@ class Target(NamedTuple):
         return Target(TargetKind.UID, str(int(uid)))
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
-    """Where something was declared: file, 1-based line and column."""
+class Position(NamedTuple):
+    """Where something was declared: file, 1-based line and column. A named tuple: one is built for every
+    declared target a plan walks (:mod:`reconciler.state.declared` keeps lines, not positions)."""
 
     file: str
     line: int
@@ -94,9 +94,9 @@ class ScopeSpec:
     expect: Expect | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DesiredItem:
-    """One (scope, target) pair a manifest declares. ``amount`` is set for aliyun targets only."""
+class DesiredItem(NamedTuple):
+    """One (scope, target) pair a manifest declares. ``amount`` is set for aliyun targets only. Built when asked
+    for (:class:`reconciler.state.declared.DeclaredTargets`), a named tuple: cheap to build."""
 
     target: Target
     manifest: str

@@ -1,0 +1,148 @@
+"""Duplicate targets found in bounded memory (``couponctl validate``): an external merge sort.
+
+Each declared target becomes one line of text, ``scope:kind:value`` then where it was declared (numbers: the
+scope, the manifest and file, the field are each numbered once). Lines are
+gathered RUN_RECORDS at a time, sorted by that key (stably: declared order stays within a key) and written to a
+temporary file; the sorted runs are then merged (FAN_IN at a time, in passes when there are more), and equal
+neighbours are duplicates. Memory holds one run and a read buffer per merged file, whatever the number of
+targets; the temporary files take about the size of the lists read.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from contextlib import ExitStack
+from pathlib import Path
+
+from reconciler.errors import Problem
+from reconciler.manifest.validate import duplicate_target
+from reconciler.state.declared import Source
+from reconciler.state.desired import DesiredItem, Position, Scope, Target
+
+RUN_RECORDS = 200_000
+"""Targets held in memory before they are sorted and written out."""
+FAN_IN = 64
+"""Sorted files merged at once."""
+MAX_DUPLICATES_PER_FILE = 100
+"""Duplicates listed per file (the first by line); the rest are counted."""
+
+
+def _key(record: str) -> str:
+    return record[: record.index("\t")]
+
+
+class SpilledTargets:
+    """A :class:`reconciler.manifest.build.TargetSink` that keeps no target: duplicates are found by
+    :meth:`finish`, from sorted runs written under ``directory``."""
+
+    def __init__(self, directory: Path, *, run_records: int = RUN_RECORDS, fan_in: int = FAN_IN) -> None:
+        self.directory = directory
+        self.run_records = run_records
+        self.fan_in = fan_in
+        self.distinct = 0
+        self._scopes: dict[Scope, int] = {}
+        self._sources: dict[Source, int] = {}
+        self._fields: dict[str, int] = {}
+        self._buffer: list[str] = []
+        self._runs: list[Path] = []
+        self._written = 0
+
+    def declare(self, scope: Scope, source: Source, value: str, line: int, column: int, field: str) -> None:
+        scope_no = self._scopes.setdefault(scope, len(self._scopes))
+        source_no = self._sources.setdefault(source, len(self._sources))
+        field_no = self._fields.setdefault(field, len(self._fields))
+        self._buffer.append(f"{scope_no}:{source.kind.value}:{value}\t{source_no}\t{line}\t{column}\t{field_no}\n")
+        if len(self._buffer) >= self.run_records:
+            self._spill()
+
+    def finish(self) -> list[Problem]:
+        """The duplicates: per file, the first MAX_DUPLICATES_PER_FILE by line, then one counting the rest."""
+        if self._buffer or not self._runs:
+            self._spill()
+        while len(self._runs) > self.fan_in:
+            groups = [self._runs[i : i + self.fan_in] for i in range(0, len(self._runs), self.fan_in)]
+            self._runs = [self._merged_into_run(group) for group in groups]
+        found = _FileDuplicates()
+        scopes, sources, fields = list(self._scopes), list(self._sources), list(self._fields)
+        with ExitStack() as stack:
+            streams = [stack.enter_context(run.open(encoding="utf-8")) for run in self._runs]
+            previous: str | None = None
+            first: str = ""
+            for record in heapq.merge(*streams, key=_key):
+                key = _key(record)
+                if key != previous:
+                    previous, first = key, record
+                    self.distinct += 1
+                    continue
+                found.add(_problem(scopes, sources, fields, first, record))
+        for run in self._runs:
+            run.unlink()
+        return found.listed()
+
+    def _spill(self) -> None:
+        self._buffer.sort(key=_key)
+        self._runs.append(self._write(self._buffer))
+        self._buffer = []
+
+    def _merged_into_run(self, group: list[Path]) -> Path:
+        with ExitStack() as stack:
+            streams = [stack.enter_context(run.open(encoding="utf-8")) for run in group]
+            merged = self._write(heapq.merge(*streams, key=_key))
+        for run in group:
+            run.unlink()
+        return merged
+
+    def _write(self, records: Iterable[str]) -> Path:
+        path = self.directory / f"run-{self._written:06d}.txt"
+        self._written += 1
+        with path.open("w", encoding="utf-8") as out:
+            out.writelines(records)
+        return path
+
+
+def _item(scopes: list[Scope], sources: list[Source], fields: list[str], record: str) -> tuple[Scope, DesiredItem, str]:
+    key, source_no, line, column, field_no = record.rstrip("\n").split("\t")
+    scope_no, _, rest = key.partition(":")
+    value = rest.partition(":")[2]
+    source = sources[int(source_no)]
+    position = Position(source.file, int(line), int(column))
+    item = DesiredItem(Target(source.kind, value), source.manifest, position)
+    return scopes[int(scope_no)], item, fields[int(field_no)]
+
+
+def _problem(scopes: list[Scope], sources: list[Source], fields: list[str], first: str, record: str) -> Problem:
+    _, first_item, _ = _item(scopes, sources, fields, first)
+    scope, item, field = _item(scopes, sources, fields, record)
+    return duplicate_target(scope, first_item, item, field)
+
+
+class _FileDuplicates:
+    """Per file, the MAX_DUPLICATES_PER_FILE + 1 problems of the lowest positions (a bounded heap each), and a
+    count of all."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, list[tuple[int, int, int, Problem]]] = {}
+        self._counts: dict[str, int] = {}
+        self._order = 0
+
+    def add(self, problem: Problem) -> None:
+        heap = self._kept.setdefault(problem.file, [])
+        self._counts[problem.file] = self._counts.get(problem.file, 0) + 1
+        self._order += 1
+        entry = (-problem.line, -problem.column, -self._order, problem)
+        if len(heap) <= MAX_DUPLICATES_PER_FILE:
+            heapq.heappush(heap, entry)
+        else:
+            heapq.heappushpop(heap, entry)
+
+    def listed(self) -> list[Problem]:
+        out: list[Problem] = []
+        for file, heap in self._kept.items():
+            problems = [entry[3] for entry in sorted(heap, reverse=True)]
+            out.extend(problems[:MAX_DUPLICATES_PER_FILE])
+            if len(problems) > MAX_DUPLICATES_PER_FILE:
+                first, rest = problems[MAX_DUPLICATES_PER_FILE], self._counts[file] - MAX_DUPLICATES_PER_FILE
+                message = f"{rest} more duplicates from here on are not listed"
+                out.append(Problem(file, first.line, first.column, first.field, message))
+        return out
