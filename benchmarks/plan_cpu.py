@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(project / ".couponctl", ignore_errors=True)
             command = [sys.executable, "-m", "cProfile", "-o", str(args.profile), "-m", "reconciler"]
             command += plan_argv(project)[3:]
-            subprocess.run(command, env={**measure.os.environ, **env}, stdout=subprocess.DEVNULL, check=False)
+            subprocess.run(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, check=False)
             result["profile_top"] = report.profile_top(args.profile, limit=30)
     json.dump(result, sys.stdout, indent=1)
     print()
