@@ -84,10 +84,12 @@ class MsAdsSettings:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A 2xx response: its JSON body and TrackingId header."""
+    """A 2xx response: its JSON body and TrackingId header; a SearchCoupons answer read by the fast path has its
+    ``coupons`` instead (``body`` None)."""
 
     body: object
     tracking_id: str | None
+    coupons: list[wire.WireCoupon] | None = None
 
 
 def _read_retryable(err: ProviderError) -> bool:
@@ -221,6 +223,8 @@ class MsAdsProvider:
             sleep=self._sleep,
             rng=self._rng,
         )
+        if reply.coupons is not None:
+            return reply.coupons
         try:
             return wire.parse_search_response(reply.body)
         except MalformedResponse as exc:
@@ -330,6 +334,8 @@ class MsAdsProvider:
         log.debug("call: operation=%s status=%d tracking_id=%s", operation, response.status_code, tracking_id)
         if not response.is_success:
             raise self._fault(operation, response, tracking_id)
+        if operation == wire.SEARCH and (coupons := wire.decode_search_response(response.content)) is not None:
+            return Reply(None, tracking_id, coupons)
         try:
             return Reply(vendor_json(response), tracking_id)
         except ValueError:
