@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from reconciler.errors import MalformedResponse
+from reconciler.providers.http import HttpSettings, build_client
 from reconciler.providers.msads import wire
 from tests.support.msads_fakes import SPEC, coupon, make_provider
 
@@ -136,3 +137,30 @@ def test_the_provider_reads_a_lone_surrogate_answer_the_general_way() -> None:
     content = json.dumps({"Coupons": [fine, odd]}, ensure_ascii=True).encode()
     assert b"\\ud800" in content
     assert read_codes(content) == ["OK1", "X\ufffd"]
+
+
+def test_requests_go_under_the_base_urls_path() -> None:
+    """The operation URLs are built once from the base URL, as httpx merges them: a path prefix is kept."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={"Coupons": []})
+
+    settings = HttpSettings(requests_per_second=0)
+    client = build_client(
+        base_url="https://vendor.test/gateway/v2",
+        user_agent="t",
+        settings=settings,
+        transport=httpx.MockTransport(handler),
+    )
+    provider = make_provider(handler, client=client)
+
+    async def run() -> None:
+        try:
+            await provider.read_scope(SPEC)
+        finally:
+            await provider.aclose()
+
+    asyncio.run(run())
+    assert seen == ["https://vendor.test/gateway/v2/CustomerBilling/v13/Coupons/Search"]

@@ -126,6 +126,13 @@ class MsAdsProvider:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._open_walks = 0  # SearchCoupons walks in progress: they share the search window
+        # Built once, not per request: each operation's URL as httpx would merge it with the base URL, and the
+        # headers of the current access token.
+        base = client.base_url
+        self._urls = {
+            op: base.copy_with(raw_path=base.raw_path + path.lstrip("/").encode()) for op, path in wire.PATHS.items()
+        }
+        self._headers_of: tuple[str, httpx.Headers] | None = None
 
     def __repr__(self) -> str:
         return f"MsAdsProvider(name={self.name!r}, base_url={str(self._client.base_url)!r})"
@@ -323,7 +330,7 @@ class MsAdsProvider:
                 if fence is not None:
                     await fence()
                 response = await self._client.post(
-                    wire.PATHS[operation],
+                    self._urls[operation],
                     json=body,
                     headers=self._headers(token),
                     extensions=None if fence is None else fenced(fence),
@@ -362,7 +369,15 @@ class MsAdsProvider:
             clean=self._clean,
         )
 
-    def _headers(self, token: Secret) -> dict[str, str]:
+    def _headers(self, token: Secret) -> httpx.Headers:
+        cached = self._headers_of
+        if cached is not None and cached[0] == token.reveal():
+            return cached[1]
+        headers = httpx.Headers(self._build_headers(token))
+        self._headers_of = (token.reveal(), headers)
+        return headers
+
+    def _build_headers(self, token: Secret) -> dict[str, str]:
         headers = {
             "Authorization": f"Bearer {token.reveal()}",
             "DeveloperToken": self._developer_token.reveal(),
