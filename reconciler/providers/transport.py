@@ -88,8 +88,11 @@ class LeanTransport(httpx.AsyncBaseTransport):
         timeouts: Mapping[str, float | None] = request.extensions.get("timeout", {})
         origin = (scheme, url.raw_host, url.port or _DEFAULT_PORTS[scheme])
         try:
-            async with asyncio.timeout(timeouts.get("pool")):
-                await self._slots.acquire()
+            if self._slots.locked():
+                async with asyncio.timeout(timeouts.get("pool")):
+                    await self._slots.acquire()
+            else:
+                await self._slots.acquire()  # free: taken at once
         except TimeoutError:
             raise httpx.PoolTimeout("no connection free within the pool timeout", request=request) from None
         try:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from operator import attrgetter, itemgetter
 
 import httpx
 
@@ -198,13 +199,13 @@ class MsAdsProvider:
             for page in pages:
                 fresh = 0
                 for coupon in page:
-                    if coupon.code is None:
+                    code = coupon.code
+                    if code is None:
                         anonymous.append(coupon)
-                    elif coupon.code in coupons:
-                        continue
-                    else:
-                        coupons[coupon.code] = coupon
-                    fresh += 1
+                        fresh += 1
+                    elif code not in coupons:
+                        coupons[code] = coupon
+                        fresh += 1
                 if len(page) < wire.PAGE_SIZE:
                     return [*coupons.values(), *anonymous], calls
                 if fresh == 0:
@@ -485,12 +486,22 @@ def parse_moment(text: str | None) -> datetime | None:
 
 def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_calls: int = 0) -> ScopeLive:
     """The live state of one scope from its coupons (coupons of another class are ignored)."""
-    wanted = scope.coupon_class.casefold()
-    mine = [c for c in coupons if c.class_name is None or c.class_name.casefold() == wanted]
+    exact = scope.coupon_class
+    wanted = exact.casefold()
+    mine = [c for c in coupons if c.class_name is None or c.class_name == exact or c.class_name.casefold() == wanted]
     issued: dict[Target, list[IssuedCoupon]] = {}
     available = 0
     today = datetime.now(UTC).date()
     for coupon in mine:
+        if not (
+            coupon.is_redeemed
+            or coupon.claim_account is not None
+            or coupon.claim_date
+            or coupon.send_to_email
+            or coupon.send_to_date
+        ):
+            available += 1  # what coupon_status says of a coupon no one holds, without the call
+            continue
         status = coupon_status(coupon, today)
         if status is None:
             available += 1
@@ -523,11 +534,13 @@ def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_c
 
 def face_value(coupons: Sequence[wire.WireCoupon]) -> FaceValue | None:
     """The most common (amount, currency, type) of the class; the first seen wins a tie."""
-    faces: Counter[tuple[Decimal, str, str | None]] = Counter()
-    for c in coupons:
-        if c.amount is not None and c.currency:
-            faces[(c.amount, c.currency, c.coupon_type)] += 1
+    counted: Counter[tuple[Decimal | None, str | None, str | None]] = Counter(map(_FACE, coupons))  # in C
+    faces = [(face, n) for face, n in counted.items() if face[0] is not None and face[1]]  # first seen first
     if not faces:
         return None
-    (amount, currency, coupon_type), _ = faces.most_common(1)[0]
+    (amount, currency, coupon_type), _ = max(faces, key=itemgetter(1))  # the first of the most common
+    assert amount is not None and currency is not None
     return FaceValue(amount, currency, coupon_type)
+
+
+_FACE = attrgetter("amount", "currency", "coupon_type")
