@@ -218,21 +218,40 @@ def decode_search_response(content: bytes) -> list[WireCoupon] | None:
 
 
 def _wire_coupon(raw: _Coupon) -> WireCoupon:
-    claim = raw.ClaimInfo or {}
-    redemption = raw.RedemptionInfo or {}
+    amount = raw.Amount
+    claim = raw.ClaimInfo
+    redemption = raw.RedemptionInfo
+    if not claim and not redemption:  # most coupons: neither claimed nor redeemed
+        return WireCoupon(
+            raw.CouponCode or None,
+            raw.ClassName or None,
+            raw.CouponType or None,
+            None if amount is None else _exact_decimal(amount),
+            raw.CurrencyCode or None,
+            raw.SendToEmail or None,
+            raw.SendToDate or None,
+            raw.IsRedeemed is True,
+            None,
+            None,
+            None,
+            None,
+            raw.EndDate or None,
+        )
+    claim = claim or {}
+    redemption = redemption or {}
     return WireCoupon(
         raw.CouponCode or None,
         raw.ClassName or None,
         raw.CouponType or None,
-        None if raw.Amount is None else _exact_decimal(raw.Amount),
+        None if amount is None else _exact_decimal(amount),
         raw.CurrencyCode or None,
         raw.SendToEmail or None,
         raw.SendToDate or None,
         raw.IsRedeemed is True or bool(redemption),
-        parse_long(claim.get("AccountId")) if claim else None,
-        _text(claim.get("ClaimDate")) if claim else None,
-        parse_long(redemption.get("AccountId")) if redemption else None,
-        _text(redemption.get("RedemptionDate")) if redemption else None,
+        parse_long(claim.get("AccountId")),
+        _text(claim.get("ClaimDate")),
+        parse_long(redemption.get("AccountId")),
+        _text(redemption.get("RedemptionDate")),
         raw.EndDate or None,
     )
 
