@@ -197,8 +197,9 @@ async def gather_all(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
 
 def fenced(fence: Fence) -> dict[str, Any]:
     """httpx request extensions that prove ``fence`` fresh once more right before the request's first byte is
-    written, after the connection is open (httpcore's trace hook; transports that do not trace, such as the
-    in-process sandbox, rely on the fence awaited just before the request)."""
+    written, after the connection is open (the ``trace`` hook, which :class:`LeanTransport` and httpcore both call;
+    transports that do not trace, such as the in-process sandbox, rely on the fence awaited just before the
+    request)."""
 
     async def trace(event: str, info: Mapping[str, Any]) -> None:
         if event.endswith("send_request_headers.started"):
