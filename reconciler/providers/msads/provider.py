@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from operator import attrgetter, itemgetter
 
 import httpx
@@ -472,6 +473,7 @@ def issue_date(coupon: wire.WireCoupon) -> datetime | None:
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
+@lru_cache(maxsize=4096)  # a page's coupons were mostly issued in the same few seconds: their dates repeat
 def parse_moment(text: str | None) -> datetime | None:
     """An ISO-8601 date-time or date as an aware datetime (UTC when it names no zone), or None."""
     if not text:
