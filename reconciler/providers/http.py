@@ -12,6 +12,7 @@ import logging
 import random
 import re
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ import httpx
 from reconciler.config.secrets import Secret
 from reconciler.errors import NotSentError, OutcomeUnknownError, ProviderError, ThrottledError
 from reconciler.providers.base import Fence
+from reconciler.providers.transport import LeanTransport
 from reconciler.render.terminal import visible
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,11 @@ def build_client(
     settings: HttpSettings,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """An AsyncClient for one provider. No default auth headers: every call sets its own."""
+    """An AsyncClient for one provider. No default auth headers: every call sets its own.
+
+    Without a ``transport`` (tests pass one), requests go through :class:`LeanTransport`, at most
+    ``settings.concurrency`` connections; when the environment names a proxy (``HTTPS_PROXY`` and the like),
+    through httpx's own transport, which honours it."""
     timeout = httpx.Timeout(
         connect=settings.connect_timeout,
         read=settings.read_timeout,
@@ -61,6 +67,8 @@ def build_client(
         pool=settings.pool_timeout,
     )
     limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
+    if transport is None and not urllib.request.getproxies():
+        transport = LeanTransport(max_connections=settings.concurrency)
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout,
@@ -189,8 +197,9 @@ async def gather_all(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
 
 def fenced(fence: Fence) -> dict[str, Any]:
     """httpx request extensions that prove ``fence`` fresh once more right before the request's first byte is
-    written, after the connection is open (httpcore's trace hook; transports that do not trace, such as the
-    in-process sandbox, rely on the fence awaited just before the request)."""
+    written, after the connection is open (the ``trace`` hook, which :class:`LeanTransport` and httpcore both call;
+    transports that do not trace, such as the in-process sandbox, rely on the fence awaited just before the
+    request)."""
 
     async def trace(event: str, info: Mapping[str, Any]) -> None:
         if event.endswith("send_request_headers.started"):

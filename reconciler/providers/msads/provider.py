@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
+from operator import attrgetter, itemgetter
 
 import httpx
 
@@ -84,10 +86,12 @@ class MsAdsSettings:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A 2xx response: its JSON body and TrackingId header."""
+    """A 2xx response: its JSON body and TrackingId header; a SearchCoupons answer read by the fast path has its
+    ``coupons`` instead (``body`` None)."""
 
     body: object
     tracking_id: str | None
+    coupons: list[wire.WireCoupon] | None = None
 
 
 def _read_retryable(err: ProviderError) -> bool:
@@ -124,6 +128,13 @@ class MsAdsProvider:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._open_walks = 0  # SearchCoupons walks in progress: they share the search window
+        # Built once, not per request: each operation's URL as httpx would merge it with the base URL, and the
+        # headers of the current access token.
+        base = client.base_url
+        self._urls = {
+            op: base.copy_with(raw_path=base.raw_path + path.lstrip("/").encode()) for op, path in wire.PATHS.items()
+        }
+        self._headers_of: dict[str | None, tuple[str, httpx.Headers]] = {}  # customer -> (token, headers)
 
     def __repr__(self) -> str:
         return f"MsAdsProvider(name={self.name!r}, base_url={str(self._client.base_url)!r})"
@@ -189,13 +200,13 @@ class MsAdsProvider:
             for page in pages:
                 fresh = 0
                 for coupon in page:
-                    if coupon.code is None:
+                    code = coupon.code
+                    if code is None:
                         anonymous.append(coupon)
-                    elif coupon.code in coupons:
-                        continue
-                    else:
-                        coupons[coupon.code] = coupon
-                    fresh += 1
+                        fresh += 1
+                    elif code not in coupons:
+                        coupons[code] = coupon
+                        fresh += 1
                 if len(page) < wire.PAGE_SIZE:
                     return [*coupons.values(), *anonymous], calls
                 if fresh == 0:
@@ -221,6 +232,8 @@ class MsAdsProvider:
             sleep=self._sleep,
             rng=self._rng,
         )
+        if reply.coupons is not None:
+            return reply.coupons
         try:
             return wire.parse_search_response(reply.body)
         except MalformedResponse as exc:
@@ -344,7 +357,7 @@ class MsAdsProvider:
                 if fence is not None:
                     await fence()
                 response = await self._client.post(
-                    wire.PATHS[operation],
+                    self._urls[operation],
                     json=body,
                     headers=self._headers(token, customer),
                     extensions=None if fence is None else fenced(fence),
@@ -355,6 +368,8 @@ class MsAdsProvider:
         log.debug("call: operation=%s status=%d tracking_id=%s", operation, response.status_code, tracking_id)
         if not response.is_success:
             raise self._fault(operation, response, tracking_id)
+        if operation == wire.SEARCH and (coupons := wire.decode_search_response(response.content)) is not None:
+            return Reply(None, tracking_id, coupons)
         try:
             return Reply(vendor_json(response), tracking_id)
         except ValueError:
@@ -381,7 +396,16 @@ class MsAdsProvider:
             clean=self._clean,
         )
 
-    def _headers(self, token: Secret, customer: str | None = None) -> dict[str, str]:
+    def _headers(self, token: Secret, customer: str | None = None) -> httpx.Headers:
+        """The request's headers, built once per token and customer (the token changes when it is refreshed)."""
+        cached = self._headers_of.get(customer)
+        if cached is not None and cached[0] == token.reveal():
+            return cached[1]
+        headers = httpx.Headers(self._build_headers(token, customer))
+        self._headers_of[customer] = (token.reveal(), headers)
+        return headers
+
+    def _build_headers(self, token: Secret, customer: str | None) -> dict[str, str]:
         headers = {
             "Authorization": f"Bearer {token.reveal()}",
             "DeveloperToken": self._developer_token.reveal(),
@@ -477,6 +501,7 @@ def issue_date(coupon: wire.WireCoupon) -> datetime | None:
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
+@lru_cache(maxsize=4096)  # a page's coupons were mostly issued in the same few seconds: their dates repeat
 def parse_moment(text: str | None) -> datetime | None:
     """An ISO-8601 date-time or date as an aware datetime (UTC when it names no zone), or None."""
     if not text:
@@ -491,12 +516,22 @@ def parse_moment(text: str | None) -> datetime | None:
 
 def live_from_coupons(scope: Scope, coupons: Sequence[wire.WireCoupon], *, api_calls: int = 0) -> ScopeLive:
     """The live state of one scope from its coupons (coupons of another class are ignored)."""
-    wanted = scope.coupon_class.casefold()
-    mine = [c for c in coupons if c.class_name is None or c.class_name.casefold() == wanted]
+    exact = scope.coupon_class
+    wanted = exact.casefold()
+    mine = [c for c in coupons if c.class_name is None or c.class_name == exact or c.class_name.casefold() == wanted]
     issued: dict[Target, list[IssuedCoupon]] = {}
     available = 0
     today = datetime.now(UTC).date()
     for coupon in mine:
+        if not (
+            coupon.is_redeemed
+            or coupon.claim_account is not None
+            or coupon.claim_date
+            or coupon.send_to_email
+            or coupon.send_to_date
+        ):
+            available += 1  # what coupon_status says of a coupon no one holds, without the call
+            continue
         status = coupon_status(coupon, today)
         if status is None:
             available += 1
@@ -547,11 +582,13 @@ def class_advisories(face: FaceValue | None) -> tuple[tuple[str, str], ...]:
 
 def face_value(coupons: Sequence[wire.WireCoupon]) -> FaceValue | None:
     """The most common (amount, currency, type) of the class; the first seen wins a tie."""
-    faces: Counter[tuple[Decimal, str, str | None]] = Counter()
-    for c in coupons:
-        if c.amount is not None and c.currency:
-            faces[(c.amount, c.currency, c.coupon_type)] += 1
+    counted: Counter[tuple[Decimal | None, str | None, str | None]] = Counter(map(_FACE, coupons))  # in C
+    faces = [(face, n) for face, n in counted.items() if face[0] is not None and face[1]]  # first seen first
     if not faces:
         return None
-    (amount, currency, coupon_type), _ = faces.most_common(1)[0]
+    (amount, currency, coupon_type), _ = max(faces, key=itemgetter(1))  # the first of the most common
+    assert amount is not None and currency is not None
     return FaceValue(amount, currency, coupon_type)
+
+
+_FACE = attrgetter("amount", "currency", "coupon_type")
