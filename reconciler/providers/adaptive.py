@@ -86,8 +86,8 @@ class AdaptiveLimiter:
 
     @property
     def window(self) -> int:
-        """How many calls may be in flight now."""
-        return min(self._cap, max(1, int(self._window)))
+        """How many calls may be in flight now (at most ``concurrency``: the window never grows above it)."""
+        return max(1, int(self._window))
 
     @property
     def rate(self) -> float:
@@ -125,9 +125,7 @@ class AdaptiveLimiter:
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self._release()  # the slot was handed over as the wait was cancelled: give it on
-            else:
-                self._waiters.remove(waiter)
-            raise
+            raise  # (a cancelled waiter still queued is skipped by _release)
 
     def _release(self) -> None:
         self._in_flight -= 1

@@ -173,24 +173,32 @@ def test_it_converges_near_a_vendors_rate_with_few_throttles(
     assert server.throttled < 0.02 * (server.accepted + server.throttled)
 
 
-def test_a_waiter_cancelled_while_queued_gives_no_slot_away() -> None:
+def test_a_cancelled_waiter_gives_no_slot_away() -> None:
+    """Cancelled while queued, or just as the slot was handed to it: either way the slot is not lost."""
+
     async def main() -> tuple[int, int]:
         loop = asyncio.get_running_loop()
         limiter = AdaptiveLimiter(1, clock=loop.time)
         release = asyncio.Event()
+        waiters: list[asyncio.Task[None]] = []
 
         async def hold() -> None:
             async with limiter:
                 await release.wait()
 
-        holder = asyncio.create_task(hold())
+        async def hold_then_cancel_the_next() -> None:
+            await hold()
+            waiters[1].cancel()  # its slot was just handed over: it is cancelled before it resumes
+
+        holder = asyncio.create_task(hold_then_cancel_the_next())
         await asyncio.sleep(0)
-        waiter = asyncio.create_task(hold())
+        waiters += [asyncio.create_task(hold()), asyncio.create_task(hold())]
         await asyncio.sleep(0)
-        waiter.cancel()
-        await asyncio.gather(waiter, return_exceptions=True)
+        waiters[0].cancel()  # still queued
+        await asyncio.gather(waiters[0], return_exceptions=True)
         release.set()
         await holder
+        await asyncio.gather(*waiters, return_exceptions=True)
         in_flight = limiter._in_flight
         async with limiter:
             inside = limiter._in_flight
