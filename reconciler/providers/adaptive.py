@@ -32,8 +32,8 @@ Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
 CONCURRENCY_BETA = 0.5  # the window after a throttle, as a share of the window before it
-RATE_BETA = 0.85  # the rate after a throttle, as a share of the rate at which the vendor throttled
-RATE_CUBIC = 0.002  # CUBIC's C relative to the rate at the throttle: back to it in cbrt((1 - beta) / C) = 4.2 s
+RATE_BETA = 0.9  # the rate after a throttle, as a share of the rate at which the vendor throttled
+RATE_CUBIC = 0.0005  # CUBIC's C relative to the rate at the throttle: back to it in cbrt((1 - beta) / C) = 5.8 s
 MIN_RATE = 0.1  # calls a second: the adaptive rate never goes below this
 MAX_PAUSE_S = 120.0  # the longest Retry-After that pauses every call (a longer one fails its own call)
 HORIZON_MIN_S = 10.0  # the vendor's rate is measured over at least this long (or since the first call) ...
@@ -77,6 +77,7 @@ class AdaptiveLimiter:
         self._rate_at_throttle = 0.0
         self._throttled_at = -math.inf
         self._pause_until = -math.inf
+        self._pauses: deque[tuple[float, float]] = deque()  # (start, end) of the pauses, the last HORIZON_MAX_S
         self._due = -math.inf  # when the next call is due at the rate in force (bursts may start it earlier)
         self._pace_lock = asyncio.Lock()
         # the admitted rate, measured
@@ -146,13 +147,20 @@ class AdaptiveLimiter:
     def _throttled(self, retry_after: float | None) -> None:
         now = self._clock()
         if retry_after is not None and retry_after > 0:
-            self._pause_until = max(self._pause_until, now + min(retry_after, MAX_PAUSE_S))
+            until = now + min(retry_after, MAX_PAUSE_S)
+            if until > self._pause_until:
+                start = max(now, self._pause_until)
+                self._pauses.append((start, until))
+                while self._pauses[0][1] < now - HORIZON_MAX_S:
+                    self._pauses.popleft()
+                self._pause_until = until
         if self._completed <= self._recover:
             return  # a call already in flight when the limiter last backed off
         self._recover = self._completed + self._in_flight - 1
         self._threshold = max(1.0, min(self._window, float(self._cap)) * CONCURRENCY_BETA)
         self._window = self._threshold
-        self._rate_at_throttle = max(MIN_RATE, min(self._accepted_rate(now), self._max_rate))
+        at = self._accepted_rate(now) if self._rate is None else min(self._rate, self._accepted_rate(now))
+        self._rate_at_throttle = max(MIN_RATE, min(at, self._max_rate))
         self._throttled_at = now
         self._rate = max(MIN_RATE, self._rate_at_throttle * RATE_BETA)
 
@@ -197,12 +205,13 @@ class AdaptiveLimiter:
             self._successes.popleft()
 
     def _accepted_rate(self, now: float) -> float:
-        """Successes a second the vendor accepted, pauses included, since the last decrease (at least the last
-        HORIZON_MIN_S, at most HORIZON_MAX_S, at most since the first call)."""
+        """Successes a second the vendor accepted while calls were not paused, since the last decrease (at least
+        the last HORIZON_MIN_S, at most HORIZON_MAX_S, at most since the first call)."""
         horizon = min(max(now - self._throttled_at, HORIZON_MIN_S), HORIZON_MAX_S, now - self._started)
         since = now - horizon
         accepted = sum(count for bucket, count in self._successes if bucket + RATE_BUCKET_S > since)
-        return accepted / max(horizon, RATE_BUCKET_S)
+        paused = sum(max(0.0, min(end, now) - max(start, since)) for start, end in self._pauses)
+        return accepted / max(horizon - paused, RATE_BUCKET_S)
 
     def _admit(self, now: float) -> None:
         self._started = min(self._started, now)

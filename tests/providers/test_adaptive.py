@@ -148,21 +148,24 @@ def test_a_retry_after_pauses_every_call_until_then() -> None:
 
 
 @pytest.mark.parametrize(
-    ("calls", "window_s", "latency_s", "retry_after"),
+    ("calls", "window_s", "latency_s", "retry_after", "whole_seconds"),
     [
-        (100, 5.0, 0.005, True),  # 20 a second in 5 s windows, the window announced (as the sandbox does)
-        (300, 10.0, 0.05, True),  # 30 a second, slower calls
-        (40, 1.0, 0.005, False),  # 40 a second, no Retry-After: only the rate learns
+        (100, 5.0, 0.005, True, False),  # 20 a second in 5 s windows, the wait announced exactly
+        (100, 5.0, 0.02, True, True),  # ... in whole seconds, rounded up (as msads's Retry-After): longer pauses
+        (300, 10.0, 0.05, True, False),  # 30 a second, slower calls
+        (40, 1.0, 0.005, False, False),  # 40 a second, no Retry-After: only the rate learns
     ],
 )
 def test_it_converges_near_a_vendors_rate_with_few_throttles(
-    calls: int, window_s: float, latency_s: float, retry_after: bool
+    calls: int, window_s: float, latency_s: float, retry_after: bool, whole_seconds: bool
 ) -> None:
     seconds = 120.0
 
     async def main() -> SlidingWindowServer:
         loop = asyncio.get_running_loop()
-        server = SlidingWindowServer(calls, window_s, latency_s=latency_s, clock=loop.time, retry_after=retry_after)
+        server = SlidingWindowServer(
+            calls, window_s, latency_s=latency_s, clock=loop.time, retry_after=retry_after, whole_seconds=whole_seconds
+        )
         limiter = AdaptiveLimiter(8, clock=loop.time)
         await drive(limiter, server.call, workers=16, until=seconds)
         return server

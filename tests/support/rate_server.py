@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from collections.abc import Callable
 
@@ -14,12 +15,20 @@ class SlidingWindowServer:
     """Answers after ``latency_s``; counts what it accepted and refused, and the most calls in flight at once."""
 
     def __init__(
-        self, calls: int, window_s: float, *, latency_s: float, clock: Callable[[], float], retry_after: bool = True
+        self,
+        calls: int,
+        window_s: float,
+        *,
+        latency_s: float,
+        clock: Callable[[], float],
+        retry_after: bool = True,
+        whole_seconds: bool = False,
     ) -> None:
         self.calls = calls
         self.window_s = window_s
         self.latency_s = latency_s
         self.retry_after = retry_after
+        self.whole_seconds = whole_seconds  # Retry-After in whole seconds, rounded up (as msads's header)
         self._clock = clock
         self._log: deque[float] = deque()
         self.accepted = 0
@@ -38,6 +47,7 @@ class SlidingWindowServer:
             if len(self._log) >= self.calls:
                 self.throttled += 1
                 wait = self._log[0] + self.window_s - now
+                wait = math.ceil(wait) if self.whole_seconds else wait
                 await asyncio.sleep(self.latency_s)
                 raise ThrottledError("throttled", retry_after=wait if self.retry_after else None)
             self._log.append(now)
