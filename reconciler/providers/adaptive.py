@@ -5,9 +5,10 @@ the request rate find their own level, never above the configured ``concurrency`
   to a threshold, then by one per window of successes (additive increase); a throttle halves it (multiplicative
   decrease). The window only grows while the calls use at least half of it.
 - The request rate is unlimited until the first throttle. From then on it follows CUBIC (RFC 9438) in calls per
-  second, as the AWS SDKs' adaptive retry mode does: a throttle drops it to ``RATE_BETA`` of the rate the calls
-  were admitted at; it grows back quickly towards that rate, holds near it, then probes above it slowly. It never
-  grows above twice the rate the calls actually use.
+  second, as the AWS SDKs' adaptive retry mode does: a throttle drops it to ``RATE_BETA`` of the rate the vendor
+  accepted while calls were not paused (over at least ``HORIZON_MIN_S``), never above the rate in force; it grows
+  back quickly towards that rate, holds near it, then probes above it slowly. It never grows above twice the rate
+  the calls actually use.
 - One throttle episode decreases once: throttles of the calls that were already in flight when the limiter
   backed off do not back it off again (as TCP's fast recovery does).
 - A throttle that says when to retry (Retry-After; at most ``MAX_PAUSE_S`` is honoured here) pauses every new call
