@@ -147,6 +147,22 @@ def test_a_retry_after_pauses_every_call_until_then() -> None:
     assert starts and min(starts) >= throttled_at + 3.0
 
 
+def test_a_pause_lasts_at_most_two_minutes() -> None:
+    """A longer Retry-After fails its own call (the retry policy's maxRetryAfterSeconds); the others wait 120 s."""
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        limiter = AdaptiveLimiter(4, clock=loop.time)
+        with pytest.raises(ThrottledError):
+            async with limiter:
+                raise ThrottledError("throttled", retry_after=3600.0)
+        async with limiter:
+            return loop.time()
+
+    started, _ = run_virtual(main())
+    assert started == pytest.approx(120.0)
+
+
 @pytest.mark.parametrize(
     ("calls", "window_s", "latency_s", "retry_after", "whole_seconds"),
     [
