@@ -2,8 +2,8 @@
 the request rate find their own level, never above the configured ``concurrency`` and ``requestsPerSecond``.
 
 - Calls in flight follow TCP congestion control: a window of one call, grown by one per success (slow start) up
-  to a threshold, then by one per window of successes (additive increase); a throttle halves it (multiplicative
-  decrease). The window only grows while the calls use at least half of it.
+  to a threshold, then by one per window of successes (additive increase); a throttle takes a quarter off it
+  (multiplicative decrease). The window only grows while the calls use at least half of it.
 - The request rate is unlimited until the first throttle. From then on it follows CUBIC (RFC 9438) in calls per
   second, as the AWS SDKs' adaptive retry mode does: a throttle drops it to ``RATE_BETA`` of the rate the vendor
   accepted while calls were not paused (over at least ``HORIZON_MIN_S``), never above the rate in force; it grows
@@ -32,7 +32,7 @@ from reconciler.errors import ThrottledError
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
-CONCURRENCY_BETA = 0.5  # the window after a throttle, as a share of the window before it
+CONCURRENCY_BETA = 0.75  # the window after a throttle, as a share of the window before it (the rate backs off too)
 RATE_BETA = 0.9  # the rate after a throttle, as a share of the rate at which the vendor throttled
 RATE_CUBIC = 0.0005  # CUBIC's C relative to the rate at the throttle: back to it in cbrt((1 - beta) / C) = 5.8 s
 MIN_RATE = 0.1  # calls a second: the adaptive rate never goes below this

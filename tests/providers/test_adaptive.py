@@ -57,7 +57,7 @@ def test_the_window_grows_on_success_up_to_concurrency_and_never_above() -> None
     assert server.peak_in_flight == 6
 
 
-def test_a_throttle_halves_the_window_once_per_episode() -> None:
+def test_a_throttle_shrinks_the_window_by_a_quarter_once_per_episode() -> None:
     async def main() -> list[int]:
         loop = asyncio.get_running_loop()
         server = unlimited(loop.time)
@@ -78,7 +78,7 @@ def test_a_throttle_halves_the_window_once_per_episode() -> None:
         return seen
 
     seen, _ = run_virtual(main())
-    assert seen == [8, 4, 2]
+    assert seen == [8, 6, 4]  # 8 * 0.75, then 6 * 0.75 = 4.5 calls
 
 
 def test_other_failures_neither_grow_nor_shrink_the_window() -> None:
