@@ -17,12 +17,13 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
 from reconciler.config.secrets import Secret
 from reconciler.errors import NotSentError, OutcomeUnknownError, ProviderError, ThrottledError
+from reconciler.providers.adaptive import AdaptiveLimiter
 from reconciler.providers.base import Fence
 from reconciler.providers.transport import LeanTransport
 from reconciler.render.terminal import visible
@@ -46,6 +47,7 @@ class HttpSettings:
     pool_timeout: float = 60.0
     concurrency: int = 4
     requests_per_second: float = 5.0
+    adaptive: bool = True  # calls in flight and rate find their level under both caps (reconciler.providers.adaptive)
 
 
 def build_client(
@@ -105,8 +107,19 @@ class TokenBucket:
                 await self._sleep((1 - self._tokens) / self._rate)
 
 
-class Limiter:
-    """``async with limiter:`` around one request: a concurrency slot, then a rate token."""
+class Limiter(Protocol):
+    """``async with limiter:`` around one request, the vendor's answer classified inside the block (a
+    ThrottledError raised from it tells an adaptive limiter to back off)."""
+
+    async def __aenter__(self) -> None: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+class FixedLimiter:
+    """A fixed concurrency slot, then a rate token (``adaptive: false``)."""
 
     def __init__(self, concurrency: int, bucket: TokenBucket | None) -> None:
         self._slots = asyncio.Semaphore(max(1, concurrency))
@@ -129,8 +142,10 @@ class Limiter:
 
 def limiter_for(settings: HttpSettings, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> Limiter:
     rate = settings.requests_per_second
+    if settings.adaptive:
+        return AdaptiveLimiter(settings.concurrency, rate, clock=clock, sleep=sleep)
     bucket = TokenBucket(rate, settings.concurrency, clock=clock, sleep=sleep) if rate > 0 else None
-    return Limiter(settings.concurrency, bucket)
+    return FixedLimiter(settings.concurrency, bucket)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,8 @@ def http_options(options: Options) -> tuple[HttpSettings, RetryPolicy, RetryPoli
     """Timeouts, concurrency, rate, and the read and issue retry policies, as every provider type reads them;
     No client-side rate limit unless ``requestsPerSecond`` is set: neither vendor documents one for these
     operations, and both answer a call over their limit with a throttle that proves nothing was processed
-    (waited out and retried). ``concurrency`` bounds the calls in flight."""
+    (waited out and retried). ``concurrency`` bounds the calls in flight. With ``adaptive`` (the default) the calls
+    in flight and the rate find their own level below both (reconciler.providers.adaptive)."""
     concurrency = options.integer("concurrency", DEFAULT_CONCURRENCY, minimum=1)
     read_retry = RetryPolicy(
         attempts=options.integer("readAttempts", 5, minimum=1),
@@ -74,6 +75,7 @@ def http_options(options: Options) -> tuple[HttpSettings, RetryPolicy, RetryPoli
         pool_timeout=timeout,
         concurrency=concurrency,
         requests_per_second=options.number("requestsPerSecond", 0.0),
+        adaptive=options.boolean("adaptive", True),
     )
     return http, read_retry, issue_retry
 
@@ -111,6 +113,15 @@ class Options:
             self.bad(key, "must be a positive number" if positive else "must be a number >= 0")
             return default
         return float(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.bad(key, "must be true or false")
+            return default
+        return value
 
     def text(self, key: str) -> str | None:
         value = self.get(key)

@@ -15,8 +15,10 @@ from reconciler.config.load import load_config
 from reconciler.config.model import ProviderConfig, SandboxConfig
 from reconciler.config.secrets import SecretRef
 from reconciler.errors import AuthError, ConfigError
+from reconciler.providers.adaptive import AdaptiveLimiter
 from reconciler.providers.aliyun.provider import AliyunProvider
 from reconciler.providers.base import BatchResult, Outcome, Provider
+from reconciler.providers.http import FixedLimiter
 from reconciler.providers.registry import build_provider, for_writing
 from reconciler.state.desired import Target
 from reconciler.state.live import ScopeLive
@@ -144,11 +146,20 @@ def test_options_reach_the_provider() -> None:
         ({"bid": 2**63}, "options.bid"),
         ({"operator": ""}, "options.operator"),
         ({"concurrency": 0}, "options.concurrency"),
+        ({"adaptive": "yes"}, "options.adaptive"),
     ],
 )
 def test_bad_options_are_config_errors(options: Mapping[str, object], field: str) -> None:
     with pytest.raises(ConfigError, match=field):
         build(config(options=options), Pages([]))
+
+
+@pytest.mark.parametrize(("options", "kind"), [({}, AdaptiveLimiter), ({"adaptive": False}, FixedLimiter)])
+def test_the_limiter_is_adaptive_unless_the_option_turns_it_off(options: Mapping[str, object], kind: type) -> None:
+    built = build(config(options=options), Pages([]))
+    assert isinstance(built, AliyunProvider)
+    assert isinstance(built._limiter, kind)
+    asyncio.run(built.aclose())
 
 
 def test_an_unset_variable_is_named_and_no_value_is_shown() -> None:

@@ -11,9 +11,10 @@ import pytest
 
 from reconciler.config.secrets import Secret
 from reconciler.errors import ApiFaultError, NotSentError, OutcomeUnknownError, ThrottledError
+from reconciler.providers.adaptive import AdaptiveLimiter
 from reconciler.providers.http import (
+    FixedLimiter,
     HttpSettings,
-    Limiter,
     RetryPolicy,
     TokenBucket,
     build_client,
@@ -69,7 +70,7 @@ def test_token_bucket_refills_while_idle() -> None:
 
 
 def test_limiter_bounds_concurrency() -> None:
-    limiter = Limiter(2, None)
+    limiter = FixedLimiter(2, None)
     running = 0
     peak = 0
 
@@ -89,8 +90,15 @@ def test_limiter_bounds_concurrency() -> None:
 
 
 def test_unlimited_rate_has_no_bucket() -> None:
-    assert limiter_for(HttpSettings(requests_per_second=0))._bucket is None
-    assert limiter_for(HttpSettings(requests_per_second=3))._bucket is not None
+    unlimited = limiter_for(HttpSettings(requests_per_second=0, adaptive=False))
+    limited = limiter_for(HttpSettings(requests_per_second=3, adaptive=False))
+    assert isinstance(unlimited, FixedLimiter) and unlimited._bucket is None
+    assert isinstance(limited, FixedLimiter) and limited._bucket is not None
+
+
+def test_the_limiter_is_adaptive_unless_turned_off() -> None:
+    assert isinstance(limiter_for(HttpSettings()), AdaptiveLimiter)
+    assert isinstance(limiter_for(HttpSettings(adaptive=False)), FixedLimiter)
 
 
 def test_backoff_is_exponential_with_jitter_and_capped() -> None:

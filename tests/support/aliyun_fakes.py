@@ -16,6 +16,7 @@ from reconciler.providers.aliyun.provider import AliyunProvider, AliyunSettings
 from reconciler.providers.http import HttpSettings, RetryPolicy, build_client, limiter_for
 from reconciler.signing import acs
 from reconciler.state.desired import Scope, ScopeSpec, Target
+from tests.support.virtual_time import SteppedTime
 
 BASE = "https://resellertrade.aliyuncs.com"
 SELLER = "3944837183"
@@ -178,6 +179,7 @@ def make_provider(
     deterministic: bool = True,
 ) -> AliyunProvider:
     http = HttpSettings(requests_per_second=0)
+    pacing = SteppedTime()  # the limiter's pauses (after a throttle) pass at once
     extra: dict[str, Any] = {}
     if deterministic:
         extra = {"clock": lambda: NOW, "nonce": counter("nonce"), "request_id": counter("req")}
@@ -187,7 +189,7 @@ def make_provider(
             base_url=BASE, user_agent="couponctl/test", settings=http, transport=httpx.MockTransport(handler)
         ),
         credentials=credentials,
-        limiter=limiter_for(http),
+        limiter=limiter_for(http, clock=pacing.clock, sleep=pacing.sleep),
         settings=settings or AliyunSettings(read_retry=FAST_READS, issue_retry=FAST_ISSUES),
         sleep=sleeps or Sleeps(),
         **extra,

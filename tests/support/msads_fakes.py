@@ -14,6 +14,7 @@ from reconciler.providers.http import HttpSettings, RetryPolicy, build_client, l
 from reconciler.providers.msads.provider import MsAdsProvider, MsAdsSettings
 from reconciler.providers.oauth import StaticToken, TokenSource
 from reconciler.state.desired import Scope, ScopeSpec, Target
+from tests.support.virtual_time import SteppedTime
 
 BASE = "https://clientcenter.api.bingads.microsoft.com"
 OWNER = "251186883"
@@ -151,6 +152,7 @@ def make_provider(
     client: httpx.AsyncClient | None = None,
 ) -> MsAdsProvider:
     http = HttpSettings(requests_per_second=0)
+    pacing = SteppedTime()  # the limiter's pauses (after a throttle) pass at once
     return MsAdsProvider(
         name="msads-test",
         client=client
@@ -159,7 +161,7 @@ def make_provider(
         ),
         developer_token=Secret(DEV_TOKEN),
         tokens=tokens or StaticToken(Secret(ACCESS_TOKEN)),
-        limiter=limiter_for(http),
+        limiter=limiter_for(http, clock=pacing.clock, sleep=pacing.sleep),
         settings=settings or MsAdsSettings(read_retry=FAST_READS, issue_retry=FAST_ISSUES),
         sleep=sleeps or Sleeps(),
     )

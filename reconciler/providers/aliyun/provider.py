@@ -314,11 +314,11 @@ class AliyunProvider:
                     await fence()
                     request.extensions = {**request.extensions, **fenced(fence)}
                 response = await self._client.send(request)
+                log.debug("call: operation=%s status=%d", action, response.status_code)
+                if not response.is_success:  # inside the limiter: a throttle paces the next calls
+                    raise self._fault(action, response)
         except httpx.TransportError as exc:
             raise transport_failure(exc, provider=self.name, operation=action) from exc
-        log.debug("call: operation=%s status=%d", action, response.status_code)
-        if not response.is_success:
-            raise self._fault(action, response)
         try:
             return wire.parse_envelope(vendor_json(response))
         except (ValueError, MalformedResponse):

@@ -362,12 +362,12 @@ class MsAdsProvider:
                     headers=self._headers(token, customer),
                     extensions=None if fence is None else fenced(fence),
                 )
+                tracking_id = response.headers.get("TrackingId")
+                log.debug("call: operation=%s status=%d tracking_id=%s", operation, response.status_code, tracking_id)
+                if not response.is_success:  # inside the limiter: a throttle paces the next calls
+                    raise self._fault(operation, response, tracking_id)
         except httpx.TransportError as exc:
             raise transport_failure(exc, provider=self.name, operation=operation) from exc
-        tracking_id = response.headers.get("TrackingId")
-        log.debug("call: operation=%s status=%d tracking_id=%s", operation, response.status_code, tracking_id)
-        if not response.is_success:
-            raise self._fault(operation, response, tracking_id)
         if operation == wire.SEARCH and (coupons := wire.decode_search_response(response.content)) is not None:
             return Reply(None, tracking_id, coupons)
         try:

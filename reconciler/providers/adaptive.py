@@ -1,0 +1,236 @@
+"""Adaptive pacing of one provider's calls: against a vendor whose limits are undocumented, the calls in flight and
+the request rate find their own level, never above the configured ``concurrency`` and ``requestsPerSecond``.
+
+- Calls in flight follow TCP congestion control: a window of one call, grown by one per success (slow start) up
+  to a threshold, then by one per window of successes (additive increase); a throttle takes a quarter off it
+  (multiplicative decrease). The window only grows while the calls use at least half of it.
+- The request rate is unlimited until the first throttle. From then on it follows CUBIC (RFC 9438) in calls per
+  second, as the AWS SDKs' adaptive retry mode does: a throttle drops it to ``RATE_BETA`` of the rate the vendor
+  accepted while calls were not paused (over at least ``HORIZON_MIN_S``), never above the rate in force; it grows
+  back quickly towards that rate, holds near it, then probes above it slowly. It never grows above twice the rate
+  the calls actually use.
+- One throttle episode decreases once: throttles of the calls that were already in flight when the limiter
+  backed off do not back it off again (as TCP's fast recovery does).
+- A throttle that says when to retry (Retry-After; at most ``MAX_PAUSE_S`` is honoured here) pauses every new call
+  of the provider until then, not only the throttled one.
+
+Only pacing changes: nothing is retried or dropped here (the caller decides, reconciler.providers.http), so a
+throttled issuing call stays one the vendor proved it did not process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+from reconciler.errors import ThrottledError
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+CONCURRENCY_BETA = 0.75  # the window after a throttle, as a share of the window before it (the rate backs off too)
+RATE_BETA = 0.9  # the rate after a throttle, as a share of the rate at which the vendor throttled
+RATE_CUBIC = 0.0005  # CUBIC's C relative to the rate at the throttle: back to it in cbrt((1 - beta) / C) = 5.8 s
+MIN_RATE = 0.1  # calls a second: the adaptive rate never goes below this
+MAX_PAUSE_S = 120.0  # the longest Retry-After that pauses every call (a longer one fails its own call)
+HORIZON_MIN_S = 10.0  # the vendor's rate is measured over at least this long (or since the first call) ...
+HORIZON_MAX_S = 120.0  # ... and at most this long (otherwise since the last decrease)
+RATE_BUCKET_S = 0.5  # the admitted rate is measured over buckets of this length, smoothed
+RATE_SMOOTHING = 0.8  # weight of the newest bucket in the smoothed admitted rate
+
+
+class AdaptiveLimiter:
+    """``async with limiter:`` around one request: a slot of the adaptive window, then the pace of the adaptive
+    rate (and of a configured ``requests_per_second``, 0 for none, with bursts of ``concurrency``).
+
+    Leaving the block with a ThrottledError counts as a throttle (its ``retry_after`` honoured), leaving it
+    normally as a success; any other exception releases the slot and teaches nothing.
+    """
+
+    def __init__(
+        self,
+        concurrency: int,
+        requests_per_second: float = 0.0,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._cap = max(1, concurrency)
+        self._max_rate = requests_per_second if requests_per_second > 0 else math.inf
+        self._clock = clock
+        self._sleep = sleep
+        # the window of calls in flight
+        self._window = 1.0
+        self._threshold = float(self._cap)
+        self._in_flight = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        # one decrease per throttle episode: throttles before ``_recover`` completions belong to the last one
+        self._completed = 0
+        self._started = math.inf  # when the first call was admitted
+        self._successes: deque[list[float]] = deque()  # [bucket start, successes in it], the last HORIZON_MAX_S
+        self._recover = 0
+        # the rate: None until the first throttle
+        self._rate: float | None = None
+        self._rate_at_throttle = 0.0
+        self._throttled_at = -math.inf
+        self._pause_until = -math.inf
+        self._pauses: deque[tuple[float, float]] = deque()  # (start, end) of the pauses, the last HORIZON_MAX_S
+        self._due = -math.inf  # when the next call is due at the rate in force (bursts may start it earlier)
+        self._pace_lock = asyncio.Lock()
+        # the admitted rate, measured
+        self._bucket = -math.inf
+        self._bucket_count = 0
+        self._admitted_rate = 0.0
+
+    @property
+    def window(self) -> int:
+        """How many calls may be in flight now (at most ``concurrency``: the window never grows above it)."""
+        return max(1, int(self._window))
+
+    @property
+    def rate(self) -> float:
+        """Calls a second the limiter admits now (``inf`` when unlimited)."""
+        return min(self._max_rate, math.inf if self._rate is None else self._rate)
+
+    async def __aenter__(self) -> None:
+        await self._take_slot()
+        try:
+            await self._pace()
+        except BaseException:
+            self._release()
+            raise
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._completed += 1
+        if exc is None:
+            self._succeeded()
+        elif isinstance(exc, ThrottledError):
+            self._throttled(exc.retry_after)
+        self._release()
+
+    # --- the window -----------------------------------------------------------------------------------
+
+    async def _take_slot(self) -> None:
+        if not self._waiters and self._in_flight < self.window:
+            self._in_flight += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # the slot was handed over as the wait was cancelled: give it on
+            raise  # (a cancelled waiter still queued is skipped by _release)
+
+    def _release(self) -> None:
+        self._in_flight -= 1
+        while self._waiters and self._in_flight < self.window:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._in_flight += 1
+                waiter.set_result(None)
+
+    def _succeeded(self) -> None:
+        self._count_success(self._clock())
+        if self._in_flight * 2 >= self._window:  # grow only a window the calls use
+            self._window += 1.0 if self._window < self._threshold else 1.0 / self._window
+            self._window = min(self._window, float(self._cap))
+        if self._rate is not None:
+            self._rate = self._cubic(self._clock())
+
+    def _throttled(self, retry_after: float | None) -> None:
+        now = self._clock()
+        if retry_after is not None and retry_after > 0:
+            until = now + min(retry_after, MAX_PAUSE_S)
+            if until > self._pause_until:
+                start = max(now, self._pause_until)
+                self._pauses.append((start, until))
+                while self._pauses[0][1] < now - HORIZON_MAX_S:
+                    self._pauses.popleft()
+                self._pause_until = until
+        if self._completed <= self._recover:
+            return  # a call already in flight when the limiter last backed off
+        self._recover = self._completed + self._in_flight - 1
+        self._threshold = max(1.0, min(self._window, float(self._cap)) * CONCURRENCY_BETA)
+        self._window = self._threshold
+        at = self._accepted_rate(now) if self._rate is None else min(self._rate, self._accepted_rate(now))
+        self._rate_at_throttle = max(MIN_RATE, min(at, self._max_rate))
+        self._throttled_at = now
+        self._rate = max(MIN_RATE, self._rate_at_throttle * RATE_BETA)
+
+    # --- the rate -------------------------------------------------------------------------------------
+
+    def _cubic(self, now: float) -> float:
+        """CUBIC's rate ``now``: C (t - K)^3 + W_max, with C relative to W_max; at most twice the admitted rate."""
+        top = self._rate_at_throttle
+        k = math.cbrt((1 - RATE_BETA) / RATE_CUBIC)
+        elapsed = now - self._throttled_at
+        rate = top * (1 + RATE_CUBIC * (elapsed - k) ** 3)
+        return max(MIN_RATE, min(rate, 2 * max(self._measured(now), MIN_RATE)))
+
+    async def _pace(self) -> None:
+        """Wait out a pause, then the rate: a virtual schedule (GCRA) that lets ``burst`` calls start at once,
+        one at the adaptive rate and ``concurrency`` at a configured ``requestsPerSecond``."""
+        async with self._pace_lock:
+            while True:
+                now = self._clock()
+                rate, burst = self._pace_now()
+                start = self._due - (burst - 1) / rate if rate != math.inf else -math.inf
+                wait = max(self._pause_until, start) - now
+                if wait <= 0:
+                    break
+                await self._sleep(wait)
+            if rate != math.inf:
+                self._due = max(self._due, now) + 1 / rate
+            self._admit(now)
+
+    def _pace_now(self) -> tuple[float, int]:
+        if self._rate is not None and self._rate < self._max_rate:
+            return self._rate, 1
+        return self._max_rate, self._cap
+
+    def _count_success(self, now: float) -> None:
+        bucket = math.floor(now / RATE_BUCKET_S) * RATE_BUCKET_S
+        if self._successes and self._successes[-1][0] == bucket:
+            self._successes[-1][1] += 1
+            return
+        self._successes.append([bucket, 1])
+        while self._successes[0][0] < now - HORIZON_MAX_S:
+            self._successes.popleft()
+
+    def _accepted_rate(self, now: float) -> float:
+        """Successes a second the vendor accepted while calls were not paused, since the last decrease (at least
+        the last HORIZON_MIN_S, at most HORIZON_MAX_S, at most since the first call)."""
+        horizon = min(max(now - self._throttled_at, HORIZON_MIN_S), HORIZON_MAX_S, now - self._started)
+        since = now - horizon
+        accepted = sum(count for bucket, count in self._successes if bucket + RATE_BUCKET_S > since)
+        paused = sum(max(0.0, min(end, now) - max(start, since)) for start, end in self._pauses)
+        return accepted / max(horizon - paused, RATE_BUCKET_S)
+
+    def _admit(self, now: float) -> None:
+        self._started = min(self._started, now)
+        bucket = math.floor(now / RATE_BUCKET_S) * RATE_BUCKET_S
+        self._bucket_count += 1
+        if bucket > self._bucket:
+            if self._bucket != -math.inf:
+                current = self._bucket_count / (bucket - self._bucket)
+                self._admitted_rate = current * RATE_SMOOTHING + self._admitted_rate * (1 - RATE_SMOOTHING)
+            else:
+                self._admitted_rate = self._bucket_count / RATE_BUCKET_S
+            self._bucket_count = 0
+            self._bucket = bucket
+
+    def _measured(self, now: float) -> float:
+        """The smoothed admitted rate, counting the bucket in progress."""
+        if self._bucket == -math.inf:
+            return 0.0
+        elapsed = max(RATE_BUCKET_S, now - self._bucket)
+        current = self._bucket_count / elapsed
+        return max(self._admitted_rate, current * RATE_SMOOTHING + self._admitted_rate * (1 - RATE_SMOOTHING))
