@@ -234,6 +234,19 @@ def test_fault_details_reach_the_item_result() -> None:
     assert "HTTP 400" in (item.message or "")
 
 
+@pytest.mark.parametrize(("status", "expected"), [(400, Outcome.FAILED), (500, Outcome.IN_DOUBT)])
+@pytest.mark.parametrize("code", ["²", "1²", "\u0661\u0660\u0660"])
+def test_a_fault_code_of_non_ascii_digits_is_an_unknown_code_not_a_crash(
+    code: str, status: int, expected: Outcome
+) -> None:
+    """``str.isdigit()`` holds for "²", which ``int()`` cannot read: a fault whose Code is such a string is read
+    as a fault without a known code (its HTTP status decides), never an exception out of ``issue``."""
+    body = {"Type": "ApiFault", "OperationErrors": [{"Code": code, "Message": "refused"}]}
+    result = issue(Script(reply(body, status)), distribute(accounts([1])))
+    assert outcomes(result) == [expected]
+    assert "refused" in (result.results[0].message or "")
+
+
 @pytest.mark.parametrize(
     "failure",
     [

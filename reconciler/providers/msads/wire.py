@@ -319,7 +319,7 @@ def _fault_entry(raw: object) -> FaultEntry:
     entry = _object(raw)
     code = entry.get("Code")
     number = code if isinstance(code, int) and not isinstance(code, bool) else None
-    if isinstance(code, str) and code.isdigit():
+    if isinstance(code, str) and code.isascii() and code.isdigit():  # "²" is a digit int() cannot read
         number = int(code)
     message = entry.get("Message") or entry.get("Details") or entry.get("Detail") or ""
     return FaultEntry(number, _text(entry.get("ErrorCode")), str(message))
