@@ -159,6 +159,15 @@ def test_distribute_partial_errors_are_aligned_with_account_ids() -> None:
     assert (result.results[1].code, result.results[1].message) == ("2108", "Invalid account")
 
 
+def test_distribute_an_error_after_a_null_in_an_account_s_partial_errors_still_fails_it() -> None:
+    """An account's PartialErrors entry is a list of OperationErrors: any error in it refuses the account, not
+    only a first one (a null before it was read as success)."""
+    partial = [[None, {"Code": 2108, "Message": "Invalid account"}], [None]]
+    result = issue(Script(reply({"OperationErrors": [], "PartialErrors": partial})), distribute(accounts([1, 2])))
+    assert outcomes(result) == [Outcome.FAILED, Outcome.ISSUED]
+    assert (result.results[0].code, result.results[0].message) == ("2108", "Invalid account")
+
+
 def test_distribute_operation_errors_alone_fail_every_item() -> None:
     body = {"OperationErrors": [{"Code": 202, "Details": None, "Message": "cannot complete"}], "PartialErrors": []}
     result = issue(Script(reply(body)), distribute(accounts([1, 2])))

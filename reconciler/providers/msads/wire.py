@@ -287,7 +287,7 @@ def parse_distribute_response(body: object, count: int) -> DistributeResult:
         if len(partial) != count:
             raise MalformedResponse(f"PartialErrors has {len(partial)} entries for {count} AccountIds")
         for index, entry in enumerate(partial):
-            first = entry[0] if isinstance(entry, list) and entry else entry
+            first = next((e for e in entry if e), None) if isinstance(entry, list) else entry  # any error refuses
             if first:
                 per_item[index] = _item_error(first)
     return DistributeResult(per_item, operation)
