@@ -189,6 +189,8 @@ def test_checkfeatureadoptioncouponeligibility_md_eligible_account_ids(box: Sand
     too_many = box.post(FAC_CHECK, {"FeatureId": 42, "AccountIds": [str(i) for i in range(1, 102)]})
     assert too_many.status_code == 400 and codes(too_many) == [3024]
     assert codes(box.post(FAC_CHECK, {"AccountIds": ["1001"]})) == [203]
+    for wrong in ("42", 2**31, True, 4.2):  # present but not an int: 201, as docs/sandbox.md's error table says
+        assert codes(box.post(FAC_CHECK, {"FeatureId": wrong, "AccountIds": ["1001"]})) == [201]
 
 
 def test_claimfeatureadoptioncoupons_md_claims_pairs_once_per_feature(box: Sandbox) -> None:
