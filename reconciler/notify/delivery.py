@@ -155,7 +155,7 @@ def retry_after(value: str | None, *, now: datetime) -> float | None:
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²" is a digit float() cannot read
         return float(text)
     try:
         when = parsedate_to_datetime(text)

@@ -497,9 +497,11 @@ def _info(coupon: CouponRecord, class_feature: int | None) -> JsonObject:
 def check_fac_eligibility(store: Store, principal: Principal, body: JsonObject, effects: Effects) -> JsonObject:
     """The accounts that may claim a feature adoption coupon of FeatureId: known, reached, billing to the owner
     of a class of that feature, and holding none of its coupons yet."""
-    feature_id = wire.parse_int32(body.get("FeatureId"))
-    if feature_id is None:
+    if body.get("FeatureId") is None:
         raise wire.NULL_PARAMETER.fault("FeatureId is required.")
+    feature_id = wire.parse_int32(body["FeatureId"])
+    if feature_id is None:
+        raise _invalid("FeatureId must be a 32-bit integer.")
     eligible: list[str | None] = []
     for index, value in enumerate(_list(body, "AccountIds", MAX_FAC_ITEMS)):
         account_id = wire.parse_long(value)

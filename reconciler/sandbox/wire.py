@@ -40,13 +40,19 @@ def format_long(value: int | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit()`` also holds for "²", which ``int()`` cannot read, and for other
+    scripts' digits, which no vendor sends."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_long(value: object) -> int | None:
     """A 64-bit integer sent as a JSON string or number; None when it is neither."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    elif isinstance(value, str) and _digits(value.strip().removeprefix("-")):
         number = int(value.strip())
     else:
         return None

@@ -103,7 +103,7 @@ class NodeReader:
     def integer_in(self, low: int, high: int) -> Callable[[yaml.Node, str], int | None]:
         def check(node: yaml.Node, field: str) -> int | None:
             value = self._scalar(node, field, "an integer")
-            if isinstance(value, str) and value.isdigit():
+            if isinstance(value, str) and value.isascii() and value.isdigit():  # not "²", which int() cannot read
                 value = int(value)  # ids may be quoted, as 64-bit ids are on the wire
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 self.problem(node, field, f"expected an integer from {low} to {high}")

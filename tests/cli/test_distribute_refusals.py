@@ -4,6 +4,7 @@ the example project's sandbox, the sandbox's own store counted afterwards."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from tests.support.cli import run
@@ -24,6 +25,13 @@ def test_distributecoupons_md_operation_errors_fail_the_accounts_clearly_and_iss
 
     assert result.exit_code == 4, result.output
     assert "201" in result.output and "feature 42" in result.output
+    assert " 0 in doubt" in result.output  # a definite refusal, never in doubt
+    db = sqlite3.connect(project / ".couponctl" / "sandbox.sqlite")
+    try:
+        (sent,) = db.execute("SELECT count(*) FROM calls WHERE endpoint = 'distribute'").fetchone()
+    finally:
+        db.close()
+    assert sent == 1  # the refused call is not sent again by this apply
     emails, accounts, _ = holders(project)
     assert sum(accounts.values()) == 0  # nothing distributed
     assert sum(emails.values()) > 0  # the dispatches of the same apply went out: the refusal is per call

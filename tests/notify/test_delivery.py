@@ -100,6 +100,12 @@ def test_retry_after_as_an_http_date() -> None:
     assert retry_after("soon", now=now) is None and retry_after(None, now=now) is None
 
 
+def test_a_retry_after_of_non_ascii_digits_is_unreadable_not_a_crash() -> None:
+    """``str.isdigit()`` holds for "²", which ``float()`` cannot read: such a header is unreadable (None)."""
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert retry_after("²", now=now) is None and retry_after("1²", now=now) is None
+
+
 @pytest.mark.parametrize("status", [400, 401, 404, 301])
 def test_an_answer_that_retrying_cannot_change_fails_at_once(status: int) -> None:
     client, seen = scripted(status)

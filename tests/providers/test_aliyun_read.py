@@ -11,7 +11,14 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from reconciler.errors import ApiFaultError, AuthError, OutcomeUnknownError, ProviderError, ThrottledError
+from reconciler.errors import (
+    ApiFaultError,
+    AuthError,
+    MalformedResponse,
+    OutcomeUnknownError,
+    ProviderError,
+    ThrottledError,
+)
 from reconciler.providers.aliyun import wire
 from reconciler.providers.aliyun.provider import AliyunSettings, live_from_coupons
 from reconciler.signing.acs import EMPTY_SHA256
@@ -296,3 +303,14 @@ def test_start_time_dates_an_issue_only_when_the_template_s_coupons_start_at_dif
     assert all(c.issue_date is None for held in absolute.issued.values() for c in held)
     lone = live_from_coupons(SCOPE, [wire.parse_coupon(coupon(1, 11))])
     assert lone.issued[Target.uid(11)][0].issue_date is None
+
+
+@pytest.mark.parametrize("value", ["²", "1²"])
+def test_an_id_of_non_ascii_digits_is_a_malformed_answer_not_a_crash(value: str) -> None:
+    """``str.isdigit()`` holds for "²", which ``int()`` cannot read: a coupon or uid id made of it is a malformed
+    answer (a read error, or an issue whose answer cannot be read), never a ValueError."""
+    with pytest.raises(MalformedResponse):
+        wire.parse_coupon({"CouponId": value})
+    envelope = wire.Envelope(True, "200", None, "r", [{"Uid": value}], None)
+    with pytest.raises(MalformedResponse):
+        wire.sent_uids(envelope)

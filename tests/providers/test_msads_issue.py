@@ -159,6 +159,15 @@ def test_distribute_partial_errors_are_aligned_with_account_ids() -> None:
     assert (result.results[1].code, result.results[1].message) == ("2108", "Invalid account")
 
 
+def test_distribute_an_error_after_a_null_in_an_account_s_partial_errors_still_fails_it() -> None:
+    """An account's PartialErrors entry is a list of OperationErrors: any error in it refuses the account, not
+    only a first one (a null before it was read as success)."""
+    partial = [[None, {"Code": 2108, "Message": "Invalid account"}], [None]]
+    result = issue(Script(reply({"OperationErrors": [], "PartialErrors": partial})), distribute(accounts([1, 2])))
+    assert outcomes(result) == [Outcome.FAILED, Outcome.ISSUED]
+    assert (result.results[0].code, result.results[0].message) == ("2108", "Invalid account")
+
+
 def test_distribute_operation_errors_alone_fail_every_item() -> None:
     body = {"OperationErrors": [{"Code": 202, "Details": None, "Message": "cannot complete"}], "PartialErrors": []}
     result = issue(Script(reply(body)), distribute(accounts([1, 2])))
@@ -232,6 +241,19 @@ def test_fault_details_reach_the_item_result() -> None:
     assert item.code == "3024"
     assert "batch size exceeds the limit" in (item.message or "")
     assert "HTTP 400" in (item.message or "")
+
+
+@pytest.mark.parametrize(("status", "expected"), [(400, Outcome.FAILED), (500, Outcome.IN_DOUBT)])
+@pytest.mark.parametrize("code", ["²", "1²", "\u0661\u0660\u0660"])
+def test_a_fault_code_of_non_ascii_digits_is_an_unknown_code_not_a_crash(
+    code: str, status: int, expected: Outcome
+) -> None:
+    """``str.isdigit()`` holds for "²", which ``int()`` cannot read: a fault whose Code is such a string is read
+    as a fault without a known code (its HTTP status decides), never an exception out of ``issue``."""
+    body = {"Type": "ApiFault", "OperationErrors": [{"Code": code, "Message": "refused"}]}
+    result = issue(Script(reply(body, status)), distribute(accounts([1])))
+    assert outcomes(result) == [expected]
+    assert "refused" in (result.results[0].message or "")
 
 
 @pytest.mark.parametrize(

@@ -189,6 +189,8 @@ def test_checkfeatureadoptioncouponeligibility_md_eligible_account_ids(box: Sand
     too_many = box.post(FAC_CHECK, {"FeatureId": 42, "AccountIds": [str(i) for i in range(1, 102)]})
     assert too_many.status_code == 400 and codes(too_many) == [3024]
     assert codes(box.post(FAC_CHECK, {"AccountIds": ["1001"]})) == [203]
+    for wrong in ("42", 2**31, True, 4.2):  # present but not an int: 201, as docs/sandbox.md's error table says
+        assert codes(box.post(FAC_CHECK, {"FeatureId": wrong, "AccountIds": ["1001"]})) == [201]
 
 
 def test_claimfeatureadoptioncoupons_md_claims_pairs_once_per_feature(box: Sandbox) -> None:
@@ -250,3 +252,28 @@ def test_getcouponinfo_md_is_a_fault_endpoint_and_reads_lag_like_search() -> Non
         ]
     finally:
         lagging.store.close()
+
+
+# --- longs: ASCII digits only -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["²", "1²", "\u0661\u0660\u0660", "--100", "-²"])
+def test_longs_of_non_ascii_or_doubled_sign_digits_are_refused_not_an_internal_error(box: Sandbox, value: str) -> None:
+    """``str.isdigit()`` holds for "²" (which ``int()`` cannot read) and for other scripts' digits (which
+    ``int()`` reads as 100): a long is ASCII digits with at most one sign. The CustomerId header of DistributeCoupons
+    (latin-1 on the wire, as HTTP sends it) is refused in OperationErrors (201) with nothing issued, never a 500 a
+    caller must take as in doubt; a CustomerId predicate (3030), GetCouponInfo's CustomerId and RedeemCoupon's
+    AccountId (201) are refused too."""
+    if all(ord(c) < 256 for c in value):  # an HTTP header carries latin-1
+        auth = {k.encode(): v.encode() for k, v in AUTH.items()}
+        header = {**auth, b"CustomerId": value.encode("latin-1")}
+        refused = box.post(DISTRIBUTE, {"AccountIds": [1001], "ClassName": "ACQ-10", "SendNotification": False},
+                           headers=header)  # fmt: skip
+        assert refused.status_code == 200 and codes(refused) == [201] and refused.json()["PartialErrors"] == []
+    search = box.search(value)
+    assert search.status_code == 400 and codes(search) == [3030]
+    info = box.post(COUPON_INFO, {"CustomerId": value})
+    assert info.status_code == 400 and codes(info) == [201]
+    redeem = box.redeem(value, code_of(box, "RET-20"))
+    assert redeem.status_code == 400 and codes(redeem) == [201]
+    assert issued(box) == 0

@@ -122,3 +122,23 @@ def test_history_feature_id_and_strict_predicates_are_checked_with_their_line() 
         (6, "msads.customers[0].accounts[0].history"),
         (8, "msads.customers[0].classes[0].featureId"),
     ]
+
+
+def test_ids_of_non_ascii_digits_are_located_problems_not_a_crash() -> None:
+    """``str.isdigit()`` holds for "²", which ``int()`` cannot read, and for other scripts' digits, which it reads:
+    a quoted id is ASCII digits, else the usual located problem."""
+    found = problems(
+        """msads:
+  developerToken: D
+  customers:
+    - id: "1²"
+      accounts: ["\\u0661\\u0662"]
+      classes:
+        - {name: FAC-1, type: Retention, amount: 5, currency: USD, coupons: "²"}
+"""
+    )
+    assert sorted((line, field) for line, field, _ in found) == [
+        (4, "msads.customers[0].id"),
+        (5, "msads.customers[0].accounts[0]"),
+        (7, "msads.customers[0].classes[0].coupons"),
+    ]

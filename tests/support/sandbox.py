@@ -94,7 +94,7 @@ class Sandbox:
         path: str,
         json: object = None,
         *,
-        headers: Mapping[str, str] = AUTH,
+        headers: Mapping[str, str] | Mapping[bytes, bytes] = AUTH,
         content: bytes | None = None,
         data: Mapping[str, str] | None = None,
         method: str = "POST",

@@ -133,7 +133,7 @@ def _id(value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise MalformedResponse(f"expected an id, got {type(value).__name__}")
     text = str(value).strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²" is a digit int() cannot read
         raise MalformedResponse(f"expected an id, got {value!r}")
     return str(int(text))
 

@@ -362,7 +362,7 @@ def parse_distribute_response(body: object, count: int) -> DistributeResult:
         if len(partial) != count:
             raise MalformedResponse(f"PartialErrors has {len(partial)} entries for {count} AccountIds")
         for index, entry in enumerate(partial):
-            first = entry[0] if isinstance(entry, list) and entry else entry
+            first = next((e for e in entry if e), None) if isinstance(entry, list) else entry  # any error refuses
             if first:
                 per_item[index] = _item_error(first)
     return DistributeResult(per_item, operation)
@@ -394,7 +394,7 @@ def _fault_entry(raw: object) -> FaultEntry:
     entry = _object(raw)
     code = entry.get("Code")
     number = code if isinstance(code, int) and not isinstance(code, bool) else None
-    if isinstance(code, str) and code.isdigit():
+    if isinstance(code, str) and code.isascii() and code.isdigit():  # "²" is a digit int() cannot read
         number = int(code)
     message = entry.get("Message") or entry.get("Details") or entry.get("Detail") or ""
     return FaultEntry(number, _text(entry.get("ErrorCode")), str(message))
