@@ -252,6 +252,9 @@ def test_the_command_lines_progress_failing_changes_no_exit_code_and_no_report(
     applied = CliRunner().invoke(main, ["-C", str(project), "--no-color", "apply", "--yes", "--report", str(report)])
 
     assert applied.exit_code == 0, applied.output
-    assert f"0 confirmed, {EXAMPLE_ITEMS} issued unconfirmed, 0 issued not yet visible, 0 failed, 0 in doubt" in applied.stdout
+    assert (
+        f"0 confirmed, {EXAMPLE_ITEMS} issued unconfirmed, 0 issued not yet visible, 0 failed, 0 in doubt"
+        in applied.stdout
+    )
     assert json.loads(report.read_text())["summary"]["ISSUED_UNCONFIRMED"] == EXAMPLE_ITEMS
     assert len(issued_in_store(project)) == EXAMPLE_ITEMS

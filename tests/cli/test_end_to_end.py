@@ -18,7 +18,10 @@ def test_plan_apply_plan_shows_nothing_left(project: Path) -> None:
 
     applied = run(project, "apply", "--yes")
     assert applied.exit_code == 0, applied.output
-    assert f"0 confirmed, {EXAMPLE_ITEMS} issued unconfirmed, 0 issued not yet visible, 0 failed, 0 in doubt" in applied.stdout
+    assert (
+        f"0 confirmed, {EXAMPLE_ITEMS} issued unconfirmed, 0 issued not yet visible, 0 failed, 0 in doubt"
+        in applied.stdout
+    )
 
     again = run(project, "plan", "--detailed-exitcode", "--format", "json")
     assert again.exit_code == 0, again.output
