@@ -120,10 +120,23 @@ def test_an_in_doubt_item_is_resolved_by_reading_its_scope_alone(tmp_path: Path)
     assert reads["search"] > 0 and reads["getpage"] == 0
     dispatched = [i for i in items if i["operation"] == "DispatchCoupons"]
     assert len(dispatched) >= BIG_CLASS
-    assert {(i["verdict"], i["code"]) for i in dispatched} == {("CONFIRMED", "resolved")}
+    assert {i["verdict"] for i in dispatched} == {"CONFIRMED"}  # the resolution's read shows each
+    distributed = [i for i in items if i["operation"] == "DistributeCoupons"]  # answered, in a scope read after
+    assert distributed and {(i["verdict"], i["code"]) for i in distributed} == {("CONFIRMED", None)}
     sent = [i for i in items if i["provider"] == "aliyun-local"]
     assert sent and {i["verdict"] for i in sent} == {"ISSUED_UNCONFIRMED"}
     assert_exactly_once(project)
     again = run(project, "apply", "--yes")
     assert again.exit_code == 0 and "No changes" in again.stdout
+    assert_exactly_once(project)
+
+
+def test_the_canarys_read_confirms_the_canary_batch(tmp_path: Path) -> None:
+    project = big_class_project(tmp_path)
+    set_config(project, canarySize=2)
+    code, report, stdout = apply_with_report(project)
+    assert code == 0, stdout
+    summary = report["summary"]
+    assert isinstance(summary, dict) and summary["CONFIRMED"] == 2
+    assert summary["ISSUED_UNCONFIRMED"] == len(report["items"]) - 2  # type: ignore[arg-type]
     assert_exactly_once(project)
