@@ -42,7 +42,7 @@ from reconciler.apply.lock import (
 )
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
-from reconciler.apply.verify import PaidTwice, paid_twice, scope_paid_twice, verdicts
+from reconciler.apply.verify import PaidTwice, scope_paid_twice, verdicts
 from reconciler.config.model import Verify
 from reconciler.errors import ExitCode, JournalError, RefusedError
 from reconciler.governance.budgets import budgets_touched
@@ -359,7 +359,7 @@ class _HoldingTheLock:
         held_twice = tuple(
             paid
             for scope in touched
-            for paid in (paid_twice({scope: after[scope]}) if scope in after else self.reads.held_before.get(scope, ()))
+            for paid in (scope_paid_twice(after[scope]) if scope in after else self.reads.held_before.get(scope, ()))
         )
         self.run.emit(ItemsVerified(execution.run_id, items, held_twice))
         return ApplyReport(

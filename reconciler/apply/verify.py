@@ -89,11 +89,6 @@ class PaidTwice:
     held: HeldItem
 
 
-def paid_twice(reread: Mapping[Scope, ScopeLive]) -> tuple[PaidTwice, ...]:
-    """Every target of the scopes read that holds more than one coupon issued to it, by scope then target."""
-    return tuple(paid for scope in sorted(reread) for paid in scope_paid_twice(reread[scope]))
-
-
 def scope_paid_twice(live: ScopeLive) -> tuple[PaidTwice, ...]:
     """Every target of one scope read that holds more than one coupon issued to it, by target."""
     return tuple(PaidTwice(live.scope, held) for held in held_more_than_once(live.issued))
