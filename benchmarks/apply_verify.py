@@ -5,7 +5,8 @@ benchmark store, under ``verify: needed`` (the default) and ``verify: full``, ea
 
 For each run: the plan's and the apply's wall and CPU seconds (couponctl's own process), the apply over its plan,
 the API calls of each, and the SearchCoupons calls the sandbox logged after apply's first issuing call (its
-read-back). The store is the one ``benchmarks/run.py`` seeds (reused from its work directory when there).
+read-back); each run is also written to stderr, one JSON line, as it ends. The store is the one
+``benchmarks/run.py`` seeds (reused from its work directory when there).
 """
 
 from __future__ import annotations
@@ -83,7 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     load = wl.build_workload(wl.Sizes.quick() if args.quick else wl.Sizes.full())
     project = rig.prepare_project(args, work, load)
     base = rig.prepare_store(args, work, load, {})
-    runs = [one_run(args, work, base, project, mode, n) for n in range(args.repeats) for mode in args.modes.split(",")]
+    runs = []
+    for n in range(args.repeats):
+        for mode in args.modes.split(","):
+            runs.append(one_run(args, work, base, project, mode, n))
+            print(json.dumps(runs[-1]), file=sys.stderr, flush=True)  # each run as it ends: a long series may stop
     summary: dict[str, Any] = {}
     for mode in args.modes.split(","):
         mine = [r for r in runs if r["mode"] == mode]
