@@ -109,7 +109,7 @@ def test_a_valid_project_with_mixed_amounts_never_blocks_its_later_plans(tmp_pat
     assert planned.exit_code == 2, planned.output
     applied = run(project, "apply", str(saved), "--yes")
     assert applied.exit_code == 0, applied.output
-    assert "2 confirmed" in applied.stdout
+    assert "2 issued unconfirmed" in applied.stdout
 
     again = run(project, "plan", "--detailed-exitcode", "--format", "json")
     assert again.exit_code == 0, again.output

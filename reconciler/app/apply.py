@@ -1,5 +1,6 @@
 """``couponctl apply`` as a use case: lock, resolve in-doubt items, diff afresh, bind to the reviewed plan, check the
-policy, confirm, issue journal-first, then re-read and judge every item; each step is told to the apply's listeners
+policy, confirm, issue journal-first, then judge every item by the reads made after it (``verify``: only the scopes
+whose in-doubt items need a read, or every scope issued in); each step is told to the apply's listeners
 (reconciler.app.events)."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from reconciler import __version__, aio
@@ -41,7 +42,8 @@ from reconciler.apply.lock import (
 )
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.resolve import Resolution, ResolveSettings, resolve_in_doubt
-from reconciler.apply.verify import paid_twice, verdicts
+from reconciler.apply.verify import PaidTwice, scope_paid_twice, verdicts
+from reconciler.config.model import Verify
 from reconciler.errors import ExitCode, JournalError, RefusedError
 from reconciler.governance.budgets import budgets_touched
 from reconciler.governance.freezes import in_force
@@ -52,7 +54,8 @@ from reconciler.plan.policy import limit_violations
 from reconciler.plan.windows import not_due, windows_of
 from reconciler.providers.base import BatchResult, Provider
 from reconciler.providers.options import request_timeout_seconds
-from reconciler.state.live import LiveState, ScopeLive
+from reconciler.state.desired import Scope, Target
+from reconciler.state.live import ScopeLive
 from reconciler.state.schedule import Window
 
 
@@ -161,6 +164,17 @@ def _apply(project: Project, decisions: ApplyDecisions, run: ApplyRun) -> ApplyR
     return aio.run(locked())
 
 
+@dataclass
+class _Reads:
+    """What this apply's reads showed, kept for its report: per scope, the targets its plan's read (before issuing)
+    showed holding more than one coupon; the canary items its canary's read showed; per scope, the latest read made
+    after the last call (the in-doubt resolution's)."""
+
+    held_before: dict[Scope, tuple[PaidTwice, ...]] = field(default_factory=dict)
+    canary_seen: set[tuple[Scope, Target]] = field(default_factory=set)
+    after: dict[Scope, ScopeLive] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class _HoldingTheLock:
     """An apply that holds its lease: what it was told and whom it tells, and what it opened to do the work."""
@@ -172,6 +186,7 @@ class _HoldingTheLock:
     providers: Mapping[str, Provider]
     fencing: LeaseFencing
     settings: ResolveSettings
+    reads: _Reads = field(default_factory=_Reads)
 
     async def apply(self) -> ApplyResult:
         config, desired, journal, decisions = self.project.config, self.project.desired, self.journal, self.decisions
@@ -291,6 +306,7 @@ class _HoldingTheLock:
             raise RefusedError(f"{'; '.join([*reasons, *frozen])}: stopping before the rest")
 
     def _scope_read(self, live: ScopeLive) -> None:
+        self.reads.held_before[live.scope] = scope_paid_twice(live)
         self.run.emit(LiveScopeRead(live))
 
     async def _verify_canary(self, first: BatchResult) -> None:
@@ -304,6 +320,7 @@ class _HoldingTheLock:
             live = await read_live(self.project.desired, self.providers, [first.batch.scope])
             missing = issued - set(live.scopes[first.batch.scope].issued)
             if not missing:
+                self.reads.canary_seen.update((first.batch.scope, target) for target in issued)
                 return
             if time.monotonic() >= deadline:
                 raise RefusedError(
@@ -313,7 +330,8 @@ class _HoldingTheLock:
             await settings.sleep(settings.poll_seconds)
 
     async def _read_after_write(self, execution: Execution, plan: Plan, skipped: int, started: datetime) -> ApplyReport:
-        """Resolve this run's in-doubt items by reading (within the lag window), then re-read and judge each. An
+        """Resolve in-doubt items by reading (this run's within the lag window), then judge each item by the reads
+        made after it: the resolution's, the canary's, and under ``verify: full`` a read of every scope issued in. An
         apply that lost its lease resolves nothing (it is no longer the one that may): it only reads."""
         journal, lease = self.journal, self.fencing.lease
         resolutions: list[Resolution] = []
@@ -321,19 +339,28 @@ class _HoldingTheLock:
         if not lost:
             try:
                 lease.verify()  # it may have been lost while its last calls were under way (a pause)
+                settings = replace(self.settings, on_read=self._resolution_read)
                 resolutions = await resolve_in_doubt(
-                    journal, self.project.desired, self.providers, settings=self.settings, current_run=execution.run_id
+                    journal, self.project.desired, self.providers, settings=settings, current_run=execution.run_id
                 )
             except LeaseLostError as exc:
                 lost, execution = True, replace(execution, stopped=execution.stopped or str(exc), lease_lost=True)
         self.run.emit(InDoubtResolved(ResolutionStage.AFTER_ISSUING, tuple(resolutions), execution.run_id))
         touched = sorted({b.batch.scope for b in execution.batches})
-        read_at = journal.now()
-        reread = await read_live(self.project.desired, self.providers, touched) if touched else LiveState()
-        record_read(journal, reread, read_at)
+        if self.project.config.verify is Verify.FULL and touched:
+            read_at = journal.now()
+            reread = await read_live(self.project.desired, self.providers, touched)
+            record_read(journal, reread, read_at)
+            after = dict(reread.scopes)
+        else:  # the resolution's reads are recorded already
+            after = {scope: self.reads.after[scope] for scope in touched if scope in self.reads.after}
         finished_at = journal.now()
-        items = tuple(verdicts(execution.batches, reread.scopes, resolutions))
-        held_twice = paid_twice(reread.scopes)
+        items = tuple(verdicts(execution.batches, after, resolutions, self.reads.canary_seen))
+        held_twice = tuple(
+            paid
+            for scope in touched
+            for paid in (scope_paid_twice(after[scope]) if scope in after else self.reads.held_before.get(scope, ()))
+        )
         self.run.emit(ItemsVerified(execution.run_id, items, held_twice))
         return ApplyReport(
             run_id=execution.run_id,
@@ -348,3 +375,7 @@ class _HoldingTheLock:
             resolved_after=tuple(resolutions),
             lease_lost=lost,
         )
+
+    def _resolution_read(self, live: ScopeLive) -> None:
+        """A read the in-doubt resolution after issuing made: the latest of its scope is what the report judges by."""
+        self.reads.after[live.scope] = live

@@ -67,13 +67,14 @@ class Resolution:
 class ResolveSettings:
     """``clock``: what ages are measured on, by default the journal's (never the runner's own wall clock).
     ``guard`` runs in the transaction of every resolution and raises to write none: an apply's refuses once it no
-    longer holds its lease."""
+    longer holds its lease. ``on_read`` is told of every read of a scope made to resolve (after it is recorded)."""
 
     window_seconds: float = 60.0
     poll_seconds: float = 2.0
     clock: Callable[[], float] | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     guard: Callable[[], None] | None = None
+    on_read: Callable[[ScopeLive], None] | None = None
 
 
 def _moment(text: str) -> datetime:
@@ -172,6 +173,8 @@ class _ScopeResolver:
                     self.known.add(target)
                 del pending[target]
             record_issued_late(self.journal, LiveState({self.spec.scope: live}))
+            if self.settings.on_read is not None:
+                self.settings.on_read(live)
             if not pending:
                 break
             youngest = min((now - _since(i)).total_seconds() for items in pending.values() for i in items)

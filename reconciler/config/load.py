@@ -16,7 +16,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from reconciler.config.containment import escapes, outside_reason
-from reconciler.config.model import CONFIG_FILE, Config, Policy, ProviderConfig, SandboxConfig
+from reconciler.config.model import CONFIG_FILE, Config, Policy, ProviderConfig, SandboxConfig, Verify
 from reconciler.config.policies import load_policies
 from reconciler.config.redaction import query_passwords
 from reconciler.config.secrets import SecretRef
@@ -187,6 +187,7 @@ def _build(root: Path, path: Path, data: Mapping[str, Any]) -> Config:
         plan_ttl_seconds=parse_duration(data.get("planTTL", DEFAULT_PLAN_TTL_SECONDS)),
         in_doubt_window_seconds=float(parse_duration(data.get("inDoubtWindow", DEFAULT_IN_DOUBT_WINDOW_SECONDS))),
         canary_size=data.get("canarySize", 0),
+        verify=Verify(data.get("verify", Verify.NEEDED.value)),
         issue_concurrency=data.get("issueConcurrency", DEFAULT_ISSUE_CONCURRENCY),
         lock_lease_seconds=float(parse_duration(data.get("lockLease", DEFAULT_LOCK_LEASE_SECONDS))),
         mask_key=_secret_ref(data["maskKey"]) if "maskKey" in data else None,

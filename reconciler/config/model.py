@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 
 from reconciler.config.secrets import SecretRef
@@ -63,6 +64,13 @@ class Policy:
     max_inventory_share: Decimal | None = None
 
 
+class Verify(StrEnum):
+    """``verify``: what apply reads back after issuing (docs/safety.md, After apply)."""
+
+    NEEDED = "needed"  # only the scopes whose in-doubt items need a read; answered items stay ISSUED_UNCONFIRMED
+    FULL = "full"  # every scope issued in, read again: each item CONFIRMED or ISSUED_NOT_YET_VISIBLE
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole of couponctl.yaml, paths resolved against the directory that holds it."""
@@ -79,6 +87,7 @@ class Config:
     plan_ttl_seconds: int = 24 * 3600
     in_doubt_window_seconds: float = 60.0
     canary_size: int = 0
+    verify: Verify = Verify.NEEDED
     lock_lease_seconds: float = 60.0
     issue_concurrency: int = 4
     mask_key: SecretRef | None = None

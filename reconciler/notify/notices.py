@@ -8,7 +8,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from reconciler.app.events import ApplyFinished, ItemsVerified, PlanSummary
-from reconciler.apply.verify import PaidTwice, Verdict
+from reconciler.apply.verify import QUIET_VERDICTS, PaidTwice, Verdict
 from reconciler.config.redaction import scrub
 from reconciler.errors import ExitCode
 from reconciler.governance.model import BudgetStatus
@@ -165,7 +165,7 @@ def _outcome(event: EventKind, finished: ApplyFinished, origin: Origin) -> Notic
         details += [
             f"{item.verdict.value} {item.scope} {item.target}" + (f": {item.message}" if item.message else "")
             for item in report.items
-            if item.verdict is not Verdict.CONFIRMED
+            if item.verdict not in QUIET_VERDICTS
         ]
         if report.stopped:
             details.insert(0, f"stopped: {report.stopped}")

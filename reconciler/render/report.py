@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 from reconciler.apply.report import ApplyReport
-from reconciler.apply.verify import Verdict
+from reconciler.apply.verify import QUIET_VERDICTS, Verdict
 from reconciler.plan.diff import coupon_date, held_message
 
 REPORT_KIND = "CouponApplyReport"
@@ -19,12 +19,18 @@ def render_report_text(report: ApplyReport) -> str:
     """What went wrong item by item, the counts, and what to do about items paid twice or in doubt."""
     lines = []
     for item in report.items:
-        if item.verdict is not Verdict.CONFIRMED:
+        if item.verdict not in QUIET_VERDICTS:
             detail = f" [{item.code}]" if item.code else ""
             lines.append(f"  {item.verdict.value}: {item.scope} {item.target}{detail} {item.message or ''}".rstrip())
     counts = ", ".join(f"{report.count(v)} {v.value.lower().replace('_', ' ')}" for v in Verdict)
     skipped = f", {report.skipped} skipped (satisfied since the plan)" if report.skipped else ""
     lines.append(f"Apply {report.outcome}: {counts}{skipped}. Run {report.run_id}.")
+    if report.count(Verdict.ISSUED_UNCONFIRMED):
+        lines.append(
+            f"{report.count(Verdict.ISSUED_UNCONFIRMED)} item(s) issued unconfirmed: the vendor answered them as "
+            "issued and the journal counts them so; this apply did not read them back (verify: needed), the next "
+            "apply's read confirms them."
+        )
     if report.stopped:
         lines.append(f"Stopped before the remaining batches: {report.stopped}")
     for paid in report.paid_twice:

@@ -146,10 +146,10 @@ def test_a_real_apply_tells_started_each_batch_its_outcomes_and_finished(project
     assert sent == issued_in_store(project)
     assert {e.result.batch.scope for e in batches} == set(started.scopes)
 
-    # outcome: every item confirmed, the same items
+    # outcome: every item answered issued and, nothing being in doubt, not read back (verify: needed)
     (verified,) = heard.of(ItemsVerified)
     assert isinstance(verified, ItemsVerified) and verified.run_id == started.run_id
-    assert [i.verdict for i in verified.items] == [Verdict.CONFIRMED] * EXAMPLE_ITEMS
+    assert [i.verdict for i in verified.items] == [Verdict.ISSUED_UNCONFIRMED] * EXAMPLE_ITEMS
     assert {(i.scope.coupon_class, i.target.value) for i in verified.items} == sent
     assert verified.paid_twice == ()
 
@@ -208,7 +208,7 @@ def test_a_listener_that_raises_changes_neither_the_apply_nor_the_coupons(
         result = apply(project, exploding, heard)
 
     assert result.exit_code == ExitCode.OK and result.report is not None
-    assert result.report.count(Verdict.CONFIRMED) == EXAMPLE_ITEMS
+    assert result.report.count(Verdict.ISSUED_UNCONFIRMED) == EXAMPLE_ITEMS
     assert len(issued_in_store(project)) == EXAMPLE_ITEMS  # each target once: nothing stopped, nothing sent twice
     # every listener heard every event, the one after the broken one included; each failure was logged
     assert exploding.heard == len(heard.events) and isinstance(heard.events[-1], ApplyFinished)
@@ -230,7 +230,7 @@ def test_a_listener_that_fails_to_take_a_note_stops_the_apply_before_anything_is
     again = Recorder()
     after = apply(project, again)
     assert [type(event) for event in again.events][:1] == [ApplyNote]
-    assert after.report is not None and after.report.count(Verdict.CONFIRMED) == EXAMPLE_ITEMS
+    assert after.report is not None and after.report.count(Verdict.ISSUED_UNCONFIRMED) == EXAMPLE_ITEMS
     assert len(issued_in_store(project)) == EXAMPLE_ITEMS
 
 
@@ -252,6 +252,9 @@ def test_the_command_lines_progress_failing_changes_no_exit_code_and_no_report(
     applied = CliRunner().invoke(main, ["-C", str(project), "--no-color", "apply", "--yes", "--report", str(report)])
 
     assert applied.exit_code == 0, applied.output
-    assert f"{EXAMPLE_ITEMS} confirmed, 0 issued not yet visible, 0 failed, 0 in doubt" in applied.stdout
-    assert json.loads(report.read_text())["summary"]["CONFIRMED"] == EXAMPLE_ITEMS
+    assert (
+        f"0 confirmed, {EXAMPLE_ITEMS} issued unconfirmed, 0 issued not yet visible, 0 failed, 0 in doubt"
+        in applied.stdout
+    )
+    assert json.loads(report.read_text())["summary"]["ISSUED_UNCONFIRMED"] == EXAMPLE_ITEMS
     assert len(issued_in_store(project)) == EXAMPLE_ITEMS

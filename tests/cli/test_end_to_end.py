@@ -18,7 +18,10 @@ def test_plan_apply_plan_shows_nothing_left(project: Path) -> None:
 
     applied = run(project, "apply", "--yes")
     assert applied.exit_code == 0, applied.output
-    assert f"{EXAMPLE_ITEMS} confirmed, 0 issued not yet visible, 0 failed, 0 in doubt" in applied.stdout
+    assert (
+        f"0 confirmed, {EXAMPLE_ITEMS} issued unconfirmed, 0 issued not yet visible, 0 failed, 0 in doubt"
+        in applied.stdout
+    )
 
     again = run(project, "plan", "--detailed-exitcode", "--format", "json")
     assert again.exit_code == 0, again.output
@@ -38,7 +41,7 @@ def test_a_saved_plan_is_applied_exactly(project: Path) -> None:
     assert run(project, "plan", "--out", str(saved)).exit_code == 0
     applied = run(project, "apply", str(saved), "--yes")
     assert applied.exit_code == 0, applied.output
-    assert f"{EXAMPLE_ITEMS} confirmed" in applied.stdout
+    assert f"{EXAMPLE_ITEMS} issued unconfirmed" in applied.stdout
     assert run(project, "plan", "--detailed-exitcode").exit_code == 0
 
 

@@ -42,7 +42,7 @@ def test_a_subset_plan_applies_exactly_its_subset(project: Path) -> None:
 
     applied = run(project, "apply", "winback.json", "--yes")
     assert applied.exit_code == 0, applied.output
-    assert f"{WINBACK_TARGETS} confirmed" in applied.stdout
+    assert f"{WINBACK_TARGETS} issued unconfirmed" in applied.stdout
 
     after = issued_by_class(project)
     assert after.get("WINBACK27-RET-50", 0) - before.get("WINBACK27-RET-50", 0) == WINBACK_TARGETS
@@ -96,7 +96,7 @@ def test_a_subset_by_directory_records_its_files(project: Path) -> None:
     assert json.loads((project / "team.json").read_text())["selection"] == ["manifests/team/winback27.yaml"]
     applied = run(project, "apply", "team.json", "--yes")
     assert applied.exit_code == 0, applied.output
-    assert f"{WINBACK_TARGETS} confirmed" in applied.stdout
+    assert f"{WINBACK_TARGETS} issued unconfirmed" in applied.stdout
 
 
 def test_a_hostile_file_name_cannot_change_the_comments_structure() -> None:

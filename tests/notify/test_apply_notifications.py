@@ -124,7 +124,7 @@ def test_a_successful_apply_tells_every_destination_once_it_has_ended(project: P
     (run_id,) = run_ids(project)
     assert sent["event"] == "apply.success" and sent["runId"] == run_id and sent["exitCode"] == 0
     assert sent["ciUrl"] == CI_URL and sent["commit"] == CI["GITHUB_SHA"]
-    assert sent["counts"]["CONFIRMED"] > 0 and sent["exposure"]
+    assert sent["counts"]["ISSUED_UNCONFIRMED"] > 0 and sent["exposure"]
     (slack,) = hook.on("/slack")
     assert json.loads(slack.body)["blocks"][0]["type"] == "header" and CI_URL in slack.body.decode()
     (teams,) = hook.on("/teams")
