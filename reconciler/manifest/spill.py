@@ -5,17 +5,18 @@ scope, the manifest and file, the field are each numbered once). Lines are
 gathered RUN_RECORDS at a time, sorted by that key (stably: declared order stays within a key) and written to a
 temporary file; the sorted runs are then merged (FAN_IN at a time, in passes when there are more), and equal
 neighbours are duplicates. Memory holds one run and a read buffer per merged file, whatever the number of
-targets; the temporary files take about the size of the lists read.
+targets; the temporary files take about the size of the lists read. The last run is merged from memory, never
+written: targets that fit in one run touch no disk (and the directory is asked for only when a run is written).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
-from reconciler.errors import Problem
+from reconciler.errors import CouponctlError, Problem
 from reconciler.manifest.validate import duplicate_target
 from reconciler.state.declared import Source
 from reconciler.state.desired import DesiredItem, Position, Scope, Target
@@ -34,10 +35,14 @@ def _key(record: str) -> str:
 
 class SpilledTargets:
     """A :class:`reconciler.manifest.build.TargetSink` that keeps no target: duplicates are found by
-    :meth:`finish`, from sorted runs written under ``directory``."""
+    :meth:`finish`, from sorted runs written under ``directory`` (or the one ``directory()`` makes, called when
+    the first run is written)."""
 
-    def __init__(self, directory: Path, *, run_records: int = RUN_RECORDS, fan_in: int = FAN_IN) -> None:
-        self.directory = directory
+    def __init__(
+        self, directory: Path | Callable[[], Path], *, run_records: int = RUN_RECORDS, fan_in: int = FAN_IN
+    ) -> None:
+        self._make_directory = directory
+        self.directory: Path | None = directory if isinstance(directory, Path) else None
         self.run_records = run_records
         self.fan_in = fan_in
         self.distinct = 0
@@ -58,15 +63,17 @@ class SpilledTargets:
 
     def finish(self) -> list[Problem]:
         """The duplicates: per file, the first MAX_DUPLICATES_PER_FILE by line, then one counting the rest."""
-        if self._buffer or not self._runs:
-            self._spill()
-        while len(self._runs) > self.fan_in:
+        self._buffer.sort(key=_key)
+        last: list[str] = self._buffer  # merged from memory, after every written run (declared later)
+        self._buffer = []
+        while len(self._runs) >= self.fan_in:
             groups = [self._runs[i : i + self.fan_in] for i in range(0, len(self._runs), self.fan_in)]
             self._runs = [self._merged_into_run(group) for group in groups]
         found = _FileDuplicates()
         scopes, sources, fields = list(self._scopes), list(self._sources), list(self._fields)
         with ExitStack() as stack:
-            streams = [stack.enter_context(run.open(encoding="utf-8")) for run in self._runs]
+            streams: list[Iterator[str]] = [stack.enter_context(run.open(encoding="utf-8")) for run in self._runs]
+            streams.append(iter(last))
             previous: str | None = None
             first: str = ""
             for record in heapq.merge(*streams, key=_key):
@@ -94,10 +101,19 @@ class SpilledTargets:
         return merged
 
     def _write(self, records: Iterable[str]) -> Path:
-        path = self.directory / f"run-{self._written:06d}.txt"
-        self._written += 1
-        with path.open("w", encoding="utf-8") as out:
-            out.writelines(records)
+        try:
+            if self.directory is None:
+                self.directory = self._make_directory() if callable(self._make_directory) else self._make_directory
+            path = self.directory / f"run-{self._written:06d}.txt"
+            self._written += 1
+            with path.open("w", encoding="utf-8", newline="\n") as out:
+                out.writelines(records)
+        except OSError as exc:
+            where = exc.filename or self.directory or "the temporary directory"
+            raise CouponctlError(
+                f"validate cannot write its temporary files ({exc.strerror or exc}: {where}); "
+                "set TMPDIR to a writable directory with space (docs/manifests.md)"
+            ) from None
         return path
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from reconciler.app import session
 from reconciler.errors import Problem
+from reconciler.manifest import spill
 from reconciler.manifest.spill import SpilledTargets
 from reconciler.state.declared import DeclaredTargets, Source
 from reconciler.state.desired import Position, Scope, Target, TargetKind
@@ -122,6 +123,7 @@ class _Watched(SpilledTargets):
     seen: ClassVar[list[tuple[Path, int]]] = []
 
     def finish(self) -> list[Problem]:
+        assert self.directory is not None  # a run was written: the directory was made
         _Watched.seen.append((self.directory, stat.S_IMODE(self.directory.stat().st_mode)))
         return super().finish()
 
@@ -134,6 +136,7 @@ def test_validate_spills_to_a_private_directory_removed_at_the_end(
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     monkeypatch.setattr(session, "SpilledTargets", _Watched)
+    monkeypatch.setattr(spill, "RUN_RECORDS", 1)  # every target is a run: the runs are written
     _Watched.seen.clear()
     run(project(tmp_path / "p", "x@example.com\n", b), "validate")
     [(directory, mode)] = _Watched.seen
