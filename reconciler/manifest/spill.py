@@ -17,6 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from reconciler.errors import CouponctlError, Problem
+from reconciler.manifest.problems import CappedProblems
 from reconciler.manifest.validate import duplicate_target
 from reconciler.state.declared import Source
 from reconciler.state.desired import DesiredItem, Position, Scope, Target
@@ -25,8 +26,6 @@ RUN_RECORDS = 200_000
 """Targets held in memory before they are sorted and written out."""
 FAN_IN = 64
 """Sorted files merged at once."""
-MAX_DUPLICATES_PER_FILE = 100
-"""Duplicates listed per file (the first by line); the rest are counted."""
 
 
 def _key(record: str) -> str:
@@ -49,27 +48,51 @@ class SpilledTargets:
         self._scopes: dict[Scope, int] = {}
         self._sources: dict[Source, int] = {}
         self._fields: dict[str, int] = {}
+        self._caps: list[CappedProblems] = []  # per emails file read, its problems (duplicates join them)
         self._buffer: list[str] = []
         self._runs: list[Path] = []
         self._written = 0
 
-    def declare(self, scope: Scope, source: Source, value: str, line: int, column: int, field: str) -> None:
+    def declare(
+        self,
+        scope: Scope,
+        source: Source,
+        value: str,
+        line: int,
+        column: int,
+        field: str,
+        cap: CappedProblems | None = None,
+    ) -> None:
         scope_no = self._scopes.setdefault(scope, len(self._scopes))
         source_no = self._sources.setdefault(source, len(self._sources))
         field_no = self._fields.setdefault(field, len(self._fields))
-        self._buffer.append(f"{scope_no}:{source.kind.value}:{value}\t{source_no}\t{line}\t{column}\t{field_no}\n")
+        cap_no = -1 if cap is None else self._cap_number(cap)
+        self._buffer.append(
+            f"{scope_no}:{source.kind.value}:{value}\t{source_no}\t{line}\t{column}\t{field_no}\t{cap_no}\n"
+        )
         if len(self._buffer) >= self.run_records:
             self._spill()
 
+    def file_read(self, problems: CappedProblems) -> list[Problem]:
+        """Listed by :meth:`finish`, with the file's duplicates at their place in line order, as a plan lists them."""
+        self._cap_number(problems)
+        return []
+
+    def _cap_number(self, cap: CappedProblems) -> int:
+        if not self._caps or self._caps[-1] is not cap:  # a file's targets are declared one after another
+            self._caps.append(cap)
+        return len(self._caps) - 1
+
     def finish(self) -> list[Problem]:
-        """The duplicates: per file, the first MAX_DUPLICATES_PER_FILE by line, then one counting the rest."""
+        """Every emails file's problems and duplicates, capped together as a plan caps them (the first by line,
+        then one counting the rest); duplicates of targets declared in manifests, all of them."""
         self._buffer.sort(key=_key)
         last: list[str] = self._buffer  # merged from memory, after every written run (declared later)
         self._buffer = []
         while len(self._runs) >= self.fan_in:
             groups = [self._runs[i : i + self.fan_in] for i in range(0, len(self._runs), self.fan_in)]
             self._runs = [self._merged_into_run(group) for group in groups]
-        found = _FileDuplicates()
+        found = _Duplicates(self._caps)
         scopes, sources, fields = list(self._scopes), list(self._sources), list(self._fields)
         with ExitStack() as stack:
             streams: list[Iterator[str]] = [stack.enter_context(run.open(encoding="utf-8")) for run in self._runs]
@@ -82,7 +105,7 @@ class SpilledTargets:
                     previous, first = key, record
                     self.distinct += 1
                     continue
-                found.add(_problem(scopes, sources, fields, first, record))
+                found.add(_cap_of(record), _problem(scopes, sources, fields, first, record))
         for run in self._runs:
             run.unlink()
         return found.listed()
@@ -118,7 +141,7 @@ class SpilledTargets:
 
 
 def _item(scopes: list[Scope], sources: list[Source], fields: list[str], record: str) -> tuple[Scope, DesiredItem, str]:
-    key, source_no, line, column, field_no = record.rstrip("\n").split("\t")
+    key, source_no, line, column, field_no, _ = record.rstrip("\n").split("\t")
     scope_no, _, rest = key.partition(":")
     value = rest.partition(":")[2]
     source = sources[int(source_no)]
@@ -133,32 +156,36 @@ def _problem(scopes: list[Scope], sources: list[Source], fields: list[str], firs
     return duplicate_target(scope, first_item, item, field)
 
 
-class _FileDuplicates:
-    """Per file, the MAX_DUPLICATES_PER_FILE + 1 problems of the lowest positions (a bounded heap each), and a
-    count of all."""
+def _cap_of(record: str) -> int:
+    return int(record[record.rindex("\t") + 1 :])
 
-    def __init__(self) -> None:
-        self._kept: dict[str, list[tuple[int, int, int, Problem]]] = {}
-        self._counts: dict[str, int] = {}
+
+class _Duplicates:
+    """Per emails file read, the ``limit + 1`` duplicates of the lowest positions (a bounded heap each) and a count
+    of all; duplicates of targets declared in manifests (whose YAML is bounded in size), all of them."""
+
+    def __init__(self, caps: list[CappedProblems]) -> None:
+        self._caps = caps
+        self._kept: list[list[tuple[int, int, int, Problem]]] = [[] for _ in caps]
+        self._counts = [0] * len(caps)
+        self._uncapped: list[Problem] = []
         self._order = 0
 
-    def add(self, problem: Problem) -> None:
-        heap = self._kept.setdefault(problem.file, [])
-        self._counts[problem.file] = self._counts.get(problem.file, 0) + 1
+    def add(self, cap_no: int, problem: Problem) -> None:
+        if cap_no < 0:
+            self._uncapped.append(problem)
+            return
+        heap = self._kept[cap_no]
+        self._counts[cap_no] += 1
         self._order += 1
         entry = (-problem.line, -problem.column, -self._order, problem)
-        if len(heap) <= MAX_DUPLICATES_PER_FILE:
+        if len(heap) <= self._caps[cap_no].limit:
             heapq.heappush(heap, entry)
         else:
             heapq.heappushpop(heap, entry)
 
     def listed(self) -> list[Problem]:
-        out: list[Problem] = []
-        for file, heap in self._kept.items():
-            problems = [entry[3] for entry in sorted(heap, reverse=True)]
-            out.extend(problems[:MAX_DUPLICATES_PER_FILE])
-            if len(problems) > MAX_DUPLICATES_PER_FILE:
-                first, rest = problems[MAX_DUPLICATES_PER_FILE], self._counts[file] - MAX_DUPLICATES_PER_FILE
-                message = f"{rest} more duplicates from here on are not listed"
-                out.append(Problem(file, first.line, first.column, first.field, message))
+        out = list(self._uncapped)
+        for cap, heap, count in zip(self._caps, self._kept, self._counts, strict=True):
+            out.extend(cap.listed_with([entry[3] for entry in sorted(heap, reverse=True)], count))
         return out

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.app.session import load_project
+from reconciler.errors import ManifestError
 from reconciler.manifest import spill
 from tests.support.cli import run
 
@@ -88,6 +90,8 @@ def test_small_runs_spill_and_find_every_duplicate(tmp_path: Path, monkeypatch: 
 
 CHILD = """
 import os, signal, sys, tempfile
+from reconciler.app.session import load_project
+from reconciler.errors import ManifestError
 from reconciler.manifest import spill
 from reconciler.cli.main import main
 
@@ -120,3 +124,46 @@ def test_sigterm_removes_the_spilled_addresses(tmp_path: Path) -> None:
     assert done.returncode not in (0, -signal.SIGTERM), done.stderr
     assert "interrupted" in done.stderr
     assert list(temp.iterdir()) == []
+
+
+TWO_FILES = """\
+apiVersion: couponctl/v1
+kind: CouponAssignment
+metadata: {name: spring}
+spec:
+  provider: m
+  customerId: "1"
+  couponClass: C
+  dispatch:
+    emails: [%s]
+    emailsFrom: [../lists/a.txt, ../lists/a.txt, ../lists/b.csv]
+"""
+
+
+def plan_problems(directory: Path) -> list[str]:
+    with pytest.raises(ManifestError) as raised:
+        load_project(directory)
+    return [str(p) for p in raised.value.problems]
+
+
+@pytest.mark.parametrize("run_records", [1000, 7], ids=["in-memory", "spilled"])
+def test_validate_lists_exactly_the_problems_a_plan_lists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_records: int
+) -> None:
+    """Invalid lines and duplicates of one list share its cap of 100 (as a plan counts them), a list read twice is
+    capped per reference, and inline duplicates are never capped."""
+    monkeypatch.setattr(spill, "RUN_RECORDS", run_records)
+    a = (
+        [f"u{n}@example.com" for n in range(50)]
+        + [f"bad{n}" for n in range(80)]
+        + [f" U{n}@Example.com" for n in range(50)]
+    )
+    b = ["email", *(f'"u{n}@example.com "' for n in range(120))]
+    inline = ", ".join(f"i{n % 3}@example.com" for n in range(110))
+    directory = project(tmp_path / "p", "\n".join(a) + "\n")
+    (directory / "manifests" / "m.yaml").write_text(TWO_FILES % inline)
+    (directory / "lists" / "b.csv").write_text("\r\n".join(b) + "\r\n")
+    expected = plan_problems(directory)
+    result = run(directory, "validate")
+    assert [line for line in result.output.splitlines() if line.startswith(("lists/", "manifests/"))] == expected
+    assert f"error: {len(expected)} problem(s) found" in result.output
