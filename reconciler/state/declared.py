@@ -87,7 +87,7 @@ class DeclaredTargets(Mapping[Target, DesiredItem]):
         return key[1] in self._lookup().get(key[0], ())
 
     def __getitem__(self, key: Target) -> DesiredItem:
-        row = self._lookup().get(key.kind, {}).get(key.value) if isinstance(key, Target) else None
+        row = self._lookup().get(key[0], {}).get(key[1]) if isinstance(key, tuple) and len(key) == 2 else None
         if row is None:
             raise KeyError(key)
         return self._item(row)

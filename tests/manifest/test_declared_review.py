@@ -42,3 +42,16 @@ def test_a_plan_sees_each_send_amount_as_written(tmp_path: Path) -> None:
     (tmp_path / "manifests" / "r.yaml").write_text(SEND)
     [targets] = load_desired(load_config(tmp_path)).items.values()
     assert [(t.value, str(i.amount)) for t, i in targets.items()] == [("11", "100"), ("12", "100.00"), ("13", "1.50")]
+
+
+def test_lookups_agree_with_membership_for_any_equal_key() -> None:
+    """A mapping's ``in`` and ``get`` agree: a key equal to a Target (as the dict this replaced found it) is found
+    by both."""
+    targets = DeclaredTargets()
+    targets.declare(Source("r", "m.yaml", TargetKind.EMAIL), "a@example.com", 9, 13)
+    targets.seal()
+    key = ("email", "a@example.com")
+    assert key in targets
+    item = targets.get(key)  # type: ignore[call-overload]
+    assert item is not None and item.target == Target.email("a@example.com")
+    assert targets.get(("email",)) is None  # type: ignore[call-overload]
