@@ -66,7 +66,9 @@ class SpilledTargets:
         scope_no = self._scopes.setdefault(scope, len(self._scopes))
         source_no = self._sources.setdefault(source, len(self._sources))
         field_no = self._fields.setdefault(field, len(self._fields))
-        cap_no = -1 if cap is None else self._cap_number(cap)
+        cap_no = len(self._caps) - 1 if cap is not None and self._caps and self._caps[-1] is cap else -1
+        if cap is not None and cap_no < 0:
+            cap_no = self._cap_number(cap)
         self._buffer.append(
             f"{scope_no}:{source.kind.value}:{value}\t{source_no}\t{line}\t{column}\t{field_no}\t{cap_no}\n"
         )
