@@ -7,17 +7,21 @@ import asyncio
 import hashlib
 import json
 import os
+import signal
 import tempfile
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import FrameType
 
 from reconciler.apply.journal import Journal, ReadLag
 from reconciler.apply.late import not_issued_view, record_issued_late
 from reconciler.config.load import load_config
 from reconciler.config.model import Config
+from reconciler.manifest import spill
 from reconciler.manifest.build import load_desired
 from reconciler.manifest.discover import find_manifests
 from reconciler.manifest.spill import SpilledTargets
@@ -55,10 +59,33 @@ def check_project(directory: Path, paths: Sequence[Path] | None = None) -> tuple
     are checked as they stream past and not kept (duplicates by an external sort in a temporary directory), so
     the project returned declares its scopes and no target. Also returns how many distinct targets it declares."""
     config = load_config(directory)
-    with tempfile.TemporaryDirectory(prefix="couponctl-validate-") as spill:
-        sink = SpilledTargets(Path(spill))
+    with ExitStack() as stack:
+        stack.enter_context(terminate_as_interrupt())
+
+        def private_directory() -> Path:  # mode 0700, removed when the stack closes, however it closes
+            return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="couponctl-validate-")))
+
+        sink = SpilledTargets(private_directory, run_records=spill.RUN_RECORDS, fan_in=spill.FAN_IN)
         desired = load_desired(config, paths or None, sink=sink)
     return Project(config, desired), sink.distinct
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI runner cancelling a job) raises KeyboardInterrupt while inside, so that what is cleaned up on
+    Ctrl-C (validate's temporary files of addresses) is cleaned up on it too. Only the main thread owns signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def project_for_plan(directory: Path, saved: Plan) -> Project:

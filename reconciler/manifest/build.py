@@ -42,8 +42,21 @@ _DIGITS = re.compile(r"[0-9]+")  # an account id or uid: ASCII digits only
 class TargetSink(Protocol):
     """Where declared targets go: kept (a plan) or only checked (validate)."""
 
-    def declare(self, scope: Scope, source: Source, value: str, line: int, column: int, field: str) -> Problem | None:
-        """Take one target; the problem when it repeats a (scope, target) already declared, if known now."""
+    def declare(
+        self,
+        scope: Scope,
+        source: Source,
+        value: str,
+        line: int,
+        column: int,
+        field: str,
+        cap: CappedProblems | None = None,
+    ) -> Problem | None:
+        """Take one target (of an emails file whose problems ``cap`` counts); the problem when it repeats a
+        (scope, target) already declared, if known now."""
+
+    def file_read(self, problems: CappedProblems) -> list[Problem]:
+        """An emails file has been read: its problems, now or (with its duplicates) from :meth:`finish`."""
 
     def finish(self) -> list[Problem]:
         """Every declaration is in: the problems found only now."""
@@ -55,7 +68,16 @@ class _InMemory:
     def __init__(self) -> None:
         self.scopes: dict[Scope, DeclaredTargets] = {}
 
-    def declare(self, scope: Scope, source: Source, value: str, line: int, column: int, field: str) -> Problem | None:
+    def declare(
+        self,
+        scope: Scope,
+        source: Source,
+        value: str,
+        line: int,
+        column: int,
+        field: str,
+        cap: CappedProblems | None = None,
+    ) -> Problem | None:
         targets = self.scopes.get(scope)
         if targets is None:
             targets = self.scopes[scope] = DeclaredTargets()
@@ -65,6 +87,9 @@ class _InMemory:
         target = Target(source.kind, value)
         item = DesiredItem(target, source.manifest, Position(source.file, line, column), source.amount)
         return duplicate_target(scope, first, item, field)
+
+    def file_read(self, problems: CappedProblems) -> list[Problem]:
+        return problems.listed()
 
     def finish(self) -> list[Problem]:
         for targets in self.scopes.values():
@@ -211,13 +236,13 @@ def _declare_file(
             if error:
                 problems.add(Problem(display, line, column, field, error))
                 continue
-            problem = sink.declare(scope, source, address.strip().lower(), line, column, field)
+            problem = sink.declare(scope, source, address.strip().lower(), line, column, field, problems)
             if problem is not None:
                 problems.add(problem)
     except InputError as exc:
         for problem in exc.problems:
             problems.add(problem)
-    return problems.listed()
+    return sink.file_read(problems)
 
 
 def _scope_specs(manifests: Iterable[Manifest]) -> dict[Scope, ScopeSpec]:

@@ -58,7 +58,7 @@ class DeclaredTargets(Mapping[Target, DesiredItem]):
         if first is not None:
             return self._item(first)
         run = self._runs[-1] if self._runs else None
-        if run is None or (run.source is not source and run.source != source):
+        if run is None or (run.source is not source and not _same(run.source, source)):
             self._starts.append(len(self))
             run = _Run(source, [], array("I"), array("I"))
             self._runs.append(run)
@@ -87,7 +87,7 @@ class DeclaredTargets(Mapping[Target, DesiredItem]):
         return key[1] in self._lookup().get(key[0], ())
 
     def __getitem__(self, key: Target) -> DesiredItem:
-        row = self._lookup().get(key.kind, {}).get(key.value) if isinstance(key, Target) else None
+        row = self._lookup().get(key[0], {}).get(key[1]) if isinstance(key, tuple) and len(key) == 2 else None
         if row is None:
             raise KeyError(key)
         return self._item(row)
@@ -128,6 +128,14 @@ class DeclaredTargets(Mapping[Target, DesiredItem]):
                     row += 1
             self._index = index
         return self._index
+
+
+def _same(a: Source, b: Source) -> bool:
+    """One run's source serves both: equal, and the amount written alike (100 and 100.00 are equal Decimals, but
+    a plan shows, checksums and sends the amount as it was written)."""
+    if a != b:
+        return False
+    return a.amount is None or b.amount is None or a.amount.as_tuple() == b.amount.as_tuple()
 
 
 class _Items(ItemsView[Target, DesiredItem]):

@@ -12,6 +12,8 @@ import pytest
 
 from reconciler.app import session
 from reconciler.errors import Problem
+from reconciler.manifest import spill
+from reconciler.manifest.problems import CappedProblems
 from reconciler.manifest.spill import SpilledTargets
 from reconciler.state.declared import DeclaredTargets, Source
 from reconciler.state.desired import Position, Scope, Target, TargetKind
@@ -86,13 +88,15 @@ def test_spilled_duplicates_are_found_across_runs_and_merge_passes(tmp_path: Pat
 def test_spilled_duplicates_list_the_first_hundred_by_line_then_count(tmp_path: Path) -> None:
     source = Source("spring", "lists/a.txt", TargetKind.EMAIL)
     sink = SpilledTargets(tmp_path, run_records=50)
+    cap = CappedProblems("lists/a.txt", 100)  # the file's problems, as _declare_file counts them
     for n in range(150):
-        sink.declare(SCOPE, source, f"z{149 - n}@example.com", n + 1, 1, "f")
+        sink.declare(SCOPE, source, f"z{149 - n}@example.com", n + 1, 1, "f", cap)
     for n in range(150):
-        sink.declare(SCOPE, source, f"z{149 - n}@example.com", 151 + n, 1, "f")
+        sink.declare(SCOPE, source, f"z{149 - n}@example.com", 151 + n, 1, "f", cap)
+    assert sink.file_read(cap) == []  # listed by finish, with the duplicates
     problems = sink.finish()
     assert [p.line for p in problems] == [*range(151, 251), 251]
-    assert problems[-1].message == "50 more duplicates from here on are not listed"
+    assert problems[-1].message == "50 more problems from here on are not listed"
 
 
 def test_declared_targets_keep_order_positions_and_amounts() -> None:
@@ -122,6 +126,7 @@ class _Watched(SpilledTargets):
     seen: ClassVar[list[tuple[Path, int]]] = []
 
     def finish(self) -> list[Problem]:
+        assert self.directory is not None  # a run was written: the directory was made
         _Watched.seen.append((self.directory, stat.S_IMODE(self.directory.stat().st_mode)))
         return super().finish()
 
@@ -134,6 +139,7 @@ def test_validate_spills_to_a_private_directory_removed_at_the_end(
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     monkeypatch.setattr(session, "SpilledTargets", _Watched)
+    monkeypatch.setattr(spill, "RUN_RECORDS", 1)  # every target is a run: the runs are written
     _Watched.seen.clear()
     run(project(tmp_path / "p", "x@example.com\n", b), "validate")
     [(directory, mode)] = _Watched.seen
