@@ -196,7 +196,9 @@ class _ScopeResolver:
         try:
             return await provider.read_claims(self.spec, targets)
         except ProviderError as err:
-            return ClaimsRead(f"the claims read of {provider.name}", unavailable=(str(err),))
+            return ClaimsRead(
+                f"the claims read of {provider.name}", covered=frozenset(targets), unavailable=(str(err),)
+            )
 
     def _decide(
         self,
