@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -154,3 +154,37 @@ def test_a_target_the_scope_read_shows_is_not_asked_of_the_second_witness(journa
     provider.holders = {A}
     decided = resolve(journal, provider, FakeTime(start.timestamp()))
     assert decided.state == RESOLVED_ISSUED and provider.asked == []
+
+
+@pytest.mark.parametrize(
+    ("edge", "offset_s", "state"),
+    [
+        ("intent", -4.0, RESOLVED_ISSUED),
+        ("intent", -6.0, RESOLVED_NOT_ISSUED),
+        ("end", 4.0, RESOLVED_ISSUED),
+        ("end", 6.0, RESOLVED_NOT_ISSUED),
+    ],
+)
+def test_the_vendor_clock_allowance_is_five_seconds_either_side_of_the_call(
+    journal_location: str, edge: str, offset_s: float, state: str
+) -> None:
+    """A ClaimDate up to 5 s before the intent or after the call's end (its answer: the vendor's clock may run apart
+    from the journal's) still witnesses the call; 6 s does not."""
+    journal = Journal(journal_location)
+    start = distribute_in_doubt(journal)
+    (item,) = journal.overlay({SCOPE})[SCOPE].in_doubt[A]
+    end = datetime.fromtimestamp(item.since, UTC)
+    provider = WitnessProvider()
+    provider.claims = [
+        HeldClaim(A, (start if edge == "intent" else end) + timedelta(seconds=offset_s), Decimal(100), "USD")
+    ]
+    assert resolve(journal, provider, FakeTime(start.timestamp())).state == state
+
+
+def test_a_claim_that_states_no_value_is_judged_by_its_date_alone(journal_location: str) -> None:
+    journal = Journal(journal_location)
+    start = distribute_in_doubt(journal)
+    provider = WitnessProvider()
+    provider.claims = [HeldClaim(A, start, None, None)]
+    decided = resolve(journal, provider, FakeTime(start.timestamp()))
+    assert decided.state == RESOLVED_ISSUED and "unstated value" in decided.reason
