@@ -182,9 +182,9 @@ class ClaimsRead:
 @runtime_checkable
 class ClaimWitness(Protocol):
     """An optional provider capability: a second read of who holds coupons, independent of ``read_scope``, that the
-    in-doubt resolution uses as a second witness (msads: GetCouponInfo of the receiving customers). It never issues
-    and never raises ProviderError: what it could not read it names in ``ClaimsRead.unavailable``. Check with
-    ``isinstance(provider, ClaimWitness)``."""
+    in-doubt resolution uses as a second witness (the vendor's read of who claimed which coupon, where it has one).
+    It never issues and never raises ProviderError: what it could not read it names in ``ClaimsRead.unavailable``.
+    Check with ``isinstance(provider, ClaimWitness)``."""
 
     name: str
     type: str
