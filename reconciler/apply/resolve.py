@@ -13,6 +13,11 @@ between intent and outcome). A fresh read decides, and only a read that proves e
 - otherwise the item stays in doubt: apply polls within the window, then leaves it blocked for a later apply or a
   person (``couponctl journal resolve``).
 
+A provider with the optional ClaimWitness capability gives a *second witness*: a read of who holds coupons that
+does not go through ``read_scope``. It can only decide an item RESOLVED_ISSUED (its target shown claiming a coupon
+of the scope's value, dated within the call), never RESOLVED_NOT_ISSUED: an item it does not show is decided by the
+rules above, and says whether the second witness agreed or could not be read (refused, failed).
+
 The vendor warns that SearchCoupons "may not return every coupon": these rules are what makes an absence count.
 """
 
@@ -33,8 +38,9 @@ from reconciler.apply.journal import (
     ScopeItem,
 )
 from reconciler.apply.late import record_issued_late
+from reconciler.errors import ProviderError
 from reconciler.plan.diff import coupon_date, lag_margin, mask_code
-from reconciler.providers.base import Provider
+from reconciler.providers.base import ClaimsRead, ClaimWitness, HeldClaim, Provider
 from reconciler.state.desired import DesiredState, Scope, ScopeSpec, Target
 from reconciler.state.live import IssuedCoupon, LiveState, ScopeLive
 
@@ -156,12 +162,13 @@ class _ScopeResolver:
             read_at = self._now()
             live = await provider.read_scope(self.spec)
             self.journal.record_read({self.spec.scope: live.issued.keys()}, read_at)
+            claims = await self._second_witness(provider, [t for t in pending if t not in live.issued])
             # Ages are judged at the read's start: what it shows is at least that recent, no more.
             now = read_at
             undecided = {}
             for target in sorted(pending):
                 items = pending[target]
-                state, reason = self._decide(target, items, live, read_at, now)
+                state, reason = self._decide(target, items, live, read_at, now, claims)
                 if state == STILL_IN_DOUBT:
                     undecided[target] = reason
                     continue
@@ -184,12 +191,73 @@ class _ScopeResolver:
         still = [Resolution(self.spec.scope, t, STILL_IN_DOUBT, undecided[t]) for t in sorted(pending)]
         return decided + still
 
+    async def _second_witness(self, provider: Provider, targets: list[Target]) -> ClaimsRead | None:
+        """The provider's claims read of ``targets`` (those the scope's read does not show), or None when the
+        provider has none or nothing is left to ask. A read that raises is unavailable, never a read showing nothing."""
+        if not targets or not isinstance(provider, ClaimWitness):
+            return None
+        try:
+            return await provider.read_claims(self.spec, targets)
+        except ProviderError as err:
+            return ClaimsRead(
+                f"the claims read of {provider.name}", covered=frozenset(targets), unavailable=(str(err),)
+            )
+
     def _decide(
-        self, target: Target, items: list[InDoubtItem], live: ScopeLive, read_at: datetime, now: datetime
+        self,
+        target: Target,
+        items: list[InDoubtItem],
+        live: ScopeLive,
+        read_at: datetime,
+        now: datetime,
+        claims: ClaimsRead | None = None,
     ) -> tuple[str, str]:
         scope = self.spec.scope
         if target in live.issued:
             return RESOLVED_ISSUED, f"visible in a read of {scope}"
+        if claims is None or target not in claims.covered:
+            return self._decide_absent(target, items, live, read_at, now)
+        claim = self._claimed(target, items, live, claims)
+        if claim is not None:
+            return RESOLVED_ISSUED, (
+                f"not visible in a read of {scope}, but {claims.source} shows {target} claiming a coupon of "
+                f"{_worth(claim)} on {claim.claimed_at:%Y-%m-%d %H:%M:%S}Z, while the call was under way"
+            )
+        state, reason = self._decide_absent(target, items, live, read_at, now)
+        if claims.unavailable:
+            why = "; ".join(claims.unavailable)
+            unread = f"the second witness, {claims.source}, was unavailable ({why}): the scope's read alone judged it"
+            return state, f"{reason}; {unread}"
+        return state, f"{reason}; {claims.source} shows no claim by it either"
+
+    def _claimed(
+        self, target: Target, items: list[InDoubtItem], live: ScopeLive, claims: ClaimsRead
+    ) -> HeldClaim | None:
+        """A claim the second witness shows ``target`` holding that one of ``items``' calls may have made: dated by
+        the vendor from the first intent to the last call's end (each widened by the clock allowance), and not of
+        another value or feature than the scope's."""
+        allowance = timedelta(seconds=VENDOR_CLOCK_ALLOWANCE_S)
+        first = min(_moment(i.created_at) for i in items) - allowance
+        last = max(self._end(i) for i in items) + allowance
+        face = live.face_value
+        for claim in claims.claims:
+            if claim.target != target or claim.claimed_at is None or not first <= claim.claimed_at <= last:
+                continue
+            if face is not None and claim.amount is not None and claim.amount != face.amount:
+                continue
+            if face is not None and claim.currency is not None and claim.currency != face.currency:
+                continue
+            feature = self.spec.feature_id
+            if feature is not None and claim.feature_id is not None and claim.feature_id != feature:
+                continue
+            return claim
+        return None
+
+    def _decide_absent(
+        self, target: Target, items: list[InDoubtItem], live: ScopeLive, read_at: datetime, now: datetime
+    ) -> tuple[str, str]:
+        """What the scope's read decides of a target it does not show (the rules of the module's docstring)."""
+        scope = self.spec.scope
         window = self.settings.window_seconds
         age = min((now - _since(i)).total_seconds() for i in items)
         if age < window:
@@ -253,6 +321,12 @@ class _ScopeResolver:
             if later.target != target and later.state in _WITNESS_STATES and held and _not_before(held, end):
                 return f"{later.target}, sent a coupon by a call made after this call ended"
         return None
+
+
+def _worth(claim: HeldClaim) -> str:
+    if claim.amount is None:
+        return "unstated value"
+    return f"{claim.amount:g} {claim.currency or ''}".strip()
 
 
 def _not_before(coupons: Sequence[IssuedCoupon], end: datetime) -> bool:

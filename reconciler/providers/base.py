@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from reconciler.errors import OutcomeUnknownError, ProviderError
 from reconciler.plan.model import PlanItem
-from reconciler.state.desired import Scope, ScopeSpec
+from reconciler.state.desired import Scope, ScopeSpec, Target
 from reconciler.state.live import ScopeLive
 
 log = logging.getLogger(__name__)
@@ -151,3 +153,40 @@ class Exporter(Protocol):
     type: str
 
     async def read_owner(self, owner: str) -> list[ScopeLive]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HeldClaim:
+    """One coupon a claims read shows ``target`` holding: when the vendor dates its claim, and what it is worth
+    (None where the vendor does not say). Nothing ties it to a class: the read names no class."""
+
+    target: Target
+    claimed_at: datetime | None
+    amount: Decimal | None = None
+    currency: str | None = None
+    feature_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimsRead:
+    """What a claims read shows. ``covered``: the targets it can speak of at all (others: no word either way);
+    ``source``: the read in words; ``unavailable``: why some or all of it could not be read (refused, failed). A
+    target it does not show is not proven absent: the read may miss it, or its holder may not have been read."""
+
+    source: str
+    claims: tuple[HeldClaim, ...] = ()
+    covered: frozenset[Target] = frozenset()
+    unavailable: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class ClaimWitness(Protocol):
+    """An optional provider capability: a second read of who holds coupons, independent of ``read_scope``, that the
+    in-doubt resolution uses as a second witness (the vendor's read of who claimed which coupon, where it has one).
+    It never issues and never raises ProviderError: what it could not read it names in ``ClaimsRead.unavailable``.
+    Check with ``isinstance(provider, ClaimWitness)``."""
+
+    name: str
+    type: str
+
+    async def read_claims(self, spec: ScopeSpec, targets: Sequence[Target]) -> ClaimsRead: ...

@@ -35,7 +35,9 @@ from reconciler.providers.base import (
     NO_FENCE,
     Batch,
     BatchResult,
+    ClaimsRead,
     Fence,
+    HeldClaim,
     ItemResult,
     Outcome,
     chunks,
@@ -263,6 +265,38 @@ class MsAdsProvider:
                 operation=wire.COUPON_INFO,
                 tracking_id=reply.tracking_id,
             ) from exc
+
+    def receiving_customers(self, spec: ScopeSpec) -> list[str]:
+        """The customers whose accounts GetCouponInfo is asked about for a scope: its owner (the accounts
+        DistributeCoupons reaches bill to it, and usually are its own) and the configured ``customerId``."""
+        customers = [spec.scope.owner]
+        if self._settings.customer_id and self._settings.customer_id != spec.scope.owner:
+            customers.append(self._settings.customer_id)
+        return customers
+
+    async def read_claims(self, spec: ScopeSpec, targets: Sequence[Target]) -> ClaimsRead:
+        """The coupons GetCouponInfo shows ``targets``' accounts holding, read for each receiving customer
+        (:meth:`receiving_customers`); it sees only accounts those customers manage, and names no class. A customer
+        the caller may not read, or whose read fails, is named in ``unavailable``, never taken as showing nothing."""
+        accounts = {int(t.value): t for t in targets if t.kind is TargetKind.ACCOUNT}
+        customers = self.receiving_customers(spec)
+        source = "GetCouponInfo of customer " + ", ".join(customers)
+        if not accounts:
+            return ClaimsRead(source)
+        claims: list[HeldClaim] = []
+        unavailable: list[str] = []
+        for customer in customers:
+            try:
+                infos = await self.coupon_info(customer)
+            except ProviderError as err:
+                unavailable.append(f"GetCouponInfo of customer {customer} failed: {self._clean(str(err))}")
+                continue
+            for info in infos:
+                target = accounts.get(info.account_id)
+                if target is not None:
+                    moment = parse_moment(info.claim_date)
+                    claims.append(HeldClaim(target, moment, info.value, info.currency, info.feature_id))
+        return ClaimsRead(source, tuple(claims), frozenset(accounts.values()), tuple(unavailable))
 
     # --- issuing --------------------------------------------------------------------------------------
 
