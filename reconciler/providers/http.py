@@ -70,7 +70,7 @@ def build_client(
     )
     limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
     if transport is None and not urllib.request.getproxies():
-        transport = LeanTransport(max_connections=settings.concurrency)
+        transport = LeanTransport(max_connections=settings.concurrency, keepalive_expiry=limits.keepalive_expiry)
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout,

@@ -5,21 +5,28 @@ httpx stays the client API (requests, responses, timeouts, errors); this replace
 of httpcore's behaviour, as couponctl relies on it:
 
 - at most ``max_connections`` requests in flight, one connection each; a request waits at most the pool timeout
-  for one (``httpx.PoolTimeout``); idle connections are kept and reused, and dropped once the server closed them;
+  for one (``httpx.PoolTimeout``); idle connections are kept and reused for at most ``keepalive_expiry`` seconds
+  (httpx's 5 s), and never once the server closed them or sent anything unasked (readable while idle, as
+  httpcore checks): a request is only ever written on a connection that nothing says is stale, and never twice;
 - the connect, write and read timeouts of the request (``httpx.ConnectTimeout``, ``WriteTimeout``,
   ``ReadTimeout``; each read of the socket waits at most the read timeout); a connection that fails is never
   reused, and a failure is raised as the httpx error of its phase (``ConnectError`` before any byte was written,
   ``WriteError``/``ReadError``/``RemoteProtocolError`` after);
 - the ``trace`` request extension: ``http11.send_request_headers.started`` is awaited once the connection is open,
   right before the request's first byte is written; an error it raises sends nothing;
-- response framing by ``Content-Length``, ``Transfer-Encoding: chunked`` or the connection's end; interim 1xx
-  answers skipped; the body is handed to httpx undecoded (httpx applies ``Content-Encoding``).
+- response framing by ``Content-Length``, ``Transfer-Encoding: chunked`` or the connection's end, read as strictly
+  as h11 reads it (a framing h11 refuses is a ``RemoteProtocolError`` here too, never an answer); a head over
+  100 KiB is refused as h11 refuses it; interim 1xx answers skipped; the body is handed to httpx undecoded (httpx
+  applies ``Content-Encoding``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+import select
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -33,7 +40,12 @@ Opener = Callable[
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 _NO_BODY_STATUSES = frozenset({204, 304})
 _READ_SIZE = 65536
-_HEADER_LIMIT = 1 << 20  # a status line and headers longer than 1 MiB are refused, as an unreadable answer
+_HEADER_LIMIT = 1 << 20  # the stream's buffer limit: a head not ended within it is unreadable
+_MAX_HEAD = 100 * 1024  # httpcore's limit for h11 (MAX_INCOMPLETE_EVENT_SIZE): a longer head is unreadable
+# h11's grammar (h11/_abnf.py): a header field, a chunk's size line, a Content-Length
+_FIELD = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+:[ \t]*(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?[ \t]*")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,20})(?:;.*)?[ \t]*\r\n", re.DOTALL)
+_LENGTH = re.compile(rb"[0-9]+")
 
 
 async def _open(
@@ -43,30 +55,61 @@ async def _open(
 
 
 class _Connection:
-    __slots__ = ("reader", "writer")
+    __slots__ = ("idle_since", "reader", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.idle_since = 0.0
 
     def idle_usable(self) -> bool:
-        """Still open at both ends, nothing unasked for received (an idle connection the server closed is not)."""
-        return not (self.writer.is_closing() or self.reader.at_eof() or self.reader.exception() is not None)
+        """Still open at both ends, nothing unasked for received: not in the stream's buffer, and not waiting in the
+        socket either (a close or an answer the event loop has not read yet: httpcore's ``is_readable`` check)."""
+        if self.writer.is_closing() or self.reader.at_eof() or self.reader.exception() is not None:
+            return False
+        if getattr(self.reader, "_buffer", None):  # bytes no request asked for (asyncio keeps them there)
+            return False
+        return not _readable(self.writer.get_extra_info("socket"))
 
     def close(self) -> None:
         self.writer.close()
+
+
+def _readable(sock: Any) -> bool:
+    """Whether the socket has something to read (or is closed, or in error): an idle connection must not."""
+    if sock is None:
+        return False
+    try:
+        fd = sock.fileno()
+    except OSError:
+        return True
+    if fd < 0:
+        return True
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # pragma: no cover (no poll: Windows)
 
 
 class LeanTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 with keep-alive over asyncio streams; ``ssl_context`` verifies https:// servers."""
 
     def __init__(
-        self, *, max_connections: int, ssl_context: ssl.SSLContext | None = None, opener: Opener = _open
+        self,
+        *,
+        max_connections: int,
+        ssl_context: ssl.SSLContext | None = None,
+        opener: Opener = _open,
+        keepalive_expiry: float | None = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._slots = asyncio.Semaphore(max(1, max_connections))
         self._idle: dict[Origin, list[_Connection]] = {}
         self._ssl_context = ssl_context
         self._opener = opener
+        self._keepalive_expiry = keepalive_expiry
+        self._clock = clock
         self._closed = False
 
     async def aclose(self) -> None:
@@ -103,6 +146,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 connection.close()
                 raise
             if reusable and not self._closed:
+                connection.idle_since = self._clock()
                 self._idle.setdefault(origin, []).append(connection)
             else:
                 connection.close()
@@ -112,9 +156,13 @@ class LeanTransport(httpx.AsyncBaseTransport):
 
     def _reuse(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin)
+        if not idle:
+            return None
+        expiry = self._keepalive_expiry
+        oldest = None if expiry is None else self._clock() - expiry
         while idle:
             connection = idle.pop()
-            if connection.idle_usable():
+            if (oldest is None or connection.idle_since >= oldest) and connection.idle_usable():
                 return connection
             connection.close()
         return None
@@ -214,6 +262,8 @@ class _Reader:
     async def response(self) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
         while True:
             head = await self._read(self._reader.readuntil(b"\r\n\r\n"))
+            if len(head) > _MAX_HEAD:
+                raise self._protocol_error("the response's head is too long")
             version, status, headers = self._head(head)
             if not 100 <= status < 200:
                 break
@@ -225,15 +275,16 @@ class _Reader:
         for name, value in headers:
             lowered = name.lower()
             if lowered == b"content-length":
-                try:
-                    found = int(value)
-                except ValueError:
-                    raise self._protocol_error("the response's Content-Length is not a number") from None
-                if found < 0 or (length is not None and length != found):
+                values = {v.strip() for v in value.split(b",")}  # "2, 2" is 2, as h11 reads it
+                if len(values) != 1 or not _LENGTH.fullmatch(found := values.pop()):
                     raise self._protocol_error("the response's Content-Length is unreadable")
-                length = found
+                if length is not None and length != int(found):
+                    raise self._protocol_error("the response's Content-Length is unreadable")
+                length = int(found)
             elif lowered == b"transfer-encoding":
-                chunked = value.strip().lower().endswith(b"chunked")
+                if chunked or value.strip().lower() != b"chunked":  # the only coding h11 reads
+                    raise self._protocol_error("the response's Transfer-Encoding is not supported")
+                chunked = True
             elif lowered == b"connection":
                 tokens = {t.strip().lower() for t in value.split(b",")}
                 keep_alive = b"close" not in tokens and (keep_alive or b"keep-alive" in tokens)
@@ -255,10 +306,10 @@ class _Reader:
             raise self._protocol_error("the response's status line is unreadable")
         headers = []
         for line in lines[1:]:
-            name, colon, value = line.partition(b":")
-            if not colon or not name or name != name.strip() or line[:1] in (b" ", b"\t"):
+            if not _FIELD.fullmatch(line):
                 raise self._protocol_error("a response header is unreadable")
-            headers.append((name, value.strip()))
+            name, _, value = line.partition(b":")
+            headers.append((name, value.strip(b" \t")))
         return parts[0], int(parts[1]), headers
 
     async def _exactly(self, length: int) -> bytes:
@@ -276,10 +327,10 @@ class _Reader:
         chunks = []
         while True:
             line = await self._read(self._reader.readuntil(b"\r\n"))
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise self._protocol_error("a chunk size of the response is unreadable") from None
+            found = _CHUNK_SIZE.fullmatch(line)
+            if found is None:
+                raise self._protocol_error("a chunk size of the response is unreadable")
+            size = int(found[1], 16)
             if size == 0:
                 break
             chunks.append(await self._exactly(size))
