@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from counting_sink import Sink
+from process_memory import memory_mb
+
 from reconciler import aio
 from reconciler.app.session import Project, live_digest, load_project, open_providers, read_live
 from reconciler.plan.checksum import with_checksum
@@ -23,30 +26,9 @@ from reconciler.plan.serialize import write_plan_json
 from reconciler.state.live import LiveState
 
 
-def memory_mb() -> tuple[float, float]:
-    """(VmRSS, VmHWM) of this process in MB."""
-    fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0]) / 1024
-    return fields["VmRSS"], fields["VmHWM"]
-
-
 async def read(project: Project) -> LiveState:
     async with open_providers(project) as providers:
         return await read_live(project.desired, providers)
-
-
-class Sink:
-    """A text stream that only counts what is written to it (the plan's JSON, as the CLI streams it)."""
-
-    def __init__(self) -> None:
-        self.chars = 0
-
-    def write(self, text: str) -> int:
-        self.chars += len(text)
-        return len(text)
 
 
 def main(argv: list[str] | None = None) -> int:
