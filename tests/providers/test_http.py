@@ -24,25 +24,11 @@ from reconciler.providers.http import (
     transport_failure,
     with_retries,
 )
-
-
-class FakeTime:
-    """A clock that only moves when slept on."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.support.virtual_time import SteppedTime
 
 
 def test_token_bucket_allows_a_burst_then_the_rate() -> None:
-    time = FakeTime()
+    time = SteppedTime()
     bucket = TokenBucket(rate=2.0, burst=3, clock=time.clock, sleep=time.sleep)
 
     async def run() -> None:
@@ -55,7 +41,7 @@ def test_token_bucket_allows_a_burst_then_the_rate() -> None:
 
 
 def test_token_bucket_refills_while_idle() -> None:
-    time = FakeTime()
+    time = SteppedTime()
     bucket = TokenBucket(rate=1.0, burst=2, clock=time.clock, sleep=time.sleep)
 
     async def run() -> None:
@@ -128,7 +114,7 @@ def test_retry_policy_waits_retry_after_within_the_limit() -> None:
 
 def test_with_retries_only_retries_what_it_is_told() -> None:
     calls = 0
-    time = FakeTime()
+    time = SteppedTime()
 
     async def flaky() -> str:
         nonlocal calls
