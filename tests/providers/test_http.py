@@ -10,7 +10,14 @@ import httpx
 import pytest
 
 from reconciler.config.secrets import Secret
-from reconciler.errors import ApiFaultError, NotSentError, OutcomeUnknownError, ThrottledError
+from reconciler.errors import (
+    ApiFaultError,
+    MalformedResponse,
+    NotSentError,
+    OutcomeUnknownError,
+    ProviderError,
+    ThrottledError,
+)
 from reconciler.providers.adaptive import AdaptiveLimiter
 from reconciler.providers.http import (
     FixedLimiter,
@@ -19,6 +26,7 @@ from reconciler.providers.http import (
     TokenBucket,
     build_client,
     limiter_for,
+    malformed_response,
     redact,
     retry_after_seconds,
     transport_failure,
@@ -183,3 +191,12 @@ def test_build_client_sets_timeouts_and_user_agent() -> None:
     assert client.headers["User-Agent"] == "couponctl/9"
     assert "Authorization" not in client.headers
     asyncio.run(client.aclose())
+
+
+def test_a_malformed_response_names_the_operation_and_its_tracking_id() -> None:
+    error = malformed_response(
+        MalformedResponse("Coupons is not a list"), provider="p", operation="SearchCoupons", tracking_id="T-1"
+    )
+    assert type(error) is ProviderError
+    assert (error.provider, error.operation, error.tracking_id) == ("p", "SearchCoupons", "T-1")
+    assert str(error) == "p SearchCoupons: malformed SearchCoupons response: Coupons is not a list (TrackingId T-1)"
