@@ -71,6 +71,19 @@ def assert_the_ledger_records_what_was_paid(project: Path, journal_url: str) -> 
     assert all(recorded[target] == paid[target] for target in not_issued)
 
 
+def resumed_and_fenced_out(
+    first: subprocess.Popen[str], project: Path, calls_before: int, journal_url: str
+) -> tuple[str, str]:
+    """The paused first apply, resumed after another took over and finished: it exits 5 having sent not one
+    issuing request more, every target is paid exactly once and the ledger says so. Its stdout and stderr."""
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 5, out + err
+    assert issuing_calls(project) == calls_before  # not one issuing request after it resumed
+    assert_exactly_once(project)
+    assert_the_ledger_records_what_was_paid(project, journal_url)
+    return out, err
+
+
 def only_manifest(project: Path, keep: str) -> None:
     for manifest in (project / "manifests").glob("*.yaml"):
         if manifest.name != keep:
@@ -160,13 +173,9 @@ def test_an_apply_paused_after_its_intent_past_its_lease_sends_nothing_after_it_
             calls = issuing_calls(project)
     finally:
         first.send_signal(signal.SIGCONT)
-    out1, err1 = first.communicate(timeout=60)
-    assert first.returncode == 5, out1 + err1
+    out1, err1 = resumed_and_fenced_out(first, project, calls, postgres_url)
     assert "lost its lease" in out1, out1
     assert "internal error" not in err1 and "Traceback" not in err1
-    assert issuing_calls(project) == calls  # not one issuing request after it resumed
-    assert_exactly_once(project)
-    assert_the_ledger_records_what_was_paid(project, postgres_url)
 
 
 def test_an_apply_paused_while_its_call_was_under_way_says_it_lost_its_lease(
@@ -186,12 +195,8 @@ def test_an_apply_paused_while_its_call_was_under_way_says_it_lost_its_lease(
             calls = issuing_calls(project)
     finally:
         first.send_signal(signal.SIGCONT)
-    out1, err1 = first.communicate(timeout=60)
-    assert first.returncode == 5, out1 + err1
+    out1, _err1 = resumed_and_fenced_out(first, project, calls, postgres_url)
     assert "lost its lease" in out1, out1
-    assert issuing_calls(project) == calls
-    assert_exactly_once(project)
-    assert_the_ledger_records_what_was_paid(project, postgres_url)
 
 
 def test_an_apply_paused_inside_a_journal_transaction_blocks_no_other_apply_for_long(
@@ -212,13 +217,9 @@ def test_an_apply_paused_inside_a_journal_transaction_blocks_no_other_apply_for_
         calls = issuing_calls(project)
     finally:
         first.send_signal(signal.SIGCONT)
-    out1, err1 = first.communicate(timeout=60)
-    assert first.returncode == 5, out1 + err1
+    out1, err1 = resumed_and_fenced_out(first, project, calls, postgres_url)
     assert "sends nothing more" in out1 + err1
     assert "internal error" not in err1 and "Traceback" not in err1
-    assert issuing_calls(project) == calls
-    assert_exactly_once(project)
-    assert_the_ledger_records_what_was_paid(project, postgres_url)
 
 
 @contextmanager
