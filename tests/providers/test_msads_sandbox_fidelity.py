@@ -22,6 +22,7 @@ from tests.support.msads_fakes import (
     reply,
     sandbox_provider,
 )
+from tests.support.provider_calls import issue_once
 from tests.support.sandbox import NARROW_TOKEN, Sandbox, pred
 
 SCOPE = Scope("msads-test", "100", "ACQ-10")
@@ -36,13 +37,7 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 def run_issue(provider: MsAdsProvider, spec: ScopeSpec, ids: list[int]) -> BatchResult:
-    async def run() -> BatchResult:
-        try:
-            return await provider.issue(spec, Batch(spec.scope, DISTRIBUTE, tuple(accounts(ids))))
-        finally:
-            await provider.aclose()
-
-    return asyncio.run(run())
+    return issue_once(provider, spec, Batch(spec.scope, DISTRIBUTE, tuple(accounts(ids))))
 
 
 def coupon_info(provider: MsAdsProvider, customer: str) -> list[CouponInfo]:
