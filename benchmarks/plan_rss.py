@@ -16,7 +16,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 import tracemalloc
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,7 +27,7 @@ sys.path.insert(0, str(HERE))
 
 import workload as wl  # noqa: E402
 from counting_sink import Sink  # noqa: E402
-from process_memory import memory_mb  # noqa: E402
+from process_memory import StepMeter  # noqa: E402
 
 from reconciler.app.session import load_project  # noqa: E402
 from reconciler.plan.checksum import with_checksum  # noqa: E402
@@ -67,15 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
         subprocess.run(child, check=True)
 
-    steps: list[dict[str, Any]] = []
-    cpu = time.process_time()
-
-    def step(name: str) -> None:
-        nonlocal cpu
-        rss, peak = memory_mb()
-        now = time.process_time()
-        steps.append({"step": name, "rss_mb": round(rss, 1), "peak_mb": round(peak, 1), "cpu_s": round(now - cpu, 2)})
-        cpu = now
+    meter = StepMeter(rounded=True)
+    step, steps = meter.step, meter.steps
 
     step("imports")
     if args.tracemalloc:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from counting_sink import Sink
-from process_memory import memory_mb
+from process_memory import StepMeter
 
 from reconciler import aio
 from reconciler.app.session import Project, live_digest, load_project, open_providers, read_live
@@ -33,15 +31,8 @@ async def read(project: Project) -> LiveState:
 
 def main(argv: list[str] | None = None) -> int:
     directory = Path((argv or sys.argv[1:])[0])
-    steps: list[dict[str, Any]] = []
-    cpu = time.process_time()
-
-    def step(name: str) -> None:
-        nonlocal cpu
-        rss, peak = memory_mb()
-        now = time.process_time()
-        steps.append({"step": name, "rss_mb": rss, "peak_mb": peak, "cpu_s": now - cpu})
-        cpu = now
+    meter = StepMeter()
+    step, steps = meter.step, meter.steps
 
     step("imports")
     project = load_project(directory)
