@@ -71,6 +71,15 @@ def assert_the_ledger_records_what_was_paid(project: Path, journal_url: str) -> 
     assert all(recorded[target] == paid[target] for target in not_issued)
 
 
+def taken_over(project: Path, env: dict[str, str]) -> int:
+    """A second apply, waiting for the lease as long as it takes the first's to lapse, takes over and finishes
+    (resolves, issues everything); the issuing calls the sandbox has had by then."""
+    second = start_apply(project, env, "--lock-timeout", "60")
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, out + err
+    return issuing_calls(project)
+
+
 def resumed_and_fenced_out(
     first: subprocess.Popen[str], project: Path, calls_before: int, journal_url: str
 ) -> tuple[str, str]:
@@ -167,10 +176,7 @@ def test_an_apply_paused_after_its_intent_past_its_lease_sends_nothing_after_it_
     try:
         wait_for_pending(postgres_url, deadline_s=60)
         with paused(first, postgres_url):
-            second = start_apply(project, env, "--lock-timeout", "60")
-            out2, err2 = second.communicate(timeout=120)
-            assert second.returncode == 0, out2 + err2  # took the lease over, resolved, issued everything
-            calls = issuing_calls(project)
+            calls = taken_over(project, env)
     finally:
         first.send_signal(signal.SIGCONT)
     out1, err1 = resumed_and_fenced_out(first, project, calls, postgres_url)
@@ -189,10 +195,7 @@ def test_an_apply_paused_while_its_call_was_under_way_says_it_lost_its_lease(
     try:
         wait_for_pending(postgres_url, sent=True)
         with paused(first, postgres_url):
-            second = start_apply(project, env, "--lock-timeout", "60")
-            out2, err2 = second.communicate(timeout=120)
-            assert second.returncode == 0, out2 + err2
-            calls = issuing_calls(project)
+            calls = taken_over(project, env)
     finally:
         first.send_signal(signal.SIGCONT)
     out1, _err1 = resumed_and_fenced_out(first, project, calls, postgres_url)
@@ -211,10 +214,7 @@ def test_an_apply_paused_inside_a_journal_transaction_blocks_no_other_apply_for_
         wait_for_pending(postgres_url, deadline_s=60)
         with inside_a_write_transaction(first, postgres_url):
             os.kill(first.pid, signal.SIGSTOP)
-        second = start_apply(project, env, "--lock-timeout", "60")
-        out2, err2 = second.communicate(timeout=120)
-        assert second.returncode == 0, out2 + err2
-        calls = issuing_calls(project)
+        calls = taken_over(project, env)
     finally:
         first.send_signal(signal.SIGCONT)
     out1, err1 = resumed_and_fenced_out(first, project, calls, postgres_url)
