@@ -24,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
+from counting_sink import Sink
 from report import profile_top
 
 from reconciler.app.session import live_digest
@@ -34,17 +35,6 @@ from reconciler.state.desired import DesiredItem, DesiredState, Position, Scope,
 from reconciler.state.live import FaceValue, IssuedCoupon, LiveState, ScopeLive
 
 T = TypeVar("T")
-
-
-class Sink:
-    """A text stream that only counts what is written to it."""
-
-    def __init__(self) -> None:
-        self.chars = 0
-
-    def write(self, text: str) -> int:
-        self.chars += len(text)
-        return len(text)
 
 
 SCOPES = 10

@@ -123,11 +123,21 @@ def proc_cpu_s(pid: int) -> float:
 
 
 class Sandbox:
-    """``couponctl sandbox serve --port 0 --db DB --fault *:latency-ms=N`` in a subprocess, stopped by SIGINT."""
+    """``couponctl sandbox serve --port 0 --db DB --fault *:latency-ms=N [--fault F ...]`` in a subprocess, stopped
+    by SIGINT."""
 
-    def __init__(self, database: Path, *, latency_ms: int, log: Path, profile: Path | None = None) -> None:
+    def __init__(
+        self,
+        database: Path,
+        *,
+        latency_ms: int,
+        log: Path,
+        profile: Path | None = None,
+        faults: Sequence[str] = (),
+    ) -> None:
         self.database = database
         self.latency_ms = latency_ms
+        self.faults = faults
         self.log = log
         self.profile = profile
         self.url = ""
@@ -137,6 +147,8 @@ class Sandbox:
         argv = [*COUPONCTL, "sandbox", "serve", "--port", "0", "--db", str(self.database)]
         if self.latency_ms:
             argv += ["--fault", f"*:latency-ms={self.latency_ms}"]
+        for fault in self.faults:
+            argv += ["--fault", fault]
         if self.profile is not None:
             argv = [sys.executable, "-m", "cProfile", "-o", str(self.profile), *argv[1:]]
         # Both streams go to the log file (uvicorn writes an access line per call to stdout: a pipe nobody

@@ -16,7 +16,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 import tracemalloc
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,33 +26,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import workload as wl  # noqa: E402
+from counting_sink import Sink  # noqa: E402
+from process_memory import StepMeter  # noqa: E402
 
 from reconciler.app.session import load_project  # noqa: E402
 from reconciler.plan.checksum import with_checksum  # noqa: E402
 from reconciler.plan.diff import diff  # noqa: E402
 from reconciler.plan.serialize import write_plan_json  # noqa: E402
 from reconciler.state.live import FaceValue, LiveState, ScopeLive  # noqa: E402
-
-
-def memory_mb() -> tuple[float, float]:
-    """(VmRSS, VmHWM) of this process in MB."""
-    fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0]) / 1024
-    return fields["VmRSS"], fields["VmHWM"]
-
-
-class Sink:
-    """A text stream that only counts what is written to it."""
-
-    def __init__(self) -> None:
-        self.chars = 0
-
-    def write(self, text: str) -> int:
-        self.chars += len(text)
-        return len(text)
 
 
 def write_project(targets: int, directory: Path) -> Path:
@@ -86,15 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
         subprocess.run(child, check=True)
 
-    steps: list[dict[str, Any]] = []
-    cpu = time.process_time()
-
-    def step(name: str) -> None:
-        nonlocal cpu
-        rss, peak = memory_mb()
-        now = time.process_time()
-        steps.append({"step": name, "rss_mb": round(rss, 1), "peak_mb": round(peak, 1), "cpu_s": round(now - cpu, 2)})
-        cpu = now
+    meter = StepMeter(rounded=True)
+    step, steps = meter.step, meter.steps
 
     step("imports")
     if args.tracemalloc:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+
+from counting_sink import Sink
+from process_memory import StepMeter
 
 from reconciler import aio
 from reconciler.app.session import Project, live_digest, load_project, open_providers, read_live
@@ -23,43 +24,15 @@ from reconciler.plan.serialize import write_plan_json
 from reconciler.state.live import LiveState
 
 
-def memory_mb() -> tuple[float, float]:
-    """(VmRSS, VmHWM) of this process in MB."""
-    fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0]) / 1024
-    return fields["VmRSS"], fields["VmHWM"]
-
-
 async def read(project: Project) -> LiveState:
     async with open_providers(project) as providers:
         return await read_live(project.desired, providers)
 
 
-class Sink:
-    """A text stream that only counts what is written to it (the plan's JSON, as the CLI streams it)."""
-
-    def __init__(self) -> None:
-        self.chars = 0
-
-    def write(self, text: str) -> int:
-        self.chars += len(text)
-        return len(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     directory = Path((argv or sys.argv[1:])[0])
-    steps: list[dict[str, Any]] = []
-    cpu = time.process_time()
-
-    def step(name: str) -> None:
-        nonlocal cpu
-        rss, peak = memory_mb()
-        now = time.process_time()
-        steps.append({"step": name, "rss_mb": rss, "peak_mb": peak, "cpu_s": now - cpu})
-        cpu = now
+    meter = StepMeter()
+    step, steps = meter.step, meter.steps
 
     step("imports")
     project = load_project(directory)

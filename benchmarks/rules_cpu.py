@@ -27,7 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from diff_cpu import Sink, build_states, timed
+from counting_sink import Sink
+from diff_cpu import build_states, timed
 
 from reconciler.app.session import live_digest
 from reconciler.config.load import load_config

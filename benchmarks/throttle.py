@@ -19,13 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import shutil
 import sqlite3
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +29,6 @@ import measure
 import workload as wl
 
 HERE = Path(__file__).resolve().parent
-URL_LINE = re.compile(r"serving at (http://\S+)")
 PAGE = 100  # coupons a SearchCoupons page
 
 
@@ -84,8 +79,9 @@ def one_run(
     if not adaptive:
         (project / "settings.json").write_text(json.dumps({"adaptive": "false"}), encoding="utf-8")
     faults = [f"*:throttle-rpm={args.calls}/{args.window_s:g}", f"*:latency-ms={args.latency_ms}"]
-    with served(store, faults, directory / "sandbox.log") as url:
-        wl.point_project_at(project, url)
+    # latency_ms=0: the latency is among ``faults``, which the sandbox is given in this order
+    with measure.Sandbox(store, latency_ms=0, log=directory / "sandbox.log", faults=faults) as sandbox:
+        wl.point_project_at(project, sandbox.url)
         run = measure.run_measured(
             [*measure.COUPONCTL, "-C", str(project), "plan", "--format", "json"],
             env=wl.credentials_env(),
@@ -133,39 +129,6 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
             out[key] = [min(values), max(values)]
     out["plans_made"] = sum(1 for r in runs if r["returncode"] in (0, 2))
     return out
-
-
-class served:
-    """``couponctl sandbox serve`` on ``database`` with ``faults``; its URL; stopped by SIGINT."""
-
-    def __init__(self, database: Path, faults: list[str], log: Path) -> None:
-        self.argv = [*measure.COUPONCTL, "sandbox", "serve", "--port", "0", "--db", str(database)]
-        for fault in faults:
-            self.argv += ["--fault", fault]
-        self.log = log
-
-    def __enter__(self) -> str:
-        self._out = self.log.open("wb")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self._process = subprocess.Popen(self.argv, stdout=self._out, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self._process.poll() is None:
-            match = URL_LINE.search(self.log.read_text(errors="replace"))
-            if match:
-                return match.group(1)
-            time.sleep(0.05)
-        self.__exit__()
-        raise RuntimeError(f"the sandbox did not start; see {self.log}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self._process.poll() is None:
-            self._process.send_signal(2)
-            try:
-                self._process.wait(60)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._out.close()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from reconciler.config.secrets import Secret
-from reconciler.errors import NotSentError, OutcomeUnknownError, ProviderError, ThrottledError
+from reconciler.errors import MalformedResponse, NotSentError, OutcomeUnknownError, ProviderError, ThrottledError
 from reconciler.providers.adaptive import AdaptiveLimiter
 from reconciler.providers.base import Fence
 from reconciler.providers.transport import LeanTransport
@@ -260,6 +260,16 @@ def transport_failure(exc: httpx.TransportError, *, provider: str, operation: st
         )
     return OutcomeUnknownError(
         f"no complete response: {kind} after the request was sent", provider=provider, operation=operation, code=kind
+    )
+
+
+def malformed_response(
+    exc: MalformedResponse, *, provider: str, operation: str, tracking_id: str | None
+) -> ProviderError:
+    """A read's answer the wire parser could not read (``exc`` says why): the call it answered, by its operation and
+    the vendor's tracking or request id."""
+    return ProviderError(
+        f"malformed {operation} response: {exc}", provider=provider, operation=operation, tracking_id=tracking_id
     )
 
 

@@ -18,30 +18,13 @@ from reconciler.manifest.spill import SpilledTargets
 from reconciler.state.declared import DeclaredTargets, Source
 from reconciler.state.desired import Position, Scope, Target, TargetKind
 from tests.support.cli import run
+from tests.support.email_lists import emails_from_project
 
-MANIFEST = """\
-apiVersion: couponctl/v1
-kind: CouponAssignment
-metadata: {name: spring}
-spec:
-  provider: m
-  customerId: "1"
-  couponClass: C
-  dispatch:
-    emailsFrom: [../lists/a.txt, ../lists/b.csv]
-"""
 SCOPE = Scope("m", "1", "C")
 
 
 def project(tmp_path: Path, a: str, b: str) -> Path:
-    tmp_path.mkdir(exist_ok=True)
-    (tmp_path / "couponctl.yaml").write_text("providers:\n  m: {type: msads, environment: local}\n")
-    (tmp_path / "manifests").mkdir()
-    (tmp_path / "manifests" / "m.yaml").write_text(MANIFEST)
-    (tmp_path / "lists").mkdir()
-    (tmp_path / "lists" / "a.txt").write_text(a)
-    (tmp_path / "lists" / "b.csv").write_text(b)
-    return tmp_path
+    return emails_from_project(tmp_path, {"a.txt": a, "b.csv": b}, "[../lists/a.txt, ../lists/b.csv]")
 
 
 def test_validate_names_both_files_and_lines_of_a_duplicate(tmp_path: Path) -> None:

@@ -13,27 +13,11 @@ from reconciler.manifest.build import load_desired
 from reconciler.manifest.emails import EmailLine, read_emails
 from reconciler.manifest.validate import email_error
 from reconciler.state.desired import Scope
-
-MANIFEST = """\
-apiVersion: couponctl/v1
-kind: CouponAssignment
-metadata: {name: spring}
-spec:
-  provider: m
-  customerId: "1"
-  couponClass: C
-  dispatch:
-    emailsFrom: ../lists/FILE
-"""
+from tests.support.email_lists import emails_from_project
 
 
 def project(tmp_path: Path, file_name: str, content: bytes) -> Path:
-    (tmp_path / "couponctl.yaml").write_text("providers:\n  m: {type: msads, environment: local}\n")
-    (tmp_path / "manifests").mkdir()
-    (tmp_path / "manifests" / "m.yaml").write_text(MANIFEST.replace("FILE", file_name))
-    (tmp_path / "lists").mkdir()
-    (tmp_path / "lists" / file_name).write_bytes(content)
-    return tmp_path
+    return emails_from_project(tmp_path, {file_name: content}, f"../lists/{file_name}")
 
 
 def problems_of(directory: Path) -> list[str]:

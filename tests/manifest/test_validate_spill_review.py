@@ -17,28 +17,11 @@ from reconciler.app.session import load_project
 from reconciler.errors import ManifestError
 from reconciler.manifest import spill
 from tests.support.cli import run
-
-MANIFEST = """\
-apiVersion: couponctl/v1
-kind: CouponAssignment
-metadata: {name: spring}
-spec:
-  provider: m
-  customerId: "1"
-  couponClass: C
-  dispatch:
-    emailsFrom: [../lists/a.txt]
-"""
+from tests.support.email_lists import emails_from_project
 
 
 def project(directory: Path, addresses: str) -> Path:
-    directory.mkdir()
-    (directory / "couponctl.yaml").write_text("providers:\n  m: {type: msads, environment: local}\n")
-    (directory / "manifests").mkdir()
-    (directory / "manifests" / "m.yaml").write_text(MANIFEST)
-    (directory / "lists").mkdir()
-    (directory / "lists" / "a.txt").write_text(addresses)
-    return directory
+    return emails_from_project(directory, {"a.txt": addresses}, "[../lists/a.txt]")
 
 
 def watched_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -126,20 +109,6 @@ def test_sigterm_removes_the_spilled_addresses(tmp_path: Path) -> None:
     assert list(temp.iterdir()) == []
 
 
-TWO_FILES = """\
-apiVersion: couponctl/v1
-kind: CouponAssignment
-metadata: {name: spring}
-spec:
-  provider: m
-  customerId: "1"
-  couponClass: C
-  dispatch:
-    emails: [%s]
-    emailsFrom: [../lists/a.txt, ../lists/a.txt, ../lists/b.csv]
-"""
-
-
 def plan_problems(directory: Path) -> list[str]:
     with pytest.raises(ManifestError) as raised:
         load_project(directory)
@@ -160,9 +129,12 @@ def test_validate_lists_exactly_the_problems_a_plan_lists(
     )
     b = ["email", *(f'"u{n}@example.com "' for n in range(120))]
     inline = ", ".join(f"i{n % 3}@example.com" for n in range(110))
-    directory = project(tmp_path / "p", "\n".join(a) + "\n")
-    (directory / "manifests" / "m.yaml").write_text(TWO_FILES % inline)
-    (directory / "lists" / "b.csv").write_text("\r\n".join(b) + "\r\n")
+    directory = emails_from_project(
+        tmp_path / "p",
+        {"a.txt": "\n".join(a) + "\n", "b.csv": "\r\n".join(b) + "\r\n"},
+        "[../lists/a.txt, ../lists/a.txt, ../lists/b.csv]",
+        emails=inline,
+    )
     expected = plan_problems(directory)
     result = run(directory, "validate")
     assert [line for line in result.output.splitlines() if line.startswith(("lists/", "manifests/"))] == expected

@@ -39,6 +39,7 @@ from tests.support.aliyun_fakes import (
     v1_valid,
     v3_valid,
 )
+from tests.support.provider_calls import issue_once
 
 
 def issue(
@@ -50,14 +51,7 @@ def issue(
     **kwargs: object,
 ) -> BatchResult:
     provider = make_provider(script, settings=settings, sleeps=sleeps, **kwargs)  # type: ignore[arg-type]
-
-    async def run() -> BatchResult:
-        try:
-            return await provider.issue(SPEC, batch)
-        finally:
-            await provider.aclose()
-
-    return asyncio.run(run())
+    return issue_once(provider, SPEC, batch)
 
 
 def send_batch(*values: int) -> Batch:

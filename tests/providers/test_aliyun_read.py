@@ -44,18 +44,12 @@ from tests.support.aliyun_fakes import (
     v1_valid,
     v3_valid,
 )
+from tests.support.provider_calls import read_scope_once
 
 
 def read(handler: Script | Pages, settings: AliyunSettings | None = None, sleeps: Sleeps | None = None) -> ScopeLive:
     provider = make_provider(handler, settings=settings, sleeps=sleeps)
-
-    async def run() -> ScopeLive:
-        try:
-            return await provider.read_scope(SPEC)
-        finally:
-            await provider.aclose()
-
-    return asyncio.run(run())
+    return read_scope_once(provider, SPEC)
 
 
 def small(page_size: int = 2, window: int = 2, signature: str = "v3") -> AliyunSettings:
@@ -161,14 +155,7 @@ def test_every_page_carries_from_app_and_its_own_random_request_id() -> None:
     (never derived from the AccessKey)."""
     pages = Pages([coupon(i, 100 + i) for i in range(1, 6)])  # pages of 2: 3 calls
     provider = make_provider(pages, settings=small(), deterministic=False)
-
-    async def run() -> None:
-        try:
-            await provider.read_scope(SPEC)
-        finally:
-            await provider.aclose()
-
-    asyncio.run(run())
+    read_scope_once(provider, SPEC)
     sent = [query(r) for r in pages.requests]
     assert len(sent) == 3 and {p["FromApp"] for p in sent} == {"couponctl"}
     ids = [p["RequestId"] for p in sent]

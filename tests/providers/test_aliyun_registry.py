@@ -23,6 +23,7 @@ from reconciler.providers.registry import build_provider, for_writing
 from reconciler.state.desired import Target
 from reconciler.state.live import ScopeLive
 from tests.support.aliyun_fakes import SPEC, Pages, Script, form, sent, uids, v1_valid, v3_valid
+from tests.support.provider_calls import read_scope_once
 
 ENV = {
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI-from-env",
@@ -63,13 +64,7 @@ def build(cfg: ProviderConfig, handler: Pages | Script, environ: Mapping[str, st
 
 
 def read(provider: Provider) -> ScopeLive:
-    async def run() -> ScopeLive:
-        try:
-            return await provider.read_scope(SPEC)
-        finally:
-            await provider.aclose()
-
-    return asyncio.run(run())
+    return read_scope_once(provider, SPEC)
 
 
 def issue(provider: Provider, *values: int) -> BatchResult:

@@ -10,7 +10,14 @@ import httpx
 import pytest
 
 from reconciler.config.secrets import Secret
-from reconciler.errors import ApiFaultError, NotSentError, OutcomeUnknownError, ThrottledError
+from reconciler.errors import (
+    ApiFaultError,
+    MalformedResponse,
+    NotSentError,
+    OutcomeUnknownError,
+    ProviderError,
+    ThrottledError,
+)
 from reconciler.providers.adaptive import AdaptiveLimiter
 from reconciler.providers.http import (
     FixedLimiter,
@@ -19,30 +26,17 @@ from reconciler.providers.http import (
     TokenBucket,
     build_client,
     limiter_for,
+    malformed_response,
     redact,
     retry_after_seconds,
     transport_failure,
     with_retries,
 )
-
-
-class FakeTime:
-    """A clock that only moves when slept on."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.support.virtual_time import SteppedTime
 
 
 def test_token_bucket_allows_a_burst_then_the_rate() -> None:
-    time = FakeTime()
+    time = SteppedTime()
     bucket = TokenBucket(rate=2.0, burst=3, clock=time.clock, sleep=time.sleep)
 
     async def run() -> None:
@@ -55,7 +49,7 @@ def test_token_bucket_allows_a_burst_then_the_rate() -> None:
 
 
 def test_token_bucket_refills_while_idle() -> None:
-    time = FakeTime()
+    time = SteppedTime()
     bucket = TokenBucket(rate=1.0, burst=2, clock=time.clock, sleep=time.sleep)
 
     async def run() -> None:
@@ -128,7 +122,7 @@ def test_retry_policy_waits_retry_after_within_the_limit() -> None:
 
 def test_with_retries_only_retries_what_it_is_told() -> None:
     calls = 0
-    time = FakeTime()
+    time = SteppedTime()
 
     async def flaky() -> str:
         nonlocal calls
@@ -197,3 +191,12 @@ def test_build_client_sets_timeouts_and_user_agent() -> None:
     assert client.headers["User-Agent"] == "couponctl/9"
     assert "Authorization" not in client.headers
     asyncio.run(client.aclose())
+
+
+def test_a_malformed_response_names_the_operation_and_its_tracking_id() -> None:
+    error = malformed_response(
+        MalformedResponse("Coupons is not a list"), provider="p", operation="SearchCoupons", tracking_id="T-1"
+    )
+    assert type(error) is ProviderError
+    assert (error.provider, error.operation, error.tracking_id) == ("p", "SearchCoupons", "T-1")
+    assert str(error) == "p SearchCoupons: malformed SearchCoupons response: Coupons is not a list (TrackingId T-1)"

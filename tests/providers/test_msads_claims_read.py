@@ -12,15 +12,12 @@ from decimal import Decimal
 
 import pytest
 
-from reconciler.config.secrets import Secret
 from reconciler.providers.base import ClaimsRead, ClaimWitness, HeldClaim
-from reconciler.providers.http import HttpSettings, limiter_for
-from reconciler.providers.msads.provider import MsAdsProvider, MsAdsSettings
-from reconciler.providers.oauth import StaticToken
+from reconciler.providers.msads.provider import MsAdsProvider
 from reconciler.sandbox.faults import FaultPlan
 from reconciler.state.desired import Scope, ScopeSpec, Target
-from tests.support.msads_fakes import FAST_ISSUES, FAST_READS, Sleeps
-from tests.support.sandbox import ALL_TOKEN, DEVELOPER_TOKEN, NARROW_TOKEN, SEED, START, Sandbox
+from tests.support.msads_fakes import sandbox_provider
+from tests.support.sandbox import NARROW_TOKEN, SEED, START, Sandbox
 
 OWN = ScopeSpec(Scope("msads-test", "100", "RET-20"), "msads", ("m.yaml",), send_notification=False)
 # Customer 200's class; account 1004 bills to 200 but customer 100 manages it (the receiving customer).
@@ -34,18 +31,6 @@ def sandbox() -> Iterator[Sandbox]:
     box.store.close()
 
 
-def provider_on(sandbox: Sandbox, *, token: str = ALL_TOKEN, customer_id: str | None = None) -> MsAdsProvider:
-    return MsAdsProvider(
-        name="msads-test",
-        client=sandbox.client(),
-        developer_token=Secret(DEVELOPER_TOKEN),
-        tokens=StaticToken(Secret(token)),
-        limiter=limiter_for(HttpSettings(requests_per_second=0)),
-        settings=MsAdsSettings(customer_id=customer_id, read_retry=FAST_READS, issue_retry=FAST_ISSUES),
-        sleep=Sleeps(),
-    )
-
-
 def read_claims(provider: MsAdsProvider, spec: ScopeSpec, targets: list[Target]) -> ClaimsRead:
     async def run() -> ClaimsRead:
         try:
@@ -57,7 +42,7 @@ def read_claims(provider: MsAdsProvider, spec: ScopeSpec, targets: list[Target])
 
 
 def test_the_msads_provider_is_a_claim_witness(sandbox: Sandbox) -> None:
-    assert isinstance(provider_on(sandbox), ClaimWitness)
+    assert isinstance(sandbox_provider(sandbox), ClaimWitness)
 
 
 def test_getcouponinfo_md_shows_the_owners_accounts_claims_and_covers_accounts_only(sandbox: Sandbox) -> None:
@@ -65,7 +50,7 @@ def test_getcouponinfo_md_shows_the_owners_accounts_claims_and_covers_accounts_o
     either way); the claim carries the vendor's ClaimDate, CouponValue, CurrencyCode and FeatureId."""
     sandbox.distribute([1001], "RET-20", feature=3)
     account, email = Target.account("1001"), Target.email("a@example.com")
-    read = read_claims(provider_on(sandbox), OWN, [account, email])
+    read = read_claims(sandbox_provider(sandbox), OWN, [account, email])
     assert read.source == "GetCouponInfo of customer 100" and read.unavailable == ()
     assert read.covered == frozenset({account})
     assert read.claims == (HeldClaim(account, datetime.fromtimestamp(START, UTC), Decimal(20), "EUR", 3),)
@@ -77,12 +62,12 @@ def test_getcouponinfo_md_a_receiving_customer_the_caller_may_not_read_is_unavai
     and the claim is not shown. A caller that may read 100 sees it."""
     assert sandbox.distribute([1004], "OTHER-1", feature=None, customer="200").json()["PartialErrors"] == [[]]
     agency = Target.account("1004")
-    refused = read_claims(provider_on(sandbox, token=NARROW_TOKEN, customer_id="100"), AGENCY, [agency])
+    refused = read_claims(sandbox_provider(sandbox, token=NARROW_TOKEN, customer_id="100"), AGENCY, [agency])
     assert refused.source == "GetCouponInfo of customer 200, 100"
     assert refused.claims == () and refused.covered == frozenset({agency})
     (why,) = refused.unavailable
     assert why.startswith("GetCouponInfo of customer 100 failed") and "1001" in why
-    allowed = read_claims(provider_on(sandbox, customer_id="100"), AGENCY, [agency])
+    allowed = read_claims(sandbox_provider(sandbox, customer_id="100"), AGENCY, [agency])
     assert allowed.unavailable == () and [c.target for c in allowed.claims] == [agency]
 
 
@@ -90,7 +75,7 @@ def test_getcouponinfo_md_a_failing_read_is_unavailable_not_empty() -> None:
     box = Sandbox(faults=FaultPlan.parse(["couponinfo:error-500=1"], seed=0), seed=SEED)
     try:
         box.distribute([1001], "RET-20")
-        read = read_claims(provider_on(box), OWN, [Target.account("1001")])
+        read = read_claims(sandbox_provider(box), OWN, [Target.account("1001")])
     finally:
         box.store.close()
     assert read.claims == () and len(read.unavailable) == 1 and "customer 100" in read.unavailable[0]

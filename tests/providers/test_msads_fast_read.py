@@ -18,6 +18,7 @@ from reconciler.providers.msads import wire
 from reconciler.providers.msads.provider import face_value, live_from_coupons
 from reconciler.state.live import FaceValue
 from tests.support.msads_fakes import SPEC, coupon, make_provider
+from tests.support.provider_calls import read_scope_once
 
 WELL_FORMED: list[dict[str, Any]] = [
     {
@@ -160,14 +161,7 @@ def test_requests_go_under_the_base_urls_path() -> None:
         transport=httpx.MockTransport(handler),
     )
     provider = make_provider(handler, client=client)
-
-    async def run() -> None:
-        try:
-            await provider.read_scope(SPEC)
-        finally:
-            await provider.aclose()
-
-    asyncio.run(run())
+    read_scope_once(provider, SPEC)
     assert seen == ["https://vendor.test/gateway/v2/CustomerBilling/v13/Coupons/Search"]
 
 

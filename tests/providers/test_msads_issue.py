@@ -29,18 +29,12 @@ from tests.support.msads_fakes import (
     make_provider,
     reply,
 )
+from tests.support.provider_calls import issue_once
 
 
 def issue(script: Script, batch: Batch, *, sleeps: Sleeps | None = None) -> BatchResult:
     provider = make_provider(script, sleeps=sleeps)
-
-    async def run() -> BatchResult:
-        try:
-            return await provider.issue(SPEC, batch)
-        finally:
-            await provider.aclose()
-
-    return asyncio.run(run())
+    return issue_once(provider, SPEC, batch)
 
 
 def dispatch(items: list[PlanItem]) -> Batch:

@@ -31,20 +31,14 @@ from tests.support.msads_fakes import (
     make_provider,
     reply,
 )
+from tests.support.provider_calls import read_scope_once
 
 
 def read(
     handler: Script | SearchPages, *, settings: MsAdsSettings | None = None, sleeps: Sleeps | None = None
 ) -> ScopeLive:
     provider = make_provider(handler, settings=settings, sleeps=sleeps)
-
-    async def run() -> ScopeLive:
-        try:
-            return await provider.read_scope(SPEC)
-        finally:
-            await provider.aclose()
-
-    return asyncio.run(run())
+    return read_scope_once(provider, SPEC)
 
 
 def test_search_request_is_exact() -> None:

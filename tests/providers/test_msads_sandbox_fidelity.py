@@ -9,16 +9,21 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.config.secrets import Secret
 from reconciler.errors import ApiFaultError
 from reconciler.providers.base import Batch, BatchResult, Outcome
-from reconciler.providers.http import HttpSettings, limiter_for
 from reconciler.providers.msads.provider import MsAdsProvider, MsAdsSettings
 from reconciler.providers.msads.wire import DISTRIBUTE, CouponInfo
-from reconciler.providers.oauth import StaticToken
 from reconciler.state.desired import Scope, ScopeSpec
-from tests.support.msads_fakes import FAST_ISSUES, FAST_READS, Script, Sleeps, accounts, make_provider, reply
-from tests.support.sandbox import ALL_TOKEN, DEVELOPER_TOKEN, NARROW_TOKEN, Sandbox, pred
+from tests.support.msads_fakes import (
+    FAST_READS,
+    Script,
+    accounts,
+    make_provider,
+    reply,
+    sandbox_provider,
+)
+from tests.support.provider_calls import issue_once
+from tests.support.sandbox import NARROW_TOKEN, Sandbox, pred
 
 SCOPE = Scope("msads-test", "100", "ACQ-10")
 SPEC = ScopeSpec(SCOPE, "msads", ("m.yaml",), feature_id=7, send_notification=False)
@@ -31,28 +36,8 @@ def sandbox() -> Iterator[Sandbox]:
     box.store.close()
 
 
-def provider_on(sandbox: Sandbox, *, token: str = ALL_TOKEN, customer_id: str | None = None) -> MsAdsProvider:
-    """A provider whose requests reach the sandbox in-process; ``customer_id`` is its configured manager customer."""
-    http = HttpSettings(requests_per_second=0)
-    return MsAdsProvider(
-        name="msads-test",
-        client=sandbox.client(),
-        developer_token=Secret(DEVELOPER_TOKEN),
-        tokens=StaticToken(Secret(token)),
-        limiter=limiter_for(http),
-        settings=MsAdsSettings(customer_id=customer_id, read_retry=FAST_READS, issue_retry=FAST_ISSUES),
-        sleep=Sleeps(),
-    )
-
-
 def run_issue(provider: MsAdsProvider, spec: ScopeSpec, ids: list[int]) -> BatchResult:
-    async def run() -> BatchResult:
-        try:
-            return await provider.issue(spec, Batch(spec.scope, DISTRIBUTE, tuple(accounts(ids))))
-        finally:
-            await provider.aclose()
-
-    return asyncio.run(run())
+    return issue_once(provider, spec, Batch(spec.scope, DISTRIBUTE, tuple(accounts(ids))))
 
 
 def coupon_info(provider: MsAdsProvider, customer: str) -> list[CouponInfo]:
@@ -78,7 +63,7 @@ def test_distributecoupons_md_the_owner_customer_is_always_the_customer_id_heade
 
 
 def test_distributecoupons_md_issues_through_the_sandbox_with_the_header(sandbox: Sandbox) -> None:
-    result = run_issue(provider_on(sandbox, customer_id="999"), SPEC, [1001, 1002])
+    result = run_issue(sandbox_provider(sandbox, customer_id="999"), SPEC, [1001, 1002])
     assert [r.outcome for r in result.results] == [Outcome.ISSUED, Outcome.ISSUED]
     claimed = sandbox.coupons("100", pred("CouponClassName", "ACQ-10"), ReturnAdditionalFields="CouponClaimInfo")
     assert sorted(c["ClaimInfo"]["AccountId"] for c in claimed if "ClaimInfo" in c) == ["1001", "1002"]
@@ -88,7 +73,7 @@ def test_distributecoupons_md_operation_errors_fail_every_item_and_nothing_is_is
     """A class the owner customer does not have: the sandbox answers OperationErrors (210), couponctl fails each
     item with that code and the sandbox store holds no new claim."""
     spec = ScopeSpec(Scope("msads-test", "200", "ACQ-10"), "msads", ("m.yaml",), send_notification=False)
-    result = run_issue(provider_on(sandbox), spec, [2001])
+    result = run_issue(sandbox_provider(sandbox), spec, [2001])
     assert [(r.outcome, r.code) for r in result.results] == [(Outcome.FAILED, "210")]
     assert "has no coupon class" in (result.results[0].message or "")
     claimed = sandbox.coupons("100", ReturnAdditionalFields="CouponClaimInfo")
@@ -97,7 +82,7 @@ def test_distributecoupons_md_operation_errors_fail_every_item_and_nothing_is_is
 
 def test_getcouponinfo_md_the_provider_reads_feature_id_and_claim_details(sandbox: Sandbox) -> None:
     sandbox.distribute([1001], "RET-20", feature=3)
-    found = coupon_info(provider_on(sandbox), "100")
+    found = coupon_info(sandbox_provider(sandbox), "100")
     assert [(i.account_id, i.feature_id, i.status, i.claim_date) for i in found] == [
         (1001, 3, 1, "2026-06-01T12:00:00Z")
     ]
@@ -106,5 +91,5 @@ def test_getcouponinfo_md_the_provider_reads_feature_id_and_claim_details(sandbo
 
 def test_getcouponinfo_md_a_customer_the_caller_cannot_read_is_an_api_fault(sandbox: Sandbox) -> None:
     with pytest.raises(ApiFaultError) as caught:
-        coupon_info(provider_on(sandbox, token=NARROW_TOKEN), "100")
+        coupon_info(sandbox_provider(sandbox, token=NARROW_TOKEN), "100")
     assert caught.value.code == "1001"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import types
@@ -21,6 +20,7 @@ from reconciler.providers.base import Provider
 from reconciler.providers.msads.provider import MsAdsProvider
 from reconciler.providers.registry import build_provider, for_writing
 from tests.support.msads_fakes import SPEC, accounts, emails
+from tests.support.provider_calls import read_scope_once
 
 SANDBOX = SandboxConfig(seed=Path("seed.yaml"), database=Path("sandbox.sqlite"))
 ENV = {
@@ -66,13 +66,7 @@ class Recorder:
 
 
 def read_once(provider: Provider) -> None:
-    async def run() -> None:
-        try:
-            await provider.read_scope(SPEC)
-        finally:
-            await provider.aclose()
-
-    asyncio.run(run())
+    read_scope_once(provider, SPEC)
 
 
 def build(cfg: ProviderConfig, recorder: Recorder, environ: Mapping[str, str] = ENV) -> Provider:

@@ -71,6 +71,15 @@ def run(server: Scripted, call: Callable[[int], Awaitable[object]], context: ssl
     return asyncio.run(main())
 
 
+async def transport_error(request: Awaitable[httpx.Response]) -> httpx.TransportError | None:
+    """The transport error ``request`` ends in; None when it is answered."""
+    try:
+        await request
+    except httpx.TransportError as exc:
+        return exc
+    return None
+
+
 def lean(port: int, *, scheme: str = "http", max_connections: int = 4, **timeouts: float) -> httpx.AsyncClient:
     transport = LeanTransport(max_connections=max_connections)
     return httpx.AsyncClient(
@@ -156,11 +165,7 @@ async def never_answer(head: bytes, writer: asyncio.StreamWriter) -> bool:
 def test_a_read_timeout_is_outcome_unknown() -> None:
     async def call(port: int) -> object:
         async with lean(port, read=0.2) as client:
-            try:
-                await client.post("/issue", json={})
-            except httpx.TransportError as exc:
-                return exc
-        return None
+            return await transport_error(client.post("/issue", json={}))
 
     failure = run(Scripted(never_answer), call)
     assert isinstance(failure, httpx.ReadTimeout)
@@ -183,11 +188,7 @@ def test_a_broken_answer_is_a_protocol_error_and_outcome_unknown(answer: bytes) 
 
     async def call(port: int) -> object:
         async with lean(port) as client:
-            try:
-                await client.post("/issue", json={})
-            except httpx.TransportError as exc:
-                return exc
-        return None
+            return await transport_error(client.post("/issue", json={}))
 
     failure = run(Scripted(close_after), call)
     assert isinstance(failure, httpx.RemoteProtocolError)
@@ -197,11 +198,7 @@ def test_a_broken_answer_is_a_protocol_error_and_outcome_unknown(answer: bytes) 
 def test_a_refused_connection_is_not_sent() -> None:
     async def call() -> object:
         async with lean(1) as client:
-            try:
-                await client.post("/issue", json={})
-            except httpx.TransportError as exc:
-                return exc
-        return None
+            return await transport_error(client.post("/issue", json={}))
 
     failure = asyncio.run(call())
     assert isinstance(failure, httpx.ConnectError)
@@ -216,12 +213,9 @@ def test_requests_beyond_the_connections_wait_at_most_the_pool_timeout() -> None
             hanging = asyncio.create_task(client.get("/slow"))
             await asyncio.sleep(0.1)
             try:
-                await client.get("/second")
-            except httpx.TransportError as exc:
-                return exc
+                return await transport_error(client.get("/second"))
             finally:
                 hanging.cancel()
-        return None
 
     failure = run(server, call)
     assert isinstance(failure, httpx.PoolTimeout)
@@ -290,11 +284,7 @@ def test_https_refuses_a_server_it_cannot_verify(tmp_path: Path) -> None:
 
     async def call(port: int) -> object:
         async with lean(port, scheme="https") as client:
-            try:
-                await client.get("/")
-            except httpx.TransportError as exc:
-                return exc
-        return None
+            return await transport_error(client.get("/"))
 
     failure = run(Scripted(ok()), call, server_context)
     assert isinstance(failure, httpx.ConnectError)

@@ -71,6 +71,28 @@ def assert_the_ledger_records_what_was_paid(project: Path, journal_url: str) -> 
     assert all(recorded[target] == paid[target] for target in not_issued)
 
 
+def taken_over(project: Path, env: dict[str, str]) -> int:
+    """A second apply, waiting for the lease as long as it takes the first's to lapse, takes over and finishes
+    (resolves, issues everything); the issuing calls the sandbox has had by then."""
+    second = start_apply(project, env, "--lock-timeout", "60")
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, out + err
+    return issuing_calls(project)
+
+
+def resumed_and_fenced_out(
+    first: subprocess.Popen[str], project: Path, calls_before: int, journal_url: str
+) -> tuple[str, str]:
+    """The paused first apply, resumed after another took over and finished: it exits 5 having sent not one
+    issuing request more, every target is paid exactly once and the ledger says so. Its stdout and stderr."""
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 5, out + err
+    assert issuing_calls(project) == calls_before  # not one issuing request after it resumed
+    assert_exactly_once(project)
+    assert_the_ledger_records_what_was_paid(project, journal_url)
+    return out, err
+
+
 def only_manifest(project: Path, keep: str) -> None:
     for manifest in (project / "manifests").glob("*.yaml"):
         if manifest.name != keep:
@@ -154,19 +176,12 @@ def test_an_apply_paused_after_its_intent_past_its_lease_sends_nothing_after_it_
     try:
         wait_for_pending(postgres_url, deadline_s=60)
         with paused(first, postgres_url):
-            second = start_apply(project, env, "--lock-timeout", "60")
-            out2, err2 = second.communicate(timeout=120)
-            assert second.returncode == 0, out2 + err2  # took the lease over, resolved, issued everything
-            calls = issuing_calls(project)
+            calls = taken_over(project, env)
     finally:
         first.send_signal(signal.SIGCONT)
-    out1, err1 = first.communicate(timeout=60)
-    assert first.returncode == 5, out1 + err1
+    out1, err1 = resumed_and_fenced_out(first, project, calls, postgres_url)
     assert "lost its lease" in out1, out1
     assert "internal error" not in err1 and "Traceback" not in err1
-    assert issuing_calls(project) == calls  # not one issuing request after it resumed
-    assert_exactly_once(project)
-    assert_the_ledger_records_what_was_paid(project, postgres_url)
 
 
 def test_an_apply_paused_while_its_call_was_under_way_says_it_lost_its_lease(
@@ -180,18 +195,11 @@ def test_an_apply_paused_while_its_call_was_under_way_says_it_lost_its_lease(
     try:
         wait_for_pending(postgres_url, sent=True)
         with paused(first, postgres_url):
-            second = start_apply(project, env, "--lock-timeout", "60")
-            out2, err2 = second.communicate(timeout=120)
-            assert second.returncode == 0, out2 + err2
-            calls = issuing_calls(project)
+            calls = taken_over(project, env)
     finally:
         first.send_signal(signal.SIGCONT)
-    out1, err1 = first.communicate(timeout=60)
-    assert first.returncode == 5, out1 + err1
+    out1, _err1 = resumed_and_fenced_out(first, project, calls, postgres_url)
     assert "lost its lease" in out1, out1
-    assert issuing_calls(project) == calls
-    assert_exactly_once(project)
-    assert_the_ledger_records_what_was_paid(project, postgres_url)
 
 
 def test_an_apply_paused_inside_a_journal_transaction_blocks_no_other_apply_for_long(
@@ -206,19 +214,12 @@ def test_an_apply_paused_inside_a_journal_transaction_blocks_no_other_apply_for_
         wait_for_pending(postgres_url, deadline_s=60)
         with inside_a_write_transaction(first, postgres_url):
             os.kill(first.pid, signal.SIGSTOP)
-        second = start_apply(project, env, "--lock-timeout", "60")
-        out2, err2 = second.communicate(timeout=120)
-        assert second.returncode == 0, out2 + err2
-        calls = issuing_calls(project)
+        calls = taken_over(project, env)
     finally:
         first.send_signal(signal.SIGCONT)
-    out1, err1 = first.communicate(timeout=60)
-    assert first.returncode == 5, out1 + err1
+    out1, err1 = resumed_and_fenced_out(first, project, calls, postgres_url)
     assert "sends nothing more" in out1 + err1
     assert "internal error" not in err1 and "Traceback" not in err1
-    assert issuing_calls(project) == calls
-    assert_exactly_once(project)
-    assert_the_ledger_records_what_was_paid(project, postgres_url)
 
 
 @contextmanager

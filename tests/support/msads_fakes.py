@@ -1,4 +1,5 @@
-"""A scripted Microsoft Advertising endpoint for provider tests (httpx.MockTransport), and builders."""
+"""A scripted Microsoft Advertising endpoint for provider tests (httpx.MockTransport), and builders (of providers
+on it or on the in-process sandbox, and of plan items)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from reconciler.providers.http import HttpSettings, RetryPolicy, build_client, l
 from reconciler.providers.msads.provider import MsAdsProvider, MsAdsSettings
 from reconciler.providers.oauth import StaticToken, TokenSource
 from reconciler.state.desired import Scope, ScopeSpec, Target
+from tests.support.sandbox import ALL_TOKEN, DEVELOPER_TOKEN, Sandbox
 from tests.support.virtual_time import SteppedTime
 
 BASE = "https://clientcenter.api.bingads.microsoft.com"
@@ -164,6 +166,19 @@ def make_provider(
         limiter=limiter_for(http, clock=pacing.clock, sleep=pacing.sleep),
         settings=settings or MsAdsSettings(read_retry=FAST_READS, issue_retry=FAST_ISSUES),
         sleep=sleeps or Sleeps(),
+    )
+
+
+def sandbox_provider(sandbox: Sandbox, *, token: str = ALL_TOKEN, customer_id: str | None = None) -> MsAdsProvider:
+    """A provider whose requests reach the sandbox in-process; ``customer_id`` is its configured manager customer."""
+    return MsAdsProvider(
+        name="msads-test",
+        client=sandbox.client(),
+        developer_token=Secret(DEVELOPER_TOKEN),
+        tokens=StaticToken(Secret(token)),
+        limiter=limiter_for(HttpSettings(requests_per_second=0)),
+        settings=MsAdsSettings(customer_id=customer_id, read_retry=FAST_READS, issue_retry=FAST_ISSUES),
+        sleep=Sleeps(),
     )
 
 

@@ -45,6 +45,7 @@ from reconciler.providers.http import (
     Sleep,
     fenced,
     gather_all,
+    malformed_response,
     redact,
     transport_failure,
     vendor_json,
@@ -225,11 +226,8 @@ class AliyunProvider:
         try:
             return wire.parse_coupon_page(envelope)
         except MalformedResponse as exc:
-            raise ProviderError(
-                f"malformed GetCouponPage response: {exc}",
-                provider=self.name,
-                operation=wire.GET_PAGE,
-                tracking_id=envelope.request_id,
+            raise malformed_response(
+                exc, provider=self.name, operation=wire.GET_PAGE, tracking_id=envelope.request_id
             ) from exc
 
     # --- issuing --------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from reconciler.providers.http import (
     Sleep,
     fenced,
     gather_all,
+    malformed_response,
     redact,
     retry_after_seconds,
     transport_failure,
@@ -239,11 +240,8 @@ class MsAdsProvider:
         try:
             return wire.parse_search_response(reply.body)
         except MalformedResponse as exc:
-            raise ProviderError(
-                f"malformed SearchCoupons response: {exc}",
-                provider=self.name,
-                operation=wire.SEARCH,
-                tracking_id=reply.tracking_id,
+            raise malformed_response(
+                exc, provider=self.name, operation=wire.SEARCH, tracking_id=reply.tracking_id
             ) from exc
 
     async def coupon_info(self, customer_id: str) -> list[wire.CouponInfo]:
@@ -259,11 +257,8 @@ class MsAdsProvider:
         try:
             return wire.parse_coupon_info_response(reply.body)
         except MalformedResponse as exc:
-            raise ProviderError(
-                f"malformed GetCouponInfo response: {exc}",
-                provider=self.name,
-                operation=wire.COUPON_INFO,
-                tracking_id=reply.tracking_id,
+            raise malformed_response(
+                exc, provider=self.name, operation=wire.COUPON_INFO, tracking_id=reply.tracking_id
             ) from exc
 
     def receiving_customers(self, spec: ScopeSpec) -> list[str]:
