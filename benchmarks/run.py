@@ -470,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
                     out.pop(key, None)
     base = prepare_store(args, work, load, out)
     small_sizes = wl.Sizes.quick() if args.quick else wl.Sizes.small()
-    throttle_argv = ["--quick"] if args.quick else []
+    throttle_argv = ["--runs", "1", "--pages", "300"] if args.quick else ["--runs", "3"]
     validate_argv = ["--targets", str(10_000_000 // scale)]
     rules_argv = ["--targets", str(100_000 // scale), "--repeat", "3"]
     steps: list[tuple[str, Callable[[], None]]] = [

@@ -84,8 +84,9 @@ def test_every_target_is_in_the_table_and_a_stage_not_run_is_not_judged(report: 
 
 
 def test_the_throttle_targets_are_judged_on_rate_and_throttled_share(report: ModuleType) -> None:
-    run = {"rate_share": 0.93, "throttled_share": 0.025, "throttled": 25, "calls": 1000}
-    rows = target_rows(report, {"throttle": {"allowed_rpm": 600, "adaptive": run}})
+    adaptive = {"of_allowed": [0.93, 0.95], "throttled_share": [0.004, 0.025]}  # one run throttled too often
+    throttle = {"fault": "*:throttle-rpm=100/5", "allowed_per_s": 20.0, "adaptive": adaptive}
+    rows = target_rows(report, {"throttle": throttle})
     (rate,) = [v for k, v in rows.items() if "≥ 90% of the allowed rate" in k]
     (throttled,) = [v for k, v in rows.items() if "< 2% of calls throttled" in k]
     assert (rate, throttled) == ("met", "**missed**")
