@@ -244,3 +244,90 @@ def test_a_providers_throttle_answer_reaches_its_limiter() -> None:
 
     asyncio.run(run())
     assert limiter.rate < math.inf
+
+
+
+def run_against(
+    server: Callable[[Callable[[], float]], SlidingWindowServer], *, seconds: float, concurrency: int = 8
+) -> tuple[SlidingWindowServer, AdaptiveLimiter, dict[float, float]]:
+    """16 workers calling the server ``server(clock)`` makes through a limiter for ``seconds``; the server, the
+    limiter, and the rate the limiter set at each throttle episode, by the time it backed off."""
+
+    async def main() -> tuple[SlidingWindowServer, AdaptiveLimiter, dict[float, float]]:
+        loop = asyncio.get_running_loop()
+        vendor = server(loop.time)
+        limiter = AdaptiveLimiter(concurrency, clock=loop.time)
+        episodes: dict[float, float] = {}
+
+        async def call() -> None:
+            try:
+                await vendor.call()
+            finally:
+                if limiter._decreased_at not in episodes and limiter._decreased_at > -math.inf:
+                    episodes[limiter._decreased_at] = limiter.rate
+
+        await drive(limiter, call, workers=16, until=seconds)
+        return vendor, limiter, episodes
+
+    result, _ = run_virtual(main())
+    return result
+
+
+def sliding(calls: int, window_s: float = 5.0, changes: tuple[tuple[float, int], ...] = ()) -> Callable[
+    [Callable[[], float]], SlidingWindowServer
+]:
+    """msads as the sandbox's throttle-rpm fault: Retry-After in whole seconds, 20 ms a call."""
+    return lambda clock: SlidingWindowServer(
+        calls, window_s, latency_s=0.02, clock=clock, whole_seconds=True, changes=changes
+    )
+
+
+def test_the_burst_a_sliding_window_admits_first_is_not_taken_for_its_rate() -> None:
+    """100 calls in 5 s are accepted in the first 0.3 s: the rate learned spans the 5 s pause announced, not 0.3 s."""
+    server, limiter, episodes = run_against(sliding(100), seconds=1.0)
+    assert len(episodes) == 1
+    assert 0.9 * server.allowed_rate <= limiter.rate <= server.allowed_rate
+
+
+def test_it_holds_under_the_ceiling_and_probes_above_it_rarely() -> None:
+    server, _, episodes = run_against(sliding(100), seconds=600.0)
+    times = sorted(episodes)
+    assert all(rate < server.allowed_rate for rate in episodes.values())  # each throttle: back under the limit
+    assert all(b - a >= 60.0 for a, b in zip(times[-4:-1], times[-3:], strict=True))  # probes once a minute at most
+    assert server.accepted_between(0.0, 600.0) >= 0.95 * server.allowed_rate
+    assert server.throttled < 0.01 * (server.accepted + server.throttled)
+
+
+def test_it_adapts_down_when_the_vendors_limit_drops() -> None:
+    server, _, episodes = run_against(sliding(100, changes=((60.0, 50),)), seconds=180.0)  # 20 a second, then 10
+    assert 0.9 * 10 <= server.accepted_between(90.0, 180.0) <= 10
+    late = [t for t in server.throttled_at if t >= 90.0]
+    assert len(late) < 0.01 * server.accepted_between(90.0, 180.0) * 90
+    assert all(rate < 10 for t, rate in episodes.items() if t >= 90.0)
+
+
+def test_it_adapts_up_when_the_vendors_limit_rises() -> None:
+    server, _, _ = run_against(sliding(100, changes=((60.0, 200),)), seconds=300.0)  # 20 a second, then 40
+    assert server.accepted_between(200.0, 300.0) >= 0.9 * 40
+
+
+def test_it_probes_only_while_the_calls_use_the_rate() -> None:
+    """A caller that uses 2 calls a second of the 20 learned does not raise the rate: nothing would test it."""
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        server = sliding(100)(loop.time)
+        limiter = AdaptiveLimiter(8, clock=loop.time)
+        await drive(limiter, server.call, workers=16, until=1.0)  # the first throttle: a rate of about 20
+        learned = limiter.rate
+
+        async def slow() -> None:
+            await server.call()
+            await asyncio.sleep(0.5)
+
+        await drive(limiter, slow, workers=1, until=600.0)
+        return learned, limiter.rate
+
+    (learned, rate), _ = run_virtual(main())
+    assert learned < 20
+    assert rate == learned
