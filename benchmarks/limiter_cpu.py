@@ -62,7 +62,10 @@ def main() -> None:
     results: dict[str, object] = {"pairs": args.pairs}
     for name, every in (("unthrottled", 0), ("paced", args.throttle_every)):
         runs = [asyncio.run(phase(args.pairs, every)) for _ in range(args.runs)]
-        results[f"{name}_us_per_pair"] = [round(min(runs) / args.pairs * 1e6, 2), round(max(runs) / args.pairs * 1e6, 2)]
+        results[f"{name}_us_per_pair"] = [
+            round(min(runs) / args.pairs * 1e6, 2),
+            round(max(runs) / args.pairs * 1e6, 2),
+        ]
     print(json.dumps(results))
 
 

@@ -47,6 +47,7 @@ HORIZON_MIN_S = 10.0  # the vendor's rate is measured over at least this long (o
 HORIZON_MAX_S = 120.0  # ... and at most this long (otherwise since the last decrease)
 RATE_BUCKET_S = 0.5  # successes are counted in buckets of this length
 
+
 class AdaptiveLimiter:
     """``async with limiter:`` around one request: a slot of the adaptive window, then the pace of the adaptive
     rate (and of a configured ``requests_per_second``, 0 for none, with bursts of ``concurrency``).

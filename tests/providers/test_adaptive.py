@@ -246,7 +246,6 @@ def test_a_providers_throttle_answer_reaches_its_limiter() -> None:
     assert limiter.rate < math.inf
 
 
-
 def run_against(
     server: Callable[[Callable[[], float]], SlidingWindowServer], *, seconds: float, concurrency: int = 8
 ) -> tuple[SlidingWindowServer, AdaptiveLimiter, dict[float, float]]:
@@ -273,9 +272,9 @@ def run_against(
     return result
 
 
-def sliding(calls: int, window_s: float = 5.0, changes: tuple[tuple[float, int], ...] = ()) -> Callable[
-    [Callable[[], float]], SlidingWindowServer
-]:
+def sliding(
+    calls: int, window_s: float = 5.0, changes: tuple[tuple[float, int], ...] = ()
+) -> Callable[[Callable[[], float]], SlidingWindowServer]:
     """msads as the sandbox's throttle-rpm fault: Retry-After in whole seconds, 20 ms a call."""
     return lambda clock: SlidingWindowServer(
         calls, window_s, latency_s=0.02, clock=clock, whole_seconds=True, changes=changes
@@ -331,3 +330,23 @@ def test_it_probes_only_while_the_calls_use_the_rate() -> None:
     (learned, rate), _ = run_virtual(main())
     assert learned < 20
     assert rate == learned
+
+
+def test_a_pause_is_not_counted_as_calls_leaving_the_rate_unused() -> None:
+    """After a 60 s Retry-After and the 5 s the rate then holds, the calls used the rate: its first probe steps up
+    (within the 2 s before a second one), as if the pause had not been."""
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        server = unlimited(loop.time, latency_s=0.02)
+        limiter = AdaptiveLimiter(8, clock=loop.time)
+        await drive(limiter, server.call, workers=16, until=10.0)
+        with pytest.raises(ThrottledError):
+            async with limiter:
+                raise ThrottledError("throttled", retry_after=60.0)
+        learned = limiter.rate
+        await drive(limiter, server.call, workers=16, until=10.0 + 60.0 + 5.0 + 1.0)
+        return learned, limiter.rate
+
+    (learned, rate), _ = run_virtual(main())
+    assert rate > learned
