@@ -36,7 +36,7 @@ Clock = Callable[[], float]
 
 CONCURRENCY_BETA = 0.75  # the window after a throttle, as a share of the window before it (the rate backs off too)
 HOLD = 0.97  # the rate after a throttle, as a share of the ceiling (the rate at which the vendor throttled)
-PROBE_AFTER_MIN_S = 5.0  # the rate probes above the ceiling after this long without a throttle, doubled by each
+PROBE_AFTER_MIN_S = 10.0  # the rate probes above the ceiling after this long without a throttle, doubled by each
 PROBE_AFTER_MAX_S = 60.0  # throttle that a probe met (the ceiling held), up to this; reset when a hold is throttled
 PROBE_STEP_S = 2.0  # ... one step every this long ...
 PROBE_GAIN = 0.02  # ... the n-th step n times this much faster
@@ -82,6 +82,7 @@ class AdaptiveLimiter:
         self._rate: float | None = None
         self._ceiling = 0.0
         self._decreased_at = -math.inf
+        self._rate_start = -math.inf  # when the rate in force took effect: the end of the pause of its decrease
         self._probe_at = math.inf  # when the rate may next step up
         self._probe_steps = 0  # steps taken since the last decrease
         self._stepped_from = 0.0  # the rate before the last step
@@ -181,6 +182,7 @@ class AdaptiveLimiter:
         self._ceiling = max(MIN_RATE, min(self._ceiling, self._max_rate))
         self._rate = max(MIN_RATE, self._ceiling * HOLD)
         self._decreased_at = now
+        self._rate_start = max(now, self._pause_until)
         self._probe_at = max(now, self._pause_until) + self._quiet
         self._probe_steps = 0
         self._admitted = 0
@@ -237,10 +239,12 @@ class AdaptiveLimiter:
         return sum(max(0.0, min(end, now) - max(start, since)) for start, end in self._pauses)
 
     def _accepted_rate(self, now: float, pause: float) -> float:
-        """Successes a second the vendor accepted since the last decrease (at least the last HORIZON_MIN_S, at most
-        HORIZON_MAX_S, at most since the first call), pauses included, over at least ``pause`` seconds."""
-        since_decrease = HORIZON_MIN_S if self._probe_steps else now - self._decreased_at
-        horizon = min(max(since_decrease, HORIZON_MIN_S), HORIZON_MAX_S, now - self._started)
+        """Successes a second the vendor accepted at the rate in force: since its start (the end of the pause of the
+        last decrease; at least the last HORIZON_MIN_S, at most HORIZON_MAX_S, at most since the first call), until
+        the end of the ``pause`` this throttle announces. Pauses since its start count (the vendor's answer to
+        it); pauses before it do not."""
+        horizon = min(max(now - self._rate_start, HORIZON_MIN_S), HORIZON_MAX_S, now - self._started)
         since = math.floor((now - horizon) / RATE_BUCKET_S) * RATE_BUCKET_S  # whole buckets
         accepted = sum(count for bucket, count in self._successes if bucket >= since)
-        return accepted / max(now - since, pause, RATE_BUCKET_S)
+        span = now - since - self._paused(since, min(self._rate_start, now)) + pause
+        return accepted / max(span, RATE_BUCKET_S)

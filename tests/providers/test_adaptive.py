@@ -285,7 +285,7 @@ def test_the_burst_a_sliding_window_admits_first_is_not_taken_for_its_rate() -> 
     """100 calls in 5 s are accepted in the first 0.3 s: the rate learned spans the 5 s pause announced, not 0.3 s."""
     server, limiter, episodes = run_against(sliding(100), seconds=1.0)
     assert len(episodes) == 1
-    assert 0.9 * server.allowed_rate <= limiter.rate <= server.allowed_rate
+    assert 0.8 * server.allowed_rate <= limiter.rate <= server.allowed_rate
 
 
 def test_it_holds_under_the_ceiling_and_probes_above_it_rarely() -> None:
@@ -333,7 +333,7 @@ def test_it_probes_only_while_the_calls_use_the_rate() -> None:
 
 
 def test_a_pause_is_not_counted_as_calls_leaving_the_rate_unused() -> None:
-    """After a 60 s Retry-After and the 5 s the rate then holds, the calls used the rate: its first probe steps up
+    """After a 60 s Retry-After and the 10 s the rate then holds, the calls used the rate: its first probe steps up
     (within the 2 s before a second one), as if the pause had not been."""
 
     async def main() -> tuple[float, float]:
@@ -345,8 +345,31 @@ def test_a_pause_is_not_counted_as_calls_leaving_the_rate_unused() -> None:
             async with limiter:
                 raise ThrottledError("throttled", retry_after=60.0)
         learned = limiter.rate
-        await drive(limiter, server.call, workers=16, until=10.0 + 60.0 + 5.0 + 1.0)
+        await drive(limiter, server.call, workers=16, until=10.0 + 60.0 + 10.0 + 1.0)
         return learned, limiter.rate
 
     (learned, rate), _ = run_virtual(main())
     assert rate > learned
+
+
+def test_the_pause_before_a_rate_took_effect_is_not_taken_for_the_vendors_answer_to_it() -> None:
+    """A throttle with an 8 s Retry-After, then 3 s of calls at the rate learned, then a throttle: the vendor
+    accepted that rate for 3 s (less 3%), not 3 s of calls in the last 10 s."""
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        server = unlimited(loop.time, latency_s=0.02)
+        limiter = AdaptiveLimiter(1, clock=loop.time)
+        await drive(limiter, server.call, workers=1, until=10.0)  # 50 a second
+        with pytest.raises(ThrottledError):
+            async with limiter:
+                raise ThrottledError("throttled", retry_after=8.0)
+        learned = limiter.rate
+        await drive(limiter, server.call, workers=1, until=loop.time() + 8.0 + 3.0)
+        with pytest.raises(ThrottledError):
+            async with limiter:
+                raise ThrottledError("throttled")
+        return learned, limiter.rate
+
+    (learned, rate), _ = run_virtual(main())
+    assert rate >= 0.9 * learned
