@@ -4,13 +4,19 @@ the request rate find their own level, never above the configured ``concurrency`
 - Calls in flight follow TCP congestion control: a window of one call, grown by one per success (slow start) up
   to a threshold, then by one per window of successes (additive increase); a throttle takes a quarter off it
   (multiplicative decrease). The window only grows while the calls use at least half of it.
-- The request rate is unlimited until the first throttle. A throttle remembers the rate at which it came (the
-  ceiling): the rate in force, or the rate the vendor accepted over the last ``HORIZON_MIN_S`` or more if that is
-  lower (a limit that dropped). That measure counts paused time and spans at least the pause the throttle
-  announces, so the burst a sliding window admits at first is not taken for the vendor's rate. The rate then holds
-  at ``HOLD`` of the ceiling; after ``PROBE_AFTER_S`` without a throttle it probes above it, one step every
-  ``PROBE_STEP_S`` (``PROBE_GAIN``, twice that, three times ...: gently first, then fast enough to find a limit that
-  rose), and only while the calls use the rate in force.
+- The request rate is unlimited until the first throttle. A throttle sets a ceiling, the rate at which it came,
+  and holds the rate at ``HOLD`` of it:
+  - a throttle met by a probe (below): the ceiling is the rate before the probe's last step;
+  - any other (the first one, or one while the rate held): the rate the vendor accepted, if lower than the rate in
+    force. That is the calls it accepted since the rate in force took effect (the end of the pause of the last
+    decrease; at least the last ``HORIZON_MIN_S``, at most ``HORIZON_MAX_S``), over that time plus the pause this
+    throttle announces: the burst a sliding window admits at first is spread over the pause that follows it, and
+    a limit that dropped shows in the pauses its throttles impose.
+- After a quiet time without a throttle the rate probes above the ceiling, one step every ``PROBE_STEP_S``
+  (``PROBE_GAIN``, then twice that, three times ...: gently first, then fast enough to find a limit that rose),
+  a step only while the calls used the rate in force since the last one (paused time not counted). The quiet
+  time starts at ``PROBE_AFTER_MIN_S`` and doubles, up to ``PROBE_AFTER_MAX_S``, each time a probe meets the
+  ceiling; a throttle while the rate held resets it.
 - One throttle episode decreases once: throttles of the calls that were already in flight when the limiter
   backed off do not back it off again (as TCP's fast recovery does).
 - A throttle that says when to retry (Retry-After; at most ``MAX_PAUSE_S`` is honoured here) pauses every new call
@@ -38,13 +44,13 @@ CONCURRENCY_BETA = 0.75  # the window after a throttle, as a share of the window
 HOLD = 0.97  # the rate after a throttle, as a share of the ceiling (the rate at which the vendor throttled)
 PROBE_AFTER_MIN_S = 10.0  # the rate probes above the ceiling after this long without a throttle, doubled by each
 PROBE_AFTER_MAX_S = 60.0  # throttle that a probe met (the ceiling held), up to this; reset when a hold is throttled
-PROBE_STEP_S = 2.0  # ... one step every this long ...
-PROBE_GAIN = 0.02  # ... the n-th step n times this much faster
+PROBE_STEP_S = 2.0  # a probe steps up every this long ...
+PROBE_GAIN = 0.02  # ... its n-th step n times this much
 PROBE_USE = 0.8  # a step is taken only if the calls used this share of the rate in force since the last one
 MIN_RATE = 0.1  # calls a second: the adaptive rate never goes below this
 MAX_PAUSE_S = 120.0  # the longest Retry-After that pauses every call (a longer one fails its own call)
 HORIZON_MIN_S = 10.0  # the vendor's rate is measured over at least this long (or since the first call) ...
-HORIZON_MAX_S = 120.0  # ... and at most this long (otherwise since the last decrease)
+HORIZON_MAX_S = 120.0  # ... and at most this long (otherwise since the rate in force took effect)
 RATE_BUCKET_S = 0.5  # successes are counted in buckets of this length
 
 
