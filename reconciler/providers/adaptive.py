@@ -6,7 +6,8 @@ the request rate find their own level, never above the configured ``concurrency`
   (multiplicative decrease). The window only grows while the calls use at least half of it.
 - The request rate is unlimited until the first throttle. A throttle sets a ceiling, the rate at which it came,
   and holds the rate at ``HOLD`` of it:
-  - a throttle met by a probe (below): the ceiling is the rate before the probe's last step;
+  - a throttle met by a probe (below): the ceiling is the rate before the probe's last step (a little above the
+    limit when the vendor's window makes its throttle lag: a throttle while the rate holds then lowers it);
   - any other (the first one, or one while the rate held): the rate the vendor accepted, if lower than the rate in
     force. That is the calls it accepted since the rate in force took effect (the end of the pause of the last
     decrease; at least the last ``HORIZON_MIN_S``, at most ``HORIZON_MAX_S``), over that time plus the pause this
