@@ -16,9 +16,8 @@ the request rate find their own level, never above the configured ``concurrency`
 - After a quiet time without a throttle the rate probes above the ceiling, one step every ``PROBE_STEP_S``
   (``PROBE_GAIN``, then twice that, three times ...: gently first, then fast enough to find a limit that rose),
   a step only while the calls used the rate in force since the last one (paused time not counted). The quiet
-  time is ``PROBE_FIRST_S`` after the first throttle (a ceiling measured over a burst is rough), then at least
-  ``PROBE_AFTER_MIN_S``, doubled each time a probe meets the ceiling up to ``PROBE_AFTER_MAX_S``; a throttle
-  while the rate held resets it to ``PROBE_AFTER_MIN_S``.
+  time is ``PROBE_SOON_S`` after a ceiling measured (roughly: over a burst, or rounded pauses), and
+  ``PROBE_AFTER_MIN_S`` after one a probe met, doubled by each further one up to ``PROBE_AFTER_MAX_S``.
 - One throttle episode decreases once: throttles of the calls that were already in flight when the limiter
   backed off do not back it off again (as TCP's fast recovery does).
 - A throttle that says when to retry (Retry-After; at most ``MAX_PAUSE_S`` is honoured here) pauses every new call
@@ -44,9 +43,9 @@ Clock = Callable[[], float]
 
 CONCURRENCY_BETA = 0.75  # the window after a throttle, as a share of the window before it (the rate backs off too)
 HOLD = 0.97  # the rate after a throttle, as a share of the ceiling (the rate at which the vendor throttled)
-PROBE_FIRST_S = 2.0  # the rate probes above the first ceiling (measured over a burst) after this long ...
-PROBE_AFTER_MIN_S = 15.0  # ... above a ceiling after this long without a throttle, doubled by each throttle that a
-PROBE_AFTER_MAX_S = 60.0  # probe met (the ceiling held), up to this; back to the minimum when a hold is throttled
+PROBE_SOON_S = 2.0  # the rate probes above a ceiling it measured (roughly) after this long without a throttle ...
+PROBE_AFTER_MIN_S = 15.0  # ... above one a probe met after this long, doubled by each further throttle a probe
+PROBE_AFTER_MAX_S = 60.0  # met, up to this
 PROBE_STEP_S = 2.0  # a probe steps up every this long ...
 PROBE_GAIN = 0.02  # ... its n-th step n times this much
 PROBE_USE = 0.8  # a step is taken only if the calls used this share of the rate in force since the last one
@@ -95,7 +94,7 @@ class AdaptiveLimiter:
         self._probe_at = math.inf  # when the rate may next step up
         self._probe_steps = 0  # steps taken since the last decrease
         self._stepped_from = 0.0  # the rate before the last step
-        self._quiet = PROBE_FIRST_S  # how long the rate holds after a decrease before it probes
+        self._quiet = PROBE_SOON_S  # how long the rate holds after a decrease before it probes
         self._admitted = 0  # calls admitted since ``_counted_since``: the last step (or decrease)
         self._counted_since = -math.inf
         self._pause_until = -math.inf
@@ -185,9 +184,9 @@ class AdaptiveLimiter:
         if self._probe_steps:  # a probe met the ceiling: the rate before its last step, probe less often
             self._ceiling = self._stepped_from
             self._quiet = min(max(self._quiet * 2, PROBE_AFTER_MIN_S), PROBE_AFTER_MAX_S)
-        else:  # throttled at or under the ceiling: the rate the vendor accepted is the ceiling now
+        else:  # the first throttle, or one at or under the ceiling: the rate the vendor accepted, roughly
             self._ceiling = at
-            self._quiet = PROBE_AFTER_MIN_S if self._rate is not None else PROBE_FIRST_S
+            self._quiet = PROBE_SOON_S
         self._ceiling = max(MIN_RATE, min(self._ceiling, self._max_rate))
         self._rate = max(MIN_RATE, self._ceiling * HOLD)
         self._decreased_at = now
