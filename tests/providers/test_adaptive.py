@@ -373,3 +373,20 @@ def test_the_pause_before_a_rate_took_effect_is_not_taken_for_the_vendors_answer
 
     (learned, rate), _ = run_virtual(main())
     assert rate >= 0.9 * learned
+
+
+def test_a_throttle_holds_the_rate_just_under_the_rate_it_came_at() -> None:
+    """One call at a time, 50 ms each (20 a second), then a throttle: the rate holds a few percent under 20."""
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        server = unlimited(loop.time, latency_s=0.05)
+        limiter = AdaptiveLimiter(1, clock=loop.time)
+        await drive(limiter, server.call, workers=1, until=20.0)
+        with pytest.raises(ThrottledError):
+            async with limiter:
+                raise ThrottledError("throttled")
+        return limiter.rate
+
+    rate, _ = run_virtual(main())
+    assert 0.95 * 20 <= rate <= 0.98 * 20
