@@ -244,3 +244,149 @@ def test_a_providers_throttle_answer_reaches_its_limiter() -> None:
 
     asyncio.run(run())
     assert limiter.rate < math.inf
+
+
+def run_against(
+    server: Callable[[Callable[[], float]], SlidingWindowServer], *, seconds: float, concurrency: int = 8
+) -> tuple[SlidingWindowServer, AdaptiveLimiter, dict[float, float]]:
+    """16 workers calling the server ``server(clock)`` makes through a limiter for ``seconds``; the server, the
+    limiter, and the rate the limiter set at each throttle episode, by the time it backed off."""
+
+    async def main() -> tuple[SlidingWindowServer, AdaptiveLimiter, dict[float, float]]:
+        loop = asyncio.get_running_loop()
+        vendor = server(loop.time)
+        limiter = AdaptiveLimiter(concurrency, clock=loop.time)
+        episodes: dict[float, float] = {}
+
+        async def call() -> None:
+            try:
+                await vendor.call()
+            finally:
+                if limiter._decreased_at not in episodes and limiter._decreased_at > -math.inf:
+                    episodes[limiter._decreased_at] = limiter.rate
+
+        await drive(limiter, call, workers=16, until=seconds)
+        return vendor, limiter, episodes
+
+    result, _ = run_virtual(main())
+    return result
+
+
+def sliding(
+    calls: int, window_s: float = 5.0, changes: tuple[tuple[float, int], ...] = ()
+) -> Callable[[Callable[[], float]], SlidingWindowServer]:
+    """msads as the sandbox's throttle-rpm fault: Retry-After in whole seconds, 20 ms a call."""
+    return lambda clock: SlidingWindowServer(
+        calls, window_s, latency_s=0.02, clock=clock, whole_seconds=True, changes=changes
+    )
+
+
+def test_the_burst_a_sliding_window_admits_first_is_not_taken_for_its_rate() -> None:
+    """100 calls in 5 s are accepted in the first 0.3 s: the rate learned spans the 5 s pause announced, not 0.3 s."""
+    server, limiter, episodes = run_against(sliding(100), seconds=1.0)
+    assert len(episodes) == 1
+    assert 0.8 * server.allowed_rate <= limiter.rate <= server.allowed_rate
+
+
+def test_it_holds_under_the_ceiling_and_probes_above_it_rarely() -> None:
+    server, _, episodes = run_against(sliding(100), seconds=600.0)
+    times = sorted(episodes)
+    assert all(rate < server.allowed_rate for rate in episodes.values())  # each throttle: back under the limit
+    assert all(b - a >= 60.0 for a, b in zip(times[-4:-1], times[-3:], strict=True))  # probes once a minute at most
+    assert server.accepted_between(0.0, 600.0) >= 0.94 * server.allowed_rate
+    assert server.throttled < 0.01 * (server.accepted + server.throttled)
+
+
+def test_it_adapts_down_when_the_vendors_limit_drops() -> None:
+    server, _, episodes = run_against(sliding(100, changes=((60.0, 50),)), seconds=180.0)  # 20 a second, then 10
+    assert 0.9 * 10 <= server.accepted_between(90.0, 180.0) <= 10
+    late = [t for t in server.throttled_at if t >= 90.0]
+    assert len(late) < 0.01 * server.accepted_between(90.0, 180.0) * 90
+    assert all(rate < 10 * 1.05 for t, rate in episodes.items() if t >= 90.0)  # a probe may pass it a little
+
+
+def test_it_adapts_up_when_the_vendors_limit_rises() -> None:
+    server, _, _ = run_against(sliding(100, changes=((60.0, 200),)), seconds=300.0)  # 20 a second, then 40
+    assert server.accepted_between(200.0, 300.0) >= 0.9 * 40
+
+
+def test_it_probes_only_while_the_calls_use_the_rate() -> None:
+    """A caller that uses 2 calls a second of the 20 learned does not raise the rate: nothing would test it."""
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        server = sliding(100)(loop.time)
+        limiter = AdaptiveLimiter(8, clock=loop.time)
+        await drive(limiter, server.call, workers=16, until=1.0)  # the first throttle: a rate of about 20
+        learned = limiter.rate
+
+        async def slow() -> None:
+            await server.call()
+            await asyncio.sleep(0.5)
+
+        await drive(limiter, slow, workers=1, until=600.0)
+        return learned, limiter.rate
+
+    (learned, rate), _ = run_virtual(main())
+    assert learned < 20
+    assert rate == learned
+
+
+def test_a_pause_is_not_counted_as_calls_leaving_the_rate_unused() -> None:
+    """After a 60 s Retry-After and the 2 s the rate then holds, the calls used the rate: its first probe steps up
+    (within the 2 s before a second one), as if the pause had not been."""
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        server = unlimited(loop.time, latency_s=0.02)
+        limiter = AdaptiveLimiter(8, clock=loop.time)
+        await drive(limiter, server.call, workers=16, until=10.0)
+        with pytest.raises(ThrottledError):
+            async with limiter:
+                raise ThrottledError("throttled", retry_after=60.0)
+        learned = limiter.rate
+        await drive(limiter, server.call, workers=16, until=10.0 + 60.0 + 2.0 + 1.0)
+        return learned, limiter.rate
+
+    (learned, rate), _ = run_virtual(main())
+    assert rate > learned
+
+
+def test_the_pause_before_a_rate_took_effect_is_not_taken_for_the_vendors_answer_to_it() -> None:
+    """A throttle with an 8 s Retry-After, then 1.5 s of calls at the rate learned, then a throttle: the vendor
+    accepted that rate for 1.5 s (less 3%), not 1.5 s of calls in the last 10 s."""
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        server = unlimited(loop.time, latency_s=0.02)
+        limiter = AdaptiveLimiter(1, clock=loop.time)
+        await drive(limiter, server.call, workers=1, until=10.0)  # 50 a second
+        with pytest.raises(ThrottledError):
+            async with limiter:
+                raise ThrottledError("throttled", retry_after=8.0)
+        learned = limiter.rate
+        await drive(limiter, server.call, workers=1, until=loop.time() + 8.0 + 1.5)  # before a probe
+        with pytest.raises(ThrottledError):
+            async with limiter:
+                raise ThrottledError("throttled")
+        return learned, limiter.rate
+
+    (learned, rate), _ = run_virtual(main())
+    assert rate >= 0.9 * learned
+
+
+def test_a_throttle_holds_the_rate_just_under_the_rate_it_came_at() -> None:
+    """One call at a time, 50 ms each (20 a second), then a throttle: the rate holds a few percent under 20."""
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        server = unlimited(loop.time, latency_s=0.05)
+        limiter = AdaptiveLimiter(1, clock=loop.time)
+        await drive(limiter, server.call, workers=1, until=20.0)
+        with pytest.raises(ThrottledError):
+            async with limiter:
+                raise ThrottledError("throttled")
+        return limiter.rate
+
+    rate, _ = run_virtual(main())
+    assert 0.95 * 20 <= rate <= 0.98 * 20
