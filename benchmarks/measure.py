@@ -1,8 +1,11 @@
 """Measuring processes: a served sandbox in a subprocess, and commands timed with their own rusage.
 
-Each measured command runs as a child process reaped with ``os.wait4``, so its user+system CPU time and peak
-RSS (``ru_maxrss``) are its own, not a sum over children. The sandbox server's CPU time is read from
-``/proc/PID/stat`` before and after each measurement; API calls are counted in the store's ``calls`` table.
+Each measured command runs as a child process reaped with ``os.wait4``, so its user+system CPU time is its own,
+not a sum over children. Its peak RSS is the last ``VmHWM`` read from ``/proc/PID/status`` while it runs (every
+5 ms): the high-water mark of the program it became, which only grows. ``ru_maxrss`` is not used for it: Linux
+carries the forked copy's RSS (the size of the measuring process) into the child's ``ru_maxrss`` across exec.
+The sandbox server's CPU time is read from ``/proc/PID/stat`` before and after each measurement; API calls are
+counted in the store's ``calls`` table.
 """
 
 from __future__ import annotations
@@ -47,6 +50,16 @@ class Run:
         return sum(self.calls.values())
 
 
+def high_water_kb(pid: int) -> int:
+    """The peak resident set (``VmHWM``, kB) of process ``pid`` so far; 0 once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+    return int(match.group(1)) if match else 0
+
+
 def run_measured(
     argv: Sequence[str],
     *,
@@ -69,10 +82,12 @@ def run_measured(
         started = time.perf_counter()
         process = subprocess.Popen(list(argv), env=full_env, cwd=cwd, stdout=out, stderr=err)
         deadline = started + timeout_s
+        peak_kb = 0
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
+            peak_kb = high_water_kb(process.pid) or peak_kb  # the last reading: after exec, it only grows
             if time.perf_counter() > deadline:
                 process.kill()
                 raise TimeoutError(f"{' '.join(argv)} ran longer than {timeout_s:.0f} s")
@@ -100,7 +115,7 @@ def run_measured(
         cpu_s=usage.ru_utime + usage.ru_stime,
         user_s=usage.ru_utime,
         sys_s=usage.ru_stime,
-        max_rss_mb=usage.ru_maxrss / 1024,
+        max_rss_mb=(peak_kb or usage.ru_maxrss) / 1024,
         server_cpu_s=server_cpu,
         other_cpu_s=max(0.0, busy - usage.ru_utime - usage.ru_stime - server_cpu),
         calls={k: v for k, v in calls.items() if v},
