@@ -24,7 +24,7 @@ metadata: {{name: big}}
 spec:
   provider: m
   customerId: "1"
-  couponClass: C
+  couponClass: BENCH-VALIDATE
   dispatch:
     emailsFrom: [{files}]
 """

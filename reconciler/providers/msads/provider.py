@@ -180,8 +180,9 @@ class MsAdsProvider:
 
         Nothing tells how many pages there are, so every page fetched past the last one is a wasted call. The
         ``search_window`` slots are shared by every walk in progress: while several scopes are being read each
-        fetches one page at a time (no call wasted); a walk fetches windows of pages at once (1, 2, 4, …) only
-        when fewer walks than slots remain, and only then may overshoot its last page. Coupons seen twice
+        fetches one page at a time (no call wasted); a walk fetches windows of pages at once (1, 2, 4, …, up to its
+        share of the slots, rounded up) only when fewer walks than slots remain, and only then may overshoot its
+        last page. Coupons seen twice
         (pages shifting) are kept once.
         """
         self._open_walks += 1
@@ -191,7 +192,9 @@ class MsAdsProvider:
             self._open_walks -= 1
 
     def _window_limit(self) -> int:
-        return max(1, self._settings.search_window // max(1, self._open_walks))
+        """The most pages one walk fetches at once: its share of the slots, rounded up, so that the walks in
+        progress fill every slot (5 walks of 8 slots fetch 2 each rather than leave 3 idle)."""
+        return max(1, -(-self._settings.search_window // max(1, self._open_walks)))
 
     async def _walk(self, request: Callable[[int], wire.JsonObject]) -> tuple[list[wire.WireCoupon], int]:
         coupons: dict[str, wire.WireCoupon] = {}
